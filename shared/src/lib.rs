@@ -1,0 +1,311 @@
+//! # The runbox wire protocol
+//!
+//! This crate is the one description of what the controller (on the host) and the container's
+//! init (PID 1 inside the namespaces) say to each other. Both sides link it; nothing else
+//! describes the protocol.
+//!
+//! ## Channel
+//!
+//! One `AF_UNIX` `SOCK_SEQPACKET` socket pair per container. Init holds its end as fd
+//! [`INIT_SOCKET_FD`]. Every datagram is one message: a [`VERSION`] byte, then the message
+//! encoded with postcard. No datagram is larger than [`MAX_MESSAGE`] bytes.
+//!
+//! ## Conversation
+//!
+//! ```text
+//! controller                                   init (PID 1)
+//!            <-- Reply::Ready                  once, when init starts serving
+//! Request::Run + fds (SCM_RIGHTS) -->
+//!            <-- Reply::Started { pid }        the program was forked
+//! [Request::Kill -->]                          optional kill order while it runs
+//!            <-- Reply::Finished | Reply::Failed
+//! (next Request::Run ...)
+//! ```
+//!
+//! A datagram init cannot decode is answered with [`Reply::Malformed`] and init goes on
+//! serving. When the controller's end closes, init exits, and with it every process of the
+//! container. The same [`Reply`] values travel from the controller's own forked set-up child
+//! to the controller ([`Reply::Failed`] with a set-up [`Step`]) and from namespace mode's
+//! waiter.
+//!
+//! ## Zero-copy strings
+//!
+//! `argv`, `env`, `cwd` and `search_path` are `&str` slices of the receive buffer, each
+//! **including a trailing NUL**, so that init can hand them to `execve` without copying.
+//! [`Run::check`] verifies the terminators; [`decode_request`] calls it.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+mod step;
+pub use step::Step;
+
+/// The protocol version, the first byte of every datagram.
+pub const VERSION: u8 = 1;
+/// The largest datagram either side sends or accepts, version byte included.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// The most arguments a program may be given, `argv[0]` included.
+pub const MAX_ARGS: usize = 256;
+/// The most environment entries a program may be given.
+pub const MAX_ENV: usize = 256;
+/// The most resource limits one run may set.
+pub const MAX_RLIMITS: usize = 12;
+/// The most file descriptors one request may carry (stdin, stdout, stderr).
+pub const MAX_FDS: usize = 3;
+/// The fd number at which init finds its end of the socket.
+pub const INIT_SOCKET_FD: i32 = 3;
+
+/// A message from the controller to init.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// Run one program. Its stdio fds travel with the datagram as SCM_RIGHTS.
+    Run(#[serde(borrow)] Run<'a>),
+    /// Kill the program that is running now (and everything else in the container).
+    Kill,
+}
+
+/// One program to run.
+///
+/// Example, for `/bin/echo hi` with `PATH` set: `argv = ["/bin/echo\0", "hi\0"]`,
+/// `env = ["PATH=/usr/bin:/bin\0"]`, `cwd = "/w\0"`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Run<'a> {
+    /// The arguments, `argv[0]` first, each NUL-terminated.
+    #[serde(borrow)]
+    pub argv: Vec<&'a str, MAX_ARGS>,
+    /// The whole environment of the program (`K=V`), each NUL-terminated.
+    #[serde(borrow)]
+    pub env: Vec<&'a str, MAX_ENV>,
+    /// The working directory, NUL-terminated.
+    pub cwd: &'a str,
+    /// Colon-separated directories in which a bare `argv[0]` (one without `/`) is looked up,
+    /// NUL-terminated.
+    pub search_path: &'a str,
+    /// Resource limits set in the child before `execve`.
+    pub rlimits: Vec<Rlimit, MAX_RLIMITS>,
+    /// A classic BPF program (`struct sock_filter` array, native endian) installed with
+    /// `seccomp(SECCOMP_SET_MODE_FILTER)` right before `execve`; empty for none.
+    pub seccomp: &'a [u8],
+    /// For fds 0, 1 and 2 of the program: the index of the passed fd that becomes it.
+    pub stdio: [u8; 3],
+    /// Wall-clock limit in microseconds from the fork; 0 for none. Init kills the program and
+    /// everything else in the container when it passes.
+    pub wall_limit_us: u64,
+}
+
+/// A resource limit (`setrlimit`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    /// Which resource.
+    pub resource: Resource,
+    /// The soft limit; `u64::MAX` is unlimited.
+    pub soft: u64,
+    /// The hard limit; `u64::MAX` is unlimited.
+    pub hard: u64,
+}
+
+/// The resources a run may limit with `setrlimit`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// `RLIMIT_CPU`, seconds.
+    Cpu,
+    /// `RLIMIT_FSIZE`, bytes.
+    Fsize,
+    /// `RLIMIT_DATA`, bytes.
+    Data,
+    /// `RLIMIT_STACK`, bytes.
+    Stack,
+    /// `RLIMIT_CORE`, bytes.
+    Core,
+    /// `RLIMIT_NPROC`, processes.
+    Nproc,
+    /// `RLIMIT_NOFILE`, descriptors.
+    Nofile,
+    /// `RLIMIT_AS`, bytes.
+    As,
+}
+
+impl Resource {
+    /// The resource's number for `setrlimit`. The asm-generic numbering, which x86_64,
+    /// aarch64, arm and i386 all use.
+    pub const fn number(self) -> u32 {
+        match self {
+            Resource::Cpu => 0,
+            Resource::Fsize => 1,
+            Resource::Data => 2,
+            Resource::Stack => 3,
+            Resource::Core => 4,
+            Resource::Nproc => 6,
+            Resource::Nofile => 7,
+            Resource::As => 9,
+        }
+    }
+}
+
+/// A message to the controller, from init or from the controller's own set-up child.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// Init has started and serves requests.
+    Ready,
+    /// The program was forked with this pid (as seen in the container).
+    Started {
+        /// The program's pid inside the container's pid namespace.
+        pid: u32,
+    },
+    /// The program ran and ended.
+    Finished(Finished),
+    /// The program (or the container) could not be started.
+    Failed(Failure),
+    /// The request could not be decoded; nothing was run.
+    Malformed(WireError),
+}
+
+/// How a program ended, and what it used.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// Its exit code or the signal that ended it.
+    pub exit: Exit,
+    /// User CPU time in microseconds (`wait4` rusage).
+    pub user_us: u64,
+    /// System CPU time in microseconds (`wait4` rusage).
+    pub sys_us: u64,
+    /// Peak resident set size in KiB (`wait4` rusage `ru_maxrss`).
+    pub max_rss_kib: u64,
+    /// Wall-clock time in microseconds from the fork to the exit.
+    pub wall_us: u64,
+    /// Set when init killed the run, and why.
+    pub killed: Option<KillReason>,
+}
+
+/// How a process ended.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It called `exit` with this code.
+    Code(i32),
+    /// This signal ended it.
+    Signal(i32),
+}
+
+/// Why init killed a run.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillReason {
+    /// Its wall-clock limit passed.
+    WallLimit,
+    /// The controller sent [`Request::Kill`].
+    KillOrder,
+}
+
+/// A failed step: which one, the errno, and an index where the step has several parts
+/// (the mount in the plan, the rlimit, the `PATH` entry).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// The step that failed.
+    pub step: Step,
+    /// The errno it failed with (positive), or 0 where no syscall failed.
+    pub errno: i32,
+    /// Which part of the step, or 0.
+    pub index: u32,
+}
+
+/// What is wrong with a datagram.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    /// The datagram was empty.
+    Empty,
+    /// The datagram was larger than [`MAX_MESSAGE`] (or was truncated on receipt).
+    TooLarge,
+    /// The version byte was not [`VERSION`].
+    Version(u8),
+    /// postcard could not decode the body, or a bound was exceeded.
+    Decode,
+    /// A string lacked its trailing NUL, or held one inside.
+    BadString,
+    /// A `stdio` index named an fd that did not come with the datagram.
+    BadStdio,
+    /// A value could not be encoded into [`MAX_MESSAGE`] bytes.
+    Encode,
+}
+
+impl WireError {
+    /// A short description, in lower case.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            WireError::Empty => "empty message",
+            WireError::TooLarge => "message too large",
+            WireError::Version(_) => "unknown protocol version",
+            WireError::Decode => "undecodable message",
+            WireError::BadString => "string without its trailing nul, or with one inside",
+            WireError::BadStdio => "stdio names an fd that was not passed",
+            WireError::Encode => "message does not fit",
+        }
+    }
+}
+
+impl<'a> Run<'a> {
+    /// Checks what the type cannot: every string ends with exactly one NUL, `argv` is not
+    /// empty, and the `stdio` indices are below `passed_fds`.
+    pub fn check(&self, passed_fds: usize) -> Result<(), WireError> {
+        let strings = self.argv.iter().chain(self.env.iter());
+        let all_terminated = strings
+            .chain([&self.cwd, &self.search_path])
+            .all(|s| is_nul_terminated(s));
+        if !all_terminated || self.argv.is_empty() {
+            return Err(WireError::BadString);
+        }
+        if self.stdio.iter().any(|&i| usize::from(i) >= passed_fds) {
+            return Err(WireError::BadStdio);
+        }
+        Ok(())
+    }
+}
+
+/// True when `s` ends with a NUL and has no other.
+fn is_nul_terminated(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    matches!(bytes.split_last(), Some((0, rest)) if !rest.contains(&0))
+}
+
+/// Encodes a message (a [`Request`] or a [`Reply`]) into `buf`, version byte first, and
+/// returns the datagram.
+pub fn encode<'b, T: Serialize>(message: &T, buf: &'b mut [u8]) -> Result<&'b [u8], WireError> {
+    let (version, body) = buf.split_first_mut().ok_or(WireError::Encode)?;
+    *version = VERSION;
+    let used = postcard::to_slice(message, body)
+        .map_err(|_| WireError::Encode)?
+        .len();
+    if used + 1 > MAX_MESSAGE {
+        return Err(WireError::Encode);
+    }
+    Ok(&buf[..used + 1])
+}
+
+/// Checks a datagram's size and version, and returns its body.
+fn body(datagram: &[u8]) -> Result<&[u8], WireError> {
+    match datagram.split_first() {
+        None => Err(WireError::Empty),
+        Some(_) if datagram.len() > MAX_MESSAGE => Err(WireError::TooLarge),
+        Some((&VERSION, body)) => Ok(body),
+        Some((&other, _)) => Err(WireError::Version(other)),
+    }
+}
+
+/// Decodes a request datagram that came with `passed_fds` descriptors, borrowing its strings
+/// from `datagram`. A [`Request::Run`] is [checked](Run::check).
+pub fn decode_request(datagram: &[u8], passed_fds: usize) -> Result<Request<'_>, WireError> {
+    let request: Request<'_> = postcard::from_bytes(body(datagram)?).map_err(|_| WireError::Decode)?;
+    if let Request::Run(run) = &request {
+        run.check(passed_fds)?;
+    }
+    Ok(request)
+}
+
+/// Decodes a reply datagram.
+pub fn decode_reply(datagram: &[u8]) -> Result<Reply, WireError> {
+    postcard::from_bytes(body(datagram)?).map_err(|_| WireError::Decode)
+}
+
+#[cfg(test)]
+mod tests;
