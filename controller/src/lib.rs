@@ -1,1 +1,35 @@
-//! x
+//! # runbox: a Linux sandbox for online judges
+//!
+//! Runs untrusted programs under exact limits and reports what happened. Two isolation modes
+//! share one set-up ([`container::spawn_sandbox`]): fresh user, pid, mount, ipc, uts, net and
+//! cgroup namespaces, a read-only root of bind mounts on a tmpfs ([`mount`]), no
+//! capabilities.
+//!
+//! - [`container`]: a pre-forked container with the embedded init (crate `runbox-init`) as
+//!   PID 1, serving runs over a socket ([`runbox_shared`] is the protocol);
+//! - [`namespace`]: the same isolation for one run.
+//!
+//! Pure parts, tested without privileges: [`mount::plan`], [`units`], [`spec`], [`status`],
+//! [`result`]. Every syscall goes through [`sys`], the only module allowed `unsafe`, with two
+//! listed exceptions: the two places that fork a child that must stay async-signal-safe
+//! until it execs (`container::spawn_sandbox` and `namespace::waiter::run`), since
+//! `sys::process::clone` cannot make that promise for its caller.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod container;
+pub mod error;
+pub mod mount;
+pub mod namespace;
+pub mod result;
+pub mod run;
+pub mod spec;
+pub mod status;
+pub mod sys;
+pub mod units;
+
+pub use container::{Container, ContainerConfig, Outcome};
+pub use error::Error;
+pub use result::RunResult;
+pub use spec::{Limits, Mode, RunSpec};
+pub use status::Status;

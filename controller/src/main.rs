@@ -1,1 +1,5 @@
-fn main(){}
+//! The `runbox` command: see `runbox --help` and README.md.
+
+fn main() {
+    std::process::exit(runbox::cli::main());
+}

@@ -1,0 +1,246 @@
+//! # Container mode: a pre-forked sandbox with an init as PID 1
+//!
+//! ## Theory of operation
+//!
+//! [`Container::create`] plans the root (pure, [`crate::mount::plan`]), prepares every
+//! string the child will need, opens a `SOCK_SEQPACKET` socket pair, and clones a child into
+//! new user, pid, mount, ipc, uts, net and cgroup namespaces. Three processes take part:
+//!
+//! - **the controller** (this process) writes the child's uid and gid maps (the container's
+//!   root is host uid [`SANDBOX_ID`], no real user), says go, and waits for `Ready`;
+//! - **the set-up child** ([`setup`]) makes `/` private, builds the root on a tmpfs, pivots
+//!   into it, detaches the old root, makes the root read-only, sets the hostname and
+//!   domainname, drops every capability, sets no_new_privs and `execveat`s the embedded
+//!   init from a sealed memfd, with the socket as fd 3. A failed step comes back as a
+//!   `Failed` record naming the step, the errno and the plan entry;
+//! - **init** (crate runbox-init) is then PID 1 and serves runs: see its theory of operation.
+//!
+//! [`Container::run`] sends one request with its stdio fds and waits for `Started` and then
+//! `Finished` or `Failed`. Dropping a [`Container`] kills its PID 1 (and so everything in it)
+//! and reaps it. The set-up child has `PR_SET_PDEATHSIG`: a container dies with the
+//! controller **thread** that created it, so create containers on threads that live as
+//! long as they do.
+
+pub mod init_image;
+pub mod setup;
+
+use crate::error::{describe_failure, Error};
+use crate::mount::apply::Prepared;
+use crate::mount::host::HostFs;
+use crate::mount::{plan, MountPlan, RootSpec};
+use crate::sys::{self, process, socket};
+use runbox_shared::{self as wire, Failure, Finished, Reply, Request, Run, MAX_MESSAGE};
+use setup::Names;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+/// The host uid and gid that the container's root (uid 0 inside) maps to: above the ranges
+/// that passwd (0-65535) and subuid (100000 + 65536 n) hand out, so it is no real user.
+pub const SANDBOX_ID: u32 = 2_000_000_000;
+
+/// Where each set-up child mounts its new root, in its own mount namespace (so one fixed,
+/// empty directory serves every container at once). Root-owned, never written.
+pub const STAGE_DIR: &str = "/run/runbox/root";
+
+/// Every namespace a sandbox gets.
+pub const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP;
+
+/// How long a container may take to start before it is killed.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long past a run's wall limit the controller waits for init before giving up on it.
+const REPLY_GRACE: Duration = Duration::from_secs(2);
+
+/// What every container of a kind shares.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerConfig {
+    /// The root filesystem.
+    pub root: RootSpec,
+    /// Hostname and domainname.
+    pub names: Names,
+}
+
+/// How a run in a container ended, from init's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The program ran and ended.
+    Finished(Finished),
+    /// The program could not be started (exec failed, a bad rlimit...).
+    NotStarted(Failure),
+}
+
+/// A live container: its PID 1 and the controller's end of the socket.
+#[derive(Debug)]
+pub struct Container {
+    pid: libc::pid_t,
+    socket: OwnedFd,
+    buf: Vec<u8>,
+}
+
+/// The namespace set-up that both modes share: plan, prepare, clone, maps, go. Returns the
+/// child's pid and the controller's end of the socket; in the child, `then` runs after the
+/// set-up and never returns.
+#[allow(unsafe_code)] // the clone; see the crate docs
+pub(crate) fn spawn_sandbox(
+    root: &RootSpec,
+    names: &Names,
+    then: &dyn Fn(libc::c_int) -> Result<std::convert::Infallible, crate::mount::apply::StepError>,
+) -> Result<(libc::pid_t, OwnedFd, MountPlan), Error> {
+    let plan = plan::plan(root, &HostFs)?;
+    let prepared = Prepared::new(&plan, Path::new(STAGE_DIR))
+        .map_err(|_| Error::BadRequest("a path holds a NUL byte".into()))?;
+    std::fs::create_dir_all(STAGE_DIR).map_err(|e| Error::io(format!("mkdir {STAGE_DIR}"), e))?;
+    let (ours, theirs) = socket::seqpacket_pair().map_err(|e| Error::io("socketpair", e))?;
+    // SAFETY: the child below only calls `setup::enter`, `then` and `setup::fail`, which make
+    // syscalls on data prepared above and never allocate, lock or return.
+    let forked = unsafe { process::clone(NAMESPACES) };
+    match forked.map_err(|e| Error::io("clone into new namespaces", e))? {
+        None => {
+            let fd = theirs.as_raw_fd();
+            let err = match setup::enter(&prepared, names, fd) {
+                Ok(()) => then(fd).map_or_else(|e| e, |never| match never {}),
+                Err(e) => e,
+            };
+            setup::fail(fd, err)
+        }
+        Some(pid) => {
+            drop(theirs);
+            let started = write_id_maps(pid).and_then(|()| {
+                socket::send(ours.as_raw_fd(), b"go").map_err(|e| Error::io("send go to the set-up child", e))
+            });
+            if let Err(e) = started {
+                kill_and_reap(pid);
+                return Err(e);
+            }
+            Ok((pid, ours, plan))
+        }
+    }
+}
+
+/// Maps uid and gid 0 of the child's user namespace to [`SANDBOX_ID`]. setgroups stays
+/// allowed so that the child can empty its supplementary groups.
+fn write_id_maps(pid: libc::pid_t) -> Result<(), Error> {
+    let map = format!("0 {SANDBOX_ID} 1\n");
+    for file in ["uid_map", "gid_map"] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, &map).map_err(|e| Error::io(format!("write {path}"), e))?;
+    }
+    Ok(())
+}
+
+/// Kills a child of ours by pid and reaps it.
+pub(crate) fn kill_and_reap(pid: libc::pid_t) {
+    let _ = process::kill(pid, libc::SIGKILL);
+    let _ = process::wait4(pid, 0);
+}
+
+/// Why a child of ours ended, for messages.
+pub(crate) fn reap_reason(pid: libc::pid_t) -> String {
+    match process::wait4(pid, 0) {
+        Ok(Some((_, status, _))) if libc::WIFEXITED(status) => format!("exit code {}", libc::WEXITSTATUS(status)),
+        Ok(Some((_, status, _))) => format!("signal {}", libc::WTERMSIG(status)),
+        Ok(None) => "still running".into(),
+        Err(e) => format!("wait4: {e}"),
+    }
+}
+
+impl Container {
+    /// Builds a container and waits until its init is ready.
+    pub fn create(config: &ContainerConfig) -> Result<Container, Error> {
+        let memfd = init_image::memfd()?;
+        let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
+        let envp = sys::CStrArray::new(Vec::new());
+        let exec = |socket| setup::exec_init(socket, memfd, &argv, &envp);
+        let (pid, socket, plan) = spawn_sandbox(&config.root, &config.names, &exec)?;
+        let mut container = Container {
+            pid,
+            socket,
+            buf: vec![0; MAX_MESSAGE],
+        };
+        match container.receive(Some(START_TIMEOUT), "at start")? {
+            Reply::Ready => Ok(container),
+            Reply::Failed(failure) => Err(Error::Setup {
+                failure,
+                entry: Prepared::describe(&plan, failure.index as usize).filter(|_| is_plan_step(failure)),
+            }),
+            other => Err(Error::Protocol(format!("expected ready, got {other:?}"))),
+        }
+    }
+
+    /// Runs one program. `stdio` are the fds that become its 0, 1 and 2.
+    pub fn run(&mut self, run: &Run<'_>, stdio: [BorrowedFd<'_>; 3]) -> Result<Outcome, Error> {
+        let datagram = wire::encode(&Request::Run(run.clone()), &mut self.buf)?;
+        socket::send_with_fds(self.socket.as_raw_fd(), datagram, &stdio)
+            .map_err(|e| Error::io("send the run request to init", e))?;
+        let limit = (run.wall_limit_us != 0).then(|| Duration::from_micros(run.wall_limit_us) + REPLY_GRACE);
+        match self.receive(Some(REPLY_GRACE), "to the run request")? {
+            Reply::Started { .. } => {}
+            Reply::Failed(failure) => return Ok(Outcome::NotStarted(failure)),
+            Reply::Malformed(e) => return Err(Error::Protocol(format!("init refused the request: {}", e.describe()))),
+            other => return Err(Error::Protocol(format!("expected started, got {other:?}"))),
+        }
+        match self.receive(limit, "within the wall limit")? {
+            Reply::Finished(finished) => Ok(Outcome::Finished(finished)),
+            Reply::Failed(failure) => Ok(Outcome::NotStarted(failure)),
+            other => Err(Error::Protocol(format!("expected finished, got {other:?}"))),
+        }
+    }
+
+    /// Receives one reply; a container that closes or times out is killed.
+    fn receive(&mut self, timeout: Option<Duration>, when: &'static str) -> Result<Reply, Error> {
+        let received = socket::recv_timeout(self.socket.as_raw_fd(), &mut self.buf, timeout)
+            .map_err(|e| Error::io("recv from the container", e))?;
+        match received {
+            None => {
+                let _ = process::kill(self.pid, libc::SIGKILL);
+                Err(Error::Unresponsive(when))
+            }
+            Some(0) => {
+                let _ = process::kill(self.pid, libc::SIGKILL);
+                Err(Error::ContainerDied(reap_reason(std::mem::replace(&mut self.pid, 0))))
+            }
+            Some(len) if len > self.buf.len() => Err(Error::Protocol("oversized reply".into())),
+            Some(len) => Ok(wire::decode_reply(&self.buf[..len])?),
+        }
+    }
+
+    /// The container's PID 1, as the host sees it.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// The controller's end of the socket, for tests of the protocol.
+    pub fn socket(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.socket.as_fd()
+    }
+}
+
+/// True when the failure's index points into the mount plan.
+fn is_plan_step(failure: Failure) -> bool {
+    use runbox_shared::Step::*;
+    matches!(
+        failure.step,
+        MakeMountPoint | MakeFileMountPoint | BindMount | RemountReadOnly | MakeSymlink | MountTmpfs | MountProc
+    )
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if self.pid > 0 {
+            kill_and_reap(self.pid);
+        }
+    }
+}
+
+/// A one-line description of a failure to start a program, for a result's detail.
+pub fn not_started_detail(failure: &Failure) -> String {
+    describe_failure(failure)
+}

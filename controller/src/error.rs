@@ -1,0 +1,81 @@
+//! The controller's errors: each names the step, the path or value, and the OS error.
+
+use crate::mount::PlanError;
+use runbox_shared::{Failure, WireError};
+use std::fmt;
+use std::io;
+
+/// Why the sandbox could not do its job. The program's own misbehaviour is never an
+/// `Error`: it is a [`crate::Status`].
+#[derive(Debug)]
+pub enum Error {
+    /// The request itself is wrong (a usage error): a bind source, `--rootfs`, `--dir`.
+    Plan(PlanError),
+    /// A request value is wrong: an argument with a NUL, too many arguments.
+    BadRequest(String),
+    /// A call made by the controller failed; `what` names the call and its path.
+    Io { what: String, source: io::Error },
+    /// The container's set-up child failed at a step; `entry` is the mount plan entry.
+    Setup { failure: Failure, entry: Option<String> },
+    /// The container (its set-up child or its init) ended without a word.
+    ContainerDied(String),
+    /// A message that should not have come, or could not be decoded.
+    Protocol(String),
+    /// The container did not answer in time; it was killed.
+    Unresponsive(&'static str),
+}
+
+impl Error {
+    /// An `Io` error naming the call and its argument.
+    pub fn io(what: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// True for errors in what was asked, which the CLI reports as usage errors (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Plan(_) | Error::BadRequest(_))
+    }
+}
+
+impl From<PlanError> for Error {
+    fn from(e: PlanError) -> Self {
+        Error::Plan(e)
+    }
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        Error::Protocol(e.describe().into())
+    }
+}
+
+/// `step: message (ENAME)` for a failure record.
+pub fn describe_failure(failure: &Failure) -> String {
+    let os = io::Error::from_raw_os_error(failure.errno);
+    format!("{}: {}", failure.step.describe(), os)
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Plan(e) => write!(f, "{e}"),
+            Error::BadRequest(e) => write!(f, "{e}"),
+            Error::Io { what, source } => write!(f, "{what}: {source}"),
+            Error::Setup { failure, entry } => {
+                write!(f, "container set-up failed: {}", describe_failure(failure))?;
+                if let Some(entry) = entry {
+                    write!(f, " (at {entry})")?;
+                }
+                Ok(())
+            }
+            Error::ContainerDied(how) => write!(f, "the container died: {how}"),
+            Error::Protocol(what) => write!(f, "protocol error: {what}"),
+            Error::Unresponsive(when) => write!(f, "the container did not answer {when}; it was killed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

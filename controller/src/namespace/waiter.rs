@@ -1,0 +1,90 @@
+//! PID 1 of a namespace-mode sandbox: fork the program, wait for it with the wall limit while
+//! reaping orphans, report, exit. Runs in the set-up child: syscalls only, no allocation.
+
+use super::program;
+use crate::mount::apply::StepError;
+use crate::sys::process;
+use crate::sys::socket;
+use runbox_shared::{self as wire, Exit, Failure, Finished, KillReason, Reply, Run, Step};
+use std::convert::Infallible;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// Runs the program once and exits; returns only if it could not start waiting.
+#[allow(unsafe_code)] // the fork; see the crate docs
+pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible, StepError> {
+    let at = |step: Step| move |e: std::io::Error| (step, e, 0);
+    let page = process::shared_page().map_err(at(Step::Fork))?;
+    page.put::<Option<Failure>>(None);
+    process::sigprocmask(libc::SIG_BLOCK, &[libc::SIGCHLD]).map_err(at(Step::Fork))?;
+    let start = Instant::now();
+    // SAFETY: the program child only calls `program::exec`, which makes syscalls on data
+    // prepared before the first fork and never returns.
+    let pid = match unsafe { process::fork() }.map_err(at(Step::Fork))? {
+        None => program::exec(run, stdio, &page),
+        Some(pid) => pid,
+    };
+    send(socket, &Reply::Started { pid: pid as u32 });
+    let deadline = (run.wall_limit_us != 0).then(|| start + Duration::from_micros(run.wall_limit_us));
+    let ended = wait_for(pid, deadline);
+    // The program child writes the page only when it could not exec.
+    let reply = match (ended, page.get::<Option<Failure>>()) {
+        (_, Some(failure)) => Reply::Failed(failure),
+        (Err(e), None) => Reply::Failed(Failure {
+            step: Step::Wait,
+            errno: e.raw_os_error().unwrap_or(0),
+            index: 0,
+        }),
+        (Ok((status, usage, killed)), None) => Reply::Finished(Finished {
+            exit: if libc::WIFEXITED(status) {
+                Exit::Code(libc::WEXITSTATUS(status))
+            } else {
+                Exit::Signal(libc::WTERMSIG(status))
+            },
+            user_us: timeval_us(usage.ru_utime),
+            sys_us: timeval_us(usage.ru_stime),
+            max_rss_kib: usage.ru_maxrss.max(0) as u64,
+            wall_us: start.elapsed().as_micros() as u64,
+            killed,
+        }),
+    };
+    send(socket, &reply);
+    // Exiting as PID 1 makes the kernel kill everything left in the namespace.
+    process::exit_now(0)
+}
+
+type Ended = (libc::c_int, libc::rusage, Option<KillReason>);
+
+fn wait_for(pid: libc::pid_t, mut deadline: Option<Instant>) -> std::io::Result<Ended> {
+    let mut killed = None;
+    loop {
+        while let Some((reaped, status, usage)) = process::wait4(-1, libc::WNOHANG)? {
+            if reaped == pid {
+                return Ok((status, usage, killed));
+            }
+        }
+        let mut timeout = None;
+        if let Some(at) = deadline {
+            let now = Instant::now();
+            if now >= at {
+                let _ = process::kill(-1, libc::SIGKILL);
+                killed = Some(KillReason::WallLimit);
+                deadline = None;
+                continue;
+            }
+            timeout = Some(at - now);
+        }
+        process::sigtimedwait(&[libc::SIGCHLD], timeout)?;
+    }
+}
+
+fn send(socket: RawFd, reply: &Reply) {
+    let mut buf = [0u8; 128];
+    if let Ok(datagram) = wire::encode(reply, &mut buf) {
+        let _ = socket::send(socket, datagram);
+    }
+}
+
+fn timeval_us(t: libc::timeval) -> u64 {
+    (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64
+}

@@ -1,0 +1,92 @@
+//! What a run reports: the contract's result object, as JSON or for people.
+
+use crate::container::{not_started_detail, Outcome};
+use crate::spec::Limits;
+use crate::status::{decide, Status};
+use runbox_shared::Exit;
+use serde::Serialize;
+
+/// One run's result. Field order and names are the CLI contract's.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct RunResult {
+    /// The verdict.
+    pub status: Status,
+    /// The exit code, when the program exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// User + system CPU time, milliseconds (rounded to nearest).
+    pub time_ms: u64,
+    /// Wall-clock time from start to exit, milliseconds.
+    pub wall_ms: u64,
+    /// Peak memory, KiB.
+    pub memory_kib: u64,
+    /// The limit, signal, syscall, path or internal cause behind the status.
+    pub detail: Option<String>,
+}
+
+fn ms(us: u64) -> u64 {
+    (us + 500) / 1000
+}
+
+impl RunResult {
+    /// The result of a run that got as far as init (or the waiter).
+    pub fn from_outcome(outcome: &Outcome, limits: &Limits) -> RunResult {
+        match outcome {
+            Outcome::NotStarted(failure) => RunResult::internal_error(not_started_detail(failure)),
+            Outcome::Finished(finished) => {
+                let verdict = decide(finished, limits);
+                let (exit_code, signal) = match finished.exit {
+                    Exit::Code(code) => (Some(code), None),
+                    Exit::Signal(signal) => (None, Some(signal)),
+                };
+                RunResult {
+                    status: verdict.status,
+                    exit_code,
+                    signal,
+                    time_ms: ms(finished.user_us + finished.sys_us),
+                    wall_ms: ms(finished.wall_us),
+                    memory_kib: finished.max_rss_kib,
+                    detail: verdict.detail,
+                }
+            }
+        }
+    }
+
+    /// A result for a run the sandbox could not carry out.
+    pub fn internal_error(detail: String) -> RunResult {
+        RunResult {
+            status: Status::InternalError,
+            exit_code: None,
+            signal: None,
+            time_ms: 0,
+            wall_ms: 0,
+            memory_kib: 0,
+            detail: Some(detail),
+        }
+    }
+
+    /// One JSON object on one line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into())
+    }
+
+    /// A few aligned lines for people.
+    pub fn to_human(&self) -> String {
+        let mut out = format!("status:  {}", self.status.as_str());
+        if let Some(detail) = &self.detail {
+            out += &format!(" ({detail})");
+        }
+        if let Some(code) = self.exit_code {
+            out += &format!("\nexit:    {code}");
+        }
+        if let Some(signal) = self.signal {
+            out += &format!("\nsignal:  {signal} ({})", crate::status::signal_name(signal));
+        }
+        out += &format!(
+            "\ntime:    {} ms\nwall:    {} ms\nmemory:  {} KiB\n",
+            self.time_ms, self.wall_ms, self.memory_kib
+        );
+        out
+    }
+}

@@ -1,0 +1,19 @@
+//! One run in either isolation mode: the library's entry for a single program.
+
+use crate::container::{Container, ContainerConfig, Outcome};
+use crate::error::Error;
+use crate::namespace;
+use crate::result::RunResult;
+use crate::spec::{Mode, RunSpec};
+use std::os::fd::BorrowedFd;
+
+/// Runs `spec` once in a fresh sandbox of `config`, with `stdio` as its fds 0, 1 and 2.
+pub fn run_once(mode: Mode, config: &ContainerConfig, spec: &RunSpec, stdio: [BorrowedFd<'_>; 3]) -> Result<RunResult, Error> {
+    let wire = spec.to_wire()?;
+    let run = wire.run();
+    let outcome: Outcome = match mode {
+        Mode::Container => Container::create(config)?.run(&run, stdio)?,
+        Mode::Namespace => namespace::run(config, &run, stdio)?,
+    };
+    Ok(RunResult::from_outcome(&outcome, &spec.limits))
+}

@@ -1,0 +1,186 @@
+//! A run as the library's users describe it, and its translation into the wire request.
+
+use crate::error::Error;
+use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};
+use std::time::Duration;
+
+/// Where `argv[0]` is looked up when the environment has no `PATH`.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// How to isolate a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A container with an init as PID 1 (the default).
+    #[default]
+    Container,
+    /// Fresh namespaces for one run, with a minimal waiter as PID 1.
+    Namespace,
+}
+
+/// The limits of one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time (user + system). Enforced by RLIMIT_CPU (whole seconds, rounded up) and
+    /// judged exactly from the accounting.
+    pub time: Duration,
+    /// Wall-clock time, enforced by PID 1 of the sandbox.
+    pub wall: Duration,
+    /// Stack, bytes (RLIMIT_STACK).
+    pub stack: u64,
+    /// Bytes written to any one file (RLIMIT_FSIZE).
+    pub output: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            time: Duration::from_secs(1),
+            wall: Duration::from_secs(3),
+            stack: 256 << 20,
+            output: 64 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// The rlimits that carry these limits into the program.
+    pub fn rlimits(&self) -> heapless::Vec<Rlimit, MAX_RLIMITS> {
+        let cpu_seconds = self.time.as_micros().div_ceil(1_000_000).max(1) as u64;
+        let limit = |resource, soft, hard| Rlimit { resource, soft, hard };
+        heapless::Vec::from_iter([
+            // The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.
+            limit(Resource::Cpu, cpu_seconds, cpu_seconds + 1),
+            limit(Resource::Fsize, self.output, self.output),
+            limit(Resource::Stack, self.stack, self.stack),
+            limit(Resource::Core, 0, 0),
+        ])
+    }
+}
+
+/// One program to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSpec {
+    /// `argv[0]` (a path, or a name looked up in `PATH`) and its arguments.
+    pub argv: Vec<String>,
+    /// The program's whole environment, `K=V`.
+    pub env: Vec<String>,
+    /// The working directory inside the sandbox.
+    pub cwd: String,
+    /// The limits.
+    pub limits: Limits,
+}
+
+impl RunSpec {
+    /// A run of `argv` with the default environment (only `PATH`), in `/w`.
+    pub fn new(argv: Vec<String>) -> RunSpec {
+        RunSpec {
+            argv,
+            env: vec![format!("PATH={DEFAULT_PATH}")],
+            cwd: "/w".into(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// The NUL-terminated strings of the wire request, checked.
+    pub fn to_wire(&self) -> Result<WireRun, Error> {
+        if self.argv.is_empty() {
+            return Err(Error::BadRequest("no program given".into()));
+        }
+        if self.argv.len() > MAX_ARGS || self.env.len() > MAX_ENV {
+            return Err(Error::BadRequest(format!(
+                "at most {MAX_ARGS} arguments and {MAX_ENV} environment entries"
+            )));
+        }
+        let all = self.argv.iter().chain(&self.env).chain([&self.cwd]);
+        if let Some(bad) = all.into_iter().find(|s| s.contains('\0')) {
+            return Err(Error::BadRequest(format!("{bad:?} holds a NUL byte")));
+        }
+        if let Some(bad) = self.env.iter().find(|v| !v.contains('=')) {
+            return Err(Error::BadRequest(format!("environment entry {bad:?} is not K=V")));
+        }
+        let nul = |s: &str| format!("{s}\0");
+        let search_path = self
+            .env
+            .iter()
+            .rev()
+            .find_map(|v| v.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        Ok(WireRun {
+            argv: self.argv.iter().map(|s| nul(s)).collect(),
+            env: self.env.iter().map(|s| nul(s)).collect(),
+            cwd: nul(&self.cwd),
+            search_path: nul(search_path),
+            rlimits: self.limits.rlimits(),
+            wall_limit_us: self.limits.wall.as_micros().try_into().unwrap_or(u64::MAX),
+        })
+    }
+}
+
+/// The owned strings behind a [`Run`] request.
+#[derive(Debug, Clone)]
+pub struct WireRun {
+    argv: Vec<String>,
+    env: Vec<String>,
+    cwd: String,
+    search_path: String,
+    rlimits: heapless::Vec<Rlimit, MAX_RLIMITS>,
+    wall_limit_us: u64,
+}
+
+impl WireRun {
+    /// The request, borrowing these strings. stdio is fds 0, 1, 2 of the passed three.
+    pub fn run(&self) -> Run<'_> {
+        Run {
+            argv: self.argv.iter().map(String::as_str).collect(),
+            env: self.env.iter().map(String::as_str).collect(),
+            cwd: &self.cwd,
+            search_path: &self.search_path,
+            rlimits: self.rlimits.clone(),
+            seccomp: &[],
+            stdio: [0, 1, 2],
+            wall_limit_us: self.wall_limit_us,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_strings_are_nul_terminated_and_checked() {
+        let spec = RunSpec::new(vec!["echo".into(), "a b".into()]);
+        let wire = spec.to_wire().unwrap();
+        let run = wire.run();
+        assert_eq!(run.argv.as_slice(), ["echo\0", "a b\0"]);
+        assert_eq!(run.search_path, "/usr/local/bin:/usr/bin:/bin\0");
+        assert_eq!(run.check(3), Ok(()));
+    }
+
+    #[test]
+    fn bad_requests() {
+        assert!(RunSpec::new(vec![]).to_wire().is_err());
+        assert!(RunSpec::new(vec!["a\0b".into()]).to_wire().is_err());
+        let mut spec = RunSpec::new(vec!["x".into()]);
+        spec.env = vec!["NOEQUALS".into()];
+        assert!(spec.to_wire().is_err());
+        assert!(RunSpec::new(vec!["x".into(); MAX_ARGS + 1]).to_wire().is_err());
+    }
+
+    #[test]
+    fn the_search_path_follows_the_environment() {
+        let mut spec = RunSpec::new(vec!["x".into()]);
+        spec.env = vec!["PATH=/opt/bin".into()];
+        assert_eq!(spec.to_wire().unwrap().run().search_path, "/opt/bin\0");
+    }
+
+    #[test]
+    fn cpu_rlimit_rounds_up_to_whole_seconds() {
+        let limits = Limits {
+            time: Duration::from_millis(1500),
+            ..Limits::default()
+        };
+        let cpu = limits.rlimits()[0];
+        assert_eq!((cpu.resource, cpu.soft, cpu.hard), (Resource::Cpu, 2, 3));
+    }
+}

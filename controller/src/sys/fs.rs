@@ -1,0 +1,118 @@
+//! Files, descriptors and memfds.
+
+use super::{check, Path};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// `mkdir(path, mode)`; an existing entry is not an error.
+pub fn mkdir(path: Path, mode: u32) -> io::Result<()> {
+    // SAFETY: path is a live NUL-terminated string.
+    match check(unsafe { libc::mkdir(path.as_ptr(), mode) }) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// `open(path, O_CREAT | O_WRONLY | O_CLOEXEC, mode)` then `close`: an empty file to mount
+/// over; an existing one is fine.
+pub fn create_file(path: Path, mode: u32) -> io::Result<()> {
+    // SAFETY: path is a live NUL-terminated string; the fd is closed below.
+    let fd = check(unsafe {
+        libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, mode)
+    })?;
+    close(fd);
+    Ok(())
+}
+
+/// `symlink(target, linkpath)`.
+pub fn symlink(target: Path, linkpath: Path) -> io::Result<()> {
+    // SAFETY: both are live NUL-terminated strings.
+    check(unsafe { libc::symlink(target.as_ptr(), linkpath.as_ptr()) }).map(drop)
+}
+
+/// `open(path, O_RDWR | O_CLOEXEC)`.
+pub fn open_rdwr(path: Path) -> io::Result<RawFd> {
+    // SAFETY: path is a live NUL-terminated string.
+    check(unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })
+}
+
+/// `close(fd)`.
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller owns fd and no longer uses it.
+    unsafe { libc::close(fd) };
+}
+
+/// `dup3(old, new, 0)`, or clearing FD_CLOEXEC when they are the same fd.
+pub fn dup_to(old: RawFd, new: RawFd) -> io::Result<()> {
+    if old == new {
+        // SAFETY: descriptor flags only.
+        return check(unsafe { libc::fcntl(old, libc::F_SETFD, 0) }).map(drop);
+    }
+    // SAFETY: descriptor numbers only.
+    check(unsafe { libc::dup3(old, new, 0) }).map(drop)
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`.
+pub fn dup_at_least(fd: RawFd, min: RawFd) -> io::Result<RawFd> {
+    // SAFETY: descriptor numbers only.
+    check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+}
+
+/// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`: every fd from `first` on closes at the
+/// next execve. Falls back to `fcntl(FD_CLOEXEC)` fd by fd on kernels before 5.11.
+pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: descriptor flags only.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC)
+    };
+    if ret == 0 {
+        return Ok(());
+    }
+    for fd in first..65536 {
+        // SAFETY: descriptor flags only; EBADF for fds that are not open is expected.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// `close_range(first, ~0, 0)`, or `close` fd by fd on kernels before 5.9.
+pub fn close_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: closes descriptors the caller (a child about to exec) no longer uses.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0) };
+    if ret == 0 {
+        return Ok(());
+    }
+    for fd in first..65536 {
+        close(fd);
+    }
+    Ok(())
+}
+
+/// A sealed memfd holding `bytes`, ready for `execveat(fd, "", ..., AT_EMPTY_PATH)`:
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC)` (without MFD_EXEC on
+/// kernels before 6.3), `write`, then seals against any change.
+pub fn sealed_memfd(name: Path, bytes: &[u8]) -> io::Result<OwnedFd> {
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: name is a live NUL-terminated string.
+    let fd = match check(unsafe { libc::memfd_create(name.as_ptr(), flags | MFD_EXEC) }) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            // SAFETY: as above.
+            check(unsafe { libc::memfd_create(name.as_ptr(), flags) })?
+        }
+        other => other?,
+    };
+    // SAFETY: fd was just returned by memfd_create and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut written = 0;
+    while written < bytes.len() {
+        let rest = &bytes[written..];
+        // SAFETY: rest is live and readable for its whole length.
+        let n = check(unsafe { libc::write(fd.as_raw_fd(), rest.as_ptr().cast(), rest.len()) })?;
+        written += n as usize;
+    }
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: seal flags only.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    Ok(fd)
+}

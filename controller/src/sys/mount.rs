@@ -1,0 +1,60 @@
+//! Mounts and the root switch.
+
+use super::{check, Path};
+use std::io;
+use std::ptr;
+
+/// `mount(source, target, fstype, flags, data)`; `None` passes NULL.
+pub fn mount(
+    source: Option<Path>,
+    target: Path,
+    fstype: Option<Path>,
+    flags: libc::c_ulong,
+    data: Option<Path>,
+) -> io::Result<()> {
+    let opt = |p: Option<Path>| p.map_or(ptr::null(), |p| p.as_ptr());
+    // SAFETY: every pointer is NULL or a live NUL-terminated string.
+    check(unsafe { libc::mount(opt(source), target.as_ptr(), opt(fstype), flags, opt(data).cast()) })
+        .map(drop)
+}
+
+/// The `MS_*` flags a remount of `path`'s mount must keep: inside a user namespace the
+/// kernel refuses to clear nosuid, nodev, noexec or the atime flags that the mount already
+/// has (they are locked), so a read-only remount repeats them. `statvfs(path).f_flag`.
+pub fn locked_flags(path: Path) -> io::Result<libc::c_ulong> {
+    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a live NUL-terminated string and st a live statvfs.
+    check(unsafe { libc::statvfs(path.as_ptr(), &mut st) })?;
+    let pairs = [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ];
+    Ok(pairs
+        .iter()
+        .filter(|(st_flag, _)| st.f_flag & st_flag != 0)
+        .fold(0, |acc, (_, ms)| acc | ms))
+}
+
+/// `umount2(target, flags)`.
+pub fn umount2(target: Path, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: target is a live NUL-terminated string.
+    check(unsafe { libc::umount2(target.as_ptr(), flags) }).map(drop)
+}
+
+/// `pivot_root(new_root, put_old)`.
+pub fn pivot_root(new_root: Path, put_old: Path) -> io::Result<()> {
+    // SAFETY: both are live NUL-terminated strings.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+        .map(drop)
+}
+
+/// `chdir(path)`.
+pub fn chdir(path: Path) -> io::Result<()> {
+    // SAFETY: path is a live NUL-terminated string.
+    check(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}

@@ -1,0 +1,230 @@
+//! Processes, credentials, capabilities, signals and exec.
+
+use super::{check, Path};
+use std::io;
+use std::os::fd::RawFd;
+
+/// `clone(flags | SIGCHLD, NULL, ...)`: a fork into new namespaces. `Ok(None)` in the child.
+///
+/// # Safety
+/// The caller must be ready for the child: in a multi-threaded process the child may only
+/// make async-signal-safe calls (no allocation, no locks) until it execs or exits.
+pub unsafe fn clone(flags: libc::c_int) -> io::Result<Option<libc::pid_t>> {
+    // SAFETY: without CLONE_VM the child runs on a copy of our memory, so sharing the stack
+    // is sound; the caller upholds the async-signal-safety contract above. The other
+    // arguments are NULL, which makes their per-arch order irrelevant.
+    let pid = check(unsafe {
+        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    })?;
+    Ok((pid != 0).then_some(pid as libc::pid_t))
+}
+
+/// `fork()` by `clone(SIGCHLD)`, with the same contract as [`clone`].
+///
+/// # Safety
+/// As for [`clone`].
+pub unsafe fn fork() -> io::Result<Option<libc::pid_t>> {
+    // SAFETY: forwarded contract.
+    unsafe { clone(0) }
+}
+
+/// `wait4(pid, &status, flags, &rusage)`, retried on EINTR. `Ok(None)` for WNOHANG and
+/// nothing yet.
+pub fn wait4(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<(libc::pid_t, libc::c_int, libc::rusage)>> {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: status and usage are live and of the kernel's layouts.
+        match check(unsafe { libc::wait4(pid, &mut status, flags, &mut usage) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(0) => return Ok(None),
+            Ok(pid) => return Ok(Some((pid, status, usage))),
+        }
+    }
+}
+
+/// `kill(pid, sig)`.
+pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: no memory is involved.
+    check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// `prctl(option, arg, 0, 0, 0)` for the options that take integers.
+pub fn prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: only integer arguments.
+    check(unsafe { libc::prctl(option, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) }).map(drop)
+}
+
+/// `setresgid(0, 0, 0)`, `setgroups(0, NULL)`, `setresuid(0, 0, 0)`: the container's root,
+/// with no supplementary group left over from the host.
+pub fn become_namespace_root() -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::setresgid(0, 0, 0) })?;
+    // SAFETY: an empty list; the pointer is not read.
+    check(unsafe { libc::setgroups(0, std::ptr::null()) })?;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::setresuid(0, 0, 0) }).map(drop)
+}
+
+/// Empties the capability bounding set (`PR_CAPBSET_DROP` for each capability the kernel
+/// knows) and the ambient set, then `capset` with empty effective, permitted and inheritable
+/// sets. Nothing exec'd afterwards can gain a capability back.
+pub fn drop_all_capabilities() -> io::Result<()> {
+    for cap in 0..64 {
+        if let Err(e) = prctl(libc::PR_CAPBSET_DROP, cap) {
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                break; // past the last capability this kernel knows
+            }
+            return Err(e);
+        }
+    }
+    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong)?;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [0u32; 6]; // two {effective, permitted, inheritable} words
+    // SAFETY: header and data are live and of the v3 layout (two 3-word entries).
+    check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) }).map(drop)
+}
+
+/// `sethostname(name, len)`.
+pub fn sethostname(name: &[u8]) -> io::Result<()> {
+    // SAFETY: name is live for its length.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// `setdomainname(name, len)`.
+pub fn setdomainname(name: &[u8]) -> io::Result<()> {
+    // SAFETY: name is live for its length.
+    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: only returns on failure.
+pub fn execveat_fd(fd: RawFd, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> io::Error {
+    // SAFETY: the path is the empty string literal; argv and envp are NULL-terminated arrays
+    // of live strings (built by `CStrArray` before forking).
+    unsafe { libc::syscall(libc::SYS_execveat, fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH) };
+    io::Error::last_os_error()
+}
+
+/// `execve(path, argv, envp)`: only returns on failure.
+pub fn execve(path: Path, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> io::Error {
+    // SAFETY: path is a live NUL-terminated string; argv and envp are NULL-terminated arrays
+    // of live strings.
+    unsafe { libc::execve(path.as_ptr(), argv, envp) };
+    io::Error::last_os_error()
+}
+
+/// `setrlimit(resource, {soft, hard})`.
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    let limit = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: limit is a live rlimit64.
+    check(unsafe { libc::setrlimit64(resource as _, &limit) }).map(drop)
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, &{len, filter})` for a BPF program given as bytes.
+pub fn seccomp_filter(program: &[u8]) -> io::Result<()> {
+    let len = u16::try_from(program.len() / 8).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at `len` whole instructions inside `program`; the kernel copies
+    // them before returning.
+    check(unsafe { libc::syscall(libc::SYS_seccomp, 1 as libc::c_ulong, 0 as libc::c_ulong, &fprog) }).map(drop)
+}
+
+/// `sigprocmask(how, {signals}, NULL)`.
+pub fn sigprocmask(how: libc::c_int, signals: &[libc::c_int]) -> io::Result<()> {
+    let set = sigset(signals);
+    // SAFETY: set is a live sigset_t; the old mask is not asked for.
+    check(unsafe { libc::pthread_sigmask(how, &set, std::ptr::null_mut()) }).map(drop)
+}
+
+/// `sigtimedwait({signals}, NULL, timeout)`: the signal taken, or `None` at the timeout.
+pub fn sigtimedwait(signals: &[libc::c_int], timeout: Option<std::time::Duration>) -> io::Result<Option<libc::c_int>> {
+    let set = sigset(signals);
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_nsec: t.subsec_nanos() as _,
+    });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: set and the timeout are live; the siginfo is not asked for.
+    match check(unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), ts_ptr) }) {
+        Ok(sig) => Ok(Some(sig)),
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: an all-zero sigset_t is a valid value, and sigemptyset makes it empty anyway.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a live sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &sig in signals {
+        // SAFETY: set is a live sigset_t; invalid numbers are refused with EINVAL.
+        unsafe { libc::sigaddset(&mut set, sig) };
+    }
+    set
+}
+
+/// `_exit(code)`: no atexit handlers, no stdio flushing; right in a forked child.
+pub fn exit_now(code: libc::c_int) -> ! {
+    // SAFETY: ends the process without touching shared state.
+    unsafe { libc::_exit(code) }
+}
+
+/// One shared, anonymous, read-write page (`mmap(MAP_SHARED | MAP_ANONYMOUS)`) that a forked
+/// child can write and its parent read: a failure record with no pipe.
+pub fn shared_page() -> io::Result<SharedPage> {
+    // SAFETY: a fresh anonymous mapping aliases no memory of ours.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(SharedPage(ptr.cast()))
+}
+
+/// A page made by [`shared_page`]; it holds one `Option<T>` record at a time.
+#[derive(Debug)]
+pub struct SharedPage(*mut u8);
+
+impl SharedPage {
+    /// Writes the record.
+    pub fn put<T: Copy>(&self, value: T) {
+        const { assert!(std::mem::size_of::<T>() <= 4096) };
+        // SAFETY: the page is 4096 bytes, page-aligned (so aligned for any T) and T fits, as
+        // checked above. Parent and child never access it at the same time: the child
+        // writes only before it execs or exits, the parent reads only after reaping it.
+        unsafe { std::ptr::write_volatile(self.0.cast::<T>(), value) }
+    }
+
+    /// Reads the record last written as a `T`.
+    pub fn get<T: Copy>(&self) -> T {
+        // SAFETY: as in `put`; the owner always writes a `T` before the first read.
+        unsafe { std::ptr::read_volatile(self.0.cast::<T>()) }
+    }
+}

@@ -1,0 +1,96 @@
+//! The forked child, from fork to execve.
+//!
+//! Contract: raw syscalls only, no allocation, no locks, no panics (every index is checked).
+//! On any failure the child writes a [`Failure`] record to the page it shares with init and
+//! exits with 127; init then replies `Failed` instead of `Finished`.
+
+use crate::sys;
+use core::convert::Infallible;
+use runbox_shared::{Failure, Run, Step, MAX_ARGS, MAX_ENV};
+
+/// The longest `dir/program` path tried in the search path.
+const PATH_MAX: usize = 4096;
+
+/// Becomes the program, or exits 127 with a failure record.
+pub fn exec(run: &Run<'_>, fds: &[i32], record_page: *mut u8) -> ! {
+    let Err(failure) = prepare_and_exec(run, fds);
+    sys::put_record(record_page, Some(failure));
+    sys::exit(127)
+}
+
+fn fail(step: Step, errno: sys::Errno, index: usize) -> Failure {
+    Failure {
+        step,
+        errno,
+        index: index as u32,
+    }
+}
+
+fn prepare_and_exec(run: &Run<'_>, fds: &[i32]) -> Result<Infallible, Failure> {
+    // Init blocks every signal; the program starts with none blocked.
+    sys::sigprocmask(sys::SIG_SETMASK, 0).map_err(|e| fail(Step::Fork, e, 0))?;
+    for (target, &index) in run.stdio.iter().enumerate() {
+        // The protocol checked index < fds.len(); received fds are above 2, so no dup
+        // overwrites a source still to come.
+        let source = fds.get(usize::from(index)).copied().unwrap_or(-1);
+        sys::dup_to(source, target as i32).map_err(|e| fail(Step::Stdio, e, target))?;
+    }
+    sys::close_from(3).map_err(|e| fail(Step::CloseFds, e, 0))?;
+    sys::chdir(run.cwd).map_err(|e| fail(Step::Chdir, e, 0))?;
+    for (i, limit) in run.rlimits.iter().enumerate() {
+        sys::setrlimit(limit.resource.number(), limit.soft, limit.hard)
+            .map_err(|e| fail(Step::Setrlimit, e, i))?;
+    }
+    sys::prctl(sys::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| fail(Step::NoNewPrivs, e, 0))?;
+    if !run.seccomp.is_empty() {
+        sys::seccomp_filter(run.seccomp).map_err(|e| fail(Step::Seccomp, e, 0))?;
+    }
+
+    let mut argv = [core::ptr::null::<u8>(); MAX_ARGS + 1];
+    for (slot, arg) in argv.iter_mut().zip(run.argv.iter()) {
+        *slot = arg.as_ptr();
+    }
+    let mut envp = [core::ptr::null::<u8>(); MAX_ENV + 1];
+    for (slot, var) in envp.iter_mut().zip(run.env.iter()) {
+        *slot = var.as_ptr();
+    }
+    let program = run.argv[0];
+    if program.as_bytes().contains(&b'/') {
+        let errno = sys::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        return Err(fail(Step::Exec, errno, 0));
+    }
+    search_and_exec(run.search_path, program, &argv, &envp)
+}
+
+/// `execvp`'s search: try `dir/program` for each directory of `search_path`; remember
+/// EACCES; stop at the first error that is not "not here".
+fn search_and_exec(
+    search_path: &str,
+    program: &str,
+    argv: &[*const u8],
+    envp: &[*const u8],
+) -> Result<Infallible, Failure> {
+    let dirs = search_path.trim_end_matches('\0');
+    let name = program.as_bytes();
+    let mut saw_eacces = None;
+    let mut buf = [0u8; PATH_MAX];
+    for (i, dir) in dirs.split(':').enumerate() {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let len = dir.len() + 1 + name.len();
+        if len > buf.len() {
+            continue;
+        }
+        buf[..dir.len()].copy_from_slice(dir.as_bytes());
+        buf[dir.len()] = b'/';
+        buf[dir.len() + 1..len].copy_from_slice(name); // name ends with its NUL
+        match sys::execve(buf.as_ptr(), argv.as_ptr(), envp.as_ptr()) {
+            sys::ENOENT | sys::ENOTDIR => {}
+            sys::EACCES => saw_eacces = Some(i),
+            errno => return Err(fail(Step::Exec, errno, i)),
+        }
+    }
+    Err(match saw_eacces {
+        Some(i) => fail(Step::Exec, sys::EACCES, i),
+        None => fail(Step::Exec, sys::ENOENT, 0),
+    })
+}

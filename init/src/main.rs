@@ -1,0 +1,109 @@
+//! # runbox-init: PID 1 of a runbox container
+//!
+//! ## Theory of operation
+//!
+//! The controller builds a container (fresh user, pid, mount, ipc, uts, net and cgroup
+//! namespaces, a read-only root, no capabilities) and `execveat`s this binary from a sealed
+//! memfd as the container's PID 1, with its end of a `SOCK_SEQPACKET` socket at fd 3 and
+//! `/dev/null` as stdio. Three roles take part:
+//!
+//! - **the controller**, on the host, owns the namespaces, mounts and cgroups and speaks the
+//!   protocol of `runbox-shared` on the socket;
+//! - **init** (this file), unprivileged PID 1, not dumpable so that nothing in the container
+//!   can ptrace it or read its memory. It blocks every signal and hears of its children
+//!   through a signalfd. It serves one request at a time, forever:
+//!   receive a [`Request::Run`] with its stdio fds -> fork -> reply `Started` -> wait for the
+//!   program with the wall-clock deadline, reaping every orphan and listening for a kill order
+//!   -> `wait4` rusage -> kill and reap every other process of the container -> reply
+//!   `Finished` (or `Failed`, if the child could not exec);
+//! - **the child** ([`child`]), between fork and execve: stdio in place, every other fd
+//!   closed, chdir, rlimits, no_new_privs, seccomp last, execve. It only makes raw syscalls:
+//!   no allocation, no locks, no panics. A failure is written to a page shared with init.
+//!
+//! When the controller's end of the socket closes, init exits, and the kernel kills whatever
+//! is left in the pid namespace. A malformed datagram is answered with `Malformed` and init
+//! goes on serving; it never panics on input.
+//!
+//! No libc, no allocator: [`sys`] holds every syscall, the entry point and the memory
+//! routines. The x86_64 binary must stay static and within 64 KiB (tests/ checks both).
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+mod child;
+mod supervise;
+mod sys;
+
+use runbox_shared::{self as wire, Reply, Request, INIT_SOCKET_FD, MAX_MESSAGE};
+
+const SOCKET: i32 = INIT_SOCKET_FD;
+const SIGCHLD_MASK: u64 = 1 << (sys::SIGCHLD - 1);
+
+/// Called by `_start`.
+extern "C" fn main() -> ! {
+    let Ok(ready) = start() else { sys::exit(1) };
+    serve(ready)
+}
+
+/// What init sets up once.
+struct Ready {
+    /// Reports SIGCHLD, which stays blocked.
+    signals: i32,
+    /// The page the forked child writes its failure record to.
+    record_page: *mut u8,
+}
+
+fn start() -> sys::Result<Ready> {
+    sys::prctl(sys::PR_SET_DUMPABLE, 0)?;
+    // Every signal stays blocked in init (PID 1 has no default actions anyway); the child
+    // restores an empty mask before execve.
+    sys::sigprocmask(sys::SIG_BLOCK, !0)?;
+    let signals = sys::signalfd(SIGCHLD_MASK)?;
+    sys::set_cloexec(SOCKET)?;
+    sys::umask(0o022);
+    let record_page = sys::shared_page()?;
+    reply(&Reply::Ready);
+    Ok(Ready {
+        signals,
+        record_page,
+    })
+}
+
+fn serve(ready: Ready) -> ! {
+    let mut datagram = [0u8; MAX_MESSAGE];
+    loop {
+        let received = match sys::recv_with_fds(SOCKET, &mut datagram) {
+            Ok(r) if r.len == 0 => sys::exit(0),
+            Ok(r) => r,
+            Err(sys::EINTR) => continue,
+            Err(_) => sys::exit(1),
+        };
+        let fds = &received.fds[..received.nfds];
+        let decoded = if received.truncated {
+            Err(wire::WireError::TooLarge)
+        } else {
+            wire::decode_request(&datagram[..received.len], fds.len())
+        };
+        match decoded {
+            Ok(Request::Run(run)) => {
+                let outcome = supervise::run(&run, fds, &ready);
+                reply(&outcome);
+            }
+            // A kill order with nothing running: nothing to do.
+            Ok(Request::Kill) => {}
+            Err(error) => reply(&Reply::Malformed(error)),
+        }
+        for &fd in fds {
+            sys::close(fd);
+        }
+    }
+}
+
+/// Sends one reply; a controller that cannot hear it is gone, and so is the container.
+fn reply(message: &Reply) {
+    let mut buf = [0u8; 128];
+    let sent = wire::encode(message, &mut buf).map(|datagram| sys::send(SOCKET, datagram));
+    if !matches!(sent, Ok(Ok(_))) {
+        sys::exit(1);
+    }
+}
