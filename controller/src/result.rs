@@ -30,10 +30,10 @@ fn ms(us: u64) -> u64 {
 }
 
 impl RunResult {
-    /// The result of a run that got as far as init (or the waiter).
-    pub fn from_outcome(outcome: &Outcome, limits: &Limits) -> RunResult {
+    /// The result of a run of `program` that got as far as init (or the waiter).
+    pub fn from_outcome(outcome: &Outcome, limits: &Limits, program: &str) -> RunResult {
         match outcome {
-            Outcome::NotStarted(failure) => RunResult::internal_error(not_started_detail(failure)),
+            Outcome::NotStarted(failure) => RunResult::internal_error(not_started_detail(failure, program)),
             Outcome::Finished(finished) => {
                 let verdict = decide(finished, limits);
                 let (exit_code, signal) = match finished.exit {

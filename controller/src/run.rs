@@ -15,5 +15,5 @@ pub fn run_once(mode: Mode, config: &ContainerConfig, spec: &RunSpec, stdio: [Bo
         Mode::Container => Container::create(config)?.run(&run, stdio)?,
         Mode::Namespace => namespace::run(config, &run, stdio)?,
     };
-    Ok(RunResult::from_outcome(&outcome, &spec.limits))
+    Ok(RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]))
 }

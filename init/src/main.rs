@@ -73,7 +73,8 @@ fn serve(ready: Ready) -> ! {
     let mut datagram = [0u8; MAX_MESSAGE];
     loop {
         let received = match sys::recv_with_fds(SOCKET, &mut datagram) {
-            Ok(r) if r.len == 0 => sys::exit(0),
+            // SOCK_SEQPACKET reads 0 both for an empty datagram and at the peer's close.
+            Ok(r) if r.len == 0 && peer_closed() => sys::exit(0),
             Ok(r) => r,
             Err(sys::EINTR) => continue,
             Err(_) => sys::exit(1),
@@ -97,6 +98,17 @@ fn serve(ready: Ready) -> ! {
             sys::close(fd);
         }
     }
+}
+
+/// True when the controller's end is closed (POLLHUP), not merely sending an empty datagram.
+fn peer_closed() -> bool {
+    let mut fds = [sys::PollFd {
+        fd: SOCKET,
+        events: sys::POLLIN,
+        revents: 0,
+    }];
+    let zero = Some(sys::Timespec::default());
+    !matches!(sys::ppoll(&mut fds, zero), Ok(_) if fds[0].revents & sys::POLLHUP == 0)
 }
 
 /// Sends one reply; a controller that cannot hear it is gone, and so is the container.

@@ -27,6 +27,7 @@ pub const ENOENT: Errno = 2;
 pub const ENOTDIR: Errno = 20;
 pub const ENOSYS: Errno = 38;
 pub const POLLIN: i16 = 1;
+pub const POLLHUP: i16 = 0x10;
 pub const WNOHANG: i32 = 1;
 
 /// `struct timespec` with the native `long`: right for the non-`time64` syscalls on every

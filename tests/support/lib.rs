@@ -1,1 +1,158 @@
-//! x
+//! Helpers for the integration tests: find the built binaries, run `runbox run --json`, and
+//! look for processes left behind on the host.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// Both isolation modes; every behaviour test runs in each.
+pub const MODES: [&str; 2] = ["container", "namespace"];
+
+/// A binary of this build: the test binaries run from target/<profile>/deps, the binaries
+/// sit one level up.
+fn built(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let bin = dir.join(name);
+    assert!(bin.exists(), "{} is not built: run the suite with `cargo test`", bin.display());
+    bin
+}
+
+/// The `runbox` binary of this build, or `$RUNBOX_BIN`.
+pub fn runbox_bin() -> PathBuf {
+    std::env::var_os("RUNBOX_BIN").map_or_else(|| built("runbox"), PathBuf::from)
+}
+
+/// The probe program of this build.
+pub fn probe_bin() -> PathBuf {
+    built("runbox-probe")
+}
+
+/// Where the probe appears inside a sandbox started with [`probe_bind`].
+pub const PROBE: &str = "/probe";
+
+/// The `--bind` argument that puts the probe at [`PROBE`].
+pub fn probe_bind() -> String {
+    format!("{}:{PROBE}", probe_bin().display())
+}
+
+/// What one `runbox run` printed and returned.
+#[derive(Debug)]
+pub struct Ran {
+    /// The JSON result (Null if there was none).
+    pub result: Value,
+    /// The program's stdout (everything before the result line).
+    pub stdout: Vec<u8>,
+    /// runbox's and the program's stderr.
+    pub stderr: String,
+    /// runbox's exit code.
+    pub code: i32,
+}
+
+impl Ran {
+    /// The result's status.
+    pub fn status(&self) -> &str {
+        self.result["status"].as_str().unwrap_or("<no result>")
+    }
+
+    /// The program's stdout as text.
+    pub fn out(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+/// `runbox run --json --mode MODE OPTIONS -- ARGV`: the program's stdout is runbox's stdout,
+/// and the result is its last line.
+pub fn run(mode: &str, options: &[&str], argv: &[&str]) -> Ran {
+    let mut command = Command::new(runbox_bin());
+    command.args(["run", "--json", "--mode", mode]).args(options).arg("--").args(argv);
+    finish(command.stdin(Stdio::null()).output().expect("spawn runbox"))
+}
+
+/// Splits runbox's output into the program's stdout and the result line.
+pub fn finish(output: Output) -> Ran {
+    let mut stdout = output.stdout;
+    let mut result = Value::Null;
+    // The result is the last line; the program's output before it may lack a newline.
+    let marker = b"{\"status\"";
+    if let Some(start) = stdout.windows(marker.len()).rposition(|w| w == marker) {
+        if let Ok(value) = serde_json::from_slice(&stdout[start..]) {
+            result = value;
+            stdout.truncate(start);
+        }
+    }
+    Ran {
+        result,
+        stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        code: output.status.code().unwrap_or(-1),
+    }
+}
+
+/// Host processes whose command line contains `needle`, as (pid, command line).
+pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push((pid, cmdline));
+            }
+        }
+    }
+    found
+}
+
+/// Host processes running as the sandbox's uid, as (pid, command line).
+pub fn sandbox_processes() -> Vec<(u32, String)> {
+    let uid = runbox::container::SANDBOX_ID.to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let owned = status
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .is_some_and(|l| l.split_whitespace().nth(1) == Some(uid.as_str()));
+        if owned {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    found
+}
+
+/// A fresh host directory under the system temp dir, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates `runbox-test-<name>-<pid>`.
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("runbox-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+
+    /// A path inside it, as a string.
+    pub fn join(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

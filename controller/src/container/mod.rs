@@ -240,7 +240,11 @@ impl Drop for Container {
     }
 }
 
-/// A one-line description of a failure to start a program, for a result's detail.
-pub fn not_started_detail(failure: &Failure) -> String {
+/// A one-line description of a failure to start `program`, for a result's detail.
+pub fn not_started_detail(failure: &Failure, program: &str) -> String {
+    if failure.step == runbox_shared::Step::Exec {
+        let os = std::io::Error::from_raw_os_error(failure.errno);
+        return format!("cannot execute {program:?}: {os}");
+    }
     describe_failure(failure)
 }

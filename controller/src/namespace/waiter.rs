@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 #[allow(unsafe_code)] // the fork; see the crate docs
 pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible, StepError> {
     let at = |step: Step| move |e: std::io::Error| (step, e, 0);
+    // Nothing in the sandbox (same uid) may ptrace this copy of the controller or read it.
+    process::prctl(libc::PR_SET_DUMPABLE, 0).map_err(at(Step::Fork))?;
     let page = process::shared_page().map_err(at(Step::Fork))?;
     page.put::<Option<Failure>>(None);
     process::sigprocmask(libc::SIG_BLOCK, &[libc::SIGCHLD]).map_err(at(Step::Fork))?;
