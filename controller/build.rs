@@ -37,14 +37,24 @@ fn main() {
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
     let target = init_target(&arch);
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let workspace = manifest_dir.parent().expect("controller/ is inside the workspace");
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir
+        .parent()
+        .expect("controller/ is inside the workspace");
     let target_dir = out_dir.join("init-target");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
 
     let mut build = Command::new(cargo);
     build
-        .args(["build", "--release", "--package", "runbox-init", "--target", target])
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "runbox-init",
+            "--target",
+            target,
+        ])
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
         .arg("--target-dir")
@@ -66,7 +76,9 @@ fn main() {
     ] {
         build.env_remove(var);
     }
-    let status = build.status().expect("run the nested cargo build of runbox-init");
+    let status = build
+        .status()
+        .expect("run the nested cargo build of runbox-init");
     assert!(status.success(), "building runbox-init for {target} failed");
 
     let init = target_dir.join(target).join("release").join("runbox-init");

@@ -28,12 +28,19 @@ fn exit_three_is_nonzero_exit() {
 fn a_fault_and_an_abort_are_signaled_with_their_signal() {
     let bind = probe_bind();
     for mode in MODES {
-        for (what, signal, name) in [("segv", libc::SIGSEGV, "SIGSEGV"), ("abort", libc::SIGABRT, "SIGABRT")] {
+        for (what, signal, name) in [
+            ("segv", libc::SIGSEGV, "SIGSEGV"),
+            ("abort", libc::SIGABRT, "SIGABRT"),
+        ] {
             let ran = run(mode, &["--bind", &bind], &[PROBE, what]);
             assert_eq!(ran.status(), "signaled", "{mode} {what}: {ran:?}");
             assert_eq!(ran.result["signal"], signal, "{mode} {what}");
             assert_eq!(ran.result["detail"], name, "{mode} {what}");
-            assert_eq!(ran.result["exit_code"], serde_json::Value::Null, "{mode} {what}");
+            assert_eq!(
+                ran.result["exit_code"],
+                serde_json::Value::Null,
+                "{mode} {what}"
+            );
         }
     }
 }
@@ -43,13 +50,20 @@ fn ten_mib_pass_from_stdin_to_stdout_unchanged() {
     let dir = TempDir::new("stdio");
     let (input, output) = (dir.join("in"), dir.join("out"));
     // Every byte value, in an order that no off-by-one would preserve.
-    let data: Vec<u8> = (0..10u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..10u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&input, &data).unwrap();
     for mode in MODES {
         let ran = run(mode, &["--stdin", &input, "--stdout", &output], &["cat"]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let got = std::fs::read(&output).unwrap();
-        assert!(got == data, "{mode}: {} bytes out, {} in, contents differ", got.len(), data.len());
+        assert!(
+            got == data,
+            "{mode}: {} bytes out, {} in, contents differ",
+            got.len(),
+            data.len()
+        );
     }
 }
 
@@ -72,11 +86,19 @@ fn argv_and_env_arrive_exactly_and_nothing_of_the_controller_leaks() {
         );
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let mut expected: Vec<u8> = Vec::new();
-        for s in argv.iter().copied().chain(["--", "A=1", "EMPTY=", "SPACED=a b=c"]) {
+        for s in argv
+            .iter()
+            .copied()
+            .chain(["--", "A=1", "EMPTY=", "SPACED=a b=c"])
+        {
             expected.extend_from_slice(s.as_bytes());
             expected.push(0);
         }
-        assert_eq!(String::from_utf8_lossy(&ran.stdout), String::from_utf8_lossy(&expected), "{mode}");
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&expected),
+            "{mode}"
+        );
     }
 }
 
@@ -89,7 +111,12 @@ fn only_stdio_fds_are_open_even_when_the_controller_has_more() {
             "exec 7</etc/hostname; exec {} run --json --mode {mode} --bind {bind} -- {PROBE} fds",
             runbox_tests::runbox_bin().display()
         );
-        let ran = runbox_tests::finish(std::process::Command::new("sh").args(["-c", &script]).output().unwrap());
+        let ran = runbox_tests::finish(
+            std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap(),
+        );
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         assert_eq!(ran.out(), "0\n1\n2\n", "{mode}");
     }
@@ -98,9 +125,17 @@ fn only_stdio_fds_are_open_even_when_the_controller_has_more() {
 #[test]
 fn cwd_is_a_writable_w_and_usr_is_read_only() {
     for mode in MODES {
-        let ran = run(mode, &[], &["sh", "-c", "pwd; echo x > f && cat f; : > /usr/runbox-test"]);
+        let ran = run(
+            mode,
+            &[],
+            &["sh", "-c", "pwd; echo x > f && cat f; : > /usr/runbox-test"],
+        );
         assert_eq!(ran.out(), "/w\nx\n", "{mode}: {ran:?}");
-        assert!(ran.stderr.contains("Read-only file system"), "{mode}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains("Read-only file system"),
+            "{mode}: {}",
+            ran.stderr
+        );
         assert_eq!(ran.status(), "nonzero_exit", "{mode}");
     }
 }
@@ -114,10 +149,21 @@ fn a_host_file_outside_the_binds_cannot_be_seen() {
     for mode in MODES {
         let ran = run(mode, &[], &["sh", "-c", &script]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
-        let listed: Vec<&str> = ran.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| std::str::from_utf8(l).unwrap()).collect();
-        assert!(!listed.iter().any(|l| l.starts_with("seen")), "{mode}: {listed:?}");
+        let listed: Vec<&str> = ran
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| std::str::from_utf8(l).unwrap())
+            .collect();
+        assert!(
+            !listed.iter().any(|l| l.starts_with("seen")),
+            "{mode}: {listed:?}"
+        );
         for entry in &listed {
-            assert!(["alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d"].contains(entry), "{mode}: /etc has {entry}");
+            assert!(
+                ["alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d"].contains(entry),
+                "{mode}: /etc has {entry}"
+            );
         }
     }
 }
@@ -125,7 +171,15 @@ fn a_host_file_outside_the_binds_cannot_be_seen() {
 #[test]
 fn hostname_and_domainname_are_the_container_s() {
     for mode in MODES {
-        let ran = run(mode, &[], &["cat", "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname"]);
+        let ran = run(
+            mode,
+            &[],
+            &[
+                "cat",
+                "/proc/sys/kernel/hostname",
+                "/proc/sys/kernel/domainname",
+            ],
+        );
         assert_eq!(ran.out(), "runbox\nrunbox\n", "{mode}: {ran:?}");
     }
 }
@@ -136,10 +190,18 @@ fn the_program_is_no_host_root_and_has_no_capabilities() {
         let ran = run(mode, &[], &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Cap|Groups|NoNewPrivs)' /proc/self/status"]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let out = ran.out();
-        let maps: Vec<Vec<&str>> = out.lines().take(2).map(|l| l.split_whitespace().collect()).collect();
+        let maps: Vec<Vec<&str>> = out
+            .lines()
+            .take(2)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
         for map in &maps {
             // inside 0 -> outside SANDBOX_ID, one id: nothing maps to host root.
-            assert_eq!(map, &["0", &runbox::container::SANDBOX_ID.to_string(), "1"], "{mode}: {out}");
+            assert_eq!(
+                map,
+                &["0", &runbox::container::SANDBOX_ID.to_string(), "1"],
+                "{mode}: {out}"
+            );
         }
         for line in out.lines().skip(2) {
             let (key, value) = line.split_once(':').unwrap();
@@ -168,7 +230,12 @@ fn the_program_sees_only_the_sandbox_s_processes() {
 fn the_network_has_only_lo() {
     for mode in MODES {
         let ran = run(mode, &[], &["cat", "/proc/net/dev"]);
-        let interfaces: Vec<String> = ran.out().lines().skip(2).map(|l| l.split(':').next().unwrap().trim().to_string()).collect();
+        let interfaces: Vec<String> = ran
+            .out()
+            .lines()
+            .skip(2)
+            .map(|l| l.split(':').next().unwrap().trim().to_string())
+            .collect();
         assert_eq!(interfaces, ["lo"], "{mode}: {ran:?}");
     }
 }
@@ -176,12 +243,19 @@ fn the_network_has_only_lo() {
 #[test]
 fn a_grandchild_left_running_is_killed_and_the_result_still_comes() {
     for mode in MODES {
-        let marker = format!("{}{}", 900_000 + std::process::id() % 1000, if mode == "container" { 1 } else { 2 });
+        let marker = format!(
+            "{}{}",
+            900_000 + std::process::id() % 1000,
+            if mode == "container" { 1 } else { 2 }
+        );
         let script = format!("(sleep {marker} &) ; exit 0");
         let started = std::time::Instant::now();
         let ran = run(mode, &[], &["sh", "-c", &script]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
-        assert!(started.elapsed().as_secs() < 10, "{mode}: waited for the grandchild");
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "{mode}: waited for the grandchild"
+        );
         let left = processes_with(&format!("sleep {marker}"));
         assert!(left.is_empty(), "{mode}: left behind {left:?}");
     }
@@ -190,21 +264,36 @@ fn a_grandchild_left_running_is_killed_and_the_result_still_comes() {
 #[test]
 fn the_wall_limit_kills_a_busy_loop_and_everything_it_started() {
     for mode in MODES {
-        let marker = format!("{}{}", 800_000 + std::process::id() % 1000, if mode == "container" { 1 } else { 2 });
+        let marker = format!(
+            "{}{}",
+            800_000 + std::process::id() % 1000,
+            if mode == "container" { 1 } else { 2 }
+        );
         let script = format!("sleep {marker} & while :; do :; done");
-        let ran = run(mode, &["--time", "5s", "--wall", "300ms"], &["sh", "-c", &script]);
+        let ran = run(
+            mode,
+            &["--time", "5s", "--wall", "300ms"],
+            &["sh", "-c", &script],
+        );
         assert_eq!(ran.status(), "time_limit_exceeded", "{mode}: {ran:?}");
         assert_eq!(ran.result["detail"], "wall time", "{mode}");
         let wall = ran.result["wall_ms"].as_u64().unwrap();
         assert!((300..2000).contains(&wall), "{mode}: wall {wall}");
-        assert!(processes_with(&format!("sleep {marker}")).is_empty(), "{mode}");
+        assert!(
+            processes_with(&format!("sleep {marker}")).is_empty(),
+            "{mode}"
+        );
     }
 }
 
 #[test]
 fn program_names_are_looked_up_in_the_sandbox_path() {
     for mode in MODES {
-        let ran = run(mode, &["--env", "PATH=/nowhere:/usr/bin"], &["echo", "found"]);
+        let ran = run(
+            mode,
+            &["--env", "PATH=/nowhere:/usr/bin"],
+            &["echo", "found"],
+        );
         assert_eq!(ran.out(), "found\n", "{mode}: {ran:?}");
         let ran = run(mode, &["--env", "PATH=/nowhere"], &["echo", "found"]);
         assert_eq!(ran.status(), "internal_error", "{mode}: {ran:?}");
@@ -218,7 +307,11 @@ fn a_work_dir_and_binds_are_mounted_as_asked() {
     let work = TempDir::new("work");
     // The sandbox's root is an unprivileged host uid: a --dir or rw bind must be writable by it.
     for writable in [&work.0, &dir.0] {
-        std::fs::set_permissions(writable, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        std::fs::set_permissions(
+            writable,
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
     }
     let input_bind = format!("{}:/data/in.txt", dir.join("input.txt"));
     let rw_bind = format!("{}:/scratch:rw", dir.0.display());
@@ -229,9 +322,21 @@ fn a_work_dir_and_binds_are_mounted_as_asked() {
             &["sh", "-c", "cat /data/in.txt; echo out > /w/result; echo rw > /scratch/made; echo no > /data/x"],
         );
         assert_eq!(ran.out(), "42\n", "{mode}: {ran:?}");
-        assert_eq!(std::fs::read_to_string(work.0.join("result")).unwrap(), "out\n", "{mode}");
-        assert_eq!(std::fs::read_to_string(dir.0.join("made")).unwrap(), "rw\n", "{mode}");
-        assert!(ran.stderr.contains("Read-only file system"), "{mode}: {}", ran.stderr);
+        assert_eq!(
+            std::fs::read_to_string(work.0.join("result")).unwrap(),
+            "out\n",
+            "{mode}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.0.join("made")).unwrap(),
+            "rw\n",
+            "{mode}"
+        );
+        assert!(
+            ran.stderr.contains("Read-only file system"),
+            "{mode}: {}",
+            ran.stderr
+        );
     }
 }
 
@@ -249,7 +354,11 @@ fn a_rootfs_directory_replaces_the_host_root() {
         let ran = run(
             mode,
             &["--rootfs", &rootfs.join(""), "--bind", &usr_bind],
-            &["sh", "-c", "cat /marker; test -e /etc/ld.so.cache && echo host-etc; ls /"],
+            &[
+                "sh",
+                "-c",
+                "cat /marker; test -e /etc/ld.so.cache && echo host-etc; ls /",
+            ],
         );
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let out = ran.out();

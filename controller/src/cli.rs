@@ -163,23 +163,27 @@ fn report(result: &RunResult, json: bool) -> i32 {
 fn open_stdio(args: &RunArgs) -> Result<[OwnedFd; 3], String> {
     let stdin = File::open(args.stdin.as_deref().unwrap_or("/dev/null".as_ref()))
         .map_err(|e| format!("--stdin {}: {e}", show(&args.stdin)))?;
-    let output = |path: &Option<PathBuf>, fallback: BorrowedFd<'_>, flag: &str| -> Result<OwnedFd, String> {
-        match path {
-            None => fallback.try_clone_to_owned().map_err(|e| format!("{flag}: {e}")),
-            Some(path) => OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)
-                .map(OwnedFd::from)
-                .map_err(|e| format!("{flag} {}: {e}", path.display())),
-        }
-    };
+    let output =
+        |path: &Option<PathBuf>, fallback: BorrowedFd<'_>, flag: &str| -> Result<OwnedFd, String> {
+            match path {
+                None => fallback
+                    .try_clone_to_owned()
+                    .map_err(|e| format!("{flag}: {e}")),
+                Some(path) => OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| format!("{flag} {}: {e}", path.display())),
+            }
+        };
     let stdout = output(&args.stdout, std::io::stdout().as_fd(), "--stdout")?;
     let stderr = output(&args.stderr, std::io::stderr().as_fd(), "--stderr")?;
     Ok([stdin.into(), stdout, stderr])
 }
 
 fn show(path: &Option<PathBuf>) -> String {
-    path.as_ref().map_or("/dev/null".into(), |p| p.display().to_string())
+    path.as_ref()
+        .map_or("/dev/null".into(), |p| p.display().to_string())
 }

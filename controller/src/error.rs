@@ -16,7 +16,10 @@ pub enum Error {
     /// A call made by the controller failed; `what` names the call and its path.
     Io { what: String, source: io::Error },
     /// The container's set-up child failed at a step; `entry` is the mount plan entry.
-    Setup { failure: Failure, entry: Option<String> },
+    Setup {
+        failure: Failure,
+        entry: Option<String>,
+    },
     /// The container (its set-up child or its init) ended without a word.
     ContainerDied(String),
     /// A message that should not have come, or could not be decoded.
@@ -73,7 +76,9 @@ impl fmt::Display for Error {
             }
             Error::ContainerDied(how) => write!(f, "the container died: {how}"),
             Error::Protocol(what) => write!(f, "protocol error: {what}"),
-            Error::Unresponsive(when) => write!(f, "the container did not answer {when}; it was killed"),
+            Error::Unresponsive(when) => {
+                write!(f, "the container did not answer {when}; it was killed")
+            }
         }
     }
 }

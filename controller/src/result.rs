@@ -33,7 +33,9 @@ impl RunResult {
     /// The result of a run of `program` that got as far as init (or the waiter).
     pub fn from_outcome(outcome: &Outcome, limits: &Limits, program: &str) -> RunResult {
         match outcome {
-            Outcome::NotStarted(failure) => RunResult::internal_error(not_started_detail(failure, program)),
+            Outcome::NotStarted(failure) => {
+                RunResult::internal_error(not_started_detail(failure, program))
+            }
             Outcome::Finished(finished) => {
                 let verdict = decide(finished, limits);
                 let (exit_code, signal) = match finished.exit {
@@ -81,7 +83,10 @@ impl RunResult {
             out += &format!("\nexit:    {code}");
         }
         if let Some(signal) = self.signal {
-            out += &format!("\nsignal:  {signal} ({})", crate::status::signal_name(signal));
+            out += &format!(
+                "\nsignal:  {signal} ({})",
+                crate::status::signal_name(signal)
+            );
         }
         out += &format!(
             "\ntime:    {} ms\nwall:    {} ms\nmemory:  {} KiB\n",

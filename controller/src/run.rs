@@ -8,12 +8,21 @@ use crate::spec::{Mode, RunSpec};
 use std::os::fd::BorrowedFd;
 
 /// Runs `spec` once in a fresh sandbox of `config`, with `stdio` as its fds 0, 1 and 2.
-pub fn run_once(mode: Mode, config: &ContainerConfig, spec: &RunSpec, stdio: [BorrowedFd<'_>; 3]) -> Result<RunResult, Error> {
+pub fn run_once(
+    mode: Mode,
+    config: &ContainerConfig,
+    spec: &RunSpec,
+    stdio: [BorrowedFd<'_>; 3],
+) -> Result<RunResult, Error> {
     let wire = spec.to_wire()?;
     let run = wire.run();
     let outcome: Outcome = match mode {
         Mode::Container => Container::create(config)?.run(&run, stdio)?,
         Mode::Namespace => namespace::run(config, &run, stdio)?,
     };
-    Ok(RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]))
+    Ok(RunResult::from_outcome(
+        &outcome,
+        &spec.limits,
+        &spec.argv[0],
+    ))
 }

@@ -46,7 +46,11 @@ impl Limits {
     /// The rlimits that carry these limits into the program.
     pub fn rlimits(&self) -> heapless::Vec<Rlimit, MAX_RLIMITS> {
         let cpu_seconds = self.time.as_micros().div_ceil(1_000_000).max(1) as u64;
-        let limit = |resource, soft, hard| Rlimit { resource, soft, hard };
+        let limit = |resource, soft, hard| Rlimit {
+            resource,
+            soft,
+            hard,
+        };
         heapless::Vec::from_iter([
             // The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.
             limit(Resource::Cpu, cpu_seconds, cpu_seconds + 1),
@@ -96,7 +100,9 @@ impl RunSpec {
             return Err(Error::BadRequest(format!("{bad:?} holds a NUL byte")));
         }
         if let Some(bad) = self.env.iter().find(|v| !v.contains('=')) {
-            return Err(Error::BadRequest(format!("environment entry {bad:?} is not K=V")));
+            return Err(Error::BadRequest(format!(
+                "environment entry {bad:?} is not K=V"
+            )));
         }
         let nul = |s: &str| format!("{s}\0");
         let search_path = self
@@ -164,7 +170,9 @@ mod tests {
         let mut spec = RunSpec::new(vec!["x".into()]);
         spec.env = vec!["NOEQUALS".into()];
         assert!(spec.to_wire().is_err());
-        assert!(RunSpec::new(vec!["x".into(); MAX_ARGS + 1]).to_wire().is_err());
+        assert!(RunSpec::new(vec!["x".into(); MAX_ARGS + 1])
+            .to_wire()
+            .is_err());
     }
 
     #[test]

@@ -67,12 +67,16 @@ pub fn decide(finished: &Finished, limits: &Limits) -> Verdict {
     let cpu_us = finished.user_us + finished.sys_us;
     match (finished.killed, finished.exit) {
         (Some(KillReason::WallLimit), _) => verdict(Status::TimeLimitExceeded, Some("wall time")),
-        (Some(KillReason::KillOrder), _) => verdict(Status::InternalError, Some("killed by the controller")),
+        (Some(KillReason::KillOrder), _) => {
+            verdict(Status::InternalError, Some("killed by the controller"))
+        }
         (None, Exit::Signal(libc::SIGXCPU)) => verdict(Status::TimeLimitExceeded, Some("cpu time")),
         (None, _) if u128::from(cpu_us) > limits.time.as_micros() => {
             verdict(Status::TimeLimitExceeded, Some("cpu time"))
         }
-        (None, Exit::Signal(libc::SIGXFSZ)) => verdict(Status::OutputLimitExceeded, Some("file size")),
+        (None, Exit::Signal(libc::SIGXFSZ)) => {
+            verdict(Status::OutputLimitExceeded, Some("file size"))
+        }
         (None, Exit::Signal(signal)) => verdict(Status::Signaled, Some(signal_name(signal))),
         (None, Exit::Code(0)) => verdict(Status::Ok, None),
         (None, Exit::Code(_)) => verdict(Status::NonzeroExit, None),
@@ -132,7 +136,10 @@ mod tests {
     fn exits() {
         assert_eq!(status(ended(Exit::Code(0), 10, None)), Status::Ok);
         assert_eq!(status(ended(Exit::Code(3), 10, None)), Status::NonzeroExit);
-        let segv = decide(&ended(Exit::Signal(libc::SIGSEGV), 10, None), &Limits::default());
+        let segv = decide(
+            &ended(Exit::Signal(libc::SIGSEGV), 10, None),
+            &Limits::default(),
+        );
         assert_eq!(segv, verdict(Status::Signaled, Some("SIGSEGV")));
     }
 
@@ -144,15 +151,27 @@ mod tests {
 
     #[test]
     fn cpu_time_over_the_limit_is_a_time_limit_even_after_a_clean_exit() {
-        assert_eq!(status(ended(Exit::Code(0), 1001, None)), Status::TimeLimitExceeded);
+        assert_eq!(
+            status(ended(Exit::Code(0), 1001, None)),
+            Status::TimeLimitExceeded
+        );
         assert_eq!(status(ended(Exit::Code(0), 1000, None)), Status::Ok);
-        assert_eq!(status(ended(Exit::Signal(libc::SIGXCPU), 900, None)), Status::TimeLimitExceeded);
-        assert_eq!(status(ended(Exit::Signal(libc::SIGKILL), 1500, None)), Status::TimeLimitExceeded);
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGXCPU), 900, None)),
+            Status::TimeLimitExceeded
+        );
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGKILL), 1500, None)),
+            Status::TimeLimitExceeded
+        );
     }
 
     #[test]
     fn file_size_signal_is_an_output_limit() {
-        assert_eq!(status(ended(Exit::Signal(libc::SIGXFSZ), 10, None)), Status::OutputLimitExceeded);
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGXFSZ), 10, None)),
+            Status::OutputLimitExceeded
+        );
     }
 
     #[test]
@@ -163,8 +182,16 @@ mod tests {
 
     #[test]
     fn status_names_match_serde() {
-        for s in [Status::Ok, Status::NonzeroExit, Status::TimeLimitExceeded, Status::InternalError] {
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+        for s in [
+            Status::Ok,
+            Status::NonzeroExit,
+            Status::TimeLimitExceeded,
+            Status::InternalError,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
     }
 }

@@ -4,23 +4,36 @@ use std::time::Duration;
 
 /// Parses `N[.F](us|ms|s|m)`, e.g. `500ms`, `1.5s`, `2m`. A unit is required.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let micros_per_unit: u64 = match unit {
         "us" => 1,
         "ms" => 1_000,
         "s" => 1_000_000,
         "m" => 60_000_000,
-        "" => return Err(format!("{text:?}: a duration needs a unit (us, ms, s, m), e.g. 500ms")),
-        _ => return Err(format!("{text:?}: unknown duration unit {unit:?} (us, ms, s, m)")),
+        "" => {
+            return Err(format!(
+                "{text:?}: a duration needs a unit (us, ms, s, m), e.g. 500ms"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown duration unit {unit:?} (us, ms, s, m)"
+            ))
+        }
     };
-    let micros = scaled(number, micros_per_unit).ok_or_else(|| format!("{text:?}: not a duration"))?;
+    let micros =
+        scaled(number, micros_per_unit).ok_or_else(|| format!("{text:?}: not a duration"))?;
     Ok(Duration::from_micros(micros))
 }
 
 /// Parses `N[K|M|G][B|iB]` in bytes, binary units: `64M`, `65536K`, `1G`, `4096`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let unit = unit.to_ascii_uppercase();
     let base = unit.trim_end_matches("IB").trim_end_matches('B');
@@ -39,7 +52,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// `None` when it is malformed, has more precision than one unit, or overflows.
 fn scaled(number: &str, multiplier: u64) -> Option<u64> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     if number.ends_with('.') {
@@ -68,7 +84,18 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        for bad in ["", "5", "ms", "1.s", "-1s", "1h", "1.5us", "1..5s", "99999999999999999999s", "1 s"] {
+        for bad in [
+            "",
+            "5",
+            "ms",
+            "1.s",
+            "-1s",
+            "1h",
+            "1.5us",
+            "1..5s",
+            "99999999999999999999s",
+            "1 s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
         }
     }
@@ -82,7 +109,16 @@ mod tests {
         assert_eq!(parse_size("512kb"), Ok(512 << 10));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert_eq!(parse_size("1.5K"), Ok(1536));
-        for bad in ["", "M", "12Q", "1.5", "1.25B", "-1M", "99999999999999999999G", "1 M"] {
+        for bad in [
+            "",
+            "M",
+            "12Q",
+            "1.5",
+            "1.25B",
+            "-1M",
+            "99999999999999999999G",
+            "1 M",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?} parsed");
         }
     }

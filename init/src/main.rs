@@ -108,7 +108,8 @@ fn peer_closed() -> bool {
         revents: 0,
     }];
     let zero = Some(sys::Timespec::default());
-    !matches!(sys::ppoll(&mut fds, zero), Ok(_) if fds[0].revents & sys::POLLHUP == 0)
+    let polled = sys::ppoll(&mut fds, zero);
+    polled.is_err() || fds[0].revents & sys::POLLHUP != 0
 }
 
 /// Sends one reply; a controller that cannot hear it is gone, and so is the container.

@@ -126,12 +126,8 @@ fn listen(running: bool) -> bool {
 /// Kills every process of the container but init, and reaps them all.
 fn kill_and_reap_all(signals: i32) {
     let _ = sys::kill(-1, sys::SIGKILL);
-    loop {
-        match sys::wait4(-1, 0) {
-            Ok(_) | Err(sys::EINTR) => {}
-            Err(_) => break, // ECHILD: none left
-        }
-    }
+    // Until ECHILD: none left.
+    while let Ok(_) | Err(sys::EINTR) = sys::wait4(-1, 0) {}
     drain(signals);
 }
 

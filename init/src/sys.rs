@@ -122,7 +122,14 @@ pub fn recv_with_fds(fd: i32, buf: &mut [u8]) -> Result<Received> {
     };
     // SAFETY: msg, iov, buf and control are live for the call and the kernel writes within
     // the lengths given.
-    let len = check(unsafe { syscall!(Sysno::recvmsg, fd, &mut msg as *mut MsgHdr, MSG_CMSG_CLOEXEC) })?;
+    let len = check(unsafe {
+        syscall!(
+            Sysno::recvmsg,
+            fd,
+            &mut msg as *mut MsgHdr,
+            MSG_CMSG_CLOEXEC
+        )
+    })?;
     let mut received = Received {
         len,
         truncated: msg.flags & (MSG_TRUNC | MSG_CTRUNC) != 0,
@@ -155,13 +162,33 @@ pub fn recv_with_fds(fd: i32, buf: &mut [u8]) -> Result<Received> {
 pub fn recv_nowait(fd: i32, buf: &mut [u8]) -> Result<usize> {
     const MSG_DONTWAIT: usize = 0x40;
     // SAFETY: buf is live and writable for its whole length; no address is asked for.
-    check(unsafe { syscall!(Sysno::recvfrom, fd, buf.as_mut_ptr(), buf.len(), MSG_DONTWAIT, 0, 0) })
+    check(unsafe {
+        syscall!(
+            Sysno::recvfrom,
+            fd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            MSG_DONTWAIT,
+            0,
+            0
+        )
+    })
 }
 
 /// `sendto(fd, buf, len, MSG_NOSIGNAL)`.
 pub fn send(fd: i32, buf: &[u8]) -> Result<usize> {
     // SAFETY: buf is live and readable for its whole length; no address is given.
-    check(unsafe { syscall!(Sysno::sendto, fd, buf.as_ptr(), buf.len(), MSG_NOSIGNAL, 0, 0) })
+    check(unsafe {
+        syscall!(
+            Sysno::sendto,
+            fd,
+            buf.as_ptr(),
+            buf.len(),
+            MSG_NOSIGNAL,
+            0,
+            0
+        )
+    })
 }
 
 /// `close(fd)`; the result is of no use to init.
@@ -268,7 +295,15 @@ pub fn wait4(pid: i32, options: i32) -> Result<Option<(u32, i32, Rusage)>> {
     let mut status = 0i32;
     let mut usage = Rusage::default();
     // SAFETY: status and usage are live and have the kernel's layouts.
-    let pid = check(unsafe { syscall!(Sysno::wait4, pid, &mut status as *mut i32, options, &mut usage as *mut Rusage) })?;
+    let pid = check(unsafe {
+        syscall!(
+            Sysno::wait4,
+            pid,
+            &mut status as *mut i32,
+            options,
+            &mut usage as *mut Rusage
+        )
+    })?;
     Ok((pid != 0).then_some((pid as u32, status, usage)))
 }
 
@@ -282,6 +317,8 @@ pub fn kill(pid: i32, sig: i32) -> Result<()> {
 pub fn exit(code: i32) -> ! {
     // SAFETY: the process ends here.
     let _ = unsafe { syscall!(Sysno::exit_group, code) };
+    // exit_group does not return; should it ever, stop here rather than run on.
+    #[allow(clippy::empty_loop)]
     loop {}
 }
 
@@ -305,7 +342,8 @@ pub const SIG_SETMASK: usize = 2;
 pub fn signalfd(mask: u64) -> Result<i32> {
     const SFD_FLAGS: usize = 0o2000000 | 0o4000;
     // SAFETY: mask is a live 8-byte kernel sigset.
-    check(unsafe { syscall!(Sysno::signalfd4, -1isize, &mask as *const u64, 8, SFD_FLAGS) }).map(|fd| fd as i32)
+    check(unsafe { syscall!(Sysno::signalfd4, -1isize, &mask as *const u64, 8, SFD_FLAGS) })
+        .map(|fd| fd as i32)
 }
 
 /// `read(fd, buf, len)`.
@@ -340,7 +378,8 @@ pub fn shared_page() -> Result<*mut u8> {
     #[cfg(not(target_arch = "arm"))]
     const MMAP: Sysno = Sysno::mmap;
     // SAFETY: a fresh anonymous mapping aliases no memory of ours.
-    check(unsafe { syscall!(MMAP, 0, 4096, PROT_RW, MAP_SHARED_ANON, -1isize, 0) }).map(|p| p as *mut u8)
+    check(unsafe { syscall!(MMAP, 0, 4096, PROT_RW, MAP_SHARED_ANON, -1isize, 0) })
+        .map(|p| p as *mut u8)
 }
 
 /// Writes the child's failure record into the shared page.

@@ -59,6 +59,8 @@ pub const MAX_FDS: usize = 3;
 pub const INIT_SOCKET_FD: i32 = 3;
 
 /// A message from the controller to init.
+// Decoded in place on init's stack (init has no allocator to box the large variant in).
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Request<'a> {
     /// Run one program. Its stdio fds travel with the datagram as SCM_RIGHTS.
@@ -295,7 +297,8 @@ fn body(datagram: &[u8]) -> Result<&[u8], WireError> {
 /// Decodes a request datagram that came with `passed_fds` descriptors, borrowing its strings
 /// from `datagram`. A [`Request::Run`] is [checked](Run::check).
 pub fn decode_request(datagram: &[u8], passed_fds: usize) -> Result<Request<'_>, WireError> {
-    let request: Request<'_> = postcard::from_bytes(body(datagram)?).map_err(|_| WireError::Decode)?;
+    let request: Request<'_> =
+        postcard::from_bytes(body(datagram)?).map_err(|_| WireError::Decode)?;
     if let Request::Run(run) = &request {
         run.check(passed_fds)?;
     }

@@ -138,10 +138,7 @@ fn too_many_arguments_do_not_decode() {
     let mut datagram = [0u8; 4097];
     datagram[0] = VERSION;
     datagram[1..=at].copy_from_slice(&body[..at]);
-    assert_eq!(
-        decode_request(&datagram[..=at], 3),
-        Err(WireError::Decode)
-    );
+    assert_eq!(decode_request(&datagram[..=at], 3), Err(WireError::Decode));
 }
 
 #[test]

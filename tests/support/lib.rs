@@ -12,9 +12,16 @@ pub const MODES: [&str; 2] = ["container", "namespace"];
 /// sit one level up.
 fn built(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
     let bin = dir.join(name);
-    assert!(bin.exists(), "{} is not built: run the suite with `cargo test`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is not built: run the suite with `cargo test`",
+        bin.display()
+    );
     bin
 }
 
@@ -65,7 +72,11 @@ impl Ran {
 /// and the result is its last line.
 pub fn run(mode: &str, options: &[&str], argv: &[&str]) -> Ran {
     let mut command = Command::new(runbox_bin());
-    command.args(["run", "--json", "--mode", mode]).args(options).arg("--").args(argv);
+    command
+        .args(["run", "--json", "--mode", mode])
+        .args(options)
+        .arg("--")
+        .args(argv);
     finish(command.stdin(Stdio::null()).output().expect("spawn runbox"))
 }
 
@@ -93,7 +104,11 @@ pub fn finish(output: Output) -> Ran {
 pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == std::process::id() {
@@ -114,7 +129,11 @@ pub fn sandbox_processes() -> Vec<(u32, String)> {
     let uid = runbox::container::SANDBOX_ID.to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {

@@ -16,7 +16,8 @@ pub fn memfd() -> Result<RawFd, Error> {
     if let Some(fd) = MEMFD.get() {
         return Ok(fd.as_raw_fd());
     }
-    let fd = sys::fs::sealed_memfd(c"runbox-init", INIT).map_err(|e| Error::io("memfd_create runbox-init", e))?;
+    let fd = sys::fs::sealed_memfd(c"runbox-init", INIT)
+        .map_err(|e| Error::io("memfd_create runbox-init", e))?;
     // A racing thread may have set it first; its fd is as good as ours.
     Ok(MEMFD.get_or_init(|| fd).as_raw_fd())
 }

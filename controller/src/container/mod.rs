@@ -113,7 +113,8 @@ pub(crate) fn spawn_sandbox(
         Some(pid) => {
             drop(theirs);
             let started = write_id_maps(pid).and_then(|()| {
-                socket::send(ours.as_raw_fd(), b"go").map_err(|e| Error::io("send go to the set-up child", e))
+                socket::send(ours.as_raw_fd(), b"go")
+                    .map_err(|e| Error::io("send go to the set-up child", e))
             });
             if let Err(e) = started {
                 kill_and_reap(pid);
@@ -144,7 +145,9 @@ pub(crate) fn kill_and_reap(pid: libc::pid_t) {
 /// Why a child of ours ended, for messages.
 pub(crate) fn reap_reason(pid: libc::pid_t) -> String {
     match process::wait4(pid, 0) {
-        Ok(Some((_, status, _))) if libc::WIFEXITED(status) => format!("exit code {}", libc::WEXITSTATUS(status)),
+        Ok(Some((_, status, _))) if libc::WIFEXITED(status) => {
+            format!("exit code {}", libc::WEXITSTATUS(status))
+        }
         Ok(Some((_, status, _))) => format!("signal {}", libc::WTERMSIG(status)),
         Ok(None) => "still running".into(),
         Err(e) => format!("wait4: {e}"),
@@ -166,10 +169,7 @@ impl Container {
         };
         match container.receive(Some(START_TIMEOUT), "at start")? {
             Reply::Ready => Ok(container),
-            Reply::Failed(failure) => Err(Error::Setup {
-                failure,
-                entry: Prepared::describe(&plan, failure.index as usize).filter(|_| is_plan_step(failure)),
-            }),
+            Reply::Failed(failure) => Err(setup_error(failure, &plan)),
             other => Err(Error::Protocol(format!("expected ready, got {other:?}"))),
         }
     }
@@ -179,11 +179,17 @@ impl Container {
         let datagram = wire::encode(&Request::Run(run.clone()), &mut self.buf)?;
         socket::send_with_fds(self.socket.as_raw_fd(), datagram, &stdio)
             .map_err(|e| Error::io("send the run request to init", e))?;
-        let limit = (run.wall_limit_us != 0).then(|| Duration::from_micros(run.wall_limit_us) + REPLY_GRACE);
+        let limit = (run.wall_limit_us != 0)
+            .then(|| Duration::from_micros(run.wall_limit_us) + REPLY_GRACE);
         match self.receive(Some(REPLY_GRACE), "to the run request")? {
             Reply::Started { .. } => {}
             Reply::Failed(failure) => return Ok(Outcome::NotStarted(failure)),
-            Reply::Malformed(e) => return Err(Error::Protocol(format!("init refused the request: {}", e.describe()))),
+            Reply::Malformed(e) => {
+                return Err(Error::Protocol(format!(
+                    "init refused the request: {}",
+                    e.describe()
+                )))
+            }
             other => return Err(Error::Protocol(format!("expected started, got {other:?}"))),
         }
         match self.receive(limit, "within the wall limit")? {
@@ -204,7 +210,10 @@ impl Container {
             }
             Some(0) => {
                 let _ = process::kill(self.pid, libc::SIGKILL);
-                Err(Error::ContainerDied(reap_reason(std::mem::replace(&mut self.pid, 0))))
+                Err(Error::ContainerDied(reap_reason(std::mem::replace(
+                    &mut self.pid,
+                    0,
+                ))))
             }
             Some(len) if len > self.buf.len() => Err(Error::Protocol("oversized reply".into())),
             Some(len) => Ok(wire::decode_reply(&self.buf[..len])?),
@@ -223,12 +232,26 @@ impl Container {
     }
 }
 
+/// The error for a failed set-up step, naming the plan entry where the step has one.
+pub(crate) fn setup_error(failure: Failure, plan: &MountPlan) -> Error {
+    Error::Setup {
+        failure,
+        entry: Prepared::describe(plan, failure.index as usize).filter(|_| is_plan_step(failure)),
+    }
+}
+
 /// True when the failure's index points into the mount plan.
 fn is_plan_step(failure: Failure) -> bool {
     use runbox_shared::Step::*;
     matches!(
         failure.step,
-        MakeMountPoint | MakeFileMountPoint | BindMount | RemountReadOnly | MakeSymlink | MountTmpfs | MountProc
+        MakeMountPoint
+            | MakeFileMountPoint
+            | BindMount
+            | RemountReadOnly
+            | MakeSymlink
+            | MountTmpfs
+            | MountProc
     )
 }
 

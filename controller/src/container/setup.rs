@@ -35,7 +35,8 @@ impl Default for Names {
 pub fn enter(prepared: &Prepared, names: &Names, socket: RawFd) -> Result<(), StepError> {
     let at = |step: Step| move |e: io::Error| (step, e, 0);
     // Die with the controller's thread that cloned us.
-    process::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).map_err(at(Step::ParentDeathSignal))?;
+    process::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .map_err(at(Step::ParentDeathSignal))?;
     await_id_maps(socket)?;
     process::become_namespace_root().map_err(at(Step::SetIds))?;
     prepared.apply()?;
@@ -96,5 +97,5 @@ pub fn exec_init(
     let high_socket = fs::dup_at_least(socket, 4).map_err(at(Step::ArrangeFds))?;
     fs::dup_to(high_socket, wire::INIT_SOCKET_FD).map_err(at(Step::ArrangeFds))?;
     fs::cloexec_from(wire::INIT_SOCKET_FD + 1).map_err(at(Step::ArrangeFds))?;
-    Err((Step::ExecInit, process::execveat_fd(memfd, argv.as_ptr(), envp.as_ptr()), 0))
+    Err((Step::ExecInit, process::execveat_fd(memfd, argv, envp), 0))
 }

@@ -15,13 +15,32 @@ use std::path::Path;
 /// One step with its paths made absolute under the staging directory.
 #[derive(Debug)]
 enum PreparedOp {
-    MakeDir { path: CString, mode: u32 },
-    MakeFile { path: CString },
-    Bind { source: CString, target: CString, writable: bool },
-    Tmpfs { target: CString, options: CString },
-    Proc { target: CString },
-    Symlink { points_to: CString, path: CString },
-    RemountReadOnly { target: CString },
+    MakeDir {
+        path: CString,
+        mode: u32,
+    },
+    MakeFile {
+        path: CString,
+    },
+    Bind {
+        source: CString,
+        target: CString,
+        writable: bool,
+    },
+    Tmpfs {
+        target: CString,
+        options: CString,
+    },
+    Proc {
+        target: CString,
+    },
+    Symlink {
+        points_to: CString,
+        path: CString,
+    },
+    RemountReadOnly {
+        target: CString,
+    },
 }
 
 /// A plan ready to apply without allocating.
@@ -53,7 +72,9 @@ impl Prepared {
                         path: inside(path)?,
                         mode: *mode,
                     },
-                    Op::MakeFile { path } => PreparedOp::MakeFile { path: inside(path)? },
+                    Op::MakeFile { path } => PreparedOp::MakeFile {
+                        path: inside(path)?,
+                    },
                     Op::Bind {
                         source,
                         target,
@@ -67,7 +88,9 @@ impl Prepared {
                         target: inside(target)?,
                         options: CString::new(format!("mode={mode:o}"))?,
                     },
-                    Op::Proc { target } => PreparedOp::Proc { target: inside(target)? },
+                    Op::Proc { target } => PreparedOp::Proc {
+                        target: inside(target)?,
+                    },
                     Op::Symlink { points_to, path } => PreparedOp::Symlink {
                         points_to: c(points_to)?,
                         path: inside(path)?,
@@ -88,9 +111,16 @@ impl Prepared {
     /// it, detaches the old root and makes the new one read-only.
     pub fn apply(&self) -> Result<(), StepError> {
         let at = |step: Step, index: usize| move |e: io::Error| (step, e, index);
-        mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).map_err(at(Step::MakeRootPrivate, 0))?;
-        mount(Some(c"tmpfs"), &self.stage, Some(c"tmpfs"), NOSUID_NODEV, Some(c"mode=755"))
-            .map_err(at(Step::MountNewRoot, 0))?;
+        mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+            .map_err(at(Step::MakeRootPrivate, 0))?;
+        mount(
+            Some(c"tmpfs"),
+            &self.stage,
+            Some(c"tmpfs"),
+            NOSUID_NODEV,
+            Some(c"mode=755"),
+        )
+        .map_err(at(Step::MountNewRoot, 0))?;
         for (i, op) in self.ops.iter().enumerate() {
             apply_op(op).map_err(|(step, e)| (step, e, i))?;
         }
@@ -116,24 +146,40 @@ fn remount_read_only(target: CPath) -> io::Result<()> {
 fn apply_op(op: &PreparedOp) -> Result<(), (Step, io::Error)> {
     let at = |step: Step| move |e: io::Error| (step, e);
     match op {
-        PreparedOp::MakeDir { path, mode } => fs::mkdir(path, *mode).map_err(at(Step::MakeMountPoint)),
-        PreparedOp::MakeFile { path } => fs::create_file(path, 0o644).map_err(at(Step::MakeFileMountPoint)),
+        PreparedOp::MakeDir { path, mode } => {
+            fs::mkdir(path, *mode).map_err(at(Step::MakeMountPoint))
+        }
+        PreparedOp::MakeFile { path } => {
+            fs::create_file(path, 0o644).map_err(at(Step::MakeFileMountPoint))
+        }
         PreparedOp::Bind {
             source,
             target,
             writable,
         } => {
             // Recursive: a user namespace may not bind a mount without the mounts under it.
-            mount(Some(source), target, None, libc::MS_BIND | libc::MS_REC, None).map_err(at(Step::BindMount))?;
+            mount(
+                Some(source),
+                target,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )
+            .map_err(at(Step::BindMount))?;
             if *writable {
                 return Ok(());
             }
             // Right after the bind, so that nothing later in the plan can write through it.
             remount_read_only(target).map_err(at(Step::RemountReadOnly))
         }
-        PreparedOp::Tmpfs { target, options } => {
-            mount(Some(c"tmpfs"), target, Some(c"tmpfs"), NOSUID_NODEV, Some(options)).map_err(at(Step::MountTmpfs))
-        }
+        PreparedOp::Tmpfs { target, options } => mount(
+            Some(c"tmpfs"),
+            target,
+            Some(c"tmpfs"),
+            NOSUID_NODEV,
+            Some(options),
+        )
+        .map_err(at(Step::MountTmpfs)),
         PreparedOp::Proc { target } => mount(
             Some(c"proc"),
             target,
@@ -142,7 +188,11 @@ fn apply_op(op: &PreparedOp) -> Result<(), (Step, io::Error)> {
             None,
         )
         .map_err(at(Step::MountProc)),
-        PreparedOp::Symlink { points_to, path } => fs::symlink(points_to, path).map_err(at(Step::MakeSymlink)),
-        PreparedOp::RemountReadOnly { target } => remount_read_only(target).map_err(at(Step::RemountReadOnly)),
+        PreparedOp::Symlink { points_to, path } => {
+            fs::symlink(points_to, path).map_err(at(Step::MakeSymlink))
+        }
+        PreparedOp::RemountReadOnly { target } => {
+            remount_read_only(target).map_err(at(Step::RemountReadOnly))
+        }
     }
 }

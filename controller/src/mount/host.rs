@@ -13,7 +13,9 @@ pub struct HostFs;
 fn kind(meta: io::Result<fs::Metadata>, path: &Path) -> Entry {
     match meta {
         Err(_) => Entry::Missing,
-        Ok(m) if m.file_type().is_symlink() => fs::read_link(path).map_or(Entry::Missing, Entry::Symlink),
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::read_link(path).map_or(Entry::Missing, Entry::Symlink)
+        }
         Ok(m) if m.is_dir() => Entry::Dir,
         Ok(_) => Entry::File,
     }
@@ -29,6 +31,8 @@ impl HostView for HostFs {
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<OsString>> {
-        fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name())).collect()
+        fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect()
     }
 }

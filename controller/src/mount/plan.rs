@@ -36,7 +36,10 @@ impl FromStr for Bind {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split(':');
-        let source = parts.next().filter(|p| !p.is_empty()).ok_or("empty bind source")?;
+        let source = parts
+            .next()
+            .filter(|p| !p.is_empty())
+            .ok_or("empty bind source")?;
         let target = parts.next().filter(|p| !p.is_empty()).unwrap_or(source);
         let writable = match parts.next() {
             None | Some("ro") => false,
@@ -86,7 +89,11 @@ pub enum Op {
     /// An empty file to mount a file over.
     MakeFile { path: PathBuf },
     /// A recursive bind of a host path, then (unless writable) a read-only remount.
-    Bind { source: PathBuf, target: PathBuf, writable: bool },
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        writable: bool,
+    },
     /// A fresh tmpfs.
     Tmpfs { target: PathBuf, mode: u32 },
     /// A fresh proc of the container's pid namespace.
@@ -102,9 +109,18 @@ impl fmt::Display for Op {
         match self {
             Op::MakeDir { path, .. } => write!(f, "mkdir {}", path.display()),
             Op::MakeFile { path } => write!(f, "create {}", path.display()),
-            Op::Bind { source, target, writable } => {
+            Op::Bind {
+                source,
+                target,
+                writable,
+            } => {
                 let mode = if *writable { "rw" } else { "ro" };
-                write!(f, "bind {} -> {} ({mode})", source.display(), target.display())
+                write!(
+                    f,
+                    "bind {} -> {} ({mode})",
+                    source.display(),
+                    target.display()
+                )
             }
             Op::Tmpfs { target, .. } => write!(f, "tmpfs at {}", target.display()),
             Op::Proc { target } => write!(f, "proc at {}", target.display()),
@@ -241,7 +257,9 @@ pub fn plan(spec: &RootSpec, host: &dyn HostView) -> Result<MountPlan, PlanError
     }
     p.tmpfs("/tmp", 0o1777);
     p.mkdir(Path::new("/proc"));
-    p.ops.push(Op::Proc { target: "/proc".into() });
+    p.ops.push(Op::Proc {
+        target: "/proc".into(),
+    });
     p.layers.push(("/proc".into(), Layer::Reserved));
     p.dev();
     let mut binds: Vec<&Bind> = spec.binds.iter().collect();
@@ -253,7 +271,10 @@ pub fn plan(spec: &RootSpec, host: &dyn HostView) -> Result<MountPlan, PlanError
 }
 
 /// The (inside, host) pairs of the root's top entries.
-fn root_entries(spec: &RootSpec, host: &dyn HostView) -> Result<Vec<(PathBuf, PathBuf)>, PlanError> {
+fn root_entries(
+    spec: &RootSpec,
+    host: &dyn HostView,
+) -> Result<Vec<(PathBuf, PathBuf)>, PlanError> {
     let Some(rootfs) = &spec.rootfs else {
         return Ok(DEFAULT_ROOT.iter().map(|p| (p.into(), p.into())).collect());
     };
@@ -310,14 +331,17 @@ impl Planner<'_> {
         if kind == Entry::Dir {
             self.mkdir(target);
         } else {
-            self.ops.push(Op::MakeFile { path: target.into() });
+            self.ops.push(Op::MakeFile {
+                path: target.into(),
+            });
         }
         self.ops.push(Op::Bind {
             source: source.into(),
             target: target.into(),
             writable,
         });
-        self.layers.push((target.into(), Layer::Host(source.into())));
+        self.layers
+            .push((target.into(), Layer::Host(source.into())));
     }
 
     fn tmpfs(&mut self, target: &str, mode: u32) {
@@ -355,7 +379,9 @@ impl Planner<'_> {
                 path: path.into(),
             });
         }
-        self.ops.push(Op::RemountReadOnly { target: "/dev".into() });
+        self.ops.push(Op::RemountReadOnly {
+            target: "/dev".into(),
+        });
         if let Some(layer) = self.layers.last_mut() {
             layer.1 = Layer::Reserved;
         }
@@ -364,7 +390,10 @@ impl Planner<'_> {
     fn user_bind(&mut self, bind: &Bind) -> Result<(), PlanError> {
         let target = &bind.target;
         let normal = target.is_absolute()
-            && target.components().skip(1).all(|c| matches!(c, Component::Normal(_)))
+            && target
+                .components()
+                .skip(1)
+                .all(|c| matches!(c, Component::Normal(_)))
             && target.components().count() > 1;
         if !normal {
             return Err(PlanError::BadTarget(target.clone()));
@@ -402,7 +431,8 @@ impl Planner<'_> {
                     target: target.clone(),
                     writable: bind.writable,
                 });
-                self.layers.push((target.clone(), Layer::Host(bind.source.clone())));
+                self.layers
+                    .push((target.clone(), Layer::Host(bind.source.clone())));
             }
         }
         Ok(())

@@ -69,7 +69,15 @@ fn bind(source: &str, target: &str, writable: bool) -> Op {
 fn default_root_binds_usr_read_only_and_recreates_merged_usr_links() {
     let plan = plan(&RootSpec::default(), &FakeHost::debian()).unwrap();
     let usr = position(&plan, &bind("/usr", "/usr", false));
-    assert!(position(&plan, &Op::MakeDir { path: "/usr".into(), mode: 0o755 }) < usr);
+    assert!(
+        position(
+            &plan,
+            &Op::MakeDir {
+                path: "/usr".into(),
+                mode: 0o755
+            }
+        ) < usr
+    );
     position(
         &plan,
         &Op::Symlink {
@@ -79,23 +87,67 @@ fn default_root_binds_usr_read_only_and_recreates_merged_usr_links() {
     );
     // Missing defaults are skipped, files get file mount points under a created /etc.
     assert!(!plan.ops.iter().any(|o| o.to_string().contains("lib32")));
-    let etc = position(&plan, &Op::MakeDir { path: "/etc".into(), mode: 0o755 });
-    let file = position(&plan, &Op::MakeFile { path: "/etc/ld.so.cache".into() });
-    assert!(etc < file && file < position(&plan, &bind("/etc/ld.so.cache", "/etc/ld.so.cache", false)));
+    let etc = position(
+        &plan,
+        &Op::MakeDir {
+            path: "/etc".into(),
+            mode: 0o755,
+        },
+    );
+    let file = position(
+        &plan,
+        &Op::MakeFile {
+            path: "/etc/ld.so.cache".into(),
+        },
+    );
+    assert!(
+        etc < file && file < position(&plan, &bind("/etc/ld.so.cache", "/etc/ld.so.cache", false))
+    );
 }
 
 #[test]
 fn work_and_tmp_are_tmpfs_and_dev_is_read_only_after_its_nodes() {
     let plan = plan(&RootSpec::default(), &FakeHost::debian()).unwrap();
-    position(&plan, &Op::Tmpfs { target: "/w".into(), mode: 0o755 });
-    position(&plan, &Op::Tmpfs { target: "/tmp".into(), mode: 0o1777 });
-    position(&plan, &Op::Proc { target: "/proc".into() });
+    position(
+        &plan,
+        &Op::Tmpfs {
+            target: "/w".into(),
+            mode: 0o755,
+        },
+    );
+    position(
+        &plan,
+        &Op::Tmpfs {
+            target: "/tmp".into(),
+            mode: 0o1777,
+        },
+    );
+    position(
+        &plan,
+        &Op::Proc {
+            target: "/proc".into(),
+        },
+    );
     let null = position(&plan, &bind("/dev/null", "/dev/null", true));
-    let dev = position(&plan, &Op::Tmpfs { target: "/dev".into(), mode: 0o755 });
-    let ro = position(&plan, &Op::RemountReadOnly { target: "/dev".into() });
+    let dev = position(
+        &plan,
+        &Op::Tmpfs {
+            target: "/dev".into(),
+            mode: 0o755,
+        },
+    );
+    let ro = position(
+        &plan,
+        &Op::RemountReadOnly {
+            target: "/dev".into(),
+        },
+    );
     assert!(dev < null && null < ro);
     for node in DEV_NODES {
-        position(&plan, &bind(&format!("/dev/{node}"), &format!("/dev/{node}"), true));
+        position(
+            &plan,
+            &bind(&format!("/dev/{node}"), &format!("/dev/{node}"), true),
+        );
     }
 }
 
@@ -108,7 +160,10 @@ fn work_dir_is_bound_read_write_and_must_be_a_directory() {
     };
     let plan = plan(&spec, &host).unwrap();
     position(&plan, &bind("/data", "/w", true));
-    assert!(!plan.ops.contains(&Op::Tmpfs { target: "/w".into(), mode: 0o755 }));
+    assert!(!plan.ops.contains(&Op::Tmpfs {
+        target: "/w".into(),
+        mode: 0o755
+    }));
 
     let spec = RootSpec {
         work_dir: Some("/data/input.txt".into()),
@@ -131,10 +186,29 @@ fn user_binds_create_mount_points_only_on_tmpfs() {
         ..RootSpec::default()
     };
     let plan = plan(&spec, &host).unwrap();
-    let opt = position(&plan, &Op::MakeDir { path: "/opt/in".into(), mode: 0o755 });
-    let file = position(&plan, &Op::MakeFile { path: "/opt/in/input.txt".into() });
-    assert!(opt < file && file < position(&plan, &bind("/data/input.txt", "/opt/in/input.txt", false)));
-    let w = position(&plan, &Op::Tmpfs { target: "/w".into(), mode: 0o755 });
+    let opt = position(
+        &plan,
+        &Op::MakeDir {
+            path: "/opt/in".into(),
+            mode: 0o755,
+        },
+    );
+    let file = position(
+        &plan,
+        &Op::MakeFile {
+            path: "/opt/in/input.txt".into(),
+        },
+    );
+    assert!(
+        opt < file && file < position(&plan, &bind("/data/input.txt", "/opt/in/input.txt", false))
+    );
+    let w = position(
+        &plan,
+        &Op::Tmpfs {
+            target: "/w".into(),
+            mode: 0o755,
+        },
+    );
     assert!(w < position(&plan, &bind("/data", "/w/data", true)));
 }
 
@@ -148,7 +222,10 @@ fn a_bind_inside_a_host_bind_needs_an_existing_mount_point() {
     // /usr/bin exists on the host: no directory is created, the bind goes over it.
     let plan = plan(&spec, &host).unwrap();
     position(&plan, &bind("/data", "/usr/bin", false));
-    assert!(!plan.ops.contains(&Op::MakeDir { path: "/usr/bin".into(), mode: 0o755 }));
+    assert!(!plan.ops.contains(&Op::MakeDir {
+        path: "/usr/bin".into(),
+        mode: 0o755
+    }));
 
     let spec = RootSpec {
         binds: vec!["/data:/usr/share/new".parse().unwrap()],
@@ -173,19 +250,40 @@ fn bad_binds_are_refused_with_the_path() {
         };
         super::plan(&spec, &host).unwrap_err()
     };
-    assert_eq!(case("/nope:/x"), PlanError::BindSourceMissing("/nope".into()));
-    assert_eq!(case("/data:relative"), PlanError::BadTarget("relative".into()));
+    assert_eq!(
+        case("/nope:/x"),
+        PlanError::BindSourceMissing("/nope".into())
+    );
+    assert_eq!(
+        case("/data:relative"),
+        PlanError::BadTarget("relative".into())
+    );
     assert_eq!(case("/data:/"), PlanError::BadTarget("/".into()));
-    assert_eq!(case("/data:/w/../etc"), PlanError::BadTarget("/w/../etc".into()));
-    assert_eq!(case("/data:/proc/x"), PlanError::ReservedTarget("/proc/x".into()));
-    assert_eq!(case("/data:/dev/sda"), PlanError::ReservedTarget("/dev/sda".into()));
-    assert_eq!(case("/data:/bin/x"), PlanError::TargetThroughSymlink("/bin/x".into()));
+    assert_eq!(
+        case("/data:/w/../etc"),
+        PlanError::BadTarget("/w/../etc".into())
+    );
+    assert_eq!(
+        case("/data:/proc/x"),
+        PlanError::ReservedTarget("/proc/x".into())
+    );
+    assert_eq!(
+        case("/data:/dev/sda"),
+        PlanError::ReservedTarget("/dev/sda".into())
+    );
+    assert_eq!(
+        case("/data:/bin/x"),
+        PlanError::TargetThroughSymlink("/bin/x".into())
+    );
 }
 
 #[test]
 fn bind_syntax() {
     let b: Bind = "/a".parse().unwrap();
-    assert_eq!((b.source.to_str(), b.target.to_str(), b.writable), (Some("/a"), Some("/a"), false));
+    assert_eq!(
+        (b.source.to_str(), b.target.to_str(), b.writable),
+        (Some("/a"), Some("/a"), false)
+    );
     let b: Bind = "/a:/b:rw".parse().unwrap();
     assert_eq!((b.target.to_str(), b.writable), (Some("/b"), true));
     assert!("/a:/b:rx".parse::<Bind>().is_err());
@@ -208,12 +306,21 @@ fn rootfs_entries_replace_the_defaults_except_what_runbox_builds() {
     let plan = plan(&spec, &host).unwrap();
     position(&plan, &bind("/r/bin", "/bin", false));
     position(&plan, &bind("/r/hello", "/hello", false));
-    assert!(!plan.ops.iter().any(|o| matches!(o, Op::Bind { source, .. } if source == Path::new("/r/proc"))));
-    assert!(!plan.ops.iter().any(|o| matches!(o, Op::Bind { source, .. } if source == Path::new("/usr"))));
+    assert!(!plan
+        .ops
+        .iter()
+        .any(|o| matches!(o, Op::Bind { source, .. } if source == Path::new("/r/proc"))));
+    assert!(!plan
+        .ops
+        .iter()
+        .any(|o| matches!(o, Op::Bind { source, .. } if source == Path::new("/usr"))));
 
     let spec = RootSpec {
         rootfs: Some("/r/hello".into()),
         ..RootSpec::default()
     };
-    assert_eq!(super::plan(&spec, &host), Err(PlanError::RootfsNotDir("/r/hello".into())));
+    assert_eq!(
+        super::plan(&spec, &host),
+        Err(PlanError::RootfsNotDir("/r/hello".into()))
+    );
 }

@@ -12,26 +12,37 @@
 mod program;
 mod waiter;
 
-use crate::container::{kill_and_reap, reap_reason, spawn_sandbox, ContainerConfig, Outcome};
+use crate::container::{
+    kill_and_reap, reap_reason, setup_error, spawn_sandbox, ContainerConfig, Outcome,
+};
 use crate::error::Error;
+use crate::mount::MountPlan;
 use crate::sys::socket;
 use runbox_shared::{self as wire, Reply, Run};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 /// Runs one program in fresh namespaces and returns how it ended.
-pub fn run(config: &ContainerConfig, run: &Run<'_>, stdio: [BorrowedFd<'_>; 3]) -> Result<Outcome, Error> {
+pub fn run(
+    config: &ContainerConfig,
+    run: &Run<'_>,
+    stdio: [BorrowedFd<'_>; 3],
+) -> Result<Outcome, Error> {
     // The set-up puts /dev/null on 0, 1 and 2: keep the program's stdio above them.
     let owned = stdio
         .iter()
         .map(|fd| fd.try_clone_to_owned())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::io("dup a stdio fd", e))?;
-    let raw = [owned[0].as_raw_fd(), owned[1].as_raw_fd(), owned[2].as_raw_fd()];
+    let raw = [
+        owned[0].as_raw_fd(),
+        owned[1].as_raw_fd(),
+        owned[2].as_raw_fd(),
+    ];
     let wait = |socket| waiter::run(run, raw, socket);
-    let (pid, ours, _plan) = spawn_sandbox(&config.root, &config.names, &wait)?;
+    let (pid, ours, plan) = spawn_sandbox(&config.root, &config.names, &wait)?;
     drop(owned);
-    let result = receive_outcome(ours.as_raw_fd(), run);
+    let result = receive_outcome(ours.as_raw_fd(), run, &plan);
     match &result {
         Err(Error::ContainerDied(_)) => {}
         _ => kill_and_reap(pid),
@@ -42,12 +53,14 @@ pub fn run(config: &ContainerConfig, run: &Run<'_>, stdio: [BorrowedFd<'_>; 3]) 
     })
 }
 
-fn receive_outcome(socket: i32, run: &Run<'_>) -> Result<Outcome, Error> {
+fn receive_outcome(socket: i32, run: &Run<'_>, plan: &MountPlan) -> Result<Outcome, Error> {
     let mut buf = [0u8; 256];
     let wall = Duration::from_micros(run.wall_limit_us);
     let mut receive = |timeout: Duration, when| -> Result<Reply, Error> {
         let timeout = (run.wall_limit_us != 0).then_some(timeout);
-        match socket::recv_timeout(socket, &mut buf, timeout).map_err(|e| Error::io("recv from the sandbox", e))? {
+        match socket::recv_timeout(socket, &mut buf, timeout)
+            .map_err(|e| Error::io("recv from the sandbox", e))?
+        {
             None => Err(Error::Unresponsive(when)),
             Some(0) => Err(Error::ContainerDied(String::new())),
             Some(len) if len > buf.len() => Err(Error::Protocol("oversized reply".into())),
@@ -58,7 +71,7 @@ fn receive_outcome(socket: i32, run: &Run<'_>) -> Result<Outcome, Error> {
     match receive(Duration::from_secs(10) + wall, "at start")? {
         Reply::Started { .. } => {}
         Reply::Failed(failure) if failure.step.is_setup() => {
-            return Err(Error::Setup { failure, entry: None })
+            return Err(setup_error(failure, plan))
         }
         Reply::Failed(failure) => return Ok(Outcome::NotStarted(failure)),
         other => return Err(Error::Protocol(format!("expected started, got {other:?}"))),

@@ -2,8 +2,8 @@
 //! (init/src/child.rs), made with libc in the controller's forked copy. Syscalls only, no
 //! allocation, no panics; a failure goes to the shared page and the child exits 127.
 
-use crate::sys::fs;
 use crate::sys::process::{self, SharedPage};
+use crate::sys::{fs, StackArray};
 use runbox_shared::{Failure, Run, Step, MAX_ARGS, MAX_ENV};
 use std::ffi::CStr;
 use std::io;
@@ -30,7 +30,10 @@ fn cstr(s: &str) -> &CStr {
     CStr::from_bytes_with_nul(s.as_bytes()).unwrap_or(c"")
 }
 
-fn prepare_and_exec(run: &Run<'_>, stdio: [RawFd; 3]) -> Result<std::convert::Infallible, StepError> {
+fn prepare_and_exec(
+    run: &Run<'_>,
+    stdio: [RawFd; 3],
+) -> Result<std::convert::Infallible, StepError> {
     let at = |step: Step, index: usize| move |e: io::Error| (step, e, index);
     process::sigprocmask(libc::SIG_SETMASK, &[]).map_err(at(Step::Fork, 0))?;
     for (target, &source) in stdio.iter().enumerate() {
@@ -40,28 +43,28 @@ fn prepare_and_exec(run: &Run<'_>, stdio: [RawFd; 3]) -> Result<std::convert::In
     fs::close_from(3).map_err(at(Step::CloseFds, 0))?;
     crate::sys::mount::chdir(cstr(run.cwd)).map_err(at(Step::Chdir, 0))?;
     for (i, limit) in run.rlimits.iter().enumerate() {
-        process::setrlimit(limit.resource.number(), limit.soft, limit.hard).map_err(at(Step::Setrlimit, i))?;
+        process::setrlimit(limit.resource.number(), limit.soft, limit.hard)
+            .map_err(at(Step::Setrlimit, i))?;
     }
     process::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(at(Step::NoNewPrivs, 0))?;
     if !run.seccomp.is_empty() {
         process::seccomp_filter(run.seccomp).map_err(at(Step::Seccomp, 0))?;
     }
-    let mut argv = [std::ptr::null::<libc::c_char>(); MAX_ARGS + 1];
-    for (slot, arg) in argv.iter_mut().zip(run.argv.iter()) {
-        *slot = cstr(arg).as_ptr();
-    }
-    let mut envp = [std::ptr::null::<libc::c_char>(); MAX_ENV + 1];
-    for (slot, var) in envp.iter_mut().zip(run.env.iter()) {
-        *slot = cstr(var).as_ptr();
-    }
+    let argv = StackArray::<{ MAX_ARGS + 1 }>::new(run.argv.iter().map(|a| cstr(a)));
+    let envp = StackArray::<{ MAX_ENV + 1 }>::new(run.env.iter().map(|v| cstr(v)));
     let program = run.argv[0];
     if program.contains('/') {
-        return Err((Step::Exec, process::execve(cstr(program), argv.as_ptr(), envp.as_ptr()), 0));
+        return Err((Step::Exec, process::execve(cstr(program), &argv, &envp), 0));
     }
     // execvp's search, with a stack buffer.
     let mut buf = [0u8; 4096];
     let mut eacces = None;
-    for (i, dir) in run.search_path.trim_end_matches('\0').split(':').enumerate() {
+    for (i, dir) in run
+        .search_path
+        .trim_end_matches('\0')
+        .split(':')
+        .enumerate()
+    {
         let dir = if dir.is_empty() { "." } else { dir };
         let len = dir.len() + 1 + program.len();
         if len > buf.len() {
@@ -71,7 +74,7 @@ fn prepare_and_exec(run: &Run<'_>, stdio: [RawFd; 3]) -> Result<std::convert::In
         buf[dir.len()] = b'/';
         buf[dir.len() + 1..len].copy_from_slice(program.as_bytes());
         let path = CStr::from_bytes_with_nul(&buf[..len]).unwrap_or(c"");
-        let err = process::execve(path, argv.as_ptr(), envp.as_ptr());
+        let err = process::execve(path, &argv, &envp);
         match err.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
             Some(libc::EACCES) => eacces = Some(i),

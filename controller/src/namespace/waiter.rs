@@ -27,7 +27,8 @@ pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible
         Some(pid) => pid,
     };
     send(socket, &Reply::Started { pid: pid as u32 });
-    let deadline = (run.wall_limit_us != 0).then(|| start + Duration::from_micros(run.wall_limit_us));
+    let deadline =
+        (run.wall_limit_us != 0).then(|| start + Duration::from_micros(run.wall_limit_us));
     let ended = wait_for(pid, deadline);
     // The program child writes the page only when it could not exec.
     let reply = match (ended, page.get::<Option<Failure>>()) {

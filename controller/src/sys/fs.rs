@@ -18,7 +18,11 @@ pub fn mkdir(path: Path, mode: u32) -> io::Result<()> {
 pub fn create_file(path: Path, mode: u32) -> io::Result<()> {
     // SAFETY: path is a live NUL-terminated string; the fd is closed below.
     let fd = check(unsafe {
-        libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, mode)
+        libc::open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+            mode,
+        )
     })?;
     close(fd);
     Ok(())
@@ -63,7 +67,12 @@ pub fn dup_at_least(fd: RawFd, min: RawFd) -> io::Result<RawFd> {
 pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     // SAFETY: descriptor flags only.
     let ret = unsafe {
-        libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC)
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
     };
     if ret == 0 {
         return Ok(());
@@ -78,7 +87,14 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
 /// `close_range(first, ~0, 0)`, or `close` fd by fd on kernels before 5.9.
 pub fn close_from(first: RawFd) -> io::Result<()> {
     // SAFETY: closes descriptors the caller (a child about to exec) no longer uses.
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
     if ret == 0 {
         return Ok(());
     }

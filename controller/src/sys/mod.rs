@@ -41,9 +41,44 @@ impl CStrArray {
             pointers,
         }
     }
+}
 
-    /// The `char *const[]` for execve.
-    pub fn as_ptr(&self) -> *const *const libc::c_char {
+/// A NULL-terminated `char *const[]` whose strings outlive it: what `execve` wants.
+pub trait ExecArray {
+    /// The array's first element.
+    fn as_ptr(&self) -> *const *const libc::c_char;
+}
+
+impl ExecArray for CStrArray {
+    fn as_ptr(&self) -> *const *const libc::c_char {
+        self.pointers.as_ptr()
+    }
+}
+
+/// An [`ExecArray`] on the stack, for a forked child that must not allocate: at most
+/// `N - 1` strings, borrowed.
+#[derive(Debug)]
+pub struct StackArray<'a, const N: usize> {
+    pointers: [*const libc::c_char; N],
+    _strings: std::marker::PhantomData<&'a CStr>,
+}
+
+impl<'a, const N: usize> StackArray<'a, N> {
+    /// The pointers of up to `N - 1` of `strings`; the rest of the array stays NULL.
+    pub fn new(strings: impl IntoIterator<Item = &'a CStr>) -> Self {
+        let mut pointers = [std::ptr::null(); N];
+        for (slot, s) in pointers.iter_mut().take(N - 1).zip(strings) {
+            *slot = s.as_ptr();
+        }
+        StackArray {
+            pointers,
+            _strings: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<const N: usize> ExecArray for StackArray<'_, N> {
+    fn as_ptr(&self) -> *const *const libc::c_char {
         self.pointers.as_ptr()
     }
 }

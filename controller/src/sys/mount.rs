@@ -14,8 +14,16 @@ pub fn mount(
 ) -> io::Result<()> {
     let opt = |p: Option<Path>| p.map_or(ptr::null(), |p| p.as_ptr());
     // SAFETY: every pointer is NULL or a live NUL-terminated string.
-    check(unsafe { libc::mount(opt(source), target.as_ptr(), opt(fstype), flags, opt(data).cast()) })
-        .map(drop)
+    check(unsafe {
+        libc::mount(
+            opt(source),
+            target.as_ptr(),
+            opt(fstype),
+            flags,
+            opt(data).cast(),
+        )
+    })
+    .map(drop)
 }
 
 /// The `MS_*` flags a remount of `path`'s mount must keep: inside a user namespace the

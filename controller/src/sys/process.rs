@@ -1,6 +1,6 @@
 //! Processes, credentials, capabilities, signals and exec.
 
-use super::{check, Path};
+use super::{check, ExecArray, Path};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -14,7 +14,14 @@ pub unsafe fn clone(flags: libc::c_int) -> io::Result<Option<libc::pid_t>> {
     // is sound; the caller upholds the async-signal-safety contract above. The other
     // arguments are NULL, which makes their per-arch order irrelevant.
     let pid = check(unsafe {
-        libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
     })?;
     Ok((pid != 0).then_some(pid as libc::pid_t))
 }
@@ -30,7 +37,10 @@ pub unsafe fn fork() -> io::Result<Option<libc::pid_t>> {
 
 /// `wait4(pid, &status, flags, &rusage)`, retried on EINTR. `Ok(None)` for WNOHANG and
 /// nothing yet.
-pub fn wait4(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<(libc::pid_t, libc::c_int, libc::rusage)>> {
+pub fn wait4(
+    pid: libc::pid_t,
+    flags: libc::c_int,
+) -> io::Result<Option<(libc::pid_t, libc::c_int, libc::rusage)>> {
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -54,7 +64,16 @@ pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
 /// `prctl(option, arg, 0, 0, 0)` for the options that take integers.
 pub fn prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
     // SAFETY: only integer arguments.
-    check(unsafe { libc::prctl(option, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) }).map(drop)
+    check(unsafe {
+        libc::prctl(
+            option,
+            arg,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+    .map(drop)
 }
 
 /// `setresgid(0, 0, 0)`, `setgroups(0, NULL)`, `setresuid(0, 0, 0)`: the container's root,
@@ -80,7 +99,10 @@ pub fn drop_all_capabilities() -> io::Result<()> {
             return Err(e);
         }
     }
-    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong)?;
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+    )?;
     #[repr(C)]
     struct Header {
         version: u32,
@@ -92,8 +114,9 @@ pub fn drop_all_capabilities() -> io::Result<()> {
         pid: 0,
     };
     let data = [0u32; 6]; // two {effective, permitted, inheritable} words
-    // SAFETY: header and data are live and of the v3 layout (two 3-word entries).
-    check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) }).map(drop)
+                          // SAFETY: header and data are live and of the v3 layout (two 3-word entries).
+    check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
+        .map(drop)
 }
 
 /// `sethostname(name, len)`.
@@ -109,18 +132,28 @@ pub fn setdomainname(name: &[u8]) -> io::Result<()> {
 }
 
 /// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: only returns on failure.
-pub fn execveat_fd(fd: RawFd, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> io::Error {
-    // SAFETY: the path is the empty string literal; argv and envp are NULL-terminated arrays
-    // of live strings (built by `CStrArray` before forking).
-    unsafe { libc::syscall(libc::SYS_execveat, fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH) };
+pub fn execveat_fd(fd: RawFd, argv: &impl ExecArray, envp: &impl ExecArray) -> io::Error {
+    let (argv, envp) = (argv.as_ptr(), envp.as_ptr());
+    // SAFETY: the path is the empty string literal; the ExecArray types guarantee
+    // NULL-terminated arrays of strings that outlive the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv,
+            envp,
+            libc::AT_EMPTY_PATH,
+        )
+    };
     io::Error::last_os_error()
 }
 
 /// `execve(path, argv, envp)`: only returns on failure.
-pub fn execve(path: Path, argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> io::Error {
-    // SAFETY: path is a live NUL-terminated string; argv and envp are NULL-terminated arrays
-    // of live strings.
-    unsafe { libc::execve(path.as_ptr(), argv, envp) };
+pub fn execve(path: Path, argv: &impl ExecArray, envp: &impl ExecArray) -> io::Error {
+    // SAFETY: path is a live NUL-terminated string; the ExecArray types guarantee
+    // NULL-terminated arrays of strings that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     io::Error::last_os_error()
 }
 
@@ -136,14 +169,23 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, &{len, filter})` for a BPF program given as bytes.
 pub fn seccomp_filter(program: &[u8]) -> io::Result<()> {
-    let len = u16::try_from(program.len() / 8).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let len =
+        u16::try_from(program.len() / 8).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let fprog = libc::sock_fprog {
         len,
         filter: program.as_ptr() as *mut libc::sock_filter,
     };
     // SAFETY: fprog points at `len` whole instructions inside `program`; the kernel copies
     // them before returning.
-    check(unsafe { libc::syscall(libc::SYS_seccomp, 1 as libc::c_ulong, 0 as libc::c_ulong, &fprog) }).map(drop)
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            &fprog,
+        )
+    })
+    .map(drop)
 }
 
 /// `sigprocmask(how, {signals}, NULL)`.
@@ -154,13 +196,18 @@ pub fn sigprocmask(how: libc::c_int, signals: &[libc::c_int]) -> io::Result<()> 
 }
 
 /// `sigtimedwait({signals}, NULL, timeout)`: the signal taken, or `None` at the timeout.
-pub fn sigtimedwait(signals: &[libc::c_int], timeout: Option<std::time::Duration>) -> io::Result<Option<libc::c_int>> {
+pub fn sigtimedwait(
+    signals: &[libc::c_int],
+    timeout: Option<std::time::Duration>,
+) -> io::Result<Option<libc::c_int>> {
     let set = sigset(signals);
     let ts = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs() as libc::time_t,
         tv_nsec: t.subsec_nanos() as _,
     });
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: set and the timeout are live; the siginfo is not asked for.
     match check(unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), ts_ptr) }) {
         Ok(sig) => Ok(Some(sig)),

@@ -10,7 +10,12 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: fds is a live array of two ints.
     check(unsafe {
-        libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
     })?;
     // SAFETY: both fds were just made by socketpair and are owned by nothing else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
@@ -43,7 +48,11 @@ pub fn send_with_fds(socket: RawFd, datagram: &[u8], fds: &[BorrowedFd<'_>]) -> 
         // SAFETY: CMSG_DATA points inside control, with room for fd_bytes as CMSG_SPACE said;
         // the copy is unaligned-safe.
         unsafe {
-            std::ptr::copy_nonoverlapping(raw.as_ptr().cast::<u8>(), libc::CMSG_DATA(header), fd_bytes)
+            std::ptr::copy_nonoverlapping(
+                raw.as_ptr().cast::<u8>(),
+                libc::CMSG_DATA(header),
+                fd_bytes,
+            )
         };
     }
     // SAFETY: msg and everything it points at are live for the call.
@@ -53,12 +62,24 @@ pub fn send_with_fds(socket: RawFd, datagram: &[u8], fds: &[BorrowedFd<'_>]) -> 
 /// `send(socket, datagram, MSG_NOSIGNAL)`.
 pub fn send(socket: RawFd, datagram: &[u8]) -> io::Result<()> {
     // SAFETY: datagram is live and readable for its length.
-    check(unsafe { libc::send(socket, datagram.as_ptr().cast(), datagram.len(), libc::MSG_NOSIGNAL) }).map(drop)
+    check(unsafe {
+        libc::send(
+            socket,
+            datagram.as_ptr().cast(),
+            datagram.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    })
+    .map(drop)
 }
 
 /// `poll({socket, POLLIN}, timeout)` then `recv(socket, buf, 0)`. `Ok(None)` at the timeout;
 /// `Ok(Some(0))` when the peer has closed.
-pub fn recv_timeout(socket: RawFd, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<Option<usize>> {
+pub fn recv_timeout(
+    socket: RawFd,
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+) -> io::Result<Option<usize>> {
     let mut pfd = libc::pollfd {
         fd: socket,
         events: libc::POLLIN,
@@ -76,7 +97,9 @@ pub fn recv_timeout(socket: RawFd, buf: &mut [u8], timeout: Option<Duration>) ->
     }
     loop {
         // SAFETY: buf is live and writable for its length.
-        match check(unsafe { libc::recv(socket, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) }) {
+        match check(unsafe {
+            libc::recv(socket, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC)
+        }) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => return Ok(Some(0)),
             other => return other.map(|n| Some(n as usize)),
