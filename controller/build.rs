@@ -76,10 +76,20 @@ fn main() {
     ] {
         build.env_remove(var);
     }
+    // A cross build of the controller may name a linker or flags for the same triple as the
+    // init's (armv7): the init's own flags above must win.
+    let triple_var = target.to_uppercase().replace('-', "_");
+    for suffix in ["LINKER", "RUSTFLAGS"] {
+        build.env_remove(format!("CARGO_TARGET_{triple_var}_{suffix}"));
+    }
     let status = build
         .status()
         .expect("run the nested cargo build of runbox-init");
-    assert!(status.success(), "building runbox-init for {target} failed");
+    assert!(
+        status.success(),
+        "building runbox-init for {target} failed; is the target installed? \
+         (scripts/setup.sh, or: rustup target add {target})"
+    );
 
     let init = target_dir.join(target).join("release").join("runbox-init");
     println!("cargo:rustc-env=RUNBOX_INIT_PATH={}", init.display());

@@ -40,13 +40,17 @@ pub fn locked_flags(path: Path) -> io::Result<libc::c_ulong> {
         (libc::ST_NOEXEC, libc::MS_NOEXEC),
         (libc::ST_NOATIME, libc::MS_NOATIME),
         (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (ST_RELATIME, libc::MS_RELATIME),
     ];
     Ok(pairs
         .iter()
         .filter(|(st_flag, _)| st.f_flag & st_flag != 0)
         .fold(0, |acc, (_, ms)| acc | ms))
 }
+
+/// `ST_RELATIME` of statvfs(3), the same on every Linux architecture; the libc crate has it
+/// for glibc only.
+const ST_RELATIME: libc::c_ulong = 4096;
 
 /// `umount2(target, flags)`.
 pub fn umount2(target: Path, flags: libc::c_int) -> io::Result<()> {

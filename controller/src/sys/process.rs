@@ -202,7 +202,7 @@ pub fn sigtimedwait(
 ) -> io::Result<Option<libc::c_int>> {
     let set = sigset(signals);
     let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs() as libc::time_t,
+        tv_sec: t.as_secs().try_into().unwrap_or(i32::MAX as _),
         tv_nsec: t.subsec_nanos() as _,
     });
     let ts_ptr = ts

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and running runbox on this host needs, and nothing by hand:
+# the pinned toolchain with its components and static targets (rust-toolchain.toml).
+# Idempotent and quick once done. Cross linkers are installed by scripts/cross-build.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v rustup >/dev/null; then
+    echo "setup: rustup is required (https://rustup.rs); Debian's rustc cannot add targets" >&2
+    exit 1
+fi
+# With no argument, rustup installs the toolchain of rust-toolchain.toml with its
+# components and targets (an already installed toolchain gets the missing targets).
+installed=$(rustup target list --installed 2>/dev/null || true)
+for target in $(sed -n 's/^ *"\([a-z0-9_]*-[a-z0-9_-]*\)",\?$/\1/p' rust-toolchain.toml); do
+    if ! grep -qx "$target" <<<"$installed"; then
+        rustup toolchain install
+        break
+    fi
+done
