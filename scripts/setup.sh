@@ -12,9 +12,12 @@ fi
 # With no argument, rustup installs the toolchain of rust-toolchain.toml with its
 # components and targets (an already installed toolchain gets the missing targets).
 installed=$(rustup target list --installed 2>/dev/null || true)
-for target in $(sed -n 's/^ *"\([a-z0-9_]*-[a-z0-9_-]*\)",\?$/\1/p' rust-toolchain.toml); do
-    if ! grep -qx "$target" <<<"$installed"; then
-        rustup toolchain install
-        break
-    fi
-done
+complete=yes
+while read -r target; do
+    grep -qx "$target" <<<"$installed" || complete=no
+done < <(sed -n 's/^ *"\([a-z0-9_]*-[a-z0-9_-]*\)",\?$/\1/p' rust-toolchain.toml)
+cargo fmt --version >/dev/null 2>&1 || complete=no
+cargo clippy --version >/dev/null 2>&1 || complete=no
+if [ $complete = no ]; then
+    rustup toolchain install
+fi

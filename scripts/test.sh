@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README names it and .ci/run calls it. Needs root (the tests
+# make real namespaces and mounts). Installs what it needs through scripts/setup.sh and
+# scripts/cross-build.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "test: run as root: the suite creates real user, pid and mount namespaces" >&2
+    exit 1
+fi
+scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint: host crates"
+cargo clippy --locked --all-targets -- -D warnings
+step "lint: init (its own target, as build.rs builds it)"
+CARGO_TARGET_DIR=target/init-lint cargo clippy --locked --release --package runbox-init \
+    --target x86_64-unknown-linux-musl -- -D warnings
+
+step "unit and integration tests"
+cargo test --locked
+
+step "static cross builds"
+scripts/cross-build.sh
