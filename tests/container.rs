@@ -382,9 +382,15 @@ fn human_output_goes_to_stderr_and_the_program_s_to_stdout() {
 #[test]
 fn the_sandbox_dies_with_the_controller() {
     for mode in MODES {
-        let marker = format!("{}{}", 700_000 + std::process::id() % 1000, if mode == "container" { 1 } else { 2 });
+        let marker = format!(
+            "{}{}",
+            700_000 + std::process::id() % 1000,
+            if mode == "container" { 1 } else { 2 }
+        );
         let mut runbox = std::process::Command::new(runbox_tests::runbox_bin())
-            .args(["run", "--mode", mode, "--time", "60s", "--", "sleep", &marker])
+            .args([
+                "run", "--mode", mode, "--time", "60s", "--", "sleep", &marker,
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -393,7 +399,11 @@ fn the_sandbox_dies_with_the_controller() {
         let wait_until = |gone: bool| {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while processes_with(&needle).is_empty() != gone {
-                assert!(std::time::Instant::now() < deadline, "{mode}: sleep still {}", if gone { "there" } else { "missing" });
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{mode}: sleep still {}",
+                    if gone { "there" } else { "missing" }
+                );
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         };

@@ -100,55 +100,38 @@ pub fn finish(output: Output) -> Ran {
     }
 }
 
+/// Every host process but this one, as (pid, command line with spaces for NULs).
+fn host_processes() -> Vec<(u32, String)> {
+    let pids = std::fs::read_dir("/proc").expect("read /proc").flatten();
+    pids.filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != std::process::id())
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+        .collect()
+}
+
 /// Host processes whose command line contains `needle`, as (pid, command line).
 pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(needle) {
-                found.push((pid, cmdline));
-            }
-        }
-    }
-    found
+    host_processes()
+        .into_iter()
+        .filter(|(_, cmdline)| cmdline.contains(needle))
+        .collect()
 }
 
 /// Host processes running as the sandbox's uid, as (pid, command line).
 pub fn sandbox_processes() -> Vec<(u32, String)> {
     let uid = runbox::container::SANDBOX_ID.to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        let owned = status
-            .lines()
-            .find(|l| l.starts_with("Uid:"))
-            .is_some_and(|l| l.split_whitespace().nth(1) == Some(uid.as_str()));
-        if owned {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
-        }
-    }
-    found
+    let runs_as_sandbox = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("");
+        uid_line.split_whitespace().nth(1) == Some(uid.as_str())
+    };
+    host_processes()
+        .into_iter()
+        .filter(|&(pid, _)| runs_as_sandbox(pid))
+        .collect()
 }
 
 /// A fresh host directory under the system temp dir, removed on drop.
