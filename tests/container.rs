@@ -388,8 +388,18 @@ fn the_sandbox_dies_with_the_controller() {
             if mode == "container" { 1 } else { 2 }
         );
         let mut runbox = std::process::Command::new(runbox_tests::runbox_bin())
+            // `$0` keeps "sleep MARKER" out of runbox's own command line (and its copies').
             .args([
-                "run", "--mode", mode, "--time", "60s", "--", "sleep", &marker,
+                "run",
+                "--mode",
+                mode,
+                "--time",
+                "60s",
+                "--",
+                "sh",
+                "-c",
+                "exec sleep $0",
+                &marker,
             ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -125,8 +125,16 @@ pub fn sandbox_processes() -> Vec<(u32, String)> {
     let uid = runbox::container::SANDBOX_ID.to_string();
     let runs_as_sandbox = |pid: u32| {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("");
-        uid_line.split_whitespace().nth(1) == Some(uid.as_str())
+        let field = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .unwrap_or("")
+                .to_string()
+        };
+        // A zombie whose parent was killed is the host init's to reap; it holds nothing.
+        let zombie = field("State:").contains('Z');
+        !zombie && field("Uid:").split_whitespace().nth(1) == Some(uid.as_str())
     };
     host_processes()
         .into_iter()

@@ -103,6 +103,9 @@ pub(crate) fn spawn_sandbox(
     let forked = unsafe { process::clone(NAMESPACES) };
     match forked.map_err(|e| Error::io("clone into new namespaces", e))? {
         None => {
+            // The controller's end must not stay open here: with it, the child would never
+            // see the controller go away while it waits for "go".
+            sys::fs::close(ours.as_raw_fd());
             let fd = theirs.as_raw_fd();
             let err = match setup::enter(&prepared, names, fd) {
                 Ok(()) => then(fd).map_or_else(|e| e, |never| match never {}),

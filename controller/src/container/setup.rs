@@ -34,11 +34,15 @@ impl Default for Names {
 /// `/dev/null` as stdio, and ready to exec.
 pub fn enter(prepared: &Prepared, names: &Names, socket: RawFd) -> Result<(), StepError> {
     let at = |step: Step| move |e: io::Error| (step, e, 0);
-    // Die with the controller's thread that cloned us.
-    process::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
-        .map_err(at(Step::ParentDeathSignal))?;
     await_id_maps(socket)?;
     process::become_namespace_root().map_err(at(Step::SetIds))?;
+    // Die with the controller's thread that cloned us. Set after the last change of effective
+    // ids, which clears it; a controller gone before this point has closed its end.
+    process::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .map_err(at(Step::ParentDeathSignal))?;
+    if sys::socket::peer_closed(socket) {
+        process::exit_now(1);
+    }
     prepared.apply()?;
     process::sethostname(names.hostname.as_bytes()).map_err(at(Step::SetHostname))?;
     process::setdomainname(names.domainname.as_bytes()).map_err(at(Step::SetDomainname))?;

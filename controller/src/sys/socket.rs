@@ -111,3 +111,15 @@ pub fn recv_timeout(
 pub fn recv(socket: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     recv_timeout(socket, buf, None).map(|n| n.unwrap_or(0))
 }
+
+/// True when the peer of `socket` has closed its end (`poll` reports POLLHUP at once).
+pub fn peer_closed(socket: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: socket,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: pfd is one live pollfd; a zero timeout never blocks.
+    let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+    ready < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0
+}
