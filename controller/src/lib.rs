@@ -16,6 +16,7 @@
 //! `sys::process::clone` cannot make that promise for its caller.
 #![deny(unsafe_code)]
 
+pub mod cgroup;
 pub mod cli;
 pub mod container;
 pub mod error;

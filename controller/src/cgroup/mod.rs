@@ -1,0 +1,202 @@
+//! cgroups: one per container (and per namespace-mode run), under a `runbox` parent below
+//! this process's own cgroup. One interface, [`Cgroup`]; one file per version ([`v1`],
+//! [`v2`]); the layout detection apart and pure ([`detect`]); every file access through
+//! [`file`].
+//!
+//! Names are `c-<controller pid>-<n>`: a later controller removes those whose controller is
+//! gone ([`sweep`]).
+
+pub mod detect;
+pub mod file;
+pub mod v1;
+pub mod v2;
+
+use detect::Layout;
+pub use file::CgroupError;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The directory runbox creates below the controller's own cgroup(s).
+pub const PARENT: &str = "runbox";
+
+/// A run's accounting, read from the cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// CPU time of every process of the cgroup since the reset, microseconds.
+    pub cpu_us: u64,
+    /// The peak of charged memory since the reset, bytes.
+    pub memory_peak: u64,
+    /// How many processes the OOM killer has killed in the cgroup, ever.
+    pub oom_kills: u64,
+}
+
+/// A cgroup of runbox's.
+#[derive(Debug)]
+pub enum Cgroup {
+    /// In the v1 hierarchies.
+    V1(v1::V1Group),
+    /// In the unified hierarchy.
+    V2(v2::V2Group),
+}
+
+static LAYOUT: OnceLock<Result<Layout, String>> = OnceLock::new();
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// The host's layout with runbox's parent directories created, detected once per process.
+/// The first call also sweeps cgroups left by controllers that died.
+pub fn layout() -> Result<&'static Layout, String> {
+    LAYOUT
+        .get_or_init(|| {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("read /proc/self/mountinfo: {e}"))?;
+            let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("read /proc/self/cgroup: {e}"))?;
+            let layout = detect::choose(&detect::parse_mountinfo(&mountinfo), &detect::parse_proc_cgroup(&own))
+                .map_err(|e| e.0)?;
+            let layout = match layout {
+                Layout::V1 { cpuacct, memory, pids } => Layout::V1 {
+                    cpuacct: cpuacct.join(PARENT),
+                    memory: memory.join(PARENT),
+                    pids: pids.join(PARENT),
+                },
+                Layout::V2 { dir } => {
+                    let parent = dir.join(PARENT);
+                    v2::prepare_parent(&parent).map_err(|e| {
+                        format!("{e} (runbox needs cpu, memory and pids delegated; run it in a leaf cgroup below such a parent)")
+                    })?;
+                    Layout::V2 { dir: parent }
+                }
+            };
+            for parent in parents(&layout) {
+                file::mkdir(parent).map_err(|e| e.to_string())?;
+                sweep(parent);
+            }
+            Ok(layout)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn parents(layout: &Layout) -> Vec<&Path> {
+    match layout {
+        Layout::V1 {
+            cpuacct,
+            memory,
+            pids,
+        } => vec![cpuacct, memory, pids],
+        Layout::V2 { dir } => vec![dir],
+    }
+}
+
+/// Removes `c-<pid>-<n>` cgroups under `parent` whose controller process is gone. Their
+/// processes died with it (PR_SET_PDEATHSIG), so they are empty; one that is not is left.
+pub fn sweep(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(controller_pid) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = file::rmdir(&entry.path());
+        }
+    }
+}
+
+/// The controller pid in a cgroup name `c-<pid>-<n>`.
+fn controller_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("c-")?;
+    let (pid, n) = rest.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+impl Cgroup {
+    /// Creates a fresh cgroup with a new name.
+    pub fn create() -> Result<Cgroup, String> {
+        let layout = layout()?;
+        let name = format!(
+            "c-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let made = match layout {
+            Layout::V1 {
+                cpuacct,
+                memory,
+                pids,
+            } => v1::V1Group::create([cpuacct.as_path(), memory.as_path(), pids.as_path()], &name)
+                .map(Cgroup::V1),
+            Layout::V2 { dir } => v2::V2Group::create(dir, &name).map(Cgroup::V2),
+        };
+        made.map_err(|e| e.to_string())
+    }
+
+    /// Moves a process into the cgroup (a migration: done once per container, never per run).
+    pub fn add(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.add(pid),
+            Cgroup::V2(g) => g.add(pid),
+        }
+    }
+
+    /// Sets the memory limit (bytes, swap excluded) and the most processes and threads.
+    pub fn set_limits(&self, memory: u64, pids: u64) -> Result<(), CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.set_limits(memory, pids),
+            Cgroup::V2(g) => g.set_limits(memory, pids),
+        }
+    }
+
+    /// Starts a run's accounting from zero.
+    pub fn reset(&self) -> Result<(), CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.reset(),
+            Cgroup::V2(g) => g.reset(),
+        }
+    }
+
+    /// The bytes charged now.
+    pub fn memory_current(&self) -> Result<u64, CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.memory_current(),
+            Cgroup::V2(g) => g.memory_current(),
+        }
+    }
+
+    /// The accounting since the last reset.
+    pub fn usage(&self) -> Result<Usage, CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.usage(),
+            Cgroup::V2(g) => g.usage(),
+        }
+    }
+
+    /// Removes the cgroup; its processes must be gone.
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.remove(),
+            Cgroup::V2(g) => g.remove(),
+        }
+    }
+
+    /// Where it is, for messages and tests.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        match self {
+            Cgroup::V1(g) => g.dirs().to_vec(),
+            Cgroup::V2(g) => vec![g.dir().to_path_buf()],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn controller_pids_in_names() {
+        assert_eq!(super::controller_pid("c-1234-0"), Some(1234));
+        assert_eq!(super::controller_pid("c-1234"), None);
+        assert_eq!(super::controller_pid("other"), None);
+        assert_eq!(super::controller_pid("c-x-1"), None);
+    }
+}

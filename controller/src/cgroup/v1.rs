@@ -1,0 +1,107 @@
+//! cgroup v1 (pure v1, or the v1 controllers of the hybrid layout): one directory in each of
+//! the cpuacct, memory and pids hierarchies.
+
+use super::file::{self, CgFile, Result};
+use super::Usage;
+use std::path::{Path, PathBuf};
+
+/// One runbox cgroup in the three v1 hierarchies.
+#[derive(Debug)]
+pub struct V1Group {
+    dirs: [PathBuf; 3],
+    cpu_usage: CgFile,
+    max_usage: CgFile,
+    usage: CgFile,
+    oom_control: CgFile,
+    limit: CgFile,
+    memsw_limit: Option<CgFile>,
+    pids_max: CgFile,
+}
+
+impl V1Group {
+    /// Creates `<parent>/<name>` in each hierarchy, `parents` being (cpuacct, memory, pids).
+    pub fn create(parents: [&Path; 3], name: &str) -> Result<V1Group> {
+        let dirs = parents.map(|p| p.join(name));
+        for dir in &dirs {
+            file::mkdir(dir)?;
+        }
+        let [cpuacct, memory, pids] = [&dirs[0], &dirs[1], &dirs[2]];
+        let memsw_limit = CgFile::open(memory, "memory.memsw.limit_in_bytes", true).ok();
+        if memsw_limit.is_none() {
+            // No swap accounting: keep the run off swap another way.
+            file::write(&memory.join("memory.swappiness"), "0")?;
+        }
+        Ok(V1Group {
+            cpu_usage: CgFile::open(cpuacct, "cpuacct.usage", true)?,
+            max_usage: CgFile::open(memory, "memory.max_usage_in_bytes", true)?,
+            usage: CgFile::open(memory, "memory.usage_in_bytes", false)?,
+            oom_control: CgFile::open(memory, "memory.oom_control", false)?,
+            limit: CgFile::open(memory, "memory.limit_in_bytes", true)?,
+            memsw_limit,
+            pids_max: CgFile::open(pids, "pids.max", true)?,
+            dirs,
+        })
+    }
+
+    /// Moves a process into every hierarchy's cgroup.
+    pub fn add(&self, pid: libc::pid_t) -> Result<()> {
+        for dir in &self.dirs {
+            file::write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Sets the memory limit (memory and memory+swap alike: no swap) and the pids limit.
+    pub fn set_limits(&self, memory: u64, pids: u64) -> Result<()> {
+        let value = memory.to_string();
+        match &self.memsw_limit {
+            None => self.limit.write(&value)?,
+            // memsw must stay >= memory: raise memsw first when raising, last when lowering.
+            Some(memsw) => {
+                if self.limit.write(&value).is_err() {
+                    memsw.write(&value)?;
+                    self.limit.write(&value)?;
+                } else {
+                    memsw.write(&value)?;
+                }
+            }
+        }
+        self.pids_max.write(&pids.to_string())
+    }
+
+    /// Resets the peak (to the current usage) and the CPU time (to 0) before a run.
+    pub fn reset(&self) -> Result<()> {
+        self.max_usage.write("0")?;
+        self.cpu_usage.write("0")
+    }
+
+    /// The bytes charged now.
+    pub fn memory_current(&self) -> Result<u64> {
+        self.usage.read_u64()
+    }
+
+    /// The accounting since the last reset; `oom_kills` is the cgroup's running total.
+    pub fn usage(&self) -> Result<Usage> {
+        Ok(Usage {
+            cpu_us: self.cpu_usage.read_u64()? / 1000,
+            memory_peak: self.max_usage.read_u64()?,
+            // "oom_kill" appeared in 4.13; before it, under_oom at least says it happened.
+            oom_kills: self.oom_control.read_field("oom_kill")?.unwrap_or(0),
+        })
+    }
+
+    /// Removes the directories; the cgroup must be empty of processes.
+    pub fn remove(&self) -> Result<()> {
+        for dir in &self.dirs {
+            file::rmdir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl V1Group {
+    /// The cgroup's directories (cpuacct, memory, pids).
+    pub fn dirs(&self) -> &[PathBuf; 3] {
+        &self.dirs
+    }
+}
