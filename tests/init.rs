@@ -135,10 +135,14 @@ fn init_answers_malformed_datagrams_and_keeps_serving() {
 
     let null = std::fs::File::open("/dev/null").unwrap();
     let outcome = container
-        .run(&wire_run.run(), [null.as_fd(), null.as_fd(), null.as_fd()])
+        .run(
+            &wire_run.run(),
+            [null.as_fd(), null.as_fd(), null.as_fd()],
+            &spec.limits,
+        )
         .unwrap();
     match outcome {
-        Outcome::Finished(f) => assert_eq!(f.exit, wire::Exit::Code(0)),
+        Outcome::Finished { finished, .. } => assert_eq!(finished.exit, wire::Exit::Code(0)),
         other => panic!("{other:?}"),
     }
 }

@@ -53,12 +53,18 @@ struct RunArgs {
     /// Wall-clock limit [default: 3 x --time].
     #[arg(long, value_parser = parse_duration)]
     wall: Option<Duration>,
-    /// Stack limit (8M, 256M).
+    /// Memory limit of the whole run, swap excluded (64M, 65536K, 1G).
     #[arg(long, value_parser = parse_size, default_value = "256M")]
-    stack: u64,
+    memory: u64,
+    /// Stack limit [default: = --memory].
+    #[arg(long, value_parser = parse_size)]
+    stack: Option<u64>,
     /// Limit on the bytes written to any one file.
     #[arg(long, value_parser = parse_size, default_value = "64M")]
     output: u64,
+    /// Processes and threads the run may have at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    processes: u64,
     /// File read as stdin [default: /dev/null].
     #[arg(long)]
     stdin: Option<PathBuf>,
@@ -130,8 +136,10 @@ fn run(args: RunArgs) -> i32 {
         limits: Limits {
             time: args.time,
             wall: args.wall.unwrap_or(args.time * 3),
-            stack: args.stack,
+            memory: args.memory,
+            stack: args.stack.unwrap_or(args.memory),
             output: args.output,
+            processes: args.processes,
         },
     };
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];

@@ -26,6 +26,8 @@ pub enum Error {
     Protocol(String),
     /// The container did not answer in time; it was killed.
     Unresponsive(&'static str),
+    /// A cgroup could not be made, set, read or removed.
+    Cgroup(String),
 }
 
 impl Error {
@@ -79,6 +81,7 @@ impl fmt::Display for Error {
             Error::Unresponsive(when) => {
                 write!(f, "the container did not answer {when}; it was killed")
             }
+            Error::Cgroup(e) => write!(f, "{e}"),
         }
     }
 }

@@ -22,10 +22,12 @@ pub mod container;
 pub mod error;
 pub mod mount;
 pub mod namespace;
+pub mod output;
 pub mod result;
 pub mod run;
 pub mod spec;
 pub mod status;
+pub mod supervise;
 pub mod sys;
 pub mod units;
 

@@ -30,14 +30,18 @@ fn ms(us: u64) -> u64 {
 }
 
 impl RunResult {
-    /// The result of a run of `program` that got as far as init (or the waiter).
+    /// The result of a run of `program` that got as far as init (or the waiter), with what
+    /// the controller measured.
     pub fn from_outcome(outcome: &Outcome, limits: &Limits, program: &str) -> RunResult {
         match outcome {
             Outcome::NotStarted(failure) => {
                 RunResult::internal_error(not_started_detail(failure, program))
             }
-            Outcome::Finished(finished) => {
-                let verdict = decide(finished, limits);
+            Outcome::Finished {
+                finished,
+                accounting,
+            } => {
+                let verdict = decide(finished, accounting, limits);
                 let (exit_code, signal) = match finished.exit {
                     Exit::Code(code) => (Some(code), None),
                     Exit::Signal(signal) => (None, Some(signal)),
@@ -46,9 +50,9 @@ impl RunResult {
                     status: verdict.status,
                     exit_code,
                     signal,
-                    time_ms: ms(finished.user_us + finished.sys_us),
+                    time_ms: ms(accounting.cpu_us),
                     wall_ms: ms(finished.wall_us),
-                    memory_kib: finished.max_rss_kib,
+                    memory_kib: accounting.memory_bytes.div_ceil(1024),
                     detail: verdict.detail,
                 }
             }

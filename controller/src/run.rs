@@ -17,8 +17,8 @@ pub fn run_once(
     let wire = spec.to_wire()?;
     let run = wire.run();
     let outcome: Outcome = match mode {
-        Mode::Container => Container::create(config)?.run(&run, stdio)?,
-        Mode::Namespace => namespace::run(config, &run, stdio)?,
+        Mode::Container => Container::create(config)?.run(&run, stdio, &spec.limits)?,
+        Mode::Namespace => namespace::run(config, &run, stdio, &spec.limits)?,
     };
     Ok(RunResult::from_outcome(
         &outcome,

@@ -17,18 +17,25 @@ pub enum Mode {
     Namespace,
 }
 
+/// The most open files a program may have (RLIMIT_NOFILE).
+pub const OPEN_FILES: u64 = 1024;
+
 /// The limits of one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// CPU time (user + system). Enforced by RLIMIT_CPU (whole seconds, rounded up) and
-    /// judged exactly from the accounting.
+    /// CPU time (user + system) of all the run's processes and threads: the cgroup's
+    /// accounting, enforced by the controller; RLIMIT_CPU a second later is the backstop.
     pub time: Duration,
     /// Wall-clock time, enforced by PID 1 of the sandbox.
     pub wall: Duration,
+    /// Memory of all the run's processes, bytes, swap excluded (the cgroup's limit).
+    pub memory: u64,
     /// Stack, bytes (RLIMIT_STACK).
     pub stack: u64,
-    /// Bytes written to any one file (RLIMIT_FSIZE).
+    /// Bytes written to any one file (RLIMIT_FSIZE, and the stdout/stderr files).
     pub output: u64,
+    /// Processes and threads at once (the cgroup's pids.max), PID 1 not counted.
+    pub processes: u64,
 }
 
 impl Default for Limits {
@@ -36,8 +43,10 @@ impl Default for Limits {
         Limits {
             time: Duration::from_secs(1),
             wall: Duration::from_secs(3),
+            memory: 256 << 20,
             stack: 256 << 20,
             output: 64 << 20,
+            processes: 64,
         }
     }
 }
@@ -45,7 +54,9 @@ impl Default for Limits {
 impl Limits {
     /// The rlimits that carry these limits into the program.
     pub fn rlimits(&self) -> heapless::Vec<Rlimit, MAX_RLIMITS> {
-        let cpu_seconds = self.time.as_micros().div_ceil(1_000_000).max(1) as u64;
+        // A backstop only: a second past the limit, rounded up, so that the cgroup enforcer,
+        // which is exact, acts first.
+        let cpu_seconds = self.time.as_micros().div_ceil(1_000_000) as u64 + 1;
         let limit = |resource, soft, hard| Rlimit {
             resource,
             soft,
@@ -57,6 +68,7 @@ impl Limits {
             limit(Resource::Fsize, self.output, self.output),
             limit(Resource::Stack, self.stack, self.stack),
             limit(Resource::Core, 0, 0),
+            limit(Resource::Nofile, OPEN_FILES, OPEN_FILES),
         ])
     }
 }
@@ -183,12 +195,12 @@ mod tests {
     }
 
     #[test]
-    fn cpu_rlimit_rounds_up_to_whole_seconds() {
+    fn the_cpu_rlimit_is_a_backstop_a_second_past_the_limit_rounded_up() {
         let limits = Limits {
             time: Duration::from_millis(1500),
             ..Limits::default()
         };
         let cpu = limits.rlimits()[0];
-        assert_eq!((cpu.resource, cpu.soft, cpu.hard), (Resource::Cpu, 2, 3));
+        assert_eq!((cpu.resource, cpu.soft, cpu.hard), (Resource::Cpu, 3, 4));
     }
 }

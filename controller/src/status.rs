@@ -61,25 +61,62 @@ fn verdict(status: Status, detail: Option<&str>) -> Verdict {
     }
 }
 
-/// Decides the status of a run that ended. Who killed it comes first (the wall deadline is
-/// certain), then the limits the kernel enforces by signal, then the exit itself.
-pub fn decide(finished: &Finished, limits: &Limits) -> Verdict {
-    let cpu_us = finished.user_us + finished.sys_us;
-    match (finished.killed, finished.exit) {
-        (Some(KillReason::WallLimit), _) => verdict(Status::TimeLimitExceeded, Some("wall time")),
-        (Some(KillReason::KillOrder), _) => {
-            verdict(Status::InternalError, Some("killed by the controller"))
+/// What the controller measured and did, beside what init reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Accounting {
+    /// CPU time of every process of the run, microseconds (cgroup).
+    pub cpu_us: u64,
+    /// Peak memory of the run, bytes (cgroup, PID 1's own charge taken out).
+    pub memory_bytes: u64,
+    /// The OOM killer killed a process of the run.
+    pub oom_killed: bool,
+    /// The controller killed the run because its CPU time reached the limit.
+    pub cpu_killed: bool,
+    /// A file the run wrote (its stdout or stderr file, or one in /w or /tmp) reached the
+    /// output limit.
+    pub output_full: bool,
+}
+
+/// Decides the status of a run that ended, from how it ended (`finished`), what was measured
+/// and done (`accounting`) and the limits. The order settles the ambiguous cases:
+///
+/// 1. the OOM killer acted: memory, whatever signal or exit followed (a run that hits the
+///    CPU and the memory limit in the same instant is memory_limit_exceeded: the kernel's
+///    kill is the one that is certain to be about that run);
+/// 2. the CPU enforcer, the wall deadline or SIGXCPU killed it, or its CPU time is over
+///    the limit even though it exited: time;
+/// 3. a kill order the controller gave for another reason: internal error;
+/// 4. SIGXFSZ, or a written file at the output limit, even after a clean exit: output;
+/// 5. it failed with its memory at the limit (an allocation refused): memory;
+/// 6. otherwise the exit itself.
+pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> Verdict {
+    let cpu_over = u128::from(accounting.cpu_us) > limits.time.as_micros();
+    let failed = finished.exit != Exit::Code(0);
+    if accounting.oom_killed {
+        return verdict(Status::MemoryLimitExceeded, Some("out of memory"));
+    }
+    if accounting.cpu_killed || finished.exit == Exit::Signal(libc::SIGXCPU) || cpu_over {
+        return verdict(Status::TimeLimitExceeded, Some("cpu time"));
+    }
+    match finished.killed {
+        Some(KillReason::WallLimit) => {
+            return verdict(Status::TimeLimitExceeded, Some("wall time"))
         }
-        (None, Exit::Signal(libc::SIGXCPU)) => verdict(Status::TimeLimitExceeded, Some("cpu time")),
-        (None, _) if u128::from(cpu_us) > limits.time.as_micros() => {
-            verdict(Status::TimeLimitExceeded, Some("cpu time"))
+        Some(KillReason::KillOrder) => {
+            return verdict(Status::InternalError, Some("killed by the controller"))
         }
-        (None, Exit::Signal(libc::SIGXFSZ)) => {
-            verdict(Status::OutputLimitExceeded, Some("file size"))
-        }
-        (None, Exit::Signal(signal)) => verdict(Status::Signaled, Some(signal_name(signal))),
-        (None, Exit::Code(0)) => verdict(Status::Ok, None),
-        (None, Exit::Code(_)) => verdict(Status::NonzeroExit, None),
+        None => {}
+    }
+    if finished.exit == Exit::Signal(libc::SIGXFSZ) || accounting.output_full {
+        return verdict(Status::OutputLimitExceeded, Some("output"));
+    }
+    if failed && accounting.memory_bytes >= limits.memory {
+        return verdict(Status::MemoryLimitExceeded, Some("memory limit reached"));
+    }
+    match finished.exit {
+        Exit::Signal(signal) => verdict(Status::Signaled, Some(signal_name(signal))),
+        Exit::Code(0) => verdict(Status::Ok, None),
+        Exit::Code(_) => verdict(Status::NonzeroExit, None),
     }
 }
 
@@ -113,71 +150,148 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn ended(exit: Exit, cpu_ms: u64, killed: Option<KillReason>) -> Finished {
+    fn ended(exit: Exit, killed: Option<KillReason>) -> Finished {
         Finished {
             exit,
-            user_us: cpu_ms * 1000,
+            user_us: 0,
             sys_us: 0,
             max_rss_kib: 100,
-            wall_us: cpu_ms * 1000,
+            wall_us: 1000,
             killed,
         }
     }
 
-    fn status(finished: Finished) -> Status {
-        let limits = Limits {
+    fn used(cpu_ms: u64, memory_mib: u64) -> Accounting {
+        Accounting {
+            cpu_us: cpu_ms * 1000,
+            memory_bytes: memory_mib << 20,
+            ..Accounting::default()
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits {
             time: Duration::from_secs(1),
+            memory: 64 << 20,
             ..Limits::default()
-        };
-        decide(&finished, &limits).status
+        }
+    }
+
+    fn status(finished: Finished, accounting: Accounting) -> Status {
+        decide(&finished, &accounting, &limits()).status
     }
 
     #[test]
     fn exits() {
-        assert_eq!(status(ended(Exit::Code(0), 10, None)), Status::Ok);
-        assert_eq!(status(ended(Exit::Code(3), 10, None)), Status::NonzeroExit);
+        assert_eq!(status(ended(Exit::Code(0), None), used(10, 1)), Status::Ok);
+        assert_eq!(
+            status(ended(Exit::Code(3), None), used(10, 1)),
+            Status::NonzeroExit
+        );
         let segv = decide(
-            &ended(Exit::Signal(libc::SIGSEGV), 10, None),
-            &Limits::default(),
+            &ended(Exit::Signal(libc::SIGSEGV), None),
+            &used(10, 1),
+            &limits(),
         );
         assert_eq!(segv, verdict(Status::Signaled, Some("SIGSEGV")));
     }
 
     #[test]
-    fn the_wall_deadline_wins_over_the_signal_it_sent() {
-        let killed = ended(Exit::Signal(libc::SIGKILL), 10, Some(KillReason::WallLimit));
-        assert_eq!(status(killed), Status::TimeLimitExceeded);
-    }
-
-    #[test]
-    fn cpu_time_over_the_limit_is_a_time_limit_even_after_a_clean_exit() {
+    fn sigkill_from_the_oom_killer_is_memory_even_with_nothing_measured() {
+        let oom = Accounting {
+            oom_killed: true,
+            ..Accounting::default()
+        };
         assert_eq!(
-            status(ended(Exit::Code(0), 1001, None)),
-            Status::TimeLimitExceeded
-        );
-        assert_eq!(status(ended(Exit::Code(0), 1000, None)), Status::Ok);
-        assert_eq!(
-            status(ended(Exit::Signal(libc::SIGXCPU), 900, None)),
-            Status::TimeLimitExceeded
-        );
-        assert_eq!(
-            status(ended(Exit::Signal(libc::SIGKILL), 1500, None)),
-            Status::TimeLimitExceeded
+            status(ended(Exit::Signal(libc::SIGKILL), None), oom),
+            Status::MemoryLimitExceeded
         );
     }
 
     #[test]
-    fn file_size_signal_is_an_output_limit() {
+    fn sigkill_from_the_cpu_enforcer_is_time() {
+        let killed = Accounting {
+            cpu_killed: true,
+            ..used(1001, 1)
+        };
+        let finished = ended(Exit::Signal(libc::SIGKILL), Some(KillReason::KillOrder));
         assert_eq!(
-            status(ended(Exit::Signal(libc::SIGXFSZ), 10, None)),
+            decide(&finished, &killed, &limits()),
+            verdict(Status::TimeLimitExceeded, Some("cpu time"))
+        );
+    }
+
+    #[test]
+    fn sigkill_at_the_wall_deadline_is_time() {
+        let finished = ended(Exit::Signal(libc::SIGKILL), Some(KillReason::WallLimit));
+        assert_eq!(
+            decide(&finished, &used(5, 1), &limits()),
+            verdict(Status::TimeLimitExceeded, Some("wall time"))
+        );
+    }
+
+    #[test]
+    fn cpu_and_memory_in_the_same_instant_is_memory() {
+        let both = Accounting {
+            oom_killed: true,
+            cpu_killed: true,
+            ..used(1001, 64)
+        };
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGKILL), None), both),
+            Status::MemoryLimitExceeded
+        );
+    }
+
+    #[test]
+    fn cpu_time_over_the_limit_is_time_even_after_a_clean_exit() {
+        assert_eq!(
+            status(ended(Exit::Code(0), None), used(1001, 1)),
+            Status::TimeLimitExceeded
+        );
+        assert_eq!(
+            status(ended(Exit::Code(0), None), used(1000, 1)),
+            Status::Ok
+        );
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGXCPU), None), used(900, 1)),
+            Status::TimeLimitExceeded
+        );
+    }
+
+    #[test]
+    fn output_at_the_limit_is_output_even_after_a_clean_exit() {
+        let full = Accounting {
+            output_full: true,
+            ..used(5, 1)
+        };
+        assert_eq!(
+            status(ended(Exit::Code(0), None), full),
+            Status::OutputLimitExceeded
+        );
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGXFSZ), None), used(5, 1)),
             Status::OutputLimitExceeded
         );
     }
 
     #[test]
-    fn a_kill_order_is_the_sandbox_s_doing() {
-        let killed = ended(Exit::Signal(libc::SIGKILL), 10, Some(KillReason::KillOrder));
-        assert_eq!(status(killed), Status::InternalError);
+    fn a_failure_at_the_memory_limit_is_memory_but_a_success_is_not() {
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGSEGV), None), used(5, 64)),
+            Status::MemoryLimitExceeded
+        );
+        assert_eq!(
+            status(ended(Exit::Code(1), None), used(5, 64)),
+            Status::MemoryLimitExceeded
+        );
+        assert_eq!(status(ended(Exit::Code(0), None), used(5, 64)), Status::Ok);
+    }
+
+    #[test]
+    fn a_kill_order_for_another_reason_is_the_sandbox_s_doing() {
+        let finished = ended(Exit::Signal(libc::SIGKILL), Some(KillReason::KillOrder));
+        assert_eq!(status(finished, used(5, 1)), Status::InternalError);
     }
 
     #[test]

@@ -128,7 +128,9 @@ impl Cgroup {
                 pids,
             } => v1::V1Group::create([cpuacct.as_path(), memory.as_path(), pids.as_path()], &name)
                 .map(Cgroup::V1),
-            Layout::V2 { dir } => v2::V2Group::create(dir, &name).map(Cgroup::V2),
+            Layout::V2 { dir } => v2::prepare_parent(dir)
+                .and_then(|()| v2::V2Group::create(dir, &name))
+                .map(Cgroup::V2),
         };
         made.map_err(|e| e.to_string())
     }
@@ -154,6 +156,14 @@ impl Cgroup {
         match self {
             Cgroup::V1(g) => g.reset(),
             Cgroup::V2(g) => g.reset(),
+        }
+    }
+
+    /// CPU time since the last reset, microseconds: the one read made while a run goes on.
+    pub fn cpu_us(&self) -> Result<u64, CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.cpu_us(),
+            Cgroup::V2(g) => g.cpu_us(),
         }
     }
 
@@ -186,6 +196,22 @@ impl Cgroup {
         match self {
             Cgroup::V1(g) => g.dirs().to_vec(),
             Cgroup::V2(g) => vec![g.dir().to_path_buf()],
+        }
+    }
+}
+
+impl Drop for Cgroup {
+    /// Removes the cgroup, and runbox's parent directories if no other cgroup is left in them
+    /// (another controller's would keep them: rmdir fails on a non-empty cgroup). Its owner
+    /// has killed and reaped its processes first (a container's init is reaped only once
+    /// every process of its pid namespace is gone).
+    fn drop(&mut self) {
+        if self.remove().is_ok() {
+            for dir in self.paths() {
+                if let Some(parent) = dir.parent() {
+                    let _ = std::fs::remove_dir(parent);
+                }
+            }
         }
     }
 }

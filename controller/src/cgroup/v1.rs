@@ -75,6 +75,11 @@ impl V1Group {
         self.cpu_usage.write("0")
     }
 
+    /// CPU time since the last reset, microseconds.
+    pub fn cpu_us(&self) -> Result<u64> {
+        Ok(self.cpu_usage.read_u64()? / 1000)
+    }
+
     /// The bytes charged now.
     pub fn memory_current(&self) -> Result<u64> {
         self.usage.read_u64()
@@ -83,7 +88,7 @@ impl V1Group {
     /// The accounting since the last reset; `oom_kills` is the cgroup's running total.
     pub fn usage(&self) -> Result<Usage> {
         Ok(Usage {
-            cpu_us: self.cpu_usage.read_u64()? / 1000,
+            cpu_us: self.cpu_us()?,
             memory_peak: self.max_usage.read_u64()?,
             // "oom_kill" appeared in 4.13; before it, under_oom at least says it happened.
             oom_kills: self.oom_control.read_field("oom_kill")?.unwrap_or(0),

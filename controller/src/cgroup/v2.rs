@@ -90,6 +90,12 @@ impl V2Group {
         Ok(())
     }
 
+    /// CPU time since the last reset, microseconds.
+    pub fn cpu_us(&self) -> Result<u64> {
+        let total = self.cpu_stat.read_field("usage_usec")?.unwrap_or(0);
+        Ok(total.saturating_sub(self.cpu_base.get()))
+    }
+
     /// The bytes charged now.
     pub fn memory_current(&self) -> Result<u64> {
         self.current.read_u64()
@@ -98,13 +104,12 @@ impl V2Group {
     /// The accounting since the last reset. Without a resettable memory.peak, the peak is
     /// the larger of the usage at the reset and now (a lower bound).
     pub fn usage(&self) -> Result<Usage> {
-        let cpu = self.cpu_stat.read_field("usage_usec")?.unwrap_or(0);
         let memory_peak = match (&self.peak, self.peak_floor.get()) {
             (Some(peak), None) => peak.read_u64()?,
             (_, floor) => floor.unwrap_or(0).max(self.current.read_u64()?),
         };
         Ok(Usage {
-            cpu_us: cpu.saturating_sub(self.cpu_base.get()),
+            cpu_us: self.cpu_us()?,
             memory_peak,
             oom_kills: self.events.read_field("oom_kill")?.unwrap_or(0),
         })

@@ -24,16 +24,20 @@
 pub mod init_image;
 pub mod setup;
 
+use crate::cgroup::Cgroup;
 use crate::error::{describe_failure, Error};
 use crate::mount::apply::Prepared;
 use crate::mount::host::HostFs;
 use crate::mount::{plan, MountPlan, RootSpec};
+use crate::spec::Limits;
+use crate::status::Accounting;
+use crate::supervise::{account, cgroup_error, wait_for_reply};
 use crate::sys::{self, process, socket};
 use runbox_shared::{self as wire, Failure, Finished, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The host uid and gid that the container's root (uid 0 inside) maps to: above the ranges
@@ -55,7 +59,7 @@ pub const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
 
 /// How long a container may take to start before it is killed.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long past a run's wall limit the controller waits for init before giving up on it.
+/// How long the controller waits for init to start a program.
 const REPLY_GRACE: Duration = Duration::from_secs(2);
 
 /// What every container of a kind shares.
@@ -67,21 +71,31 @@ pub struct ContainerConfig {
     pub names: Names,
 }
 
-/// How a run in a container ended, from init's point of view.
+/// How a run ended: PID 1's report and the controller's measurements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The program ran and ended.
-    Finished(Finished),
+    Finished {
+        /// What PID 1 saw: the exit, rusage, wall time, its own kills.
+        finished: Finished,
+        /// What the controller measured and did.
+        accounting: Accounting,
+    },
     /// The program could not be started (exec failed, a bad rlimit...).
     NotStarted(Failure),
 }
 
-/// A live container: its PID 1 and the controller's end of the socket.
+/// A live container: its PID 1, the controller's end of the socket, and its cgroup.
 #[derive(Debug)]
 pub struct Container {
     pid: libc::pid_t,
     socket: OwnedFd,
     buf: Vec<u8>,
+    cgroup: Cgroup,
+    /// The (memory, pids) limits last written to the cgroup.
+    limits_set: Option<(u64, u64)>,
+    /// The cgroup's OOM-kill count after the last run.
+    oom_seen: u64,
 }
 
 /// The namespace set-up that both modes share: plan, prepare, clone, maps, go. Returns the
@@ -91,6 +105,7 @@ pub struct Container {
 pub(crate) fn spawn_sandbox(
     root: &RootSpec,
     names: &Names,
+    cgroup: &Cgroup,
     then: &dyn Fn(libc::c_int) -> Result<std::convert::Infallible, crate::mount::apply::StepError>,
 ) -> Result<(libc::pid_t, OwnedFd, MountPlan), Error> {
     let plan = plan::plan(root, &HostFs)?;
@@ -115,7 +130,8 @@ pub(crate) fn spawn_sandbox(
         }
         Some(pid) => {
             drop(theirs);
-            let started = write_id_maps(pid).and_then(|()| {
+            let joined = cgroup.add(pid).map_err(crate::supervise::cgroup_error);
+            let started = joined.and_then(|()| write_id_maps(pid)).and_then(|()| {
                 socket::send(ours.as_raw_fd(), b"go")
                     .map_err(|e| Error::io("send go to the set-up child", e))
             });
@@ -158,47 +174,104 @@ pub(crate) fn reap_reason(pid: libc::pid_t) -> String {
 }
 
 impl Container {
-    /// Builds a container and waits until its init is ready.
+    /// Builds a container in a cgroup of its own and waits until its init is ready.
     pub fn create(config: &ContainerConfig) -> Result<Container, Error> {
         let memfd = init_image::memfd()?;
+        let cgroup = Cgroup::create().map_err(Error::Cgroup)?;
         let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
         let envp = sys::CStrArray::new(Vec::new());
         let exec = |socket| setup::exec_init(socket, memfd, &argv, &envp);
-        let (pid, socket, plan) = spawn_sandbox(&config.root, &config.names, &exec)?;
+        let (pid, socket, plan) = spawn_sandbox(&config.root, &config.names, &cgroup, &exec)?;
         let mut container = Container {
             pid,
             socket,
             buf: vec![0; MAX_MESSAGE],
+            cgroup,
+            limits_set: None,
+            oom_seen: 0,
         };
         match container.receive(Some(START_TIMEOUT), "at start")? {
-            Reply::Ready => Ok(container),
-            Reply::Failed(failure) => Err(setup_error(failure, &plan)),
-            other => Err(Error::Protocol(format!("expected ready, got {other:?}"))),
+            Reply::Ready => {}
+            Reply::Failed(failure) => return Err(setup_error(failure, &plan)),
+            other => return Err(Error::Protocol(format!("expected ready, got {other:?}"))),
         }
+        container.oom_seen = container.cgroup.usage().map_err(cgroup_error)?.oom_kills;
+        Ok(container)
     }
 
-    /// Runs one program. `stdio` are the fds that become its 0, 1 and 2.
-    pub fn run(&mut self, run: &Run<'_>, stdio: [BorrowedFd<'_>; 3]) -> Result<Outcome, Error> {
+    /// Runs one program under `limits`. `stdio` are the fds that become its 0, 1 and 2.
+    pub fn run(
+        &mut self,
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+    ) -> Result<Outcome, Error> {
+        // What is charged now is init's (and what earlier runs left in /w and /tmp): the
+        // run's limit comes on top of it, and its figures exclude it.
+        let baseline = self.cgroup.memory_current().map_err(cgroup_error)?;
+        let wanted = (limits.memory.saturating_add(baseline), limits.processes + 1);
+        if self.limits_set != Some(wanted) {
+            self.cgroup
+                .set_limits(wanted.0, wanted.1)
+                .map_err(cgroup_error)?;
+            self.limits_set = Some(wanted);
+        }
+        self.cgroup.reset().map_err(cgroup_error)?;
+
         let datagram = wire::encode(&Request::Run(run.clone()), &mut self.buf)?;
         socket::send_with_fds(self.socket.as_raw_fd(), datagram, &stdio)
             .map_err(|e| Error::io("send the run request to init", e))?;
-        let limit = (run.wall_limit_us != 0)
-            .then(|| Duration::from_micros(run.wall_limit_us) + REPLY_GRACE);
         match self.receive(Some(REPLY_GRACE), "to the run request")? {
             Reply::Started { .. } => {}
             Reply::Failed(failure) => return Ok(Outcome::NotStarted(failure)),
             Reply::Malformed(e) => {
-                return Err(Error::Protocol(format!(
-                    "init refused the request: {}",
-                    e.describe()
-                )))
+                let refused = format!("init refused the request: {}", e.describe());
+                return Err(Error::Protocol(refused));
             }
             other => return Err(Error::Protocol(format!("expected started, got {other:?}"))),
         }
-        match self.receive(limit, "within the wall limit")? {
-            Reply::Finished(finished) => Ok(Outcome::Finished(finished)),
-            Reply::Failed(failure) => Ok(Outcome::NotStarted(failure)),
-            other => Err(Error::Protocol(format!("expected finished, got {other:?}"))),
+        let socket = self.socket.as_raw_fd();
+        let mut kill_order = || {
+            let mut buf = [0u8; 8];
+            let datagram = wire::encode(&Request::Kill, &mut buf)?;
+            socket::send(socket, datagram).map_err(|e| Error::io("send the kill order to init", e))
+        };
+        let waited = wait_for_reply(socket, &mut self.buf, &self.cgroup, limits, &mut kill_order);
+        let waited = match waited {
+            Err(e) => {
+                let _ = process::kill(self.pid, libc::SIGKILL);
+                return Err(e);
+            }
+            Ok(waited) => waited,
+        };
+        match waited.reply {
+            Some(Reply::Finished(finished)) => {
+                let usage = self.cgroup.usage().map_err(cgroup_error)?;
+                let root = PathBuf::from(format!("/proc/{}/root", self.pid));
+                let accounting = account(
+                    usage,
+                    baseline,
+                    self.oom_seen,
+                    waited.cpu_killed,
+                    limits,
+                    &stdio,
+                    &root,
+                );
+                self.oom_seen = usage.oom_kills;
+                Ok(Outcome::Finished {
+                    finished,
+                    accounting,
+                })
+            }
+            Some(Reply::Failed(failure)) => Ok(Outcome::NotStarted(failure)),
+            Some(other) => Err(Error::Protocol(format!("expected finished, got {other:?}"))),
+            None => {
+                let _ = process::kill(self.pid, libc::SIGKILL);
+                Err(Error::ContainerDied(reap_reason(std::mem::replace(
+                    &mut self.pid,
+                    0,
+                ))))
+            }
         }
     }
 

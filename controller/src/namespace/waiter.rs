@@ -19,6 +19,9 @@ pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible
     let page = process::shared_page().map_err(at(Step::Fork))?;
     page.put::<Option<Failure>>(None);
     process::sigprocmask(libc::SIG_BLOCK, &[libc::SIGCHLD]).map_err(at(Step::Fork))?;
+    // Set up: the controller measures this process's charge, sets the limits, says go.
+    send(socket, &Reply::Ready);
+    await_controller(socket);
     let start = Instant::now();
     // SAFETY: the program child only calls `program::exec`, which makes syscalls on data
     // prepared before the first fork and never returns.
@@ -52,8 +55,16 @@ pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible
         }),
     };
     send(socket, &reply);
+    // The controller looks at /w and /tmp through this process's root, then closes its end.
+    await_controller(socket);
     // Exiting as PID 1 makes the kernel kill everything left in the namespace.
     process::exit_now(0)
+}
+
+/// Blocks until the controller sends something or closes its end.
+fn await_controller(socket: RawFd) {
+    let mut buf = [0u8; 8];
+    let _ = socket::recv(socket, &mut buf);
 }
 
 type Ended = (libc::c_int, libc::rusage, Option<KillReason>);

@@ -132,3 +132,12 @@ pub fn sealed_memfd(name: Path, bytes: &[u8]) -> io::Result<OwnedFd> {
     check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
     Ok(fd)
 }
+
+/// `fstat(fd)`: the size of a regular file, or `None` for anything else (a pipe, a tty).
+pub fn regular_file_size(fd: std::os::fd::BorrowedFd<'_>) -> Option<u64> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is a live descriptor (borrowed) and st a live stat.
+    let ret = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    (ret == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG).then_some(st.st_size as u64)
+}

@@ -1,0 +1,135 @@
+//! The controller's side of a run, in both modes: wait for the reply while enforcing the
+//! CPU-time limit from the cgroup, then measure.
+//!
+//! CPU time cannot grow faster than wall time times the CPUs the run may use, so instead of
+//! ticking, the controller sleeps until the earliest moment the limit could be reached,
+//! reads the cgroup, and repeats; the sleeps shrink as the limit nears, down to
+//! [`MIN_CHECK`]. A single-threaded busy loop is killed within about a millisecond of its
+//! limit.
+
+use crate::cgroup::{Cgroup, Usage};
+use crate::error::Error;
+use crate::output;
+use crate::spec::Limits;
+use crate::status::Accounting;
+use crate::sys::socket;
+use runbox_shared::{self as wire, Reply};
+use std::os::fd::{BorrowedFd, RawFd};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The shortest sleep between two CPU-time checks.
+pub const MIN_CHECK: Duration = Duration::from_millis(1);
+/// How long past the wall limit the controller waits for PID 1's word before giving up.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// The CPUs a run may use: this process's affinity (inherited by the sandbox).
+fn cpus() -> u64 {
+    static CPUS: OnceLock<u64> = OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
+}
+
+/// The earliest time, from now, at which `used` could reach `limit`.
+pub fn next_check(limit: Duration, used: Duration, cpus: u64) -> Duration {
+    let left = limit.saturating_sub(used);
+    (left / cpus.max(1) as u32).max(MIN_CHECK)
+}
+
+/// How the wait ended.
+#[derive(Debug)]
+pub struct Waited {
+    /// PID 1's reply, or `None` if the sandbox closed the socket without one (namespace mode,
+    /// killed by the controller).
+    pub reply: Option<Reply>,
+    /// The controller killed the run for its CPU time.
+    pub cpu_killed: bool,
+}
+
+/// Waits for the reply that ends a run on `socket`, killing the run with `kill` when its
+/// CPU time in `cgroup` reaches the limit.
+pub fn wait_for_reply(
+    socket: RawFd,
+    buf: &mut [u8],
+    cgroup: &Cgroup,
+    limits: &Limits,
+    kill: &mut dyn FnMut() -> Result<(), Error>,
+) -> Result<Waited, Error> {
+    let give_up = Instant::now() + limits.wall + GRACE;
+    let mut cpu_killed = false;
+    loop {
+        let mut timeout = give_up.saturating_duration_since(Instant::now());
+        if timeout.is_zero() {
+            return Err(Error::Unresponsive("within the wall limit"));
+        }
+        if !cpu_killed {
+            let used = Duration::from_micros(cgroup.cpu_us().map_err(cgroup_error)?);
+            if used >= limits.time {
+                kill()?;
+                cpu_killed = true;
+            } else {
+                timeout = timeout.min(next_check(limits.time, used, cpus()));
+            }
+        }
+        match socket::recv_timeout(socket, buf, Some(timeout))
+            .map_err(|e| Error::io("recv from the sandbox", e))?
+        {
+            None => {}
+            Some(0) => {
+                return Ok(Waited {
+                    reply: None,
+                    cpu_killed,
+                })
+            }
+            Some(len) if len > buf.len() => return Err(Error::Protocol("oversized reply".into())),
+            Some(len) => {
+                return Ok(Waited {
+                    reply: Some(wire::decode_reply(&buf[..len])?),
+                    cpu_killed,
+                })
+            }
+        }
+    }
+}
+
+/// A cgroup failure as a controller error.
+pub fn cgroup_error(e: crate::cgroup::CgroupError) -> Error {
+    Error::Cgroup(e.to_string())
+}
+
+/// The run's accounting: the cgroup's figures less PID 1's own charge (`baseline`), the OOM
+/// kills since `oom_before`, and whether a written file reached the output limit (the stdio
+/// files, and /w and /tmp seen through `sandbox_root`, `/proc/<pid 1>/root`).
+pub fn account(
+    usage: Usage,
+    baseline: u64,
+    oom_before: u64,
+    cpu_killed: bool,
+    limits: &Limits,
+    stdio: &[BorrowedFd<'_>],
+    sandbox_root: &Path,
+) -> Accounting {
+    Accounting {
+        cpu_us: usage.cpu_us,
+        memory_bytes: usage.memory_peak.saturating_sub(baseline),
+        oom_killed: usage.oom_kills > oom_before,
+        cpu_killed,
+        output_full: output::reached(limits.output, stdio, sandbox_root),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_come_no_earlier_than_the_limit_could_be_reached() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        assert_eq!(next_check(s(1), s(0), 1), s(1));
+        assert_eq!(next_check(s(1), s(0), 2), ms(500));
+        assert_eq!(next_check(s(1), ms(900), 2), ms(50));
+        assert_eq!(next_check(s(1), ms(1000), 2), MIN_CHECK);
+        assert_eq!(next_check(s(1), ms(1200), 4), MIN_CHECK);
+    }
+}
