@@ -6,7 +6,7 @@
 
 use runbox::mount::{Bind, RootSpec};
 use runbox::{Container, ContainerConfig, Error};
-use runbox_tests::{run, sandbox_processes, TempDir, MODES};
+use runbox_tests::{run, runbox_cgroups, sandbox_processes, TempDir, MODES};
 use std::process::Command;
 
 fn mounts() -> String {
@@ -39,6 +39,11 @@ fn assert_nothing_left(case: &str, mounts_before: &str) {
         sandbox_processes(),
         vec![],
         "{case}: sandbox processes left"
+    );
+    assert_eq!(
+        runbox_cgroups(),
+        Vec::<std::path::PathBuf>::new(),
+        "{case}: cgroups left"
     );
     assert_eq!(mounts(), mounts_before, "{case}: host mounts changed");
     let state: Vec<_> = std::fs::read_dir("/run/runbox")

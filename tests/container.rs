@@ -418,8 +418,21 @@ fn the_sandbox_dies_with_the_controller() {
             }
         };
         wait_until(false);
+        let pid = runbox.id();
         runbox.kill().unwrap(); // SIGKILL: no chance to clean up
         runbox.wait().unwrap();
         wait_until(true);
+        // Its cgroup stays behind until the next controller starts and sweeps it.
+        let left = |name: &str| {
+            runbox_tests::runbox_cgroups()
+                .iter()
+                .any(|p| p.ends_with(name))
+        };
+        let name = format!("c-{pid}-0");
+        // (Whether it is still there now depends on the tests running beside this one: any
+        // controller that starts sweeps it.) Only sweeping can remove it: its owner is dead.
+        let ran = run(mode, &[], &["true"]);
+        assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
+        assert!(!left(&name), "{mode}: {name} was not swept");
     }
 }

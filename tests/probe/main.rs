@@ -1,9 +1,57 @@
 //! runbox-probe: run inside a sandbox by the integration tests, it does one thing on demand.
+//! Every misbehaviour here is real: a real fault, real CPU burnt, real pages touched.
 //!
-//! - `segv`: writes through a null pointer (a real fault, not a sent signal);
+//! - `segv`: writes through a null pointer;
 //! - `abort`: calls abort(3);
 //! - `args`: prints its argv, then `--`, then its environment, each followed by a NUL;
-//! - `fds`: prints the numbers of its open fds, one per line.
+//! - `fds`: prints the numbers of its open fds, one per line;
+//! - `spin MS`: burns MS milliseconds of CPU by its own CPU clock, prints what it measured;
+//! - `spin-forever [THREADS]`: busy loops in THREADS threads (default 1), forever;
+//! - `spin-children N`: forks N children that busy loop forever, and waits;
+//! - `sleep`, `pause`, `read`: blocks in nanosleep, pause(2) or a read of stdin;
+//! - `touch MIB`: allocates and touches exactly MIB MiB, prints `touched`;
+//! - `recurse`: recurses until the stack overflows;
+//! - `mmap-touch MIB`: maps MIB MiB anonymous memory and touches it all;
+//! - `flood-ignoring PATH`: ignores SIGXFSZ and writes PATH until a write fails, exits 0;
+//! - `fork-count`: forks sleeping children until fork fails, prints how many it made;
+//! - `thread-count`: starts sleeping threads until that fails, prints how many it made.
+#![allow(unsafe_code)]
+
+use std::io::Write;
+use std::time::Duration;
+
+fn cpu_clock() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn spin_forever() -> ! {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn number(argv: &[String], at: usize) -> u64 {
+    argv.get(at).and_then(|s| s.parse().ok()).unwrap_or(1)
+}
+
+fn touch(bytes: &mut [u8]) {
+    for page in bytes.chunks_mut(4096) {
+        page[0] = 1;
+    }
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 128]);
+    recurse(frame[7] + 1) + frame[3]
+}
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -11,10 +59,7 @@ fn main() {
         Some("segv") => {
             let null = std::hint::black_box(std::ptr::null_mut::<u8>());
             // SAFETY: not safe at all: the point is the fault.
-            #[allow(unsafe_code)]
-            unsafe {
-                null.write_volatile(1)
-            };
+            unsafe { null.write_volatile(1) };
         }
         Some("abort") => std::process::abort(),
         Some("args") => {
@@ -30,7 +75,6 @@ fn main() {
                 out.extend_from_slice(value.as_encoded_bytes());
                 out.push(0);
             }
-            use std::io::Write;
             std::io::stdout().write_all(&out).unwrap();
         }
         Some("fds") => {
@@ -44,6 +88,99 @@ fn main() {
                     println!("{fd}");
                 }
             }
+        }
+        Some("spin") => {
+            let target = Duration::from_millis(number(&argv, 2));
+            let mut x = 0u64;
+            while cpu_clock() < target {
+                for _ in 0..1000 {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            println!("{}", cpu_clock().as_micros());
+        }
+        Some("spin-forever") => {
+            for _ in 1..number(&argv, 2) {
+                std::thread::spawn(|| spin_forever());
+            }
+            spin_forever();
+        }
+        Some("spin-children") => {
+            for _ in 0..number(&argv, 2) {
+                // SAFETY: the child only loops.
+                if unsafe { libc::fork() } == 0 {
+                    spin_forever();
+                }
+            }
+            // SAFETY: waits for any child; the children never end.
+            unsafe { libc::wait(std::ptr::null_mut()) };
+        }
+        Some("sleep") => std::thread::sleep(Duration::from_secs(3600)),
+        Some("pause") => {
+            // SAFETY: blocks until a signal.
+            unsafe { libc::pause() };
+        }
+        Some("read") => {
+            let mut buf = [0u8; 1];
+            let _ = std::io::Read::read(&mut std::io::stdin(), &mut buf);
+        }
+        Some("touch") => {
+            let mut memory = vec![0u8; (number(&argv, 2) as usize) << 20];
+            touch(&mut memory);
+            std::hint::black_box(&memory);
+            println!("touched");
+        }
+        Some("recurse") => {
+            println!("{}", recurse(0));
+        }
+        Some("mmap-touch") => {
+            let len = (number(&argv, 2) as usize) << 20;
+            // SAFETY: a fresh private anonymous mapping, used only through the slice below.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(ptr, libc::MAP_FAILED, "mmap");
+            // SAFETY: the mapping is len bytes, readable and writable, and ours alone.
+            touch(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len) });
+            println!("touched");
+        }
+        Some("flood-ignoring") => {
+            // SAFETY: ignoring a signal touches no memory.
+            unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+            let mut file = std::fs::File::create(&argv[2]).unwrap();
+            let block = [b'x'; 65536];
+            while file.write_all(&block).is_ok() {}
+            println!("write refused");
+        }
+        Some("fork-count") => {
+            let mut made = 0;
+            loop {
+                // SAFETY: the child only sleeps.
+                match unsafe { libc::fork() } {
+                    0 => std::thread::sleep(Duration::from_secs(3600)),
+                    -1 => break,
+                    _ => made += 1,
+                }
+            }
+            println!("{made}");
+        }
+        Some("thread-count") => {
+            let mut made = 0;
+            while std::thread::Builder::new()
+                .stack_size(64 << 10)
+                .spawn(|| std::thread::sleep(Duration::from_secs(3600)))
+                .is_ok()
+            {
+                made += 1;
+            }
+            println!("{made}");
         }
         other => {
             eprintln!("runbox-probe: unknown command {other:?}");

@@ -166,3 +166,32 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// runbox's cgroups (`c-*` below the runbox parents) that exist now.
+pub fn runbox_cgroups() -> Vec<PathBuf> {
+    let parents: Vec<PathBuf> = match runbox::cgroup::layout() {
+        Ok(runbox::cgroup::detect::Layout::V1 {
+            cpuacct,
+            memory,
+            pids,
+        }) => {
+            vec![cpuacct.clone(), memory.clone(), pids.clone()]
+        }
+        Ok(runbox::cgroup::detect::Layout::V2 { dir }) => vec![dir.clone()],
+        Err(_) => vec![],
+    };
+    parents
+        .iter()
+        .filter_map(|p| std::fs::read_dir(p).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("c-"))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Serialises the tests that measure time: on a 2-CPU machine, two busy runs at once
+/// would skew each other's figures.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

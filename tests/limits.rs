@@ -1,0 +1,279 @@
+//! Every limit and verdict with a real misbehaving program, in both modes, asserting the
+//! status and the reported figures; and nothing left behind afterwards.
+//!
+//! The tests run one at a time ([`one_at_a_time`]): CPU figures on a shared 2-CPU machine
+//! are only meaningful when the runs do not compete.
+
+use runbox_tests::{
+    one_at_a_time, probe_bind, run, runbox_cgroups, sandbox_processes, Ran, TempDir, MODES, PROBE,
+};
+
+fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
+    let bind = probe_bind();
+    let mut all = vec!["--bind", bind.as_str()];
+    all.extend(options);
+    let mut argv = vec![PROBE];
+    argv.extend(args);
+    run(mode, &all, &argv)
+}
+
+fn num(ran: &Ran, field: &str) -> u64 {
+    ran.result[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {ran:?}"))
+}
+
+fn assert_verdict(ran: &Ran, status: &str, detail: &str, what: &str) {
+    assert_eq!(ran.status(), status, "{what}: {ran:?}");
+    assert_eq!(ran.result["detail"], detail, "{what}: {ran:?}");
+    assert_eq!(ran.code, 0, "{what}: runbox did its job");
+}
+
+fn assert_nothing_left(what: &str) {
+    assert_eq!(
+        runbox_cgroups(),
+        Vec::<std::path::PathBuf>::new(),
+        "{what}: cgroups left"
+    );
+    assert_eq!(sandbox_processes(), vec![], "{what}: processes left");
+}
+
+#[test]
+fn a_busy_loop_is_stopped_at_its_cpu_time() {
+    let _serial = one_at_a_time();
+    for mode in MODES {
+        let ran = probe(
+            mode,
+            &["--time", "300ms", "--wall", "5s"],
+            &["spin-forever"],
+        );
+        assert_verdict(&ran, "time_limit_exceeded", "cpu time", mode);
+        let time = num(&ran, "time_ms");
+        assert!(
+            (300..=340).contains(&time),
+            "{mode}: time {time} ms for a 300 ms limit"
+        );
+        assert!(num(&ran, "wall_ms") >= 300, "{mode}");
+        assert_nothing_left(mode);
+    }
+}
+
+#[test]
+fn cpu_time_counts_every_thread_and_every_child() {
+    let _serial = one_at_a_time();
+    let two_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+    for mode in MODES {
+        for args in [&["spin-forever", "2"][..], &["spin-children", "2"]] {
+            let ran = probe(mode, &["--time", "600ms", "--wall", "5s"], args);
+            assert_verdict(
+                &ran,
+                "time_limit_exceeded",
+                "cpu time",
+                &format!("{mode} {args:?}"),
+            );
+            let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
+            assert!((600..=680).contains(&time), "{mode} {args:?}: time {time}");
+            if two_cpus {
+                // Two busy threads reach 600 ms of CPU in about 300 ms.
+                assert!(wall < 500, "{mode} {args:?}: wall {wall} for time {time}");
+            }
+            assert_nothing_left(mode);
+        }
+    }
+}
+
+#[test]
+fn blocked_programs_meet_the_wall_limit() {
+    let _serial = one_at_a_time();
+    for mode in MODES {
+        for what in ["sleep", "pause", "read"] {
+            // The wall limit may be lower than the CPU limit.
+            let ran = if what == "read" {
+                // stdin is a pipe that stays open and empty.
+                let script = format!(
+                    "exec {} run --json --mode {mode} --bind {} --time 2s --wall 300ms --stdin /proc/self/fd/0 -- {PROBE} read",
+                    runbox_tests::runbox_bin().display(),
+                    probe_bind()
+                );
+                let mut child = std::process::Command::new("sh")
+                    .args(["-c", &script])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                // Held open, never written: the read blocks.
+                let writer = child.stdin.take();
+                let output = child.wait_with_output().unwrap();
+                drop(writer);
+                runbox_tests::finish(output)
+            } else {
+                probe(mode, &["--time", "2s", "--wall", "300ms"], &[what])
+            };
+            assert_verdict(
+                &ran,
+                "time_limit_exceeded",
+                "wall time",
+                &format!("{mode} {what}"),
+            );
+            let wall = num(&ran, "wall_ms");
+            assert!((300..1000).contains(&wall), "{mode} {what}: wall {wall}");
+            assert!(num(&ran, "time_ms") < 100, "{mode} {what}: it was not busy");
+        }
+        assert_nothing_left(mode);
+    }
+}
+
+#[test]
+fn cpu_time_is_reported_as_the_program_itself_measures_it() {
+    let _serial = one_at_a_time();
+    for mode in MODES {
+        let ran = probe(mode, &["--time", "2s"], &["spin", "300"]);
+        assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
+        let own_ms = ran.out().trim().parse::<u64>().unwrap() / 1000;
+        let reported = num(&ran, "time_ms");
+        assert!(
+            reported.abs_diff(own_ms) <= 15,
+            "{mode}: reported {reported} ms, the program measured {own_ms} ms"
+        );
+    }
+}
+
+#[test]
+fn touched_memory_is_reported_never_below_what_was_touched() {
+    let _serial = one_at_a_time();
+    for mode in MODES {
+        let ran = probe(mode, &["--memory", "256M"], &["touch", "64"]);
+        assert_eq!(
+            (ran.status(), ran.out().as_str()),
+            ("ok", "touched\n"),
+            "{mode}: {ran:?}"
+        );
+        let kib = num(&ran, "memory_kib");
+        // The program's binary, libc and heap bookkeeping on top of the 64 MiB.
+        assert!(
+            (65536..65536 + 8192).contains(&kib),
+            "{mode}: {kib} KiB for 64 MiB touched"
+        );
+    }
+}
+
+#[test]
+fn memory_over_the_limit_is_memory_limit_exceeded() {
+    let _serial = one_at_a_time();
+    let big = format!(
+        "{}:/big",
+        runbox_tests::probe_bin()
+            .with_file_name("runbox-bigstatic")
+            .display()
+    );
+    for mode in MODES {
+        for (options, argv) in [
+            (&["--memory", "128M"][..], &[PROBE, "touch", "300"][..]),
+            (&["--memory", "256M"], &[PROBE, "mmap-touch", "1024"]),
+            (&["--memory", "64M", "--stack", "1G"], &[PROBE, "recurse"]),
+        ] {
+            let mut all = vec!["--bind".to_string(), probe_bind()];
+            all.extend(options.iter().map(|s| s.to_string()));
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            let ran = run(mode, &all, argv);
+            assert_verdict(
+                &ran,
+                "memory_limit_exceeded",
+                "out of memory",
+                &format!("{mode} {argv:?}"),
+            );
+            let limit_kib = runbox::units::parse_size(options[1]).unwrap() / 1024;
+            assert!(
+                num(&ran, "memory_kib") >= limit_kib * 9 / 10,
+                "{mode} {argv:?}: {ran:?}"
+            );
+        }
+        // The 700 MB static array under 512 MB: killed by the OOM killer as it touches it.
+        let ran = run(mode, &["--memory", "512M", "--bind", &big], &["/big"]);
+        assert_verdict(
+            &ran,
+            "memory_limit_exceeded",
+            "out of memory",
+            &format!("{mode} static array"),
+        );
+        assert_nothing_left(mode);
+    }
+}
+
+#[test]
+fn a_small_stack_overflows_as_a_signal() {
+    let _serial = one_at_a_time();
+    for mode in MODES {
+        let ran = probe(mode, &["--stack", "1M"], &["recurse"]);
+        assert_eq!(ran.status(), "signaled", "{mode}: {ran:?}");
+        // Rust's runtime turns the guard-page fault into abort(); a C program gets SIGSEGV.
+        assert!(
+            ["SIGABRT", "SIGSEGV"].contains(&ran.result["detail"].as_str().unwrap()),
+            "{mode}: {ran:?}"
+        );
+        assert!(num(&ran, "memory_kib") < 16 * 1024, "{mode}");
+    }
+}
+
+#[test]
+fn floods_stop_at_the_output_limit() {
+    let _serial = one_at_a_time();
+    let dir = TempDir::new("flood");
+    for mode in MODES {
+        let out = dir.join(&format!("{mode}.out"));
+        let ran = run(mode, &["--output", "1M", "--stdout", &out], &["yes"]);
+        assert_verdict(
+            &ran,
+            "output_limit_exceeded",
+            "output",
+            &format!("{mode} stdout"),
+        );
+        assert_eq!(std::fs::metadata(&out).unwrap().len(), 1 << 20, "{mode}");
+
+        let ran = run(
+            mode,
+            &["--output", "1M"],
+            &["sh", "-c", "head -c 5000000 /dev/zero > /w/flood"],
+        );
+        assert_verdict(
+            &ran,
+            "output_limit_exceeded",
+            "output",
+            &format!("{mode} file in /w"),
+        );
+
+        // A program that ignores SIGXFSZ sees only EFBIG and exits 0: still the output limit.
+        let ran = probe(mode, &["--output", "1M"], &["flood-ignoring", "/w/flood"]);
+        assert_eq!(ran.out(), "write refused\n", "{mode}");
+        assert_eq!(ran.result["exit_code"], 0, "{mode}");
+        assert_verdict(
+            &ran,
+            "output_limit_exceeded",
+            "output",
+            &format!("{mode} ignoring SIGXFSZ"),
+        );
+        assert_nothing_left(mode);
+    }
+}
+
+#[test]
+fn fork_and_thread_bombs_stop_at_the_process_limit() {
+    let _serial = one_at_a_time();
+    for mode in MODES {
+        for what in ["fork-count", "thread-count"] {
+            let ran = probe(mode, &["--processes", "10"], &[what]);
+            assert_eq!(ran.status(), "ok", "{mode} {what}: {ran:?}");
+            let made: u64 = ran.out().trim().parse().unwrap();
+            // The probe itself is one of the 10.
+            assert!((1..=9).contains(&made), "{mode} {what}: made {made}");
+        }
+        // A real fork bomb ends at the wall limit, and nothing of it survives.
+        let ran = run(
+            mode,
+            &["--processes", "20", "--time", "5s", "--wall", "500ms"],
+            &["sh", "-c", "b() { b | b & }; b; wait"],
+        );
+        assert_ne!(ran.status(), "internal_error", "{mode}: {ran:?}");
+        assert_nothing_left(mode);
+    }
+}
