@@ -95,7 +95,14 @@ fn main() {
         cgroup.reset().unwrap();
         let _ = cgroup.cpu_us().unwrap();
         let usage = cgroup.usage().unwrap();
-        let _ = runbox::supervise::account(usage, baseline, 0, false, &spec.limits, &stdio, &root);
+        let figures = runbox::supervise::Figures {
+            usage,
+            baseline,
+            oom_before: 0,
+            cpu_killed: false,
+            max_rss_kib: 0,
+        };
+        let _ = runbox::supervise::account(figures, &spec.limits, &stdio, &root);
         accounting.push(started.elapsed().as_micros() as u64);
     }
     report(

@@ -97,23 +97,37 @@ pub fn cgroup_error(e: crate::cgroup::CgroupError) -> Error {
     Error::Cgroup(e.to_string())
 }
 
-/// The run's accounting: the cgroup's figures less PID 1's own charge (`baseline`), the OOM
-/// kills since `oom_before`, and whether a written file reached the output limit (the stdio
-/// files, and /w and /tmp seen through `sandbox_root`, `/proc/<pid 1>/root`).
+/// What was read and seen at the end of a run, before it becomes [`Accounting`].
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// The cgroup's figures since the reset.
+    pub usage: Usage,
+    /// What PID 1 had charged before the run.
+    pub baseline: u64,
+    /// The cgroup's OOM-kill count before the run.
+    pub oom_before: u64,
+    /// The controller killed the run for its CPU time.
+    pub cpu_killed: bool,
+    /// The program's own peak resident set (wait4), KiB; 0 if unknown.
+    pub max_rss_kib: u64,
+}
+
+/// The run's accounting: the cgroup's figures less PID 1's own charge (but never below the
+/// program's own peak resident set: PID 1 may free some of its pages during the run), the
+/// OOM kills since the run began, and whether a written file reached the output limit (the
+/// stdio files, and /w and /tmp seen through `sandbox_root`, `/proc/<pid 1>/root`).
 pub fn account(
-    usage: Usage,
-    baseline: u64,
-    oom_before: u64,
-    cpu_killed: bool,
+    figures: Figures,
     limits: &Limits,
     stdio: &[BorrowedFd<'_>],
     sandbox_root: &Path,
 ) -> Accounting {
+    let charged = figures.usage.memory_peak.saturating_sub(figures.baseline);
     Accounting {
-        cpu_us: usage.cpu_us,
-        memory_bytes: usage.memory_peak.saturating_sub(baseline),
-        oom_killed: usage.oom_kills > oom_before,
-        cpu_killed,
+        cpu_us: figures.usage.cpu_us,
+        memory_bytes: charged.max(figures.max_rss_kib * 1024),
+        oom_killed: figures.usage.oom_kills > figures.oom_before,
+        cpu_killed: figures.cpu_killed,
         output_full: output::reached(limits.output, stdio, sandbox_root),
     }
 }

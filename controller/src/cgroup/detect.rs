@@ -111,6 +111,13 @@ pub fn parse_proc_cgroup(text: &str) -> BTreeMap<String, String> {
     own
 }
 
+/// Puts runbox's cgroups below `path` in every hierarchy instead of below its own cgroups.
+pub fn place_under(own: &mut BTreeMap<String, String>, path: &str) {
+    for value in own.values_mut() {
+        *value = path.to_string();
+    }
+}
+
 /// Why no layout fits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoCgroups(pub String);
@@ -233,6 +240,19 @@ mod tests {
                 dir: "/sys/fs/cgroup/unified/x".into()
             })
         );
+    }
+
+    #[test]
+    fn a_configured_parent_replaces_the_own_cgroup_everywhere() {
+        let mut own = parse_proc_cgroup(HYBRID_CGROUP);
+        place_under(&mut own, "/judge");
+        let Layout::V1 { memory, pids, .. } =
+            choose(&parse_mountinfo(HYBRID_MOUNTINFO), &own).unwrap()
+        else {
+            panic!("not v1");
+        };
+        assert_eq!(memory, PathBuf::from("/sys/fs/cgroup/memory/judge"));
+        assert_eq!(pids, PathBuf::from("/sys/fs/cgroup/pids/judge"));
     }
 
     #[test]

@@ -20,6 +20,10 @@ use std::sync::OnceLock;
 /// The directory runbox creates below the controller's own cgroup(s).
 pub const PARENT: &str = "runbox";
 
+/// Names the cgroup (a path within each hierarchy, as `/proc/self/cgroup` writes it, e.g.
+/// `/judge`) below which runbox makes its `runbox` parent, instead of its own cgroup.
+pub const PARENT_ENV: &str = "RUNBOX_CGROUP_PARENT";
+
 /// A run's accounting, read from the cgroup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
@@ -50,8 +54,11 @@ pub fn layout() -> Result<&'static Layout, String> {
         .get_or_init(|| {
             let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("read /proc/self/mountinfo: {e}"))?;
             let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("read /proc/self/cgroup: {e}"))?;
-            let layout = detect::choose(&detect::parse_mountinfo(&mountinfo), &detect::parse_proc_cgroup(&own))
-                .map_err(|e| e.0)?;
+            let mut own = detect::parse_proc_cgroup(&own);
+            if let Ok(parent) = std::env::var(PARENT_ENV) {
+                detect::place_under(&mut own, &parent);
+            }
+            let layout = detect::choose(&detect::parse_mountinfo(&mountinfo), &own).map_err(|e| e.0)?;
             let layout = match layout {
                 Layout::V1 { cpuacct, memory, pids } => Layout::V1 {
                     cpuacct: cpuacct.join(PARENT),

@@ -31,7 +31,7 @@ use crate::mount::host::HostFs;
 use crate::mount::{plan, MountPlan, RootSpec};
 use crate::spec::Limits;
 use crate::status::Accounting;
-use crate::supervise::{account, cgroup_error, wait_for_reply};
+use crate::supervise::{account, cgroup_error, wait_for_reply, Figures};
 use crate::sys::{self, process, socket};
 use runbox_shared::{self as wire, Failure, Finished, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
@@ -248,15 +248,14 @@ impl Container {
             Some(Reply::Finished(finished)) => {
                 let usage = self.cgroup.usage().map_err(cgroup_error)?;
                 let root = PathBuf::from(format!("/proc/{}/root", self.pid));
-                let accounting = account(
+                let figures = Figures {
                     usage,
                     baseline,
-                    self.oom_seen,
-                    waited.cpu_killed,
-                    limits,
-                    &stdio,
-                    &root,
-                );
+                    oom_before: self.oom_seen,
+                    cpu_killed: waited.cpu_killed,
+                    max_rss_kib: finished.max_rss_kib,
+                };
+                let accounting = account(figures, limits, &stdio, &root);
                 self.oom_seen = usage.oom_kills;
                 Ok(Outcome::Finished {
                     finished,

@@ -22,7 +22,7 @@ use crate::container::{kill_and_reap, setup_error, spawn_sandbox, ContainerConfi
 use crate::error::Error;
 use crate::mount::MountPlan;
 use crate::spec::Limits;
-use crate::supervise::{account, cgroup_error, wait_for_reply};
+use crate::supervise::{account, cgroup_error, wait_for_reply, Figures};
 use crate::sys::{process, socket};
 use runbox_shared::{self as wire, Exit, Finished, KillReason, Reply, Run};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -137,7 +137,14 @@ impl Sandbox<'_> {
         };
         let usage = self.cgroup.usage().map_err(cgroup_error)?;
         let root = PathBuf::from(format!("/proc/{}/root", self.pid));
-        let accounting = account(usage, baseline, 0, waited.cpu_killed, limits, &stdio, &root);
+        let figures = Figures {
+            usage,
+            baseline,
+            oom_before: 0,
+            cpu_killed: waited.cpu_killed,
+            max_rss_kib: finished.max_rss_kib,
+        };
+        let accounting = account(figures, limits, &stdio, &root);
         Ok(Outcome::Finished {
             finished,
             accounting,
