@@ -1,17 +1,16 @@
 //! The `runbox` command line: parsing (clap), opening the stdio files, printing the result,
 //! and the exit codes of the contract (0: the sandbox did its job, 2: usage, 3: internal).
 
-use crate::container::ContainerConfig;
-use crate::mount::{Bind, RootSpec};
+use crate::mount::Bind;
+use crate::options::{OutputDefault, RunOptions};
 use crate::result::RunResult;
 use crate::run::run_once;
-use crate::spec::{Limits, Mode, RunSpec, DEFAULT_PATH};
+use crate::spec::Mode;
 use crate::status::Status;
 use crate::units::{parse_duration, parse_size};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,7 +32,16 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run one program in a sandbox and report how it ended.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Run requests given as JSON lines on stdin; print one result line each.
+    Batch(BatchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BatchArgs {
+    /// Runs at once, each in its own warm container [default: the number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    parallel: Option<u64>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -99,7 +107,8 @@ struct RunArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
+        Command::Batch(args) => batch(args),
     }
 }
 
@@ -109,46 +118,49 @@ fn usage_error(message: impl std::fmt::Display) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let stdio = match open_stdio(&args) {
+    let options = RunOptions {
+        mode: match args.mode {
+            ModeArg::Container => Mode::Container,
+            ModeArg::Namespace => Mode::Namespace,
+        },
+        time: Some(args.time),
+        wall: args.wall,
+        memory: Some(args.memory),
+        stack: args.stack,
+        output: Some(args.output),
+        processes: Some(args.processes),
+        stdin: args.stdin,
+        stdout: args.stdout,
+        stderr: args.stderr,
+        dir: args.dir,
+        bind: args.bind,
+        rootfs: args.rootfs,
+        env: (!args.env.is_empty()).then_some(args.env),
+        argv: args.argv,
+    };
+    let stdio = match options.open_stdio(OutputDefault::Inherit) {
         Ok(stdio) => stdio,
-        Err(message) => return usage_error(message),
-    };
-    let mode = match args.mode {
-        ModeArg::Container => Mode::Container,
-        ModeArg::Namespace => Mode::Namespace,
-    };
-    let config = ContainerConfig {
-        root: RootSpec {
-            rootfs: args.rootfs.clone(),
-            work_dir: args.dir.clone(),
-            binds: args.bind.clone(),
-        },
-        ..ContainerConfig::default()
-    };
-    let spec = RunSpec {
-        argv: args.argv.clone(),
-        env: if args.env.is_empty() {
-            vec![format!("PATH={DEFAULT_PATH}")]
-        } else {
-            args.env.clone()
-        },
-        cwd: "/w".into(),
-        limits: Limits {
-            time: args.time,
-            wall: args.wall.unwrap_or(args.time * 3),
-            memory: args.memory,
-            stack: args.stack.unwrap_or(args.memory),
-            output: args.output,
-            processes: args.processes,
-        },
+        Err(message) => return usage_error(format!("--{message}")),
     };
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
-    let result = match run_once(mode, &config, &spec, fds) {
+    let result = match run_once(options.mode, &options.config(), &options.spec(), fds) {
         Ok(result) => result,
         Err(e) if e.is_usage() => return usage_error(e),
         Err(e) => RunResult::internal_error(e.to_string()),
     };
     report(&result, args.json)
+}
+
+fn batch(args: BatchArgs) -> i32 {
+    let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
+    match crate::batch::run_batch(std::io::stdin().lock(), parallel) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("runbox: {e}");
+            EXIT_INTERNAL
+        }
+    }
 }
 
 /// Prints the result and returns the exit code it calls for.
@@ -165,33 +177,4 @@ fn report(result: &RunResult, json: bool) -> i32 {
     } else {
         EXIT_OK
     }
-}
-
-/// Opens the program's stdin, stdout and stderr on the host.
-fn open_stdio(args: &RunArgs) -> Result<[OwnedFd; 3], String> {
-    let stdin = File::open(args.stdin.as_deref().unwrap_or("/dev/null".as_ref()))
-        .map_err(|e| format!("--stdin {}: {e}", show(&args.stdin)))?;
-    let output =
-        |path: &Option<PathBuf>, fallback: BorrowedFd<'_>, flag: &str| -> Result<OwnedFd, String> {
-            match path {
-                None => fallback
-                    .try_clone_to_owned()
-                    .map_err(|e| format!("{flag}: {e}")),
-                Some(path) => OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(path)
-                    .map(OwnedFd::from)
-                    .map_err(|e| format!("{flag} {}: {e}", path.display())),
-            }
-        };
-    let stdout = output(&args.stdout, std::io::stdout().as_fd(), "--stdout")?;
-    let stderr = output(&args.stderr, std::io::stderr().as_fd(), "--stderr")?;
-    Ok([stdin.into(), stdout, stderr])
-}
-
-fn show(path: &Option<PathBuf>) -> String {
-    path.as_ref()
-        .map_or("/dev/null".into(), |p| p.display().to_string())
 }

@@ -28,6 +28,8 @@ pub enum Error {
     Unresponsive(&'static str),
     /// A cgroup could not be made, set, read or removed.
     Cgroup(String),
+    /// The pool has no container to give, and why the last creation failed.
+    Pool(String),
 }
 
 impl Error {
@@ -82,6 +84,7 @@ impl fmt::Display for Error {
                 write!(f, "the container did not answer {when}; it was killed")
             }
             Error::Cgroup(e) => write!(f, "{e}"),
+            Error::Pool(why) => write!(f, "no container could be made: {why}"),
         }
     }
 }

@@ -16,13 +16,16 @@
 //! `sys::process::clone` cannot make that promise for its caller.
 #![deny(unsafe_code)]
 
+pub mod batch;
 pub mod cgroup;
 pub mod cli;
 pub mod container;
 pub mod error;
 pub mod mount;
 pub mod namespace;
+pub mod options;
 pub mod output;
+pub mod pool;
 pub mod result;
 pub mod run;
 pub mod spec;

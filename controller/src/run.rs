@@ -1,8 +1,9 @@
 //! One run in either isolation mode: the library's entry for a single program.
 
-use crate::container::{Container, ContainerConfig, Outcome};
+use crate::container::{ContainerConfig, Outcome};
 use crate::error::Error;
 use crate::namespace;
+use crate::pool::Pool;
 use crate::result::RunResult;
 use crate::spec::{Mode, RunSpec};
 use std::os::fd::BorrowedFd;
@@ -17,7 +18,8 @@ pub fn run_once(
     let wire = spec.to_wire()?;
     let run = wire.run();
     let outcome: Outcome = match mode {
-        Mode::Container => Container::create(config)?.run(&run, stdio, &spec.limits)?,
+        // The same machinery as a judge's: a pool, of one.
+        Mode::Container => Pool::new(config.clone(), 1)?.run(&run, stdio, &spec.limits)?,
         Mode::Namespace => namespace::run(config, &run, stdio, &spec.limits)?,
     };
     Ok(RunResult::from_outcome(

@@ -96,6 +96,8 @@ pub struct Container {
     limits_set: Option<(u64, u64)>,
     /// The cgroup's OOM-kill count after the last run.
     oom_seen: u64,
+    /// `/w` is runbox's tmpfs (no `--dir`), to be emptied between runs.
+    own_work_dir: bool,
 }
 
 /// The namespace set-up that both modes share: plan, prepare, clone, maps, go. Returns the
@@ -189,6 +191,7 @@ impl Container {
             cgroup,
             limits_set: None,
             oom_seen: 0,
+            own_work_dir: config.root.work_dir.is_none(),
         };
         match container.receive(Some(START_TIMEOUT), "at start")? {
             Reply::Ready => {}
@@ -304,6 +307,52 @@ impl Container {
     pub fn socket(&self) -> BorrowedFd<'_> {
         use std::os::fd::AsFd;
         self.socket.as_fd()
+    }
+
+    /// True while init runs and its end of the socket is open. An init found dead is reaped
+    /// here (so its pid is never signalled again).
+    pub fn is_alive(&mut self) -> bool {
+        if self.pid <= 0 {
+            return false;
+        }
+        if !matches!(process::wait4(self.pid, libc::WNOHANG), Ok(None)) {
+            self.pid = 0;
+            return false;
+        }
+        !socket::peer_closed(self.socket.as_raw_fd())
+    }
+
+    /// Empties the container's `/tmp`, and its `/w` when that is runbox's tmpfs (a `--dir`
+    /// is the user's and is left alone), through `/proc/<init>/root`. Called between runs,
+    /// when init has killed every process of the container, so nothing races the removal;
+    /// `remove_dir_all` does not follow symbolic links.
+    pub fn clean(&self) -> Result<(), Error> {
+        let dirs: &[&str] = if self.own_work_dir {
+            &["w", "tmp"]
+        } else {
+            &["tmp"]
+        };
+        for dir in dirs {
+            let path = PathBuf::from(format!("/proc/{}/root/{dir}", self.pid));
+            let entries = std::fs::read_dir(&path)
+                .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                let removed = if is_dir {
+                    std::fs::remove_dir_all(entry.path())
+                } else {
+                    std::fs::remove_file(entry.path())
+                };
+                removed.map_err(|e| Error::io(format!("remove {}", entry.path().display()), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The memory charged to the container now, bytes (an idle container: init's own).
+    pub fn memory_current(&self) -> Result<u64, Error> {
+        self.cgroup.memory_current().map_err(cgroup_error)
     }
 }
 

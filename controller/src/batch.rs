@@ -1,0 +1,245 @@
+//! `runbox batch`: run requests as JSON lines on stdin, one result line per request on
+//! stdout, in completion order, up to `parallel` at once.
+//!
+//! Container-mode requests with the default root go to a pool of `parallel` warm
+//! containers; a request with its own root (`dir`, `bind`, `rootfs`) gets a container of
+//! its own for that run; namespace-mode requests get fresh namespaces. A line that cannot be
+//! run (bad JSON, no `argv`, an unknown field, a bad value) is answered with status
+//! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
+//! the batch goes on. At EOF runbox finishes what is running and exits 0.
+
+use crate::container::{Container, ContainerConfig};
+use crate::error::Error;
+use crate::namespace;
+use crate::options::{OutputDefault, RunOptions};
+use crate::pool::Pool;
+use crate::result::RunResult;
+use crate::spec::Mode;
+use crate::units::{parse_duration, parse_size};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+
+/// One request line, as written. Every field but `argv` is optional; an unknown field is
+/// an error, not ignored.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RequestLine {
+    /// Read from the raw JSON before this parse (so a bad line keeps its id); declared here
+    /// so that it is a known field of type string.
+    #[allow(dead_code)]
+    id: Option<String>,
+    argv: Vec<String>,
+    env: Option<Vec<String>>,
+    mode: Option<String>,
+    time: Option<String>,
+    wall: Option<String>,
+    memory: Option<String>,
+    stack: Option<String>,
+    output: Option<String>,
+    processes: Option<u64>,
+    stdin: Option<PathBuf>,
+    stdout: Option<PathBuf>,
+    stderr: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    bind: Option<Vec<String>>,
+    rootfs: Option<PathBuf>,
+    profile: Option<String>,
+}
+
+/// A result line: the `run --json` object with the request's id first.
+#[derive(Serialize, Debug)]
+struct ResultLine<'a> {
+    id: Option<&'a str>,
+    #[serde(flatten)]
+    result: &'a RunResult,
+}
+
+/// Parses one line into its id (when one can be read) and its options.
+pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, String>) {
+    let value: serde_json::Value = match serde_json::from_str(line) {
+        Ok(value) => value,
+        Err(e) => return (None, Err(format!("not valid JSON: {e}"))),
+    };
+    let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
+    let request: RequestLine = match serde_json::from_value(value) {
+        Ok(request) => request,
+        Err(e) => return (id, Err(format!("bad request: {e}"))),
+    };
+    (id, options(request))
+}
+
+fn options(r: RequestLine) -> Result<RunOptions, String> {
+    let duration = |field: &str, v: Option<String>| {
+        v.map(|v| parse_duration(&v))
+            .transpose()
+            .map_err(|e| format!("{field}: {e}"))
+    };
+    let size = |field: &str, v: Option<String>| {
+        v.map(|v| parse_size(&v))
+            .transpose()
+            .map_err(|e| format!("{field}: {e}"))
+    };
+    let mode = match r.mode.as_deref() {
+        None | Some("container") => Mode::Container,
+        Some("namespace") => Mode::Namespace,
+        Some(other) => return Err(format!("mode: {other:?} is not container or namespace")),
+    };
+    match r.profile.as_deref() {
+        None | Some("default") => {}
+        Some(other) => return Err(format!("profile: unknown profile {other:?}")),
+    }
+    if r.argv.is_empty() {
+        return Err("argv: no program given".into());
+    }
+    if r.processes == Some(0) {
+        return Err("processes: at least 1".into());
+    }
+    let bind = r
+        .bind
+        .unwrap_or_default()
+        .iter()
+        .map(|b| b.parse().map_err(|e| format!("bind {b:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok(RunOptions {
+        mode,
+        time: duration("time", r.time)?,
+        wall: duration("wall", r.wall)?,
+        memory: size("memory", r.memory)?,
+        stack: size("stack", r.stack)?,
+        output: size("output", r.output)?,
+        processes: r.processes,
+        stdin: r.stdin,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        dir: r.dir,
+        bind,
+        rootfs: r.rootfs,
+        env: r.env,
+        argv: r.argv,
+    })
+}
+
+/// Runs one parsed request.
+fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
+    let stdio = match options.open_stdio(OutputDefault::Discard) {
+        Ok(stdio) => stdio,
+        Err(e) => return RunResult::internal_error(e),
+    };
+    let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
+    let spec = options.spec();
+    let wire = match spec.to_wire() {
+        Ok(wire) => wire,
+        Err(e) => return RunResult::internal_error(e.to_string()),
+    };
+    let run = wire.run();
+    let config: ContainerConfig = options.config();
+    let default_root = config.root == ContainerConfig::default().root;
+    let outcome = match options.mode {
+        Mode::Container if default_root => pool.run(&run, fds, &spec.limits),
+        Mode::Container => {
+            Container::create(&config).and_then(|mut c| c.run(&run, fds, &spec.limits))
+        }
+        Mode::Namespace => namespace::run(&config, &run, fds, &spec.limits),
+    };
+    match outcome {
+        Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),
+        Err(e) => RunResult::internal_error(e.to_string()),
+    }
+}
+
+/// Writes one result line and flushes it.
+fn emit(out: &Mutex<std::io::Stdout>, id: Option<&str>, result: &RunResult) {
+    let line = serde_json::to_string(&ResultLine { id, result })
+        .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
+    let out = out.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = out.lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Reads requests from `input` until EOF, runs them on `parallel` workers, prints results.
+pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
+    let parallel = parallel.max(1);
+    let pool = Pool::new(ContainerConfig::default(), parallel)?;
+    let out = Mutex::new(std::io::stdout());
+    let (jobs, inbox) = mpsc::channel::<(Option<String>, RunOptions)>();
+    let inbox = Arc::new(Mutex::new(inbox));
+    std::thread::scope(|scope| {
+        for _ in 0..parallel {
+            let inbox = Arc::clone(&inbox);
+            let (pool, out) = (&pool, &out);
+            scope.spawn(move || loop {
+                let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok((id, options)) = job else { break };
+                emit(out, id.as_deref(), &execute(&options, pool));
+            });
+        }
+        for line in input.lines() {
+            let Ok(line) = line else { break };
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_line(&line) {
+                (id, Ok(options)) => {
+                    let _ = jobs.send((id, options));
+                }
+                (id, Err(why)) => emit(&out, id.as_deref(), &RunResult::internal_error(why)),
+            }
+        }
+        drop(jobs);
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_request_parses() {
+        let line = r#"{"id":"a1","argv":["/bin/echo","hi"],"env":["A=1"],"mode":"namespace","time":"500ms","wall":"2s","memory":"64M","stack":"8M","output":"1M","processes":4,"stdin":"/in","stdout":"/out","stderr":"/err","dir":"/d","bind":["/x:/y:rw"],"rootfs":"/r","profile":"default"}"#;
+        let (id, options) = parse_line(line);
+        assert_eq!(id.as_deref(), Some("a1"));
+        let options = options.unwrap();
+        assert_eq!(options.mode, Mode::Namespace);
+        assert_eq!(options.limits().memory, 64 << 20);
+        assert_eq!(options.limits().wall, std::time::Duration::from_secs(2));
+        assert_eq!(options.bind[0].target, PathBuf::from("/y"));
+        assert_eq!(options.env, Some(vec!["A=1".to_string()]));
+    }
+
+    #[test]
+    fn bad_lines_say_what_is_wrong_and_keep_their_id() {
+        let cases = [
+            ("not json", None, "not valid JSON"),
+            (r#"{"id":"x"}"#, Some("x"), "missing field `argv`"),
+            (
+                r#"{"id":"y","argv":["true"],"memroy":"1M"}"#,
+                Some("y"),
+                "unknown field `memroy`",
+            ),
+            (
+                r#"{"id":"z","argv":["true"],"time":"fast"}"#,
+                Some("z"),
+                "time:",
+            ),
+            (r#"{"argv":["true"],"mode":"vm"}"#, None, "mode:"),
+            (r#"{"argv":[]}"#, None, "no program"),
+            (
+                r#"{"argv":["true"],"profile":"nope"}"#,
+                None,
+                "unknown profile",
+            ),
+            (r#"{"id":7,"argv":["true"]}"#, None, "invalid type"),
+        ];
+        for (line, id, says) in cases {
+            let (got_id, options) = parse_line(line);
+            assert_eq!(got_id.as_deref(), id, "{line}");
+            let err = options.unwrap_err();
+            assert!(err.contains(says), "{line}: {err}");
+        }
+    }
+}

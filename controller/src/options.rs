@@ -1,0 +1,149 @@
+//! The options of one run, as the command line and the batch interface both give them, and
+//! what they become: a mode, a container configuration, a [`RunSpec`] and three open fds.
+
+use crate::container::ContainerConfig;
+use crate::mount::{Bind, RootSpec};
+use crate::spec::{Limits, Mode, RunSpec, DEFAULT_PATH};
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a program's stdout or stderr goes when no file is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputDefault {
+    /// runbox's own stdout or stderr (`runbox run`).
+    Inherit,
+    /// Nowhere (`runbox batch`: a program's output never mixes into the results).
+    Discard,
+}
+
+/// One run's options, parsed and typed; `None` means the contract's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// container or namespace.
+    pub mode: Mode,
+    /// CPU time limit [1s].
+    pub time: Option<Duration>,
+    /// Wall-clock limit [3 x time].
+    pub wall: Option<Duration>,
+    /// Memory limit [256M].
+    pub memory: Option<u64>,
+    /// Stack limit [= memory].
+    pub stack: Option<u64>,
+    /// Output limit [64M].
+    pub output: Option<u64>,
+    /// Processes and threads [64].
+    pub processes: Option<u64>,
+    /// stdin file [/dev/null].
+    pub stdin: Option<PathBuf>,
+    /// stdout file.
+    pub stdout: Option<PathBuf>,
+    /// stderr file.
+    pub stderr: Option<PathBuf>,
+    /// Host directory at /w [a tmpfs].
+    pub dir: Option<PathBuf>,
+    /// Extra binds.
+    pub bind: Vec<Bind>,
+    /// Root entries from this directory [the host's].
+    pub rootfs: Option<PathBuf>,
+    /// The environment, exactly [PATH only].
+    pub env: Option<Vec<String>>,
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+}
+
+impl RunOptions {
+    /// The limits, with the contract's defaults filled in.
+    pub fn limits(&self) -> Limits {
+        let defaults = Limits::default();
+        let time = self.time.unwrap_or(defaults.time);
+        let memory = self.memory.unwrap_or(defaults.memory);
+        Limits {
+            time,
+            wall: self.wall.unwrap_or(time * 3),
+            memory,
+            stack: self.stack.unwrap_or(memory),
+            output: self.output.unwrap_or(defaults.output),
+            processes: self.processes.unwrap_or(defaults.processes),
+        }
+    }
+
+    /// The root the run's container needs.
+    pub fn config(&self) -> ContainerConfig {
+        ContainerConfig {
+            root: RootSpec {
+                rootfs: self.rootfs.clone(),
+                work_dir: self.dir.clone(),
+                binds: self.bind.clone(),
+            },
+            ..ContainerConfig::default()
+        }
+    }
+
+    /// The program, its environment, working directory and limits.
+    pub fn spec(&self) -> RunSpec {
+        RunSpec {
+            argv: self.argv.clone(),
+            env: self
+                .env
+                .clone()
+                .unwrap_or_else(|| vec![format!("PATH={DEFAULT_PATH}")]),
+            cwd: "/w".into(),
+            limits: self.limits(),
+        }
+    }
+
+    /// Opens the program's stdin, stdout and stderr on the host; an error names the option.
+    pub fn open_stdio(&self, unnamed_output: OutputDefault) -> Result<[OwnedFd; 3], String> {
+        let stdin_path = self.stdin.clone().unwrap_or_else(|| "/dev/null".into());
+        let stdin =
+            File::open(&stdin_path).map_err(|e| format!("stdin {}: {e}", stdin_path.display()))?;
+        let output = |path: &Option<PathBuf>,
+                      name: &str,
+                      inherited: std::os::fd::BorrowedFd<'_>| {
+            let opened = match (path, unnamed_output) {
+                (Some(path), _) => OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(path),
+                (None, OutputDefault::Discard) => OpenOptions::new().write(true).open("/dev/null"),
+                (None, OutputDefault::Inherit) => {
+                    return inherited
+                        .try_clone_to_owned()
+                        .map_err(|e| format!("{name}: {e}"))
+                }
+            };
+            let shown = path
+                .as_ref()
+                .map_or("/dev/null".into(), |p| p.display().to_string());
+            opened
+                .map(OwnedFd::from)
+                .map_err(|e| format!("{name} {shown}: {e}"))
+        };
+        let stdout = output(&self.stdout, "stdout", std::io::stdout().as_fd())?;
+        let stderr = output(&self.stderr, "stderr", std::io::stderr().as_fd())?;
+        Ok([stdin.into(), stdout, stderr])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let limits = RunOptions::default().limits();
+        assert_eq!(limits, Limits::default());
+        let options = RunOptions {
+            time: Some(Duration::from_millis(500)),
+            memory: Some(64 << 20),
+            ..RunOptions::default()
+        };
+        let limits = options.limits();
+        assert_eq!(limits.wall, Duration::from_millis(1500));
+        assert_eq!(limits.stack, 64 << 20);
+        assert_eq!(options.spec().env, vec![format!("PATH={DEFAULT_PATH}")]);
+    }
+}

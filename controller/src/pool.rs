@@ -1,0 +1,183 @@
+//! # A pool of pre-forked containers
+//!
+//! `Pool::run` takes an idle container, runs one program in it, cleans it (init has already
+//! killed and reaped everything; `/w` and `/tmp` are emptied here; the cgroup's counters are
+//! reset at the next run's start) and gives it back. A container that fails a step, or
+//! whose init has died, is destroyed and a replacement is ordered; creation happens off the
+//! hot path, on the pool's keeper thread.
+//!
+//! The keeper thread creates every container, because a container dies with the thread
+//! that created it (PR_SET_PDEATHSIG): the keeper lives as long as the pool. Dropping the
+//! pool stops the keeper, which destroys every idle container and its cgroup.
+
+use crate::container::{Container, ContainerConfig, Outcome};
+use crate::error::Error;
+use crate::spec::Limits;
+use runbox_shared::Run;
+use std::os::fd::BorrowedFd;
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Containers kept warm, shared by any number of threads.
+#[derive(Debug)]
+pub struct Pool {
+    shared: Arc<Shared>,
+    orders: mpsc::Sender<Order>,
+    keeper: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    idle: Vec<Container>,
+    /// Containers that exist or are being made: idle, busy or ordered.
+    live: usize,
+    /// Why the last creation failed, if it did.
+    failure: Option<Error>,
+}
+
+#[derive(Debug)]
+enum Order {
+    Create,
+    Stop,
+}
+
+impl Pool {
+    /// Starts a pool of `size` containers of `config` and waits until all are ready.
+    pub fn new(config: ContainerConfig, size: usize) -> Result<Pool, Error> {
+        let shared = Arc::new(Shared::default());
+        let (orders, inbox) = mpsc::channel();
+        let keeper_shared = Arc::clone(&shared);
+        let keeper = std::thread::Builder::new()
+            .name("runbox-pool".into())
+            .spawn(move || keep(config, keeper_shared, inbox))
+            .map_err(|e| Error::io("spawn the pool's keeper thread", e))?;
+        let pool = Pool {
+            shared,
+            orders,
+            keeper: Some(keeper),
+        };
+        for _ in 0..size.max(1) {
+            pool.order_one();
+        }
+        let mut state = pool.lock();
+        while state.idle.len() < size.max(1) {
+            if let Some(failure) = state.failure.take() {
+                drop(state);
+                return Err(failure);
+            }
+            state = pool
+                .shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        drop(state);
+        Ok(pool)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn order_one(&self) {
+        self.lock().live += 1;
+        let _ = self.orders.send(Order::Create);
+    }
+
+    /// Takes an idle, live container, waiting for one if all are busy.
+    fn take(&self) -> Result<Container, Error> {
+        let mut state = self.lock();
+        loop {
+            while let Some(mut container) = state.idle.pop() {
+                if container.is_alive() {
+                    return Ok(container);
+                }
+                // Its init died while idle: replace it.
+                state.live -= 1;
+                drop(state);
+                drop(container);
+                self.order_one();
+                state = self.lock();
+            }
+            if state.live == 0 {
+                let why = state.failure.take();
+                return Err(why.unwrap_or_else(|| Error::Pool("no container is left".into())));
+            }
+            state = self
+                .shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Gives a container back, or destroys it and orders a replacement.
+    fn give_back(&self, mut container: Container, healthy: bool) {
+        if healthy && container.clean().is_ok() && container.is_alive() {
+            self.lock().idle.push(container);
+            self.shared.changed.notify_one();
+        } else {
+            drop(container);
+            self.lock().live -= 1;
+            self.order_one();
+        }
+    }
+
+    /// Runs one program in an idle container; see [`Container::run`].
+    pub fn run(
+        &self,
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+    ) -> Result<Outcome, Error> {
+        let mut container = self.take()?;
+        let result = container.run(run, stdio, limits);
+        self.give_back(container, result.is_ok());
+        result
+    }
+
+    /// How many containers are idle now.
+    pub fn idle(&self) -> usize {
+        self.lock().idle.len()
+    }
+}
+
+/// The keeper thread: creates containers on order, until told to stop; then destroys the
+/// idle ones.
+fn keep(config: ContainerConfig, shared: Arc<Shared>, inbox: mpsc::Receiver<Order>) {
+    for order in inbox {
+        match order {
+            Order::Create => {
+                let made = Container::create(&config);
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                match made {
+                    Ok(container) => state.idle.push(container),
+                    Err(e) => {
+                        state.live -= 1;
+                        state.failure = Some(e);
+                    }
+                }
+                drop(state);
+                shared.changed.notify_all();
+            }
+            Order::Stop => break,
+        }
+    }
+    let idle = std::mem::take(&mut shared.state.lock().unwrap_or_else(|e| e.into_inner()).idle);
+    drop(idle);
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let _ = self.orders.send(Order::Stop);
+        if let Some(keeper) = self.keeper.take() {
+            let _ = keeper.join();
+        }
+    }
+}
