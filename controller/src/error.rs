@@ -22,6 +22,8 @@ pub enum Error {
     },
     /// The container (its set-up child or its init) ended without a word.
     ContainerDied(String),
+    /// The container was gone before the program started: nothing ran.
+    ContainerGone(String),
     /// A message that should not have come, or could not be decoded.
     Protocol(String),
     /// The container did not answer in time; it was killed.
@@ -84,6 +86,7 @@ impl fmt::Display for Error {
                 write!(f, "the container did not answer {when}; it was killed")
             }
             Error::Cgroup(e) => write!(f, "{e}"),
+            Error::ContainerGone(why) => write!(f, "the container was gone before the run: {why}"),
             Error::Pool(why) => write!(f, "no container could be made: {why}"),
         }
     }

@@ -129,7 +129,9 @@ impl Pool {
         }
     }
 
-    /// Runs one program in an idle container; see [`Container::run`].
+    /// Runs one program in an idle container; see [`Container::run`]. If the container
+    /// turns out to be dead before the program started (its init was killed from outside
+    /// while idle), the run goes to another container, once.
     pub fn run(
         &self,
         run: &Run<'_>,
@@ -137,7 +139,12 @@ impl Pool {
         limits: &Limits,
     ) -> Result<Outcome, Error> {
         let mut container = self.take()?;
-        let result = container.run(run, stdio, limits);
+        let mut result = container.run(run, stdio, limits);
+        if let Err(Error::ContainerGone(_)) = result {
+            self.give_back(container, false);
+            container = self.take()?;
+            result = container.run(run, stdio, limits);
+        }
         self.give_back(container, result.is_ok());
         result
     }
@@ -145,6 +152,25 @@ impl Pool {
     /// How many containers are idle now.
     pub fn idle(&self) -> usize {
         self.lock().idle.len()
+    }
+
+    /// The pids (on the host) of the idle containers' inits.
+    pub fn idle_pids(&self) -> Vec<libc::pid_t> {
+        self.lock().idle.iter().map(Container::pid).collect()
+    }
+
+    /// The memory charged to the idle containers now, bytes.
+    pub fn idle_memory(&self) -> Result<u64, Error> {
+        self.lock().idle.iter().map(Container::memory_current).sum()
+    }
+
+    /// The idle containers' memory that reclaim cannot take back, bytes.
+    pub fn idle_resident(&self) -> Result<u64, Error> {
+        self.lock()
+            .idle
+            .iter()
+            .map(Container::memory_resident)
+            .sum()
     }
 }
 

@@ -182,6 +182,16 @@ impl Cgroup {
         }
     }
 
+    /// The charged memory that reclaim cannot take back (anonymous and tmpfs), bytes. The
+    /// rest of the charge is page cache and kernel caches (dentries, inodes), which a
+    /// container accumulates run after run and the kernel reclaims under pressure.
+    pub fn resident(&self) -> Result<u64, CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.resident(),
+            Cgroup::V2(g) => g.resident(),
+        }
+    }
+
     /// The accounting since the last reset.
     pub fn usage(&self) -> Result<Usage, CgroupError> {
         match self {

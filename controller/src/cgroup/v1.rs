@@ -85,6 +85,13 @@ impl V1Group {
         self.usage.read_u64()
     }
 
+    /// The charged memory that reclaim cannot take back: anonymous pages and tmpfs files
+    /// (memory.stat `rss` + `shmem`), bytes.
+    pub fn resident(&self) -> Result<u64> {
+        let stat = file::read(&self.dirs[1].join("memory.stat"))?;
+        Ok(file::field(&stat, "rss").unwrap_or(0) + file::field(&stat, "shmem").unwrap_or(0))
+    }
+
     /// The accounting since the last reset; `oom_kills` is the cgroup's running total.
     pub fn usage(&self) -> Result<Usage> {
         Ok(Usage {

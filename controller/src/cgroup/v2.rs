@@ -101,6 +101,13 @@ impl V2Group {
         self.current.read_u64()
     }
 
+    /// The charged memory that reclaim cannot take back: anonymous pages and tmpfs files
+    /// (memory.stat `anon` + `shmem`), bytes.
+    pub fn resident(&self) -> Result<u64> {
+        let stat = file::read(&self.dir.join("memory.stat"))?;
+        Ok(file::field(&stat, "anon").unwrap_or(0) + file::field(&stat, "shmem").unwrap_or(0))
+    }
+
     /// The accounting since the last reset. Without a resettable memory.peak, the peak is
     /// the larger of the usage at the reset and now (a lower bound).
     pub fn usage(&self) -> Result<Usage> {

@@ -222,9 +222,15 @@ impl Container {
         self.cgroup.reset().map_err(cgroup_error)?;
 
         let datagram = wire::encode(&Request::Run(run.clone()), &mut self.buf)?;
+        // Failing here, the container was gone before the program could start: say so, so
+        // that a pool can run the request elsewhere.
+        let gone = |e: Error| Error::ContainerGone(e.to_string());
         socket::send_with_fds(self.socket.as_raw_fd(), datagram, &stdio)
-            .map_err(|e| Error::io("send the run request to init", e))?;
-        match self.receive(Some(REPLY_GRACE), "to the run request")? {
+            .map_err(|e| gone(Error::io("send the run request to init", e)))?;
+        match self
+            .receive(Some(REPLY_GRACE), "to the run request")
+            .map_err(gone)?
+        {
             Reply::Started { .. } => {}
             Reply::Failed(failure) => return Ok(Outcome::NotStarted(failure)),
             Reply::Malformed(e) => {
@@ -350,9 +356,15 @@ impl Container {
         Ok(())
     }
 
-    /// The memory charged to the container now, bytes (an idle container: init's own).
+    /// The memory charged to the container now, bytes (an idle container: init's own, and
+    /// reclaimable kernel caches).
     pub fn memory_current(&self) -> Result<u64, Error> {
         self.cgroup.memory_current().map_err(cgroup_error)
+    }
+
+    /// The container's memory that reclaim cannot take back (anonymous and tmpfs), bytes.
+    pub fn memory_resident(&self) -> Result<u64, Error> {
+        self.cgroup.resident().map_err(cgroup_error)
     }
 }
 
