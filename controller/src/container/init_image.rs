@@ -8,6 +8,9 @@ use std::sync::OnceLock;
 /// The init binary, built by build.rs for this architecture and embedded at compile time.
 pub static INIT: &[u8] = include_bytes!(env!("RUNBOX_INIT_PATH"));
 
+/// The target the embedded init was built for.
+pub const INIT_TARGET: &str = env!("RUNBOX_INIT_TARGET");
+
 static MEMFD: OnceLock<OwnedFd> = OnceLock::new();
 
 /// A sealed, close-on-exec memfd holding [`INIT`], made once per process and shared by every

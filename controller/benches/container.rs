@@ -1,0 +1,281 @@
+//! The container benchmarks (run as root: scripts/bench.sh, or `cargo bench --bench
+//! container` with RUNBOX_TRUE naming a static `true`). Every figure is a median and p90 in
+//! microseconds over runs interleaved with what they are compared to, on this machine.
+//!
+//! 1. the seed's table: fork, clone with each namespace alone, all namespaces, mount +
+//!    pivot_root, and a run inside a pre-forked container;
+//! 2. the headline: request -> result for a static `true` in a warm container, beside a
+//!    plain fork + execve + wait4 of the same binary, interleaved, and their ratio;
+//! 3. runs per second through `runbox batch` with 1 and 2 containers;
+//! 4. container creation and destruction;
+//! 5. the init's binary size and an idle container's memory;
+//! 6. the per-run cost of a seccomp filter of 40 and of 400 instructions.
+#![allow(unsafe_code)]
+
+use runbox::container::init_image::INIT;
+use runbox::container::NAMESPACES;
+use runbox::mount::apply::Prepared;
+use runbox::mount::MountPlan;
+use runbox::sys::process;
+use runbox::{Container, ContainerConfig, Outcome, RunSpec};
+use std::ffi::CString;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Prints a row and returns the median.
+fn row(name: &str, mut samples: Vec<u64>) -> u64 {
+    samples.sort_unstable();
+    let median = percentile(&samples, 0.5);
+    println!(
+        "| {name:<46} | {median:>8} | {:>8} | {:>5} |",
+        percentile(&samples, 0.9),
+        samples.len()
+    );
+    median
+}
+
+fn header(title: &str) {
+    println!(
+        "\n{title}\n| {:<46} | {:>8} | {:>8} | {:>5} |\n|---|---|---|---|",
+        "", "median us", "p90 us", "n"
+    );
+}
+
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
+}
+
+/// Clones a child with `flags` that runs `child` and exits; waits for it.
+fn clone_and_wait(flags: libc::c_int, child: &dyn Fn() -> i32) {
+    // SAFETY: the child only runs `child` (syscalls on prepared data) and _exits.
+    match unsafe { process::clone(flags) }.expect("clone") {
+        None => process::exit_now(child()),
+        Some(pid) => {
+            process::wait4(pid, 0).expect("wait4");
+        }
+    }
+}
+
+/// fork + execve + wait4 of `path` on the host: the floor.
+fn fork_exec_wait(path: &CString) {
+    let argv = runbox::sys::CStrArray::new(vec![path.clone()]);
+    let envp = runbox::sys::CStrArray::new(vec![]);
+    // SAFETY: the child only execs and _exits.
+    match unsafe { process::fork() }.expect("fork") {
+        None => {
+            process::execve(path, &argv, &envp);
+            process::exit_now(127)
+        }
+        Some(pid) => {
+            process::wait4(pid, 0).expect("wait4");
+        }
+    }
+}
+
+/// A filter of `n` instructions that allows everything: load the syscall number, `n - 2`
+/// comparisons that never match, allow.
+fn filter(n: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut push = |code: u16, k: u32| {
+        bytes.extend_from_slice(&code.to_ne_bytes());
+        bytes.extend_from_slice(&[0, 0]);
+        bytes.extend_from_slice(&k.to_ne_bytes());
+    };
+    push(0x20, 0); // ld [nr]
+    for _ in 0..n - 2 {
+        push(0x15, 0xffff); // jeq #0xffff, +0, +0
+    }
+    push(0x06, 0x7fff_0000); // ret ALLOW
+    bytes
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // `cargo test` builds benches in test mode: nothing to check here.
+    }
+    let true_path = std::env::var("RUNBOX_TRUE").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench/true-static").into()
+    });
+    assert!(
+        Path::new(&true_path).exists(),
+        "{true_path}: build a static true (scripts/bench.sh does)"
+    );
+    let runbox_bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/runbox");
+    let host_true = CString::new(true_path.clone()).unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let stdio = [null.as_fd(), null.as_fd(), null.as_fd()];
+    let config = ContainerConfig {
+        root: runbox::mount::RootSpec {
+            binds: vec![format!("{true_path}:/true").parse().unwrap()],
+            ..Default::default()
+        },
+        ..ContainerConfig::default()
+    };
+    let spec = RunSpec::new(vec!["/true".into()]);
+    let wire = spec.to_wire().unwrap();
+    let mut container = Container::create(&config).expect("a container (run as root)");
+    let mut warm_run = |seccomp: &[u8]| {
+        let mut run = wire.run();
+        run.seccomp = seccomp;
+        let started = Instant::now();
+        let outcome = container.run(&run, stdio, &spec.limits).expect("run");
+        assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
+        micros(started)
+    };
+    const N: usize = 300;
+
+    // 1. The seed's table.
+    header("1. the seed's table (each row: clone/fork, the child _exits, wait4)");
+    let clone_row = |name: &str, flags: libc::c_int| {
+        let samples = (0..N / 3)
+            .map(|_| {
+                let t = Instant::now();
+                clone_and_wait(flags, &|| 0);
+                micros(t)
+            })
+            .collect();
+        row(name, samples)
+    };
+    clone_row("fork", 0);
+    for (name, flag) in [
+        ("clone CLONE_NEWUSER", libc::CLONE_NEWUSER),
+        ("clone CLONE_NEWPID", libc::CLONE_NEWPID),
+        ("clone CLONE_NEWNS", libc::CLONE_NEWNS),
+        ("clone CLONE_NEWIPC", libc::CLONE_NEWIPC),
+        ("clone CLONE_NEWUTS", libc::CLONE_NEWUTS),
+        ("clone CLONE_NEWNET", libc::CLONE_NEWNET),
+        ("clone CLONE_NEWCGROUP", libc::CLONE_NEWCGROUP),
+    ] {
+        clone_row(name, flag);
+    }
+    clone_row("clone, all seven namespaces", NAMESPACES);
+    let prepared = Prepared::new(
+        &MountPlan::default(),
+        Path::new(runbox::container::STAGE_DIR),
+    )
+    .unwrap();
+    std::fs::create_dir_all(runbox::container::STAGE_DIR).unwrap();
+    let pivot: Vec<u64> = (0..N / 3)
+        .map(|_| {
+            let t = Instant::now();
+            clone_and_wait(libc::CLONE_NEWNS, &|| i32::from(prepared.apply().is_err()));
+            micros(t)
+        })
+        .collect();
+    row("clone CLONE_NEWNS + tmpfs + pivot_root", pivot);
+    let in_container: Vec<u64> = (0..N / 3).map(|_| warm_run(&[])).collect();
+    row(
+        "run of a static true in a pre-forked container",
+        in_container,
+    );
+
+    // 2. The headline, interleaved.
+    header("2. the headline: static true, interleaved");
+    let (mut floor, mut warm) = (Vec::new(), Vec::new());
+    for _ in 0..N {
+        let t = Instant::now();
+        fork_exec_wait(&host_true);
+        floor.push(micros(t));
+        warm.push(warm_run(&[]));
+    }
+    let floor = row("fork + execve + wait4 on the host (the floor)", floor);
+    let warm = row("request -> result in a warm container", warm);
+    println!(
+        "ratio of medians: {:.2} (target <= 1.25)",
+        warm as f64 / floor as f64
+    );
+
+    // 6. seccomp filters (run here, while the container is warm).
+    header("6. a seccomp filter per run (static true in a warm container, interleaved)");
+    let (f40, f400) = (filter(40), filter(400));
+    let (mut none, mut with40, mut with400) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..N {
+        none.push(warm_run(&[]));
+        with40.push(warm_run(&f40));
+        with400.push(warm_run(&f400));
+    }
+    let base = row("no filter", none);
+    let m40 = row("40 instructions", with40);
+    let m400 = row("400 instructions", with400);
+    println!(
+        "cost per run: 40 instructions {} us, 400 instructions {} us",
+        m40 as i64 - base as i64,
+        m400 as i64 - base as i64
+    );
+
+    // 5. Size and idle memory.
+    println!("\n5. the init and an idle container");
+    println!(
+        "init binary: {} bytes ({})",
+        INIT.len(),
+        runbox::container::init_image::INIT_TARGET
+    );
+    println!(
+        "idle container memory: {} KiB charged, {} KiB anonymous + tmpfs",
+        container.memory_current().unwrap() / 1024,
+        container.memory_resident().unwrap() / 1024
+    );
+    drop(container);
+
+    // 4. Creation and destruction.
+    header("4. container creation and destruction");
+    let (mut create, mut destroy) = (Vec::new(), Vec::new());
+    for _ in 0..30 {
+        let t = Instant::now();
+        let c = Container::create(&ContainerConfig::default()).unwrap();
+        create.push(micros(t));
+        let t = Instant::now();
+        drop(c);
+        destroy.push(micros(t));
+        // Creations a judge makes are spread out: do not let one's cost hide the next's.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    row("create, 50 ms apart (ready to serve)", create);
+    row("destroy (killed, reaped, cgroup removed)", destroy);
+    let back_to_back = (0..30)
+        .map(|_| {
+            let t = Instant::now();
+            let c = Container::create(&ContainerConfig::default()).unwrap();
+            let took = micros(t);
+            drop(c);
+            took
+        })
+        .collect();
+    row("create, back to back", back_to_back);
+
+    // 3. Throughput through the CLI.
+    println!("\n3. runs per second through `runbox batch` (/bin/true, the default root)");
+    for parallel in [1, 2] {
+        let runs = 600;
+        let mut child = Command::new(runbox_bin)
+            .args(["batch", "--parallel", &parallel.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn runbox batch (build it with cargo build --release)");
+        let mut input = child.stdin.take().unwrap();
+        let lines: String = (0..runs)
+            .map(|i| format!("{{\"id\":\"{i}\",\"argv\":[\"/bin/true\"]}}\n"))
+            .collect();
+        let writer = std::thread::spawn(move || input.write_all(lines.as_bytes()));
+        let mut results = BufReader::new(child.stdout.take().unwrap()).lines();
+        results.next().unwrap().unwrap(); // the first result: the pool is up
+        let t = Instant::now();
+        let rest = results
+            .map_while(Result::ok)
+            .filter(|l| l.contains("\"ok\""))
+            .count();
+        let elapsed = t.elapsed().as_secs_f64();
+        writer.join().unwrap().unwrap();
+        child.wait().unwrap();
+        assert_eq!(rest, runs - 1, "every run ok");
+        println!("--parallel {parallel}: {:.0} runs/s", rest as f64 / elapsed);
+    }
+}
