@@ -28,6 +28,7 @@ pub mod output;
 pub mod pool;
 pub mod result;
 pub mod run;
+pub mod seccomp;
 pub mod spec;
 pub mod status;
 pub mod supervise;
