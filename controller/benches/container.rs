@@ -194,21 +194,35 @@ fn main() {
 
     // 6. seccomp filters (run here, while the container is warm).
     header("6. a seccomp filter per run (static true in a warm container, interleaved)");
-    let (f40, f400) = (filter(40), filter(400));
-    let (mut none, mut with40, mut with400) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..N {
-        none.push(warm_run(&[]));
-        with40.push(warm_run(&f40));
-        with400.push(warm_run(&f400));
+    let mut filters: Vec<(String, Vec<u8>)> = vec![
+        ("no filter".into(), vec![]),
+        ("40 instructions, linear".into(), filter(40)),
+        ("400 instructions, linear".into(), filter(400)),
+    ];
+    for profile in ["default", "strict"] {
+        let bytes = runbox::seccomp::filter(profile).unwrap();
+        filters.push((
+            format!("profile {profile}: {} instructions", bytes.len() / 8),
+            bytes.to_vec(),
+        ));
     }
-    let base = row("no filter", none);
-    let m40 = row("40 instructions", with40);
-    let m400 = row("400 instructions", with400);
-    println!(
-        "cost per run: 40 instructions {} us, 400 instructions {} us",
-        m40 as i64 - base as i64,
-        m400 as i64 - base as i64
-    );
+    let mut samples = vec![Vec::new(); filters.len()];
+    for _ in 0..N {
+        for (i, (_, bytes)) in filters.iter().enumerate() {
+            samples[i].push(warm_run(bytes));
+        }
+    }
+    let medians: Vec<u64> = filters
+        .iter()
+        .zip(samples)
+        .map(|((name, _), s)| row(name, s))
+        .collect();
+    for ((name, _), median) in filters.iter().zip(&medians).skip(1) {
+        println!(
+            "cost per run of {name}: {} us",
+            *median as i64 - medians[0] as i64
+        );
+    }
 
     // 5. Size and idle memory.
     println!("\n5. the init and an idle container");

@@ -87,9 +87,12 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         Some("namespace") => Mode::Namespace,
         Some(other) => return Err(format!("mode: {other:?} is not container or namespace")),
     };
-    match r.profile.as_deref() {
-        None | Some("default") => {}
-        Some(other) => return Err(format!("profile: unknown profile {other:?}")),
+    if let Some(profile) = r
+        .profile
+        .as_deref()
+        .filter(|p| !crate::seccomp::profile::BUILTIN.contains(p))
+    {
+        return Err(format!("profile: unknown profile {profile:?}"));
     }
     if r.argv.is_empty() {
         return Err("argv: no program given".into());
@@ -118,6 +121,7 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         bind,
         rootfs: r.rootfs,
         env: r.env,
+        profile: r.profile,
         argv: r.argv,
     })
 }
@@ -129,7 +133,10 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
         Err(e) => return RunResult::internal_error(e),
     };
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
-    let spec = options.spec();
+    let spec = match options.spec() {
+        Ok(spec) => spec,
+        Err(e) => return RunResult::internal_error(format!("profile: {e}")),
+    };
     let wire = match spec.to_wire() {
         Ok(wire) => wire,
         Err(e) => return RunResult::internal_error(e.to_string()),

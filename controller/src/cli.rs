@@ -95,6 +95,10 @@ struct RunArgs {
     /// [default: PATH=/usr/local/bin:/usr/bin:/bin].
     #[arg(long, value_name = "K=V")]
     env: Vec<String>,
+    /// Syscall profile: default (refuses the kernel surfaces no judged program needs),
+    /// strict (an allow-list for single-process C/C++; anything else ends the run), none.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     /// Print one JSON object on stdout instead of a summary on stderr.
     #[arg(long)]
     json: bool,
@@ -136,14 +140,19 @@ fn run(args: RunArgs) -> i32 {
         bind: args.bind,
         rootfs: args.rootfs,
         env: (!args.env.is_empty()).then_some(args.env),
+        profile: args.profile,
         argv: args.argv,
+    };
+    let spec = match options.spec() {
+        Ok(spec) => spec,
+        Err(message) => return usage_error(format!("--profile: {message}")),
     };
     let stdio = match options.open_stdio(OutputDefault::Inherit) {
         Ok(stdio) => stdio,
         Err(message) => return usage_error(format!("--{message}")),
     };
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
-    let result = match run_once(options.mode, &options.config(), &options.spec(), fds) {
+    let result = match run_once(options.mode, &options.config(), &spec, fds) {
         Ok(result) => result,
         Err(e) if e.is_usage() => return usage_error(e),
         Err(e) => RunResult::internal_error(e.to_string()),

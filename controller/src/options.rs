@@ -3,7 +3,7 @@
 
 use crate::container::ContainerConfig;
 use crate::mount::{Bind, RootSpec};
-use crate::spec::{Limits, Mode, RunSpec, DEFAULT_PATH};
+use crate::spec::{Limits, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub rootfs: Option<PathBuf>,
     /// The environment, exactly [PATH only].
     pub env: Option<Vec<String>>,
+    /// The syscall profile [default].
+    pub profile: Option<String>,
     /// The program and its arguments.
     pub argv: Vec<String>,
 }
@@ -81,17 +83,22 @@ impl RunOptions {
         }
     }
 
-    /// The program, its environment, working directory and limits.
-    pub fn spec(&self) -> RunSpec {
-        RunSpec {
+    /// The program, its environment, working directory, limits and syscall filter; an
+    /// unknown profile is an error naming it.
+    pub fn spec(&self) -> Result<RunSpec, String> {
+        let profile = self.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
+        let seccomp = crate::seccomp::filter(profile).ok_or_else(|| {
+            let known = crate::seccomp::profile::BUILTIN.join(", ");
+            format!("unknown profile {profile:?} (known: {known})")
+        })?;
+        let env = self.env.clone();
+        Ok(RunSpec {
             argv: self.argv.clone(),
-            env: self
-                .env
-                .clone()
-                .unwrap_or_else(|| vec![format!("PATH={DEFAULT_PATH}")]),
+            env: env.unwrap_or_else(|| vec![format!("PATH={DEFAULT_PATH}")]),
             cwd: "/w".into(),
             limits: self.limits(),
-        }
+            seccomp,
+        })
     }
 
     /// Opens the program's stdin, stdout and stderr on the host; an error names the option.
@@ -144,6 +151,17 @@ mod tests {
         let limits = options.limits();
         assert_eq!(limits.wall, Duration::from_millis(1500));
         assert_eq!(limits.stack, 64 << 20);
-        assert_eq!(options.spec().env, vec![format!("PATH={DEFAULT_PATH}")]);
+        assert_eq!(
+            options.spec().unwrap().env,
+            vec![format!("PATH={DEFAULT_PATH}")]
+        );
+        let unknown = RunOptions {
+            profile: Some("nope".into()),
+            ..RunOptions::default()
+        };
+        assert!(unknown
+            .spec()
+            .unwrap_err()
+            .contains("unknown profile \"nope\""));
     }
 }

@@ -2,7 +2,11 @@
 
 use crate::error::Error;
 use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The syscall profile of a run that names none.
+pub const DEFAULT_PROFILE: &str = "default";
 
 /// Where `argv[0]` is looked up when the environment has no `PATH`.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -84,6 +88,8 @@ pub struct RunSpec {
     pub cwd: String,
     /// The limits.
     pub limits: Limits,
+    /// The seccomp filter (classic BPF bytes; empty for none), from a profile.
+    pub seccomp: Arc<Vec<u8>>,
 }
 
 impl RunSpec {
@@ -94,6 +100,7 @@ impl RunSpec {
             env: vec![format!("PATH={DEFAULT_PATH}")],
             cwd: "/w".into(),
             limits: Limits::default(),
+            seccomp: crate::seccomp::filter(DEFAULT_PROFILE).unwrap_or_default(),
         }
     }
 
@@ -129,6 +136,7 @@ impl RunSpec {
             cwd: nul(&self.cwd),
             search_path: nul(search_path),
             rlimits: self.limits.rlimits(),
+            seccomp: Arc::clone(&self.seccomp),
             wall_limit_us: self.limits.wall.as_micros().try_into().unwrap_or(u64::MAX),
         })
     }
@@ -142,6 +150,7 @@ pub struct WireRun {
     cwd: String,
     search_path: String,
     rlimits: heapless::Vec<Rlimit, MAX_RLIMITS>,
+    seccomp: Arc<Vec<u8>>,
     wall_limit_us: u64,
 }
 
@@ -154,7 +163,7 @@ impl WireRun {
             cwd: &self.cwd,
             search_path: &self.search_path,
             rlimits: self.rlimits.clone(),
-            seccomp: &[],
+            seccomp: &self.seccomp,
             stdio: [0, 1, 2],
             wall_limit_us: self.wall_limit_us,
         }

@@ -114,6 +114,12 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
         return verdict(Status::MemoryLimitExceeded, Some("memory limit reached"));
     }
     match finished.exit {
+        // The filter's kill: the only SIGSYS a program cannot catch or send itself past
+        // the filter. (Which call it was is not known yet.)
+        Exit::Signal(libc::SIGSYS) => verdict(
+            Status::DisallowedSyscall,
+            Some("killed by the syscall filter"),
+        ),
         Exit::Signal(signal) => verdict(Status::Signaled, Some(signal_name(signal))),
         Exit::Code(0) => verdict(Status::Ok, None),
         Exit::Code(_) => verdict(Status::NonzeroExit, None),
