@@ -14,7 +14,9 @@
 //! - `mmap-touch MIB`: maps MIB MiB anonymous memory and touches it all;
 //! - `flood-ignoring PATH`: ignores SIGXFSZ and writes PATH until a write fails, exits 0;
 //! - `fork-count`: forks sleeping children until fork fails, prints how many it made;
-//! - `thread-count`: starts sleeping threads until that fails, prints how many it made.
+//! - `thread-count`: starts sleeping threads until that fails, prints how many it made;
+//! - `syscall NAME [ARG0]`: makes that call (other arguments 0, or harmless) and prints
+//!   `ok` or `errno N`.
 #![allow(unsafe_code)]
 
 use std::io::Write;
@@ -39,6 +41,14 @@ fn spin_forever() -> ! {
 
 fn number(argv: &[String], at: usize) -> u64 {
     argv.get(at).and_then(|s| s.parse().ok()).unwrap_or(1)
+}
+
+/// A decimal or 0x-prefixed hexadecimal number.
+fn parse_number(text: &str) -> Option<i64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => i64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
 }
 
 fn touch(bytes: &mut [u8]) {
@@ -181,6 +191,37 @@ fn main() {
                 made += 1;
             }
             println!("{made}");
+        }
+        Some("syscall") => {
+            let arg0: i64 = argv.get(3).and_then(|a| parse_number(a)).unwrap_or(0);
+            let nr = match argv[2].as_str() {
+                "ptrace" => libc::SYS_ptrace,
+                "mount" => libc::SYS_mount,
+                "unshare" => libc::SYS_unshare,
+                "keyctl" => libc::SYS_keyctl,
+                "bpf" => libc::SYS_bpf,
+                "perf_event_open" => libc::SYS_perf_event_open,
+                "userfaultfd" => libc::SYS_userfaultfd,
+                "io_uring_setup" => libc::SYS_io_uring_setup,
+                "socket" => libc::SYS_socket,
+                "personality" => libc::SYS_personality,
+                "reboot" => libc::SYS_reboot,
+                "open_by_handle_at" => libc::SYS_open_by_handle_at,
+                other => panic!("no such call here: {other}"),
+            };
+            // socket needs a valid type to get past the kernel's own checks: SOCK_STREAM.
+            let arg1: i64 = if nr == libc::SYS_socket { 1 } else { 0 };
+            // SAFETY: every call above with these arguments either fails or, for the few that
+            // can succeed (socket, personality's query), has no effect on memory.
+            let ret = unsafe { libc::syscall(nr, arg0, arg1, 0, 0, 0, 0) };
+            if ret == -1 {
+                println!(
+                    "errno {}",
+                    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+                );
+            } else {
+                println!("ok");
+            }
         }
         other => {
             eprintln!("runbox-probe: unknown command {other:?}");
