@@ -160,14 +160,31 @@ fn strict_runs_a_plain_program_and_ends_one_that_steps_outside() {
         "{ran:?}"
     );
 
+    // glibc's fork() is the clone syscall; the verdict names it.
     let ran = run("container", &strict, &["./forks"]);
-    assert_eq!(ran.status(), "disallowed_syscall", "{ran:?}");
+    assert_eq!(
+        (ran.status(), ran.result["detail"].as_str()),
+        ("disallowed_syscall", Some("clone")),
+        "{ran:?}"
+    );
     assert_eq!(ran.out(), "before\n", "it got no further than the fork");
 
     // A program that installs its own SIGSYS handler cannot hide the verdict.
     let ran = run("container", &strict, &["./hides"]);
-    assert_eq!(ran.status(), "disallowed_syscall", "{ran:?}");
+    assert_eq!(
+        (ran.status(), ran.result["detail"].as_str()),
+        ("disallowed_syscall", Some("getppid")),
+        "{ran:?}"
+    );
     assert_eq!(ran.out(), "", "{ran:?}");
+
+    // Namespace mode holds no listener: the filter kills, and the call is not named.
+    let ran = run("namespace", &strict, &["./forks"]);
+    assert_eq!(
+        (ran.status(), ran.result["detail"].as_str()),
+        ("disallowed_syscall", Some("killed by the syscall filter")),
+        "{ran:?}"
+    );
 
     // The same programs are fine under the default profile.
     let ran = run("container", &["--dir", &work], &["./forks"]);

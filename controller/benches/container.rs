@@ -121,9 +121,10 @@ fn main() {
     let spec = RunSpec::new(vec!["/true".into()]);
     let wire = spec.to_wire().unwrap();
     let mut container = Container::create(&config).expect("a container (run as root)");
-    let mut warm_run = |seccomp: &[u8]| {
+    let mut warm_run = |seccomp: &runbox::seccomp::Filter| {
         let mut run = wire.run();
-        run.seccomp = seccomp;
+        run.seccomp = &seccomp.bytes;
+        run.seccomp_listener = seccomp.listener;
         let started = Instant::now();
         let outcome = container.run(&run, stdio, &spec.limits).expect("run");
         assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
@@ -170,7 +171,9 @@ fn main() {
         })
         .collect();
     row("clone CLONE_NEWNS + tmpfs + pivot_root", pivot);
-    let in_container: Vec<u64> = (0..N / 3).map(|_| warm_run(&[])).collect();
+    let in_container: Vec<u64> = (0..N / 3)
+        .map(|_| warm_run(&runbox::seccomp::Filter::default()))
+        .collect();
     row(
         "run of a static true in a pre-forked container",
         in_container,
@@ -179,14 +182,15 @@ fn main() {
     // 2. The headline, interleaved: as runs go by default, with the default profile's
     // filter, and without any filter.
     header("2. the headline: static true, interleaved");
-    let default_filter = runbox::seccomp::filter("default").unwrap();
+    let default_filter = runbox::seccomp::filter("default", true).unwrap();
+    let no_filter = runbox::seccomp::Filter::default();
     let (mut floor, mut warm, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..N {
         let t = Instant::now();
         fork_exec_wait(&host_true);
         floor.push(micros(t));
         warm.push(warm_run(&default_filter));
-        bare.push(warm_run(&[]));
+        bare.push(warm_run(&no_filter));
     }
     let floor = row("fork + execve + wait4 on the host (the floor)", floor);
     let warm = row("request -> result, warm, default profile", warm);
@@ -200,22 +204,27 @@ fn main() {
 
     // 6. seccomp filters (run here, while the container is warm).
     header("6. a seccomp filter per run (static true in a warm container, interleaved)");
-    let mut filters: Vec<(String, Vec<u8>)> = vec![
-        ("no filter".into(), vec![]),
-        ("40 instructions, linear".into(), filter(40)),
-        ("400 instructions, linear".into(), filter(400)),
+    let raw = |bytes| runbox::seccomp::Filter {
+        bytes,
+        listener: false,
+    };
+    let mut filters: Vec<(String, runbox::seccomp::Filter)> = vec![
+        ("no filter".into(), raw(vec![])),
+        ("40 instructions, linear".into(), raw(filter(40))),
+        ("400 instructions, linear".into(), raw(filter(400))),
     ];
     for profile in ["default", "strict"] {
-        let bytes = runbox::seccomp::filter(profile).unwrap();
-        filters.push((
-            format!("profile {profile}: {} instructions", bytes.len() / 8),
-            bytes.to_vec(),
-        ));
+        let compiled = runbox::seccomp::filter(profile, true).unwrap();
+        let name = format!(
+            "profile {profile}: {} instructions",
+            compiled.bytes.len() / 8
+        );
+        filters.push((name, (*compiled).clone()));
     }
     let mut samples = vec![Vec::new(); filters.len()];
     for _ in 0..N {
-        for (i, (_, bytes)) in filters.iter().enumerate() {
-            samples[i].push(warm_run(bytes));
+        for (i, (_, compiled)) in filters.iter().enumerate() {
+            samples[i].push(warm_run(compiled));
         }
     }
     let medians: Vec<u64> = filters

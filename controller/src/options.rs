@@ -87,7 +87,9 @@ impl RunOptions {
     /// unknown profile is an error naming it.
     pub fn spec(&self) -> Result<RunSpec, String> {
         let profile = self.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
-        let seccomp = crate::seccomp::filter(profile).ok_or_else(|| {
+        // Namespace mode holds no listener: its filters kill instead of notifying.
+        let listener = self.mode == Mode::Container;
+        let seccomp = crate::seccomp::filter(profile, listener).ok_or_else(|| {
             let known = crate::seccomp::profile::BUILTIN.join(", ");
             format!("unknown profile {profile:?} (known: {known})")
         })?;

@@ -1,6 +1,7 @@
 //! A run as the library's users describe it, and its translation into the wire request.
 
 use crate::error::Error;
+use crate::seccomp::Filter;
 use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,8 +89,8 @@ pub struct RunSpec {
     pub cwd: String,
     /// The limits.
     pub limits: Limits,
-    /// The seccomp filter (classic BPF bytes; empty for none), from a profile.
-    pub seccomp: Arc<Vec<u8>>,
+    /// The seccomp filter, from a profile.
+    pub seccomp: Arc<Filter>,
 }
 
 impl RunSpec {
@@ -100,7 +101,7 @@ impl RunSpec {
             env: vec![format!("PATH={DEFAULT_PATH}")],
             cwd: "/w".into(),
             limits: Limits::default(),
-            seccomp: crate::seccomp::filter(DEFAULT_PROFILE).unwrap_or_default(),
+            seccomp: crate::seccomp::filter(DEFAULT_PROFILE, true).unwrap_or_default(),
         }
     }
 
@@ -150,7 +151,7 @@ pub struct WireRun {
     cwd: String,
     search_path: String,
     rlimits: heapless::Vec<Rlimit, MAX_RLIMITS>,
-    seccomp: Arc<Vec<u8>>,
+    seccomp: Arc<Filter>,
     wall_limit_us: u64,
 }
 
@@ -163,7 +164,8 @@ impl WireRun {
             cwd: &self.cwd,
             search_path: &self.search_path,
             rlimits: self.rlimits.clone(),
-            seccomp: &self.seccomp,
+            seccomp: &self.seccomp.bytes,
+            seccomp_listener: self.seccomp.listener,
             stdio: [0, 1, 2],
             wall_limit_us: self.wall_limit_us,
         }

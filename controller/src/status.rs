@@ -80,6 +80,7 @@ pub struct Accounting {
 /// Decides the status of a run that ended, from how it ended (`finished`), what was measured
 /// and done (`accounting`) and the limits. The order settles the ambiguous cases:
 ///
+/// 0. init ended it at a call its filter notified: disallowed_syscall, with the call's name;
 /// 1. the OOM killer acted: memory, whatever signal or exit followed (a run that hits the
 ///    CPU and the memory limit in the same instant is memory_limit_exceeded: the kernel's
 ///    kill is the one that is certain to be about that run);
@@ -92,6 +93,12 @@ pub struct Accounting {
 pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> Verdict {
     let cpu_over = u128::from(accounting.cpu_us) > limits.time.as_micros();
     let failed = finished.exit != Exit::Code(0);
+    if let Some(KillReason::DisallowedSyscall { nr, arch }) = finished.killed {
+        return Verdict {
+            status: Status::DisallowedSyscall,
+            detail: Some(syscall_name(nr, arch)),
+        };
+    }
     if accounting.oom_killed {
         return verdict(Status::MemoryLimitExceeded, Some("out of memory"));
     }
@@ -105,7 +112,7 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
         Some(KillReason::KillOrder) => {
             return verdict(Status::InternalError, Some("killed by the controller"))
         }
-        None => {}
+        Some(KillReason::DisallowedSyscall { .. }) | None => {}
     }
     if finished.exit == Exit::Signal(libc::SIGXFSZ) || accounting.output_full {
         return verdict(Status::OutputLimitExceeded, Some("output"));
@@ -124,6 +131,17 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
         Exit::Code(0) => verdict(Status::Ok, None),
         Exit::Code(_) => verdict(Status::NonzeroExit, None),
     }
+}
+
+/// The name of syscall `nr` of the architecture `arch` (an `AUDIT_ARCH_*`), or `syscall N`.
+fn syscall_name(nr: u32, arch: u32) -> String {
+    use crate::seccomp::arch::Arch;
+    let known = [Arch::X86_64, Arch::Aarch64, Arch::Arm]
+        .into_iter()
+        .find(|a| a.audit() == arch);
+    known
+        .and_then(|a| a.name(nr))
+        .map_or_else(|| format!("syscall {nr}"), String::from)
 }
 
 /// `SIGSEGV` for 11, and so on; `signal` when unknown.
@@ -200,6 +218,30 @@ mod tests {
             &limits(),
         );
         assert_eq!(segv, verdict(Status::Signaled, Some("SIGSEGV")));
+    }
+
+    #[test]
+    fn a_notified_call_is_disallowed_with_its_name() {
+        let finished = ended(
+            Exit::Signal(libc::SIGKILL),
+            Some(KillReason::DisallowedSyscall {
+                nr: 101,
+                arch: crate::seccomp::arch::Arch::X86_64.audit(),
+            }),
+        );
+        let verdict = decide(&finished, &used(5, 1), &limits());
+        assert_eq!(
+            (verdict.status, verdict.detail.as_deref()),
+            (Status::DisallowedSyscall, Some("ptrace"))
+        );
+        let unknown = ended(
+            Exit::Signal(libc::SIGKILL),
+            Some(KillReason::DisallowedSyscall { nr: 9999, arch: 1 }),
+        );
+        assert_eq!(
+            decide(&unknown, &used(5, 1), &limits()).detail.as_deref(),
+            Some("syscall 9999")
+        );
     }
 
     #[test]

@@ -13,8 +13,11 @@ const PATH_MAX: usize = 4096;
 
 /// Becomes the program, or exits 127 with a failure record.
 pub fn exec(run: &Run<'_>, fds: &[i32], record_page: *mut u8) -> ! {
-    let Err(failure) = prepare_and_exec(run, fds);
+    let Err(failure) = prepare_and_exec(run, fds, record_page);
     sys::put_record(record_page, Some(failure));
+    // Whoever waits for a listener hand-over learns there will be none.
+    let handover = crate::handover::Handover::at(record_page);
+    handover.abandon();
     sys::exit(127)
 }
 
@@ -26,7 +29,11 @@ fn fail(step: Step, errno: sys::Errno, index: usize) -> Failure {
     }
 }
 
-fn prepare_and_exec(run: &Run<'_>, fds: &[i32]) -> Result<Infallible, Failure> {
+fn prepare_and_exec(
+    run: &Run<'_>,
+    fds: &[i32],
+    record_page: *mut u8,
+) -> Result<Infallible, Failure> {
     // Init blocks every signal; the program starts with none blocked.
     sys::sigprocmask(sys::SIG_SETMASK, 0).map_err(|e| fail(Step::Fork, e, 0))?;
     for (target, &index) in run.stdio.iter().enumerate() {
@@ -42,8 +49,17 @@ fn prepare_and_exec(run: &Run<'_>, fds: &[i32]) -> Result<Infallible, Failure> {
             .map_err(|e| fail(Step::Setrlimit, e, i))?;
     }
     sys::prctl(sys::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| fail(Step::NoNewPrivs, e, 0))?;
-    if !run.seccomp.is_empty() {
-        sys::seccomp_filter(run.seccomp).map_err(|e| fail(Step::Seccomp, e, 0))?;
+    if run.seccomp_listener {
+        // Dumpable, so that init (our parent, same uid, no capabilities) may take the
+        // listener with pidfd_getfd; exec makes the program's own choice anyway.
+        sys::prctl(sys::PR_SET_DUMPABLE, 1).map_err(|e| fail(Step::Seccomp, e, 1))?;
+        let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        let listener =
+            sys::seccomp_filter(run.seccomp, flags).map_err(|e| fail(Step::Seccomp, e, 0))?;
+        // From here on only futex and execve are made, which every listener filter allows.
+        crate::handover::Handover::at(record_page).give(listener as i32);
+    } else if !run.seccomp.is_empty() {
+        sys::seccomp_filter(run.seccomp, 0).map_err(|e| fail(Step::Seccomp, e, 0))?;
     }
 
     let mut argv = [core::ptr::null::<u8>(); MAX_ARGS + 1];

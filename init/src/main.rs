@@ -31,6 +31,7 @@
 #![deny(unsafe_code)]
 
 mod child;
+mod handover;
 mod supervise;
 mod sys;
 

@@ -1,12 +1,15 @@
 //! One run, seen from init: fork, wait with a deadline while reaping orphans and listening
 //! for a kill order, then kill and reap the rest of the container.
 
+use crate::handover::Handover;
 use crate::{child, sys, Ready, SOCKET};
 use runbox_shared::{self as wire, Exit, Failure, Finished, KillReason, Reply, Request, Run, Step};
 
 /// Runs one program and returns the reply that ends the run.
 pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
     sys::put_record::<Option<Failure>>(ready.record_page, None);
+    let handover = Handover::at(ready.record_page);
+    handover.reset();
     let start = sys::monotonic_us();
     let pid = match sys::fork() {
         Ok(0) => child::exec(run, fds, ready.record_page),
@@ -20,8 +23,25 @@ pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
         }
     };
     crate::reply(&Reply::Started { pid });
+    let listener = match run.seccomp_listener.then(|| handover.take(pid)) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(fd))) => Some(fd),
+        Some(Err(errno)) => {
+            // Unwatched, the filter's notifications would block the program for good.
+            let _ = sys::kill(pid as i32, sys::SIGKILL);
+            kill_and_reap_all(ready.signals);
+            return Reply::Failed(Failure {
+                step: Step::Seccomp,
+                errno,
+                index: 2,
+            });
+        }
+    };
     let deadline = (run.wall_limit_us != 0).then(|| start + run.wall_limit_us);
-    let ended = wait_for(pid, deadline, ready.signals);
+    let ended = wait_for(pid, deadline, ready.signals, listener);
+    if let Some(fd) = listener {
+        sys::close(fd);
+    }
     kill_and_reap_all(ready.signals);
 
     if let Some(failure) = sys::get_record::<Option<Failure>>(ready.record_page) {
@@ -53,9 +73,16 @@ struct Ended {
 }
 
 /// Waits until `pid` ends, reaping every other child on the way. Kills the whole container
-/// at the deadline or on a kill order. Exits init if the controller goes away.
-fn wait_for(pid: u32, deadline: Option<u64>, signals: i32) -> sys::Result<Ended> {
+/// at the deadline, on a kill order, or at the first call the seccomp `listener` hears of.
+/// Exits init if the controller goes away.
+fn wait_for(
+    pid: u32,
+    deadline: Option<u64>,
+    signals: i32,
+    listener: Option<i32>,
+) -> sys::Result<Ended> {
     let mut killed = None;
+    let mut listener = listener.unwrap_or(-1);
     loop {
         // Reap first: a SIGCHLD may have come before the poll.
         while let Some((reaped, status, usage)) = sys::wait4(-1, sys::WNOHANG)? {
@@ -93,6 +120,12 @@ fn wait_for(pid: u32, deadline: Option<u64>, signals: i32) -> sys::Result<Ended>
                 events: sys::POLLIN,
                 revents: 0,
             },
+            // A negative fd is skipped by ppoll.
+            sys::PollFd {
+                fd: listener,
+                events: sys::POLLIN,
+                revents: 0,
+            },
         ];
         match sys::ppoll(&mut fds, timeout) {
             Ok(_) | Err(sys::EINTR) => {}
@@ -104,6 +137,15 @@ fn wait_for(pid: u32, deadline: Option<u64>, signals: i32) -> sys::Result<Ended>
         if fds[1].revents != 0 && listen(killed.is_none()) {
             let _ = sys::kill(-1, sys::SIGKILL);
             killed = Some(KillReason::KillOrder);
+        }
+        if fds[2].revents & sys::POLLIN != 0 {
+            // The call stays suspended in the kernel until the caller dies: it never runs.
+            if let (Ok((nr, arch)), None) = (sys::notif_recv(listener), killed) {
+                let _ = sys::kill(-1, sys::SIGKILL);
+                killed = Some(KillReason::DisallowedSyscall { nr, arch });
+            }
+        } else if fds[2].revents != 0 {
+            listener = -1; // POLLHUP: no process uses the filter any more
         }
     }
 }

@@ -7,6 +7,7 @@
 #![allow(unsafe_code)]
 
 use core::mem::size_of;
+use core::sync::atomic::AtomicU32;
 use syscalls::{syscall, Sysno};
 
 /// A positive errno value.
@@ -255,9 +256,12 @@ pub fn prctl(option: usize, arg: usize) -> Result<()> {
 pub const PR_SET_DUMPABLE: usize = 4;
 pub const PR_SET_NO_NEW_PRIVS: usize = 38;
 
-/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, &{len, filter})`; `program` is an array of
-/// `struct sock_filter` (8 bytes each).
-pub fn seccomp_filter(program: &[u8]) -> Result<()> {
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: the install returns a user-notification fd.
+pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: usize = 1 << 3;
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &{len, filter})`; `program` is an array of
+/// `struct sock_filter` (8 bytes each). Returns the listener fd with the listener flag.
+pub fn seccomp_filter(program: &[u8], flags: usize) -> Result<usize> {
     #[repr(C)]
     struct SockFprog {
         len: u16,
@@ -270,7 +274,76 @@ pub fn seccomp_filter(program: &[u8]) -> Result<()> {
     };
     // SAFETY: fprog points at `len` whole instructions inside `program`; the kernel copies
     // and validates them before returning.
-    check(unsafe { syscall!(Sysno::seccomp, 1, 0, &fprog as *const SockFprog) }).map(drop)
+    check(unsafe { syscall!(Sysno::seccomp, 1, flags, &fprog as *const SockFprog) })
+}
+
+/// `pidfd_open(pid, 0)`.
+pub fn pidfd_open(pid: u32) -> Result<i32> {
+    // SAFETY: no memory is involved.
+    check(unsafe { syscall!(Sysno::pidfd_open, pid, 0) }).map(|fd| fd as i32)
+}
+
+/// `pidfd_getfd(pidfd, fd, 0)`: a copy of another process's fd (close-on-exec).
+pub fn pidfd_getfd(pidfd: i32, fd: i32) -> Result<i32> {
+    // SAFETY: no memory is involved.
+    check(unsafe { syscall!(Sysno::pidfd_getfd, pidfd, fd, 0) }).map(|fd| fd as i32)
+}
+
+/// `futex(word, FUTEX_WAIT, expected, timeout)`: sleeps while `*word == expected`. Not
+/// private: the word is in a page shared by two processes.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Timespec>) {
+    let timeout_ptr = match &timeout {
+        Some(t) => t as *const Timespec,
+        None => core::ptr::null(),
+    };
+    // SAFETY: word is a live, aligned u32; the timeout is live for the call. Spurious
+    // wake-ups and EAGAIN are the caller's loop's business.
+    let _ = unsafe { syscall!(Sysno::futex, word.as_ptr(), 0, expected, timeout_ptr, 0, 0) };
+}
+
+/// `futex(word, FUTEX_WAKE, all)`.
+pub fn futex_wake(word: &AtomicU32) {
+    // SAFETY: word is a live, aligned u32.
+    let _ = unsafe { syscall!(Sysno::futex, word.as_ptr(), 1, i32::MAX, 0, 0, 0) };
+}
+
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif)`: the next notification's syscall
+/// number and arch (`struct seccomp_notif`: id, pid, flags, then `struct seccomp_data`).
+pub fn notif_recv(listener: i32) -> Result<(u32, u32)> {
+    const NOTIF_SIZE: usize = 80;
+    // _IOWR('!', 0, struct seccomp_notif)
+    const SECCOMP_IOCTL_NOTIF_RECV: usize = (3 << 30) | (NOTIF_SIZE << 16) | (0x21 << 8);
+    #[repr(C, align(8))]
+    struct Notif([u8; NOTIF_SIZE]);
+    // The kernel wants it zeroed.
+    let mut notif = Notif([0; NOTIF_SIZE]);
+    // SAFETY: notif is a live, 8-aligned, zeroed buffer of the size the request encodes.
+    check(unsafe {
+        syscall!(
+            Sysno::ioctl,
+            listener,
+            SECCOMP_IOCTL_NOTIF_RECV,
+            notif.0.as_mut_ptr()
+        )
+    })?;
+    let word = |at: usize| {
+        u32::from_ne_bytes([
+            notif.0[at],
+            notif.0[at + 1],
+            notif.0[at + 2],
+            notif.0[at + 3],
+        ])
+    };
+    Ok((word(16), word(20)))
+}
+
+/// The `u32` at `OFFSET` in the shared page, seen as an atomic by both processes.
+pub fn shared_u32<const OFFSET: usize>(page: *mut u8) -> &'static AtomicU32 {
+    const { assert!(OFFSET.is_multiple_of(4) && OFFSET + 4 <= 4096) };
+    // SAFETY: page is the 4096-byte shared mapping from `shared_page`, never unmapped, so
+    // the reference lives as long as the process; the offset is in bounds and 4-aligned
+    // (checked at compile time above). All accesses to these words are atomic.
+    unsafe { &*(page.add(OFFSET) as *const AtomicU32) }
 }
 
 /// `execve(path, argv, envp)`; only returns on failure.

@@ -91,6 +91,10 @@ pub struct Run<'a> {
     /// A classic BPF program (`struct sock_filter` array, native endian) installed with
     /// `seccomp(SECCOMP_SET_MODE_FILTER)` right before `execve`; empty for none.
     pub seccomp: &'a [u8],
+    /// Install `seccomp` with a user-notification listener, which init holds: a call the
+    /// filter notifies ends the run, and init reports which it was. The filter must allow
+    /// `futex` and `execve`, which the hand-over of the listener uses.
+    pub seccomp_listener: bool,
     /// For fds 0, 1 and 2 of the program: the index of the passed fd that becomes it.
     pub stdio: [u8; 3],
     /// Wall-clock limit in microseconds from the fork; 0 for none. Init kills the program and
@@ -198,6 +202,14 @@ pub enum KillReason {
     WallLimit,
     /// The controller sent [`Request::Kill`].
     KillOrder,
+    /// The program made a call its filter sends to init's listener
+    /// ([`Run::seccomp_listener`]): this one.
+    DisallowedSyscall {
+        /// The syscall number.
+        nr: u32,
+        /// The `AUDIT_ARCH_*` it was made under.
+        arch: u32,
+    },
 }
 
 /// A failed step: which one, the errno, and an index where the step has several parts

@@ -23,12 +23,13 @@ fn sample_run() -> Run<'static> {
         search_path: "/usr/bin:/bin\0",
         rlimits,
         seccomp: &[0x06, 0, 0, 0, 0, 0, 0xff, 0x7f],
+        seccomp_listener: true,
         stdio: [0, 1, 2],
         wall_limit_us: 3_000_000,
     }
 }
 
-fn every_reply() -> [Reply; 7] {
+fn every_reply() -> [Reply; 8] {
     let finished = Finished {
         exit: Exit::Code(3),
         user_us: 1234,
@@ -50,6 +51,14 @@ fn every_reply() -> [Reply; 7] {
             step: Step::Exec,
             errno: 2,
             index: 1,
+        }),
+        Reply::Finished(Finished {
+            exit: Exit::Signal(9),
+            killed: Some(KillReason::DisallowedSyscall {
+                nr: 101,
+                arch: 0xc000_003e,
+            }),
+            ..finished
         }),
         Reply::Malformed(WireError::Version(7)),
         Reply::Malformed(WireError::Decode),

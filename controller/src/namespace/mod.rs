@@ -39,6 +39,11 @@ pub fn run(
     stdio: [BorrowedFd<'_>; 3],
     limits: &Limits,
 ) -> Result<Outcome, Error> {
+    if run.seccomp_listener {
+        return Err(Error::BadRequest(
+            "namespace mode holds no seccomp listener: build the filter without one".into(),
+        ));
+    }
     // The set-up puts /dev/null on 0, 1 and 2: keep the program's stdio above them.
     let owned = stdio
         .iter()

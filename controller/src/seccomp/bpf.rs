@@ -47,6 +47,8 @@ pub enum Action {
     Errno(u16),
     /// Kill the whole process (it ends with SIGSYS).
     KillProcess,
+    /// Suspend the call and tell the listener (init), which ends the run and names it.
+    Notify,
 }
 
 impl Action {
@@ -56,6 +58,7 @@ impl Action {
             Action::Allow => 0x7fff_0000,
             Action::Errno(errno) => 0x0005_0000 | errno as u32,
             Action::KillProcess => 0x8000_0000,
+            Action::Notify => 0x7fc0_0000,
         }
     }
 }
@@ -85,6 +88,46 @@ pub struct Policy {
     pub rules: BTreeMap<u32, Rule>,
     /// What every other syscall gets.
     pub default: Action,
+}
+
+impl Policy {
+    /// True if some call goes to the listener.
+    pub fn notifies(&self) -> bool {
+        let notify = |r: &Rule| match r {
+            Rule::Always(a) => *a == Action::Notify,
+            Rule::Arg {
+                when_equal,
+                otherwise,
+                ..
+            } => *when_equal == Action::Notify || *otherwise == Action::Notify,
+        };
+        self.default == Action::Notify || self.rules.values().any(notify)
+    }
+
+    /// The same policy with every `Notify` made `KillProcess`: for where no listener is
+    /// held (namespace mode), since an unheard notification fails the call with ENOSYS.
+    pub fn without_listener(mut self) -> Policy {
+        let fix = |a: &mut Action| {
+            if *a == Action::Notify {
+                *a = Action::KillProcess;
+            }
+        };
+        fix(&mut self.default);
+        for rule in self.rules.values_mut() {
+            match rule {
+                Rule::Always(a) => fix(a),
+                Rule::Arg {
+                    when_equal,
+                    otherwise,
+                    ..
+                } => {
+                    fix(when_equal);
+                    fix(otherwise);
+                }
+            }
+        }
+        self
+    }
 }
 
 fn stmt(code: u16, k: u32) -> Insn {

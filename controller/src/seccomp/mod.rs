@@ -8,25 +8,50 @@ pub mod interp;
 pub mod profile;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// The filter bytes of a built-in profile for the native architecture (empty for `none`),
-/// compiled once per process. `None` for an unknown profile.
-pub fn filter(profile: &str) -> Option<std::sync::Arc<Vec<u8>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, std::sync::Arc<Vec<u8>>>>> = OnceLock::new();
+/// A compiled filter, ready for a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Classic BPF, `struct sock_filter` array, native endian; empty for none.
+    pub bytes: Vec<u8>,
+    /// Install it with a listener that init holds (the policy notifies).
+    pub listener: bool,
+}
+
+/// A built-in profile's filter for the native architecture, compiled once per process;
+/// `with_listener` false turns notifications into kills (namespace mode has no listener).
+/// `None` for an unknown profile.
+pub fn filter(profile: &str, with_listener: bool) -> Option<Arc<Filter>> {
+    /// Compiled filters by (profile, with a listener).
+    type Cache = Mutex<HashMap<(String, bool), Arc<Filter>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(bytes) = cache.get(profile) {
-        return Some(bytes.clone());
+    let key = (profile.to_string(), with_listener);
+    if let Some(filter) = cache.get(&key) {
+        return Some(filter.clone());
     }
     if !profile::BUILTIN.contains(&profile) {
         return None;
     }
-    let bytes = profile::builtin(profile, arch::Arch::native())
-        .map_or_else(Vec::new, |p| bpf::encode(&bpf::compile(&p)));
-    let bytes = std::sync::Arc::new(bytes);
-    cache.insert(profile.to_string(), bytes.clone());
-    Some(bytes)
+    let filter = match profile::builtin(profile, arch::Arch::native()) {
+        None => Filter::default(),
+        Some(policy) => {
+            let policy = if with_listener {
+                policy
+            } else {
+                policy.without_listener()
+            };
+            Filter {
+                listener: policy.notifies(),
+                bytes: bpf::encode(&bpf::compile(&policy)),
+            }
+        }
+    };
+    let filter = Arc::new(filter);
+    cache.insert(key, filter.clone());
+    Some(filter)
 }
 
 #[cfg(test)]
