@@ -90,7 +90,7 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
     if let Some(profile) = r
         .profile
         .as_deref()
-        .filter(|p| !crate::seccomp::profile::BUILTIN.contains(p))
+        .filter(|p| crate::config::current().get(p).is_none())
     {
         return Err(format!("profile: unknown profile {profile:?}"));
     }
@@ -133,8 +133,8 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
         Err(e) => return RunResult::internal_error(e),
     };
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
-    let spec = match options.spec() {
-        Ok(spec) => spec,
+    let (config, spec) = match options.resolve() {
+        Ok(resolved) => (resolved.config, resolved.spec),
         Err(e) => return RunResult::internal_error(format!("profile: {e}")),
     };
     let wire = match spec.to_wire() {
@@ -142,7 +142,6 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
         Err(e) => return RunResult::internal_error(e.to_string()),
     };
     let run = wire.run();
-    let config: ContainerConfig = options.config();
     let default_root = config.root == ContainerConfig::default().root;
     let outcome = match options.mode {
         Mode::Container if default_root => pool.run(&run, fds, &spec.limits),
@@ -212,8 +211,12 @@ mod tests {
         assert_eq!(id.as_deref(), Some("a1"));
         let options = options.unwrap();
         assert_eq!(options.mode, Mode::Namespace);
-        assert_eq!(options.limits().memory, 64 << 20);
-        assert_eq!(options.limits().wall, std::time::Duration::from_secs(2));
+        let none = crate::config::ProfileLimits::default();
+        assert_eq!(options.limits(&none).memory, 64 << 20);
+        assert_eq!(
+            options.limits(&none).wall,
+            std::time::Duration::from_secs(2)
+        );
         assert_eq!(options.bind[0].target, PathBuf::from("/y"));
         assert_eq!(options.env, Some(vec!["A=1".to_string()]));
     }

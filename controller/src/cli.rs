@@ -25,6 +25,9 @@ pub const EXIT_INTERNAL: i32 = 3;
 #[derive(Parser, Debug)]
 #[command(name = "runbox", version)]
 pub struct Cli {
+    /// Run configurations (TOML) added to the built-in ones, or replacing them by name.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +38,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// Run requests given as JSON lines on stdin; print one result line each.
     Batch(BatchArgs),
+    /// List the run configurations: syscall base, filter length, default limits.
+    Profiles,
 }
 
 #[derive(clap::Args, Debug)]
@@ -55,24 +60,25 @@ struct RunArgs {
     /// How to isolate the program.
     #[arg(long, value_enum, default_value = "container")]
     mode: ModeArg,
-    /// CPU time limit, user + system (500ms, 2s).
-    #[arg(long, value_parser = parse_duration, default_value = "1s")]
-    time: Duration,
-    /// Wall-clock limit [default: 3 x --time].
+    /// CPU time limit, user + system (500ms, 2s) [default: the profile's, else 1s].
+    #[arg(long, value_parser = parse_duration)]
+    time: Option<Duration>,
+    /// Wall-clock limit [default: the profile's, else 3 x --time].
     #[arg(long, value_parser = parse_duration)]
     wall: Option<Duration>,
-    /// Memory limit of the whole run, swap excluded (64M, 65536K, 1G).
-    #[arg(long, value_parser = parse_size, default_value = "256M")]
-    memory: u64,
-    /// Stack limit [default: = --memory].
+    /// Memory limit of the whole run, swap excluded (64M, 65536K, 1G) [default: the
+    /// profile's, else 256M].
+    #[arg(long, value_parser = parse_size)]
+    memory: Option<u64>,
+    /// Stack limit [default: the profile's, else = --memory].
     #[arg(long, value_parser = parse_size)]
     stack: Option<u64>,
-    /// Limit on the bytes written to any one file.
-    #[arg(long, value_parser = parse_size, default_value = "64M")]
-    output: u64,
-    /// Processes and threads the run may have at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    processes: u64,
+    /// Limit on the bytes written to any one file [default: the profile's, else 64M].
+    #[arg(long, value_parser = parse_size)]
+    output: Option<u64>,
+    /// Processes and threads the run may have at once [default: the profile's, else 64].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    processes: Option<u64>,
     /// File read as stdin [default: /dev/null].
     #[arg(long)]
     stdin: Option<PathBuf>,
@@ -110,9 +116,16 @@ struct RunArgs {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if let Some(file) = &cli.config {
+        match crate::config::Config::load(file) {
+            Ok(config) => crate::config::set(config),
+            Err(e) => return usage_error(e),
+        }
+    }
     match cli.command {
         Command::Run(args) => run(*args),
         Command::Batch(args) => batch(args),
+        Command::Profiles => profiles(),
     }
 }
 
@@ -127,12 +140,12 @@ fn run(args: RunArgs) -> i32 {
             ModeArg::Container => Mode::Container,
             ModeArg::Namespace => Mode::Namespace,
         },
-        time: Some(args.time),
+        time: args.time,
         wall: args.wall,
-        memory: Some(args.memory),
+        memory: args.memory,
         stack: args.stack,
-        output: Some(args.output),
-        processes: Some(args.processes),
+        output: args.output,
+        processes: args.processes,
         stdin: args.stdin,
         stdout: args.stdout,
         stderr: args.stderr,
@@ -143,8 +156,8 @@ fn run(args: RunArgs) -> i32 {
         profile: args.profile,
         argv: args.argv,
     };
-    let spec = match options.spec() {
-        Ok(spec) => spec,
+    let resolved = match options.resolve() {
+        Ok(resolved) => resolved,
         Err(message) => return usage_error(format!("--profile: {message}")),
     };
     let stdio = match options.open_stdio(OutputDefault::Inherit) {
@@ -152,12 +165,37 @@ fn run(args: RunArgs) -> i32 {
         Err(message) => return usage_error(format!("--{message}")),
     };
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
-    let result = match run_once(options.mode, &options.config(), &spec, fds) {
+    let result = match run_once(options.mode, &resolved.config, &resolved.spec, fds) {
         Ok(result) => result,
         Err(e) if e.is_usage() => return usage_error(e),
         Err(e) => RunResult::internal_error(e.to_string()),
     };
     report(&result, args.json)
+}
+
+fn profiles() -> i32 {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:<10} {:<8} {:>6} {:>6} {:>6} {:>6}  description",
+        "profile", "syscalls", "insns", "time", "memory", "procs"
+    );
+    for profile in crate::config::current().profiles() {
+        let limits = crate::options::RunOptions::default().limits(&profile.limits);
+        let insns = crate::seccomp::filter(&profile.name, true).map_or(0, |f| f.bytes.len() / 8);
+        let _ = writeln!(
+            out,
+            "{:<10} {:<8} {:>6} {:>6} {:>6} {:>6}  {}",
+            profile.name,
+            profile.syscalls,
+            insns,
+            format!("{}ms", limits.time.as_millis()),
+            format!("{}M", limits.memory >> 20),
+            limits.processes,
+            profile.description
+        );
+    }
+    EXIT_OK
 }
 
 fn batch(args: BatchArgs) -> i32 {

@@ -19,6 +19,7 @@
 pub mod batch;
 pub mod cgroup;
 pub mod cli;
+pub mod config;
 pub mod container;
 pub mod error;
 pub mod mount;

@@ -1,6 +1,7 @@
 //! The options of one run, as the command line and the batch interface both give them, and
 //! what they become: a mode, a container configuration, a [`RunSpec`] and three open fds.
 
+use crate::config::{Profile, ProfileLimits};
 use crate::container::ContainerConfig;
 use crate::mount::{Bind, RootSpec};
 use crate::spec::{Limits, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
@@ -55,51 +56,71 @@ pub struct RunOptions {
     pub argv: Vec<String>,
 }
 
+/// A run, resolved: its container's configuration and what to run in it.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The root and names of the container.
+    pub config: ContainerConfig,
+    /// The program, environment, limits and filter.
+    pub spec: RunSpec,
+}
+
 impl RunOptions {
-    /// The limits, with the contract's defaults filled in.
-    pub fn limits(&self) -> Limits {
+    /// The named profile of the process's configuration, or an error listing the known ones.
+    pub fn profile(&self) -> Result<&'static Profile, String> {
+        let name = self.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
+        let config = crate::config::current();
+        config.get(name).ok_or_else(|| {
+            let known: Vec<&str> = config.profiles().map(|p| p.name.as_str()).collect();
+            format!("unknown profile {name:?} (known: {})", known.join(", "))
+        })
+    }
+
+    /// The limits: these options', else the profile's, else the contract's defaults.
+    pub fn limits(&self, profile: &ProfileLimits) -> Limits {
         let defaults = Limits::default();
-        let time = self.time.unwrap_or(defaults.time);
-        let memory = self.memory.unwrap_or(defaults.memory);
+        let time = self.time.or(profile.time).unwrap_or(defaults.time);
+        let memory = self.memory.or(profile.memory).unwrap_or(defaults.memory);
         Limits {
             time,
-            wall: self.wall.unwrap_or(time * 3),
+            wall: self.wall.or(profile.wall).unwrap_or(time * 3),
             memory,
-            stack: self.stack.unwrap_or(memory),
-            output: self.output.unwrap_or(defaults.output),
-            processes: self.processes.unwrap_or(defaults.processes),
+            stack: self.stack.or(profile.stack).unwrap_or(memory),
+            output: self.output.or(profile.output).unwrap_or(defaults.output),
+            processes: self
+                .processes
+                .or(profile.processes)
+                .unwrap_or(defaults.processes),
         }
     }
 
-    /// The root the run's container needs.
-    pub fn config(&self) -> ContainerConfig {
-        ContainerConfig {
-            root: RootSpec {
-                rootfs: self.rootfs.clone(),
-                work_dir: self.dir.clone(),
-                binds: self.bind.clone(),
-            },
-            ..ContainerConfig::default()
-        }
-    }
-
-    /// The program, its environment, working directory, limits and syscall filter; an
-    /// unknown profile is an error naming it.
-    pub fn spec(&self) -> Result<RunSpec, String> {
-        let profile = self.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
+    /// The container and the run, with the profile's defaults filled in; an unknown profile
+    /// is an error naming it.
+    pub fn resolve(&self) -> Result<Resolved, String> {
+        let profile = self.profile()?;
         // Namespace mode holds no listener: its filters kill instead of notifying.
         let listener = self.mode == Mode::Container;
-        let seccomp = crate::seccomp::filter(profile, listener).ok_or_else(|| {
-            let known = crate::seccomp::profile::BUILTIN.join(", ");
-            format!("unknown profile {profile:?} (known: {known})")
-        })?;
-        let env = self.env.clone();
-        Ok(RunSpec {
-            argv: self.argv.clone(),
-            env: env.unwrap_or_else(|| vec![format!("PATH={DEFAULT_PATH}")]),
-            cwd: "/w".into(),
-            limits: self.limits(),
-            seccomp,
+        let seccomp = crate::seccomp::filter(&profile.name, listener)
+            .ok_or_else(|| format!("unknown profile {:?}", profile.name))?;
+        let env = self.env.clone().or_else(|| profile.env.clone());
+        let mut binds = profile.binds.clone();
+        binds.extend(self.bind.iter().cloned());
+        Ok(Resolved {
+            config: ContainerConfig {
+                root: RootSpec {
+                    rootfs: self.rootfs.clone(),
+                    work_dir: self.dir.clone(),
+                    binds,
+                },
+                ..ContainerConfig::default()
+            },
+            spec: RunSpec {
+                argv: self.argv.clone(),
+                env: env.unwrap_or_else(|| vec![format!("PATH={DEFAULT_PATH}")]),
+                cwd: "/w".into(),
+                limits: self.limits(&profile.limits),
+                seccomp,
+            },
         })
     }
 
@@ -142,19 +163,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_follow_the_contract() {
-        let limits = RunOptions::default().limits();
-        assert_eq!(limits, Limits::default());
+    fn defaults_come_from_the_options_then_the_profile_then_the_contract() {
+        let none = ProfileLimits::default();
+        assert_eq!(RunOptions::default().limits(&none), Limits::default());
         let options = RunOptions {
             time: Some(Duration::from_millis(500)),
             memory: Some(64 << 20),
             ..RunOptions::default()
         };
-        let limits = options.limits();
+        let limits = options.limits(&none);
         assert_eq!(limits.wall, Duration::from_millis(1500));
         assert_eq!(limits.stack, 64 << 20);
+        let profile = ProfileLimits {
+            time: Some(Duration::from_secs(2)),
+            processes: Some(8),
+            ..ProfileLimits::default()
+        };
+        let limits = options.limits(&profile);
         assert_eq!(
-            options.spec().unwrap().env,
+            (limits.time, limits.processes),
+            (Duration::from_millis(500), 8)
+        );
+    }
+
+    #[test]
+    fn a_profile_gives_its_environment_unless_the_run_names_one() {
+        let python = RunOptions {
+            profile: Some("python3".into()),
+            ..RunOptions::default()
+        };
+        let resolved = python.resolve().unwrap();
+        assert!(resolved
+            .spec
+            .env
+            .contains(&"PYTHONDONTWRITEBYTECODE=1".to_string()));
+        assert_eq!(resolved.spec.limits.memory, 512 << 20);
+        let own = RunOptions {
+            env: Some(vec!["A=1".into()]),
+            ..python
+        };
+        assert_eq!(own.resolve().unwrap().spec.env, vec!["A=1".to_string()]);
+        assert_eq!(
+            RunOptions::default().resolve().unwrap().spec.env,
             vec![format!("PATH={DEFAULT_PATH}")]
         );
         let unknown = RunOptions {
@@ -162,7 +212,7 @@ mod tests {
             ..RunOptions::default()
         };
         assert!(unknown
-            .spec()
+            .resolve()
             .unwrap_err()
             .contains("unknown profile \"nope\""));
     }

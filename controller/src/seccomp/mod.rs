@@ -19,7 +19,8 @@ pub struct Filter {
     pub listener: bool,
 }
 
-/// A built-in profile's filter for the native architecture, compiled once per process;
+/// A profile's filter (from the process's configuration) for the native architecture,
+/// compiled once per process;
 /// `with_listener` false turns notifications into kills (namespace mode has no listener).
 /// `None` for an unknown profile.
 pub fn filter(profile: &str, with_listener: bool) -> Option<Arc<Filter>> {
@@ -32,10 +33,10 @@ pub fn filter(profile: &str, with_listener: bool) -> Option<Arc<Filter>> {
     if let Some(filter) = cache.get(&key) {
         return Some(filter.clone());
     }
-    if !profile::BUILTIN.contains(&profile) {
-        return None;
-    }
-    let filter = match profile::builtin(profile, arch::Arch::native()) {
+    let filter = match crate::config::current()
+        .get(profile)?
+        .policy(arch::Arch::native())
+    {
         None => Filter::default(),
         Some(policy) => {
             let policy = if with_listener {

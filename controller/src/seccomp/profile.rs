@@ -176,9 +176,6 @@ pub fn builtin(name: &str, arch: Arch) -> Option<Policy> {
     }
 }
 
-/// The names of the built-in profiles.
-pub const BUILTIN: &[&str] = &["default", "strict", "none"];
-
 #[cfg(test)]
 mod tests {
     use super::*;

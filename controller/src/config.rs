@@ -1,0 +1,381 @@
+//! Run configurations: named profiles, each a syscall base with extra allowed or refused
+//! calls, default limits, an environment and extra binds. The built-in ones are
+//! `controller/profiles.toml`, embedded; `--config FILE` adds profiles or replaces them by
+//! name. Every error names the file, the line and the key.
+
+use crate::mount::Bind;
+use crate::seccomp::arch::Arch;
+use crate::seccomp::bpf::{Action, Policy, Rule};
+use crate::seccomp::profile;
+use crate::units::{parse_duration, parse_size};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+use toml::Spanned;
+
+/// The built-in configurations.
+pub const BUILTIN: &str = include_str!("../profiles.toml");
+
+/// The syscall bases a profile builds on.
+pub const BASES: &[&str] = &["default", "strict", "none"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    #[serde(default)]
+    profile: BTreeMap<String, ProfileSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileSpec {
+    description: Option<String>,
+    syscalls: Option<Spanned<String>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    refuse: Vec<Spanned<String>>,
+    time: Option<Spanned<String>>,
+    wall: Option<Spanned<String>>,
+    memory: Option<Spanned<String>>,
+    stack: Option<Spanned<String>>,
+    output: Option<Spanned<String>>,
+    processes: Option<Spanned<u64>>,
+    env: Option<Vec<String>>,
+    #[serde(default)]
+    bind: Vec<Spanned<String>>,
+}
+
+/// Default limits a profile gives; `None` leaves the contract's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileLimits {
+    /// CPU time.
+    pub time: Option<Duration>,
+    /// Wall-clock time.
+    pub wall: Option<Duration>,
+    /// Memory, bytes.
+    pub memory: Option<u64>,
+    /// Stack, bytes.
+    pub stack: Option<u64>,
+    /// Output, bytes.
+    pub output: Option<u64>,
+    /// Processes and threads.
+    pub processes: Option<u64>,
+}
+
+/// One named run configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The syscall base: `default`, `strict` or `none`.
+    pub syscalls: String,
+    /// Calls allowed on top of the base.
+    pub allow: Vec<String>,
+    /// Calls refused with EPERM on top of the base.
+    pub refuse: Vec<String>,
+    /// Default limits.
+    pub limits: ProfileLimits,
+    /// The environment, if the profile sets one.
+    pub env: Option<Vec<String>>,
+    /// Extra read-only binds.
+    pub binds: Vec<Bind>,
+}
+
+/// A set of profiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    profiles: BTreeMap<String, Profile>,
+}
+
+/// What is wrong in a configuration file, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (1-based), where known.
+    pub line: Option<usize>,
+    /// The key at fault, where known.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses one configuration text from `file`.
+fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let spec: FileSpec = toml::from_str(text).map_err(|e| ConfigError {
+        file: file.into(),
+        line: e.span().map(|s| line_of(s.start)),
+        key: None,
+        message: e.message().trim().to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (name, p) in spec.profile {
+        let error = |span: std::ops::Range<usize>, key: &str, message: String| ConfigError {
+            file: file.into(),
+            line: Some(line_of(span.start)),
+            key: Some(format!("profile.{name}.{key}")),
+            message,
+        };
+        let syscalls = match p.syscalls {
+            None => "default".to_string(),
+            Some(base) if BASES.contains(&base.get_ref().as_str()) => base.into_inner(),
+            Some(base) => {
+                let message = format!("{:?} is not one of {}", base.get_ref(), BASES.join(", "));
+                return Err(error(base.span(), "syscalls", message));
+            }
+        };
+        let names = |list: Vec<Spanned<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
+            list.into_iter()
+                .map(|n| match Arch::any_knows(n.get_ref()) {
+                    true => Ok(n.into_inner()),
+                    false => Err(error(
+                        n.span(),
+                        key,
+                        format!("unknown syscall {:?}", n.get_ref()),
+                    )),
+                })
+                .collect()
+        };
+        let duration =
+            |v: Option<Spanned<String>>, key: &str| -> Result<Option<Duration>, ConfigError> {
+                let Some(v) = v else { return Ok(None) };
+                match parse_duration(v.get_ref()) {
+                    Ok(d) if !d.is_zero() => Ok(Some(d)),
+                    Ok(_) => Err(error(v.span(), key, "must be more than zero".into())),
+                    Err(e) => Err(error(v.span(), key, e)),
+                }
+            };
+        let size = |v: Option<Spanned<String>>,
+                    key: &str,
+                    at_least: u64|
+         -> Result<Option<u64>, ConfigError> {
+            let Some(v) = v else { return Ok(None) };
+            match parse_size(v.get_ref()) {
+                Ok(s) if s >= at_least => Ok(Some(s)),
+                Ok(_) => Err(error(
+                    v.span(),
+                    key,
+                    format!("must be at least {at_least} bytes"),
+                )),
+                Err(e) => Err(error(v.span(), key, e)),
+            }
+        };
+        let processes = match p.processes {
+            Some(n) if *n.get_ref() == 0 => {
+                return Err(error(n.span(), "processes", "must be at least 1".into()))
+            }
+            other => other.map(Spanned::into_inner),
+        };
+        let binds = p
+            .bind
+            .into_iter()
+            .map(|b| {
+                b.get_ref()
+                    .parse::<Bind>()
+                    .map_err(|e| error(b.span(), "bind", e))
+            })
+            .collect::<Result<_, _>>()?;
+        out.push(Profile {
+            description: p.description.unwrap_or_default(),
+            syscalls,
+            allow: names(p.allow, "allow")?,
+            refuse: names(p.refuse, "refuse")?,
+            limits: ProfileLimits {
+                time: duration(p.time, "time")?,
+                wall: duration(p.wall, "wall")?,
+                // A program cannot start in less than a mebibyte.
+                memory: size(p.memory, "memory", 1 << 20)?,
+                stack: size(p.stack, "stack", 64 << 10)?,
+                output: size(p.output, "output", 0)?,
+                processes,
+            },
+            env: p.env,
+            binds,
+            name,
+        });
+    }
+    Ok(out)
+}
+
+impl Config {
+    /// The built-in profiles.
+    pub fn builtin() -> Config {
+        let profiles = parse(BUILTIN, Path::new("controller/profiles.toml"))
+            .expect("the built-in profiles parse (tested)");
+        Config {
+            profiles: profiles.into_iter().map(|p| (p.name.clone(), p)).collect(),
+        }
+    }
+
+    /// The built-in profiles, with those of `file` added or replacing them by name.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+            file: file.into(),
+            line: None,
+            key: None,
+            message: e.to_string(),
+        })?;
+        let mut config = Config::builtin();
+        for profile in parse(&text, file)? {
+            config.profiles.insert(profile.name.clone(), profile);
+        }
+        Ok(config)
+    }
+
+    /// A profile by name.
+    pub fn get(&self, name: &str) -> Option<&Profile> {
+        self.profiles.get(name)
+    }
+
+    /// Every profile, by name.
+    pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
+        self.profiles.values()
+    }
+}
+
+impl Profile {
+    /// The syscall policy for `arch`: the base's, with the extra calls allowed or refused;
+    /// `None` for no filter at all.
+    pub fn policy(&self, arch: Arch) -> Option<Policy> {
+        let mut policy = match profile::builtin(&self.syscalls, arch) {
+            Some(policy) => policy,
+            None if self.allow.is_empty() && self.refuse.is_empty() => return None,
+            None => Policy {
+                arch: arch.audit(),
+                foreign_from: arch.foreign_from(),
+                rules: BTreeMap::new(),
+                default: Action::Allow,
+            },
+        };
+        for (names, action) in [
+            (&self.allow, Action::Allow),
+            (&self.refuse, Action::Errno(1)),
+        ] {
+            for nr in names.iter().filter_map(|n| arch.number(n)) {
+                policy.rules.insert(nr, Rule::Always(action));
+            }
+        }
+        Some(policy)
+    }
+}
+
+static CURRENT: OnceLock<Config> = OnceLock::new();
+
+/// Sets the configuration of this process (once, before any run); later calls are ignored.
+pub fn set(config: Config) {
+    let _ = CURRENT.set(config);
+}
+
+/// The configuration of this process: what [`set`] gave, or the built-in one.
+pub fn current() -> &'static Config {
+    CURRENT.get_or_init(Config::builtin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        parse(text, Path::new("judge.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_built_in_profiles_parse_and_cover_the_languages() {
+        let config = Config::builtin();
+        for name in [
+            "default", "strict", "none", "c", "cpp", "rust", "python3", "java", "go", "gcc", "gpp",
+            "rustc", "javac", "go-build",
+        ] {
+            assert!(config.get(name).is_some(), "{name}");
+        }
+        assert_eq!(
+            config.get("python3").unwrap().limits.memory,
+            Some(512 << 20)
+        );
+        assert!(config
+            .get("cpp")
+            .unwrap()
+            .allow
+            .contains(&"clone".to_string()));
+    }
+
+    #[test]
+    fn a_file_adds_and_replaces_profiles() {
+        let text = "[profile.c]\nsyscalls = \"default\"\ntime = \"3s\"\n\n[profile.mine]\nrefuse = [\"getpid\"]\n";
+        let profiles = parse(text, Path::new("x.toml")).unwrap();
+        assert_eq!(profiles.len(), 2);
+        assert_eq!(profiles[0].limits.time, Some(Duration::from_secs(3)));
+        let mine = &profiles[1];
+        let policy = mine.policy(Arch::X86_64).unwrap();
+        assert_eq!(policy.rules.get(&39), Some(&Rule::Always(Action::Errno(1))));
+        // getpid
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_key() {
+        assert_eq!(
+            error("[profile.a]\nsyscalls = \"default\"\nmemroy = \"64M\"\n"),
+            "judge.toml:3: unknown field `memroy`, expected one of `description`, `syscalls`, `allow`, `refuse`, `time`, `wall`, `memory`, `stack`, `output`, `processes`, `env`, `bind`"
+        );
+        assert_eq!(
+            error("[profile.a]\nallow = [\"read\",\n  \"frobnicate\"]\n"),
+            "judge.toml:3: profile.a.allow: unknown syscall \"frobnicate\""
+        );
+        assert_eq!(
+            error("[profile.a]\ntime = \"0s\"\n"),
+            "judge.toml:2: profile.a.time: must be more than zero"
+        );
+        assert_eq!(
+            error("[profile.a]\nmemory = \"12K\"\n"),
+            "judge.toml:2: profile.a.memory: must be at least 1048576 bytes"
+        );
+        assert!(error("[profile.a]\nwall = \"soon\"\n")
+            .starts_with("judge.toml:2: profile.a.wall: \"soon\""));
+        assert_eq!(
+            error("[profile.a]\nprocesses = 0\n"),
+            "judge.toml:2: profile.a.processes: must be at least 1"
+        );
+        assert!(error("[profile.a]\nsyscalls = \"lax\"\n")
+            .starts_with("judge.toml:2: profile.a.syscalls: \"lax\" is not one of"));
+        assert!(
+            error("[profile.a\n").starts_with("judge.toml:1: "),
+            "{}",
+            error("[profile.a\n")
+        );
+        assert!(error("[other]\n").contains("unknown field `other`"));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let err = Config::load(Path::new("/no/such/judge.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/no/such/judge.toml: No such file"),
+            "{err}"
+        );
+    }
+}
