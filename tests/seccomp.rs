@@ -190,3 +190,126 @@ fn strict_runs_a_plain_program_and_ends_one_that_steps_outside() {
     let ran = run("container", &["--dir", &work], &["./forks"]);
     assert_eq!(ran.status(), "ok", "{ran:?}");
 }
+
+#[test]
+fn language_profiles_compile_and_run_real_programs() {
+    let dir = sources("seccomp-languages");
+    let work = dir.join("");
+    for (what, compiler, script, profile, program, expect) in [
+        (
+            "c",
+            "gcc",
+            "gcc -O2 -o sum sum.c",
+            "c",
+            &["./sum"][..],
+            "499500\n",
+        ),
+        (
+            "c++ with threads",
+            "gpp",
+            "g++ -O2 -pthread -o threads threads.cpp",
+            "cpp",
+            &["./threads"][..],
+            "1998000\n",
+        ),
+    ] {
+        let built = run(
+            "container",
+            &["--dir", &work, "--profile", compiler],
+            &["sh", "-c", script],
+        );
+        assert_eq!(built.status(), "ok", "{what}: compiling: {built:?}");
+        let ran = run(
+            "container",
+            &["--dir", &work, "--profile", profile],
+            program,
+        );
+        assert_eq!(
+            (ran.status(), ran.out().as_str()),
+            ("ok", expect),
+            "{what}: {ran:?}"
+        );
+    }
+    let ran = run(
+        "container",
+        &["--profile", "python3"],
+        &["python3", "-c", "import os, json; print(json.dumps([os.environ['PYTHONDONTWRITEBYTECODE'], sum(range(1000))]))"],
+    );
+    assert_eq!(
+        (ran.status(), ran.out().as_str()),
+        ("ok", "[\"1\", 499500]\n"),
+        "{ran:?}"
+    );
+    // The c profile allows one process: a forking program is refused by pids.max and the
+    // filter alike.
+    let ran = run(
+        "container",
+        &["--dir", &work, "--profile", "c"],
+        &["sh", "-c", "true"],
+    );
+    assert_eq!(ran.status(), "disallowed_syscall", "{ran:?}");
+}
+
+#[test]
+fn profiles_are_listed_and_broken_configs_are_refused_with_file_line_and_key() {
+    let out = std::process::Command::new(runbox_tests::runbox_bin())
+        .arg("profiles")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "default", "strict", "c", "cpp", "python3", "java", "go", "gcc", "gpp", "rustc", "javac",
+        "go-build",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing:\n{listing}"
+        );
+    }
+    let dir = TempDir::new("configs");
+    for (text, says) in [
+        (
+            "[profile.x]\nmemroy = \"1M\"\n",
+            ":2: unknown field `memroy`",
+        ),
+        (
+            "[profile.x]\nallow = [\"frobnicate\"]\n",
+            ":2: profile.x.allow: unknown syscall \"frobnicate\"",
+        ),
+        (
+            "[profile.x]\ntime = \"0ms\"\n",
+            ":2: profile.x.time: must be more than zero",
+        ),
+        (
+            "[profile.x]\nmemory = \"100K\"\n",
+            ":2: profile.x.memory: must be at least",
+        ),
+        ("[profile.x\n", ":1:"),
+    ] {
+        let file = dir.join("judge.toml");
+        std::fs::write(&file, text).unwrap();
+        let out = std::process::Command::new(runbox_tests::runbox_bin())
+            .args(["run", "--config", &file, "--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{file}{says}")),
+            "{text}: {stderr}"
+        );
+    }
+    // A good file adds a profile that runs.
+    let file = dir.join("judge.toml");
+    std::fs::write(
+        &file,
+        "[profile.quiet]\nsyscalls = \"default\"\nrefuse = [\"getppid\"]\nprocesses = 4\n",
+    )
+    .unwrap();
+    let ran = run(
+        "container",
+        &["--config", &file, "--profile", "quiet"],
+        &["sh", "-c", "echo $PPID"],
+    );
+    assert_eq!(ran.status(), "ok", "{ran:?}");
+}
