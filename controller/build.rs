@@ -33,6 +33,17 @@ const INIT_RUSTFLAGS: &[&str] = &[
     "-Clinker-flavor=ld.lld",
 ];
 
+/// The flags for `target`: on aarch64, atomics are inlined (LL/SC, every ARMv8 CPU) instead
+/// of outlined to compiler_builtins helpers, which pick LSE at run time through libc's
+/// getauxval, which init does not have.
+fn init_rustflags(target: &str) -> Vec<&'static str> {
+    let mut flags = INIT_RUSTFLAGS.to_vec();
+    if target.starts_with("aarch64") {
+        flags.push("-Ctarget-feature=-outline-atomics");
+    }
+    flags
+}
+
 fn main() {
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
     let target = init_target(&arch);
@@ -59,7 +70,10 @@ fn main() {
         .arg(workspace.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
-        .env("CARGO_ENCODED_RUSTFLAGS", INIT_RUSTFLAGS.join("\x1f"))
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            init_rustflags(target).join("\x1f"),
+        )
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
         .env("CARGO_PROFILE_RELEASE_STRIP", "true")
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false");

@@ -182,7 +182,7 @@ fn main() {
     // 2. The headline, interleaved: as runs go by default, with the default profile's
     // filter, and without any filter.
     header("2. the headline: static true, interleaved");
-    let default_filter = runbox::seccomp::filter("default", true).unwrap();
+    let default_filter = runbox::seccomp::filter("default").unwrap();
     let no_filter = runbox::seccomp::Filter::default();
     let (mut floor, mut warm, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..N {
@@ -217,7 +217,7 @@ fn main() {
     ];
     for profile in runbox::config::current().profiles() {
         let profile = profile.name.as_str();
-        let compiled = runbox::seccomp::filter(profile, true).unwrap();
+        let compiled = runbox::seccomp::filter(profile).unwrap();
         let name = format!(
             "profile {profile}: {} instructions",
             compiled.bytes.len() / 8

@@ -182,7 +182,7 @@ fn profiles() -> i32 {
     );
     for profile in crate::config::current().profiles() {
         let limits = crate::options::RunOptions::default().limits(&profile.limits);
-        let insns = crate::seccomp::filter(&profile.name, true).map_or(0, |f| f.bytes.len() / 8);
+        let insns = crate::seccomp::filter(&profile.name).map_or(0, |f| f.bytes.len() / 8);
         let _ = writeln!(
             out,
             "{:<10} {:<8} {:>6} {:>6} {:>6} {:>6}  {}",

@@ -98,9 +98,7 @@ impl RunOptions {
     /// is an error naming it.
     pub fn resolve(&self) -> Result<Resolved, String> {
         let profile = self.profile()?;
-        // Namespace mode holds no listener: its filters kill instead of notifying.
-        let listener = self.mode == Mode::Container;
-        let seccomp = crate::seccomp::filter(&profile.name, listener)
+        let seccomp = crate::seccomp::filter(&profile.name)
             .ok_or_else(|| format!("unknown profile {:?}", profile.name))?;
         let env = self.env.clone().or_else(|| profile.env.clone());
         let mut binds = profile.binds.clone();

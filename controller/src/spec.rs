@@ -101,7 +101,7 @@ impl RunSpec {
             env: vec![format!("PATH={DEFAULT_PATH}")],
             cwd: "/w".into(),
             limits: Limits::default(),
-            seccomp: crate::seccomp::filter(DEFAULT_PROFILE, true).unwrap_or_default(),
+            seccomp: crate::seccomp::filter(DEFAULT_PROFILE).unwrap_or_default(),
         }
     }
 

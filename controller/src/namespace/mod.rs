@@ -14,6 +14,7 @@
 //! closes, and the waiter exits, which kills whatever is left in the namespace. For the CPU
 //! limit the controller kills the waiter, and with it the whole namespace.
 
+mod handover;
 mod program;
 mod waiter;
 
@@ -39,11 +40,6 @@ pub fn run(
     stdio: [BorrowedFd<'_>; 3],
     limits: &Limits,
 ) -> Result<Outcome, Error> {
-    if run.seccomp_listener {
-        return Err(Error::BadRequest(
-            "namespace mode holds no seccomp listener: build the filter without one".into(),
-        ));
-    }
     // The set-up puts /dev/null on 0, 1 and 2: keep the program's stdio above them.
     let owned = stdio
         .iter()

@@ -11,7 +11,7 @@ use std::os::fd::RawFd;
 
 /// Becomes the program, or records why not and exits 127.
 pub fn exec(run: &Run<'_>, stdio: [RawFd; 3], page: &SharedPage) -> ! {
-    let (step, error, index) = match prepare_and_exec(run, stdio) {
+    let (step, error, index) = match prepare_and_exec(run, stdio, page) {
         Err(e) => e,
         Ok(never) => match never {},
     };
@@ -20,6 +20,8 @@ pub fn exec(run: &Run<'_>, stdio: [RawFd; 3], page: &SharedPage) -> ! {
         errno: error.raw_os_error().unwrap_or(0),
         index: index as u32,
     }));
+    // Whoever waits for a listener hand-over learns there will be none.
+    super::handover::abandon(page);
     process::exit_now(127)
 }
 
@@ -33,6 +35,7 @@ fn cstr(s: &str) -> &CStr {
 fn prepare_and_exec(
     run: &Run<'_>,
     stdio: [RawFd; 3],
+    page: &SharedPage,
 ) -> Result<std::convert::Infallible, StepError> {
     let at = |step: Step, index: usize| move |e: io::Error| (step, e, index);
     process::sigprocmask(libc::SIG_SETMASK, &[]).map_err(at(Step::Fork, 0))?;
@@ -47,7 +50,14 @@ fn prepare_and_exec(
             .map_err(at(Step::Setrlimit, i))?;
     }
     process::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(at(Step::NoNewPrivs, 0))?;
-    if !run.seccomp.is_empty() {
+    if run.seccomp_listener {
+        // Dumpable, so that the waiter (our parent, same uid, no capabilities) may take the
+        // listener; exec makes the program's own choice anyway.
+        process::prctl(libc::PR_SET_DUMPABLE, 1).map_err(at(Step::Seccomp, 1))?;
+        let listener =
+            process::seccomp_filter_with_listener(run.seccomp).map_err(at(Step::Seccomp, 0))?;
+        super::handover::give(page, listener);
+    } else if !run.seccomp.is_empty() {
         process::seccomp_filter(run.seccomp).map_err(at(Step::Seccomp, 0))?;
     }
     let argv = StackArray::<{ MAX_ARGS + 1 }>::new(run.argv.iter().map(|a| cstr(a)));

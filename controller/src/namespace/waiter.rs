@@ -7,7 +7,7 @@ use crate::sys::process;
 use crate::sys::socket;
 use runbox_shared::{self as wire, Exit, Failure, Finished, KillReason, Reply, Run, Step};
 use std::convert::Infallible;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// Runs the program once and exits; returns only if it could not start waiting.
@@ -19,6 +19,8 @@ pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible
     let page = process::shared_page().map_err(at(Step::Fork))?;
     page.put::<Option<Failure>>(None);
     process::sigprocmask(libc::SIG_BLOCK, &[libc::SIGCHLD]).map_err(at(Step::Fork))?;
+    let children = process::signalfd(&[libc::SIGCHLD]).map_err(at(Step::Fork))?;
+    super::handover::reset(&page);
     // Set up: the controller measures this process's charge, sets the limits, says go.
     send(socket, &Reply::Ready);
     await_controller(socket);
@@ -30,9 +32,35 @@ pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible
         Some(pid) => pid,
     };
     send(socket, &Reply::Started { pid: pid as u32 });
+    let listener = match run
+        .seccomp_listener
+        .then(|| super::handover::take(&page, pid))
+    {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(fd))) => Some(fd),
+        Some(Err(e)) => {
+            // Unwatched, the filter's notifications would block the program for good.
+            let _ = process::kill(-1, libc::SIGKILL);
+            send(
+                socket,
+                &Reply::Failed(Failure {
+                    step: Step::Seccomp,
+                    errno: e.raw_os_error().unwrap_or(0),
+                    index: 2,
+                }),
+            );
+            await_controller(socket);
+            process::exit_now(0)
+        }
+    };
     let deadline =
         (run.wall_limit_us != 0).then(|| start + Duration::from_micros(run.wall_limit_us));
-    let ended = wait_for(pid, deadline);
+    let ended = wait_for(
+        pid,
+        deadline,
+        children.as_raw_fd(),
+        listener.as_ref().map(AsRawFd::as_raw_fd),
+    );
     // The program child writes the page only when it could not exec.
     let reply = match (ended, page.get::<Option<Failure>>()) {
         (_, Some(failure)) => Reply::Failed(failure),
@@ -69,8 +97,16 @@ fn await_controller(socket: RawFd) {
 
 type Ended = (libc::c_int, libc::rusage, Option<KillReason>);
 
-fn wait_for(pid: libc::pid_t, mut deadline: Option<Instant>) -> std::io::Result<Ended> {
+/// Waits until `pid` ends, reaping every orphan on the way; kills everything at the
+/// deadline, or at the first call the seccomp `listener` hears of.
+fn wait_for(
+    pid: libc::pid_t,
+    mut deadline: Option<Instant>,
+    children: RawFd,
+    listener: Option<RawFd>,
+) -> std::io::Result<Ended> {
     let mut killed = None;
+    let mut listener = listener.unwrap_or(-1);
     loop {
         while let Some((reaped, status, usage)) = process::wait4(-1, libc::WNOHANG)? {
             if reaped == pid {
@@ -88,8 +124,39 @@ fn wait_for(pid: libc::pid_t, mut deadline: Option<Instant>) -> std::io::Result<
             }
             timeout = Some(at - now);
         }
-        process::sigtimedwait(&[libc::SIGCHLD], timeout)?;
+        // A negative fd is skipped by poll.
+        let mut fds = [
+            libc::pollfd {
+                fd: children,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: listener,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        process::poll(&mut fds, timeout)?;
+        if fds[0].revents != 0 {
+            drain(children);
+        }
+        if fds[1].revents & libc::POLLIN != 0 {
+            // The call stays suspended in the kernel until the caller dies: it never runs.
+            if let (Ok((nr, arch)), None) = (process::notif_recv(listener), killed) {
+                let _ = process::kill(-1, libc::SIGKILL);
+                killed = Some(KillReason::DisallowedSyscall { nr, arch });
+            }
+        } else if fds[1].revents != 0 {
+            listener = -1; // POLLHUP: no process uses the filter any more
+        }
     }
+}
+
+/// Empties the signalfd, so that the next poll waits for a new SIGCHLD.
+fn drain(children: RawFd) {
+    let mut infos = [0u8; 128 * 8];
+    while crate::sys::fs::read(children, &mut infos).is_ok_and(|n| n == infos.len()) {}
 }
 
 fn send(socket: RawFd, reply: &Reply) {

@@ -103,31 +103,6 @@ impl Policy {
         };
         self.default == Action::Notify || self.rules.values().any(notify)
     }
-
-    /// The same policy with every `Notify` made `KillProcess`: for where no listener is
-    /// held (namespace mode), since an unheard notification fails the call with ENOSYS.
-    pub fn without_listener(mut self) -> Policy {
-        let fix = |a: &mut Action| {
-            if *a == Action::Notify {
-                *a = Action::KillProcess;
-            }
-        };
-        fix(&mut self.default);
-        for rule in self.rules.values_mut() {
-            match rule {
-                Rule::Always(a) => fix(a),
-                Rule::Arg {
-                    when_equal,
-                    otherwise,
-                    ..
-                } => {
-                    fix(when_equal);
-                    fix(otherwise);
-                }
-            }
-        }
-        self
-    }
 }
 
 fn stmt(code: u16, k: u32) -> Insn {

@@ -20,17 +20,14 @@ pub struct Filter {
 }
 
 /// A profile's filter (from the process's configuration) for the native architecture,
-/// compiled once per process;
-/// `with_listener` false turns notifications into kills (namespace mode has no listener).
-/// `None` for an unknown profile.
-pub fn filter(profile: &str, with_listener: bool) -> Option<Arc<Filter>> {
-    /// Compiled filters by (profile, with a listener).
-    type Cache = Mutex<HashMap<(String, bool), Arc<Filter>>>;
+/// compiled once per process. `None` for an unknown profile.
+pub fn filter(profile: &str) -> Option<Arc<Filter>> {
+    /// Compiled filters by profile.
+    type Cache = Mutex<HashMap<String, Arc<Filter>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    let key = (profile.to_string(), with_listener);
-    if let Some(filter) = cache.get(&key) {
+    if let Some(filter) = cache.get(profile) {
         return Some(filter.clone());
     }
     let filter = match crate::config::current()
@@ -38,20 +35,13 @@ pub fn filter(profile: &str, with_listener: bool) -> Option<Arc<Filter>> {
         .policy(arch::Arch::native())
     {
         None => Filter::default(),
-        Some(policy) => {
-            let policy = if with_listener {
-                policy
-            } else {
-                policy.without_listener()
-            };
-            Filter {
-                listener: policy.notifies(),
-                bytes: bpf::encode(&bpf::compile(&policy)),
-            }
-        }
+        Some(policy) => Filter {
+            listener: policy.notifies(),
+            bytes: bpf::encode(&bpf::compile(&policy)),
+        },
     };
     let filter = Arc::new(filter);
-    cache.insert(key, filter.clone());
+    cache.insert(profile.to_string(), filter.clone());
     Some(filter)
 }
 

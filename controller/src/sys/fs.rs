@@ -141,3 +141,9 @@ pub fn regular_file_size(fd: std::os::fd::BorrowedFd<'_>) -> Option<u64> {
     let ret = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
     (ret == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG).then_some(st.st_size as u64)
 }
+
+/// `read(fd, buf)`.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is live and writable for its whole length.
+    check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }).map(|n| n as usize)
+}

@@ -275,3 +275,141 @@ impl SharedPage {
         unsafe { std::ptr::read_volatile(self.0.cast::<T>()) }
     }
 }
+
+impl SharedPage {
+    /// The `u32` at `OFFSET` in the page, seen as an atomic by both processes.
+    pub fn word<const OFFSET: usize>(&self) -> &std::sync::atomic::AtomicU32 {
+        const { assert!(OFFSET.is_multiple_of(4) && OFFSET + 4 <= 4096) };
+        // SAFETY: the page is 4096 bytes, mapped for the life of the process (never
+        // unmapped), the offset is in bounds and 4-aligned (checked at compile time), and
+        // every access to these words is atomic.
+        unsafe { &*self.0.add(OFFSET).cast::<std::sync::atomic::AtomicU32>() }
+    }
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &{len, filter})`:
+/// installs the filter and returns its user-notification fd (close-on-exec).
+pub fn seccomp_filter_with_listener(program: &[u8]) -> io::Result<RawFd> {
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+    let len =
+        u16::try_from(program.len() / 8).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at `len` whole instructions inside `program`; the kernel copies
+    // them before returning.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            1 as libc::c_ulong,
+            SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog,
+        )
+    })?;
+    Ok(fd as RawFd)
+}
+
+/// `pidfd_open(pid)` then `pidfd_getfd(pidfd, fd)`: a copy of another process's fd.
+pub fn take_fd(pid: libc::pid_t, fd: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: no memory is involved.
+    let pidfd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })? as RawFd;
+    // SAFETY: no memory is involved.
+    let taken = check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) });
+    super::fs::close(pidfd);
+    // SAFETY: pidfd_getfd returned a new fd that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(taken? as RawFd) })
+}
+
+/// `futex(word, FUTEX_WAIT, expected, timeout)`, shared (not private): the word is in a page
+/// two processes map.
+pub fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: Option<std::time::Duration>,
+) {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().try_into().unwrap_or(i32::MAX as _),
+        tv_nsec: t.subsec_nanos() as _,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: word is a live, aligned u32 and the timeout is live for the call; spurious
+    // wake-ups are the caller's loop's business.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            ts_ptr,
+            0,
+            0,
+        )
+    };
+}
+
+/// `futex(word, FUTEX_WAKE, all)`.
+pub fn futex_wake(word: &std::sync::atomic::AtomicU32) {
+    // SAFETY: word is a live, aligned u32.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            0,
+            0,
+            0,
+        )
+    };
+}
+
+/// `ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif)`: the next notification's syscall
+/// number and `AUDIT_ARCH_*`.
+pub fn notif_recv(listener: RawFd) -> io::Result<(u32, u32)> {
+    // _IOWR('!', 0, struct seccomp_notif): 80 bytes (id, pid, flags, struct seccomp_data).
+    const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = (3 << 30) | (80 << 16) | (0x21 << 8);
+    #[repr(C, align(8))]
+    struct Notif([u8; 80]);
+    let mut notif = Notif([0; 80]);
+    // SAFETY: notif is a live, 8-aligned, zeroed buffer of the size the request encodes.
+    check(unsafe {
+        libc::ioctl(
+            listener,
+            SECCOMP_IOCTL_NOTIF_RECV as _,
+            notif.0.as_mut_ptr(),
+        )
+    })?;
+    let word = |at: usize| {
+        u32::from_ne_bytes([
+            notif.0[at],
+            notif.0[at + 1],
+            notif.0[at + 2],
+            notif.0[at + 3],
+        ])
+    };
+    Ok((word(16), word(20)))
+}
+
+/// `signalfd(-1, {signals}, SFD_CLOEXEC | SFD_NONBLOCK)` (the signals stay blocked).
+pub fn signalfd(signals: &[libc::c_int]) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let set = sigset(signals);
+    // SAFETY: set is a live sigset_t.
+    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+    // SAFETY: signalfd returned a new fd that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// `poll(fds, timeout)`, an EINTR counting as nothing ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<std::time::Duration>) -> io::Result<usize> {
+    let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
+    // SAFETY: fds is a live slice of pollfds.
+    match check(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) }) {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        other => other.map(|n| n as usize),
+    }
+}
