@@ -162,6 +162,9 @@ fn batch_answers_every_line_and_exits_zero() {
         r#"{"id":"tle","argv":["sh","-c","while :; do :; done"],"time":"200ms"}"#.to_string(),
         r#"{"id":"own-root","argv":["cat","/data"],"bind":["/etc/ld.so.cache:/data"]}"#.to_string(),
         r#"{"id":"loud","argv":["sh","-c","echo noise; echo noise >&2"]}"#.to_string(),
+        r#"{"id":"strict-ok","argv":["/bin/true"],"profile":"strict"}"#.to_string(),
+        r#"{"id":"strict-refused","argv":["sh","-c","true"],"profile":"strict"}"#.to_string(),
+        r#"{"id":"no-profile","argv":["true"],"profile":"nope"}"#.to_string(),
     ];
     let mut child = Command::new(runbox_tests::runbox_bin())
         .args(["batch", "--parallel", "2"])
@@ -203,6 +206,9 @@ fn batch_answers_every_line_and_exits_zero() {
         ("tle", "time_limit_exceeded"),
         ("own-root", "ok"),
         ("loud", "ok"),
+        ("strict-ok", "ok"),
+        ("strict-refused", "disallowed_syscall"),
+        ("no-profile", "internal_error"),
     ];
     for (id, status) in expect {
         assert_eq!(by_id(id)["status"], status, "{id}: {:?}", by_id(id));
