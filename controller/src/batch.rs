@@ -14,7 +14,7 @@ use crate::namespace;
 use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pool;
 use crate::result::RunResult;
-use crate::spec::Mode;
+use crate::spec::{LimitChoices, Mode};
 use crate::units::{parse_duration, parse_size};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -108,12 +108,14 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         .collect::<Result<_, _>>()?;
     Ok(RunOptions {
         mode,
-        time: duration("time", r.time)?,
-        wall: duration("wall", r.wall)?,
-        memory: size("memory", r.memory)?,
-        stack: size("stack", r.stack)?,
-        output: size("output", r.output)?,
-        processes: r.processes,
+        limits: LimitChoices {
+            time: duration("time", r.time)?,
+            wall: duration("wall", r.wall)?,
+            memory: size("memory", r.memory)?,
+            stack: size("stack", r.stack)?,
+            output: size("output", r.output)?,
+            processes: r.processes,
+        },
         stdin: r.stdin,
         stdout: r.stdout,
         stderr: r.stderr,
@@ -211,12 +213,9 @@ mod tests {
         assert_eq!(id.as_deref(), Some("a1"));
         let options = options.unwrap();
         assert_eq!(options.mode, Mode::Namespace);
-        let none = crate::config::ProfileLimits::default();
-        assert_eq!(options.limits(&none).memory, 64 << 20);
-        assert_eq!(
-            options.limits(&none).wall,
-            std::time::Duration::from_secs(2)
-        );
+        let limits = options.limits.resolve(&LimitChoices::default());
+        assert_eq!(limits.memory, 64 << 20);
+        assert_eq!(limits.wall, std::time::Duration::from_secs(2));
         assert_eq!(options.bind[0].target, PathBuf::from("/y"));
         assert_eq!(options.env, Some(vec!["A=1".to_string()]));
     }

@@ -5,7 +5,7 @@ use crate::mount::Bind;
 use crate::options::{OutputDefault, RunOptions};
 use crate::result::RunResult;
 use crate::run::run_once;
-use crate::spec::Mode;
+use crate::spec::{LimitChoices, Mode};
 use crate::status::Status;
 use crate::units::{parse_duration, parse_size};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -140,12 +140,14 @@ fn run(args: RunArgs) -> i32 {
             ModeArg::Container => Mode::Container,
             ModeArg::Namespace => Mode::Namespace,
         },
-        time: args.time,
-        wall: args.wall,
-        memory: args.memory,
-        stack: args.stack,
-        output: args.output,
-        processes: args.processes,
+        limits: LimitChoices {
+            time: args.time,
+            wall: args.wall,
+            memory: args.memory,
+            stack: args.stack,
+            output: args.output,
+            processes: args.processes,
+        },
         stdin: args.stdin,
         stdout: args.stdout,
         stderr: args.stderr,
@@ -181,7 +183,7 @@ fn profiles() -> i32 {
         "profile", "syscalls", "insns", "time", "memory", "procs"
     );
     for profile in crate::config::current().profiles() {
-        let limits = crate::options::RunOptions::default().limits(&profile.limits);
+        let limits = LimitChoices::default().resolve(&profile.limits);
         let insns = crate::seccomp::filter(&profile.name).map_or(0, |f| f.bytes.len() / 8);
         let _ = writeln!(
             out,

@@ -7,6 +7,7 @@ use crate::mount::Bind;
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::profile;
+use crate::spec::LimitChoices;
 use crate::units::{parse_duration, parse_size};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -49,23 +50,6 @@ struct ProfileSpec {
     bind: Vec<Spanned<String>>,
 }
 
-/// Default limits a profile gives; `None` leaves the contract's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProfileLimits {
-    /// CPU time.
-    pub time: Option<Duration>,
-    /// Wall-clock time.
-    pub wall: Option<Duration>,
-    /// Memory, bytes.
-    pub memory: Option<u64>,
-    /// Stack, bytes.
-    pub stack: Option<u64>,
-    /// Output, bytes.
-    pub output: Option<u64>,
-    /// Processes and threads.
-    pub processes: Option<u64>,
-}
-
 /// One named run configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -80,7 +64,7 @@ pub struct Profile {
     /// Calls refused with EPERM on top of the base.
     pub refuse: Vec<String>,
     /// Default limits.
-    pub limits: ProfileLimits,
+    pub limits: LimitChoices,
     /// The environment, if the profile sets one.
     pub env: Option<Vec<String>>,
     /// Extra read-only binds.
@@ -202,7 +186,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             syscalls,
             allow: names(p.allow, "allow")?,
             refuse: names(p.refuse, "refuse")?,
-            limits: ProfileLimits {
+            limits: LimitChoices {
                 time: duration(p.time, "time")?,
                 wall: duration(p.wall, "wall")?,
                 // A program cannot start in less than a mebibyte.

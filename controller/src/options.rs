@@ -1,14 +1,13 @@
 //! The options of one run, as the command line and the batch interface both give them, and
 //! what they become: a mode, a container configuration, a [`RunSpec`] and three open fds.
 
-use crate::config::{Profile, ProfileLimits};
+use crate::config::Profile;
 use crate::container::ContainerConfig;
 use crate::mount::{Bind, RootSpec};
-use crate::spec::{Limits, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
+use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Where a program's stdout or stderr goes when no file is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,18 +23,8 @@ pub enum OutputDefault {
 pub struct RunOptions {
     /// container or namespace.
     pub mode: Mode,
-    /// CPU time limit [1s].
-    pub time: Option<Duration>,
-    /// Wall-clock limit [3 x time].
-    pub wall: Option<Duration>,
-    /// Memory limit [256M].
-    pub memory: Option<u64>,
-    /// Stack limit [= memory].
-    pub stack: Option<u64>,
-    /// Output limit [64M].
-    pub output: Option<u64>,
-    /// Processes and threads [64].
-    pub processes: Option<u64>,
+    /// The limits given; the rest come from the profile, then the contract's defaults.
+    pub limits: LimitChoices,
     /// stdin file [/dev/null].
     pub stdin: Option<PathBuf>,
     /// stdout file.
@@ -76,24 +65,6 @@ impl RunOptions {
         })
     }
 
-    /// The limits: these options', else the profile's, else the contract's defaults.
-    pub fn limits(&self, profile: &ProfileLimits) -> Limits {
-        let defaults = Limits::default();
-        let time = self.time.or(profile.time).unwrap_or(defaults.time);
-        let memory = self.memory.or(profile.memory).unwrap_or(defaults.memory);
-        Limits {
-            time,
-            wall: self.wall.or(profile.wall).unwrap_or(time * 3),
-            memory,
-            stack: self.stack.or(profile.stack).unwrap_or(memory),
-            output: self.output.or(profile.output).unwrap_or(defaults.output),
-            processes: self
-                .processes
-                .or(profile.processes)
-                .unwrap_or(defaults.processes),
-        }
-    }
-
     /// The container and the run, with the profile's defaults filled in; an unknown profile
     /// is an error naming it.
     pub fn resolve(&self) -> Result<Resolved, String> {
@@ -116,7 +87,7 @@ impl RunOptions {
                 argv: self.argv.clone(),
                 env: env.unwrap_or_else(|| vec![format!("PATH={DEFAULT_PATH}")]),
                 cwd: "/w".into(),
-                limits: self.limits(&profile.limits),
+                limits: self.limits.resolve(&profile.limits),
                 seccomp,
             },
         })
@@ -159,25 +130,26 @@ impl RunOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
-    fn defaults_come_from_the_options_then_the_profile_then_the_contract() {
-        let none = ProfileLimits::default();
-        assert_eq!(RunOptions::default().limits(&none), Limits::default());
-        let options = RunOptions {
+    fn limits_come_from_the_run_then_the_profile_then_the_contract() {
+        let none = LimitChoices::default();
+        assert_eq!(none.resolve(&none), crate::spec::Limits::default());
+        let run = LimitChoices {
             time: Some(Duration::from_millis(500)),
             memory: Some(64 << 20),
-            ..RunOptions::default()
+            ..LimitChoices::default()
         };
-        let limits = options.limits(&none);
+        let limits = run.resolve(&none);
         assert_eq!(limits.wall, Duration::from_millis(1500));
         assert_eq!(limits.stack, 64 << 20);
-        let profile = ProfileLimits {
+        let profile = LimitChoices {
             time: Some(Duration::from_secs(2)),
             processes: Some(8),
-            ..ProfileLimits::default()
+            ..LimitChoices::default()
         };
-        let limits = options.limits(&profile);
+        let limits = run.resolve(&profile);
         assert_eq!(
             (limits.time, limits.processes),
             (Duration::from_millis(500), 8)

@@ -56,6 +56,43 @@ impl Default for Limits {
     }
 }
 
+/// Limits as given by a run or a profile: each may be left to someone else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitChoices {
+    /// CPU time [1s].
+    pub time: Option<Duration>,
+    /// Wall-clock time [3 x time].
+    pub wall: Option<Duration>,
+    /// Memory, bytes [256M].
+    pub memory: Option<u64>,
+    /// Stack, bytes [= memory].
+    pub stack: Option<u64>,
+    /// Output, bytes [64M].
+    pub output: Option<u64>,
+    /// Processes and threads [64].
+    pub processes: Option<u64>,
+}
+
+impl LimitChoices {
+    /// These choices, else `fallback`'s, else the contract's defaults.
+    pub fn resolve(&self, fallback: &LimitChoices) -> Limits {
+        let defaults = Limits::default();
+        let time = self.time.or(fallback.time).unwrap_or(defaults.time);
+        let memory = self.memory.or(fallback.memory).unwrap_or(defaults.memory);
+        Limits {
+            time,
+            wall: self.wall.or(fallback.wall).unwrap_or(time * 3),
+            memory,
+            stack: self.stack.or(fallback.stack).unwrap_or(memory),
+            output: self.output.or(fallback.output).unwrap_or(defaults.output),
+            processes: self
+                .processes
+                .or(fallback.processes)
+                .unwrap_or(defaults.processes),
+        }
+    }
+}
+
 impl Limits {
     /// The rlimits that carry these limits into the program.
     pub fn rlimits(&self) -> heapless::Vec<Rlimit, MAX_RLIMITS> {

@@ -148,25 +148,21 @@ pub fn builtin(name: &str, arch: Arch) -> Option<Policy> {
     match name {
         "default" => {
             let mut refused = rules(REFUSED, Action::Errno(EPERM));
-            for call in ["socket", "socketpair"] {
+            // Allowed only with this first argument: Unix sockets, and the persona query.
+            let only_with = |value| Rule::Arg {
+                arg: 0,
+                values: vec![value],
+                when_equal: Action::Allow,
+                otherwise: Action::Errno(EPERM),
+            };
+            for (call, value) in [
+                ("socket", AF_UNIX),
+                ("socketpair", AF_UNIX),
+                ("personality", PERSONALITY_QUERY),
+            ] {
                 if let Some(nr) = arch.number(call) {
-                    let unix_only = Rule::Arg {
-                        arg: 0,
-                        values: vec![AF_UNIX],
-                        when_equal: Action::Allow,
-                        otherwise: Action::Errno(EPERM),
-                    };
-                    refused.insert(nr, unix_only);
+                    refused.insert(nr, only_with(value));
                 }
-            }
-            if let Some(nr) = arch.number("personality") {
-                let query_only = Rule::Arg {
-                    arg: 0,
-                    values: vec![PERSONALITY_QUERY],
-                    when_equal: Action::Allow,
-                    otherwise: Action::Errno(EPERM),
-                };
-                refused.insert(nr, query_only);
             }
             Some(policy(refused, Action::Allow))
         }

@@ -167,8 +167,9 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
     check(unsafe { libc::setrlimit64(resource as _, &limit) }).map(drop)
 }
 
-/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, &{len, filter})` for a BPF program given as bytes.
-pub fn seccomp_filter(program: &[u8]) -> io::Result<()> {
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &{len, filter})` for a BPF program given as
+/// bytes; returns what the kernel returns (a listener fd with the listener flag).
+fn seccomp_install(program: &[u8], flags: libc::c_ulong) -> io::Result<libc::c_long> {
     let len =
         u16::try_from(program.len() / 8).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let fprog = libc::sock_fprog {
@@ -177,15 +178,19 @@ pub fn seccomp_filter(program: &[u8]) -> io::Result<()> {
     };
     // SAFETY: fprog points at `len` whole instructions inside `program`; the kernel copies
     // them before returning.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            1 as libc::c_ulong,
-            0 as libc::c_ulong,
-            &fprog,
-        )
-    })
-    .map(drop)
+    check(unsafe { libc::syscall(libc::SYS_seccomp, 1 as libc::c_ulong, flags, &fprog) })
+}
+
+/// Installs a seccomp filter given as bytes.
+pub fn seccomp_filter(program: &[u8]) -> io::Result<()> {
+    seccomp_install(program, 0).map(drop)
+}
+
+/// Installs a seccomp filter with a user-notification listener and returns the listener's
+/// fd (close-on-exec).
+pub fn seccomp_filter_with_listener(program: &[u8]) -> io::Result<RawFd> {
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+    seccomp_install(program, SECCOMP_FILTER_FLAG_NEW_LISTENER).map(|fd| fd as RawFd)
 }
 
 /// `sigprocmask(how, {signals}, NULL)`.
@@ -285,29 +290,6 @@ impl SharedPage {
         // every access to these words is atomic.
         unsafe { &*self.0.add(OFFSET).cast::<std::sync::atomic::AtomicU32>() }
     }
-}
-
-/// `seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &{len, filter})`:
-/// installs the filter and returns its user-notification fd (close-on-exec).
-pub fn seccomp_filter_with_listener(program: &[u8]) -> io::Result<RawFd> {
-    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
-    let len =
-        u16::try_from(program.len() / 8).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let fprog = libc::sock_fprog {
-        len,
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: fprog points at `len` whole instructions inside `program`; the kernel copies
-    // them before returning.
-    let fd = check(unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            1 as libc::c_ulong,
-            SECCOMP_FILTER_FLAG_NEW_LISTENER,
-            &fprog,
-        )
-    })?;
-    Ok(fd as RawFd)
 }
 
 /// `pidfd_open(pid)` then `pidfd_getfd(pidfd, fd)`: a copy of another process's fd.
