@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     // --- container set-up, in the controller's child, in order ---
+    /// Moving itself into the container's cgroup (index: the hierarchy).
+    JoinCgroup,
     /// `prctl(PR_SET_PDEATHSIG)`, or the controller was already gone.
     ParentDeathSignal,
     /// Waiting for the controller to write the uid and gid maps.
@@ -79,6 +81,7 @@ impl Step {
     /// What the step does, in a few lower-case words, for error messages.
     pub const fn describe(self) -> &'static str {
         match self {
+            Step::JoinCgroup => "join the container's cgroup",
             Step::ParentDeathSignal => "set the parent-death signal",
             Step::AwaitIdMaps => "wait for the uid/gid maps",
             Step::SetIds => "switch to the container's root ids",

@@ -62,6 +62,11 @@ impl CgFile {
         Ok(CgFile { path, file })
     }
 
+    /// The open file, for a child to write to.
+    pub fn into_fd(self) -> std::os::fd::OwnedFd {
+        self.file.into()
+    }
+
     /// The whole content.
     pub fn read(&self) -> Result<String> {
         let mut buf = [0u8; 4096];

@@ -142,6 +142,16 @@ impl Cgroup {
         made.map_err(|e| e.to_string())
     }
 
+    /// Files that a process writes "0" to in order to move itself in (v1: the `tasks` files,
+    /// which avoid the global lock a move of another process takes); empty where the parent
+    /// must move the child with [`Cgroup::add`] (v2).
+    pub fn self_join_files(&self) -> Result<Vec<std::os::fd::OwnedFd>, CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.self_join_files(),
+            Cgroup::V2(_) => Ok(Vec::new()),
+        }
+    }
+
     /// Moves a process into the cgroup (a migration: done once per container, never per run).
     pub fn add(&self, pid: libc::pid_t) -> Result<(), CgroupError> {
         match self {

@@ -115,6 +115,11 @@ pub(crate) fn spawn_sandbox(
         .map_err(|_| Error::BadRequest("a path holds a NUL byte".into()))?;
     std::fs::create_dir_all(STAGE_DIR).map_err(|e| Error::io(format!("mkdir {STAGE_DIR}"), e))?;
     let (ours, theirs) = socket::seqpacket_pair().map_err(|e| Error::io("socketpair", e))?;
+    let join_files = cgroup
+        .self_join_files()
+        .map_err(crate::supervise::cgroup_error)?;
+    let join_fds: Vec<libc::c_int> = join_files.iter().map(AsRawFd::as_raw_fd).collect();
+    let self_join = !join_fds.is_empty();
     // SAFETY: the child below only calls `setup::enter`, `then` and `setup::fail`, which make
     // syscalls on data prepared above and never allocate, lock or return.
     let forked = unsafe { process::clone(NAMESPACES) };
@@ -124,7 +129,7 @@ pub(crate) fn spawn_sandbox(
             // see the controller go away while it waits for "go".
             sys::fs::close(ours.as_raw_fd());
             let fd = theirs.as_raw_fd();
-            let err = match setup::enter(&prepared, names, fd) {
+            let err = match setup::enter(&prepared, names, fd, &join_fds) {
                 Ok(()) => then(fd).map_or_else(|e| e, |never| match never {}),
                 Err(e) => e,
             };
@@ -132,7 +137,12 @@ pub(crate) fn spawn_sandbox(
         }
         Some(pid) => {
             drop(theirs);
-            let joined = cgroup.add(pid).map_err(crate::supervise::cgroup_error);
+            drop(join_files);
+            // Without files to join by, the child is moved from here.
+            let joined = match self_join {
+                true => Ok(()),
+                false => cgroup.add(pid).map_err(crate::supervise::cgroup_error),
+            };
             let started = joined.and_then(|()| write_id_maps(pid)).and_then(|()| {
                 socket::send(ours.as_raw_fd(), b"go")
                     .map_err(|e| Error::io("send go to the set-up child", e))

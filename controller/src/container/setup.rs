@@ -32,8 +32,17 @@ impl Default for Names {
 
 /// The set-up, in order. On success the process is in its new root, unprivileged, with
 /// `/dev/null` as stdio, and ready to exec.
-pub fn enter(prepared: &Prepared, names: &Names, socket: RawFd) -> Result<(), StepError> {
+pub fn enter(
+    prepared: &Prepared,
+    names: &Names,
+    socket: RawFd,
+    cgroup_joins: &[RawFd],
+) -> Result<(), StepError> {
     let at = |step: Step| move |e: io::Error| (step, e, 0);
+    // Into the container's cgroup first, so that everything the set-up charges is its.
+    for (i, &join) in cgroup_joins.iter().enumerate() {
+        fs::write_all(join, b"0").map_err(|e| (Step::JoinCgroup, e, i))?;
+    }
     await_id_maps(socket)?;
     process::become_namespace_root().map_err(at(Step::SetIds))?;
     // Die with the controller's thread that cloned us. Set after the last change of effective

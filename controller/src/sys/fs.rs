@@ -147,3 +147,14 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: buf is live and writable for its whole length.
     check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }).map(|n| n as usize)
 }
+
+/// `write(fd, bytes)`, all of them in one call (for cgroup files, which take one write).
+pub fn write_all(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: bytes is live and readable for its whole length.
+    let n = check(unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) })?;
+    if n as usize == bytes.len() {
+        Ok(())
+    } else {
+        Err(io::Error::from(io::ErrorKind::WriteZero))
+    }
+}
