@@ -121,8 +121,9 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
         return verdict(Status::MemoryLimitExceeded, Some("memory limit reached"));
     }
     match finished.exit {
-        // The filter's kill: the only SIGSYS a program cannot catch or send itself past
-        // the filter. (Which call it was is not known yet.)
+        // The filter's own kill (a call from another architecture or ABI), which no handler
+        // can catch; a program that raises SIGSYS itself is counted here too. Calls a
+        // profile refuses by name come as DisallowedSyscall kills, named, above.
         Exit::Signal(libc::SIGSYS) => verdict(
             Status::DisallowedSyscall,
             Some("killed by the syscall filter"),

@@ -2,13 +2,16 @@
 //!
 //! ## Theory of operation
 //!
-//! [`Container::create`] plans the root (pure, [`crate::mount::plan`]), prepares every
-//! string the child will need, opens a `SOCK_SEQPACKET` socket pair, and clones a child into
-//! new user, pid, mount, ipc, uts, net and cgroup namespaces. Three processes take part:
+//! [`Container::create`] plans the root (pure, [`crate::mount::plan`]), makes the
+//! container's cgroup, prepares every string the child will need, opens a `SOCK_SEQPACKET`
+//! socket pair, and clones a child into new user, pid, mount, ipc, uts, net and cgroup
+//! namespaces. Three processes take part:
 //!
 //! - **the controller** (this process) writes the child's uid and gid maps (the container's
 //!   root is host uid [`SANDBOX_ID`], no real user), says go, and waits for `Ready`;
-//! - **the set-up child** ([`setup`]) makes `/` private, builds the root on a tmpfs, pivots
+//! - **the set-up child** ([`setup`]) joins the cgroup (v1: by writing 0 to `tasks` files
+//!   the controller opened; v2: the controller moves it), makes `/` private, builds the
+//!   root on a tmpfs, pivots
 //!   into it, detaches the old root, makes the root read-only, sets the hostname and
 //!   domainname, drops every capability, sets no_new_privs and `execveat`s the embedded
 //!   init from a sealed memfd, with the socket as fd 3. A failed step comes back as a
