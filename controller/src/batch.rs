@@ -97,25 +97,24 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
     if r.argv.is_empty() {
         return Err("argv: no program given".into());
     }
-    if r.processes == Some(0) {
-        return Err("processes: at least 1".into());
-    }
     let bind = r
         .bind
         .unwrap_or_default()
         .iter()
         .map(|b| b.parse().map_err(|e| format!("bind {b:?}: {e}")))
         .collect::<Result<_, _>>()?;
+    let limits = LimitChoices {
+        time: duration("time", r.time)?,
+        wall: duration("wall", r.wall)?,
+        memory: size("memory", r.memory)?,
+        stack: size("stack", r.stack)?,
+        output: size("output", r.output)?,
+        processes: r.processes,
+    };
+    limits.check()?;
     Ok(RunOptions {
         mode,
-        limits: LimitChoices {
-            time: duration("time", r.time)?,
-            wall: duration("wall", r.wall)?,
-            memory: size("memory", r.memory)?,
-            stack: size("stack", r.stack)?,
-            output: size("output", r.output)?,
-            processes: r.processes,
-        },
+        limits,
         stdin: r.stdin,
         stdout: r.stdout,
         stderr: r.stderr,
@@ -237,6 +236,21 @@ mod tests {
             ),
             (r#"{"argv":["true"],"mode":"vm"}"#, None, "mode:"),
             (r#"{"argv":[]}"#, None, "no program"),
+            (
+                r#"{"id":"m","argv":["true"],"memory":"1K"}"#,
+                Some("m"),
+                "memory: must be at least",
+            ),
+            (
+                r#"{"argv":["true"],"time":"0s"}"#,
+                None,
+                "time: must be more than zero",
+            ),
+            (
+                r#"{"argv":["true"],"processes":0}"#,
+                None,
+                "processes: must be at least 1",
+            ),
             (
                 r#"{"argv":["true"],"profile":"nope"}"#,
                 None,

@@ -158,6 +158,9 @@ fn run(args: RunArgs) -> i32 {
         profile: args.profile,
         argv: args.argv,
     };
+    if let Err(why) = options.limits.check() {
+        return usage_error(format!("--{why}"));
+    }
     let resolved = match options.resolve() {
         Ok(resolved) => resolved,
         Err(message) => return usage_error(format!("--profile: {message}")),

@@ -7,7 +7,7 @@ use crate::mount::Bind;
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::profile;
-use crate::spec::LimitChoices;
+use crate::spec::{impossible_duration, impossible_size, LimitChoices};
 use crate::units::{parse_duration, parse_size};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -145,25 +145,18 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
         let duration =
             |v: Option<Spanned<String>>, key: &str| -> Result<Option<Duration>, ConfigError> {
                 let Some(v) = v else { return Ok(None) };
-                match parse_duration(v.get_ref()) {
-                    Ok(d) if !d.is_zero() => Ok(Some(d)),
-                    Ok(_) => Err(error(v.span(), key, "must be more than zero".into())),
-                    Err(e) => Err(error(v.span(), key, e)),
+                let d = parse_duration(v.get_ref()).map_err(|e| error(v.span(), key, e))?;
+                match impossible_duration(d) {
+                    None => Ok(Some(d)),
+                    Some(why) => Err(error(v.span(), key, why)),
                 }
             };
-        let size = |v: Option<Spanned<String>>,
-                    key: &str,
-                    at_least: u64|
-         -> Result<Option<u64>, ConfigError> {
+        let size = |v: Option<Spanned<String>>, key: &str| -> Result<Option<u64>, ConfigError> {
             let Some(v) = v else { return Ok(None) };
-            match parse_size(v.get_ref()) {
-                Ok(s) if s >= at_least => Ok(Some(s)),
-                Ok(_) => Err(error(
-                    v.span(),
-                    key,
-                    format!("must be at least {at_least} bytes"),
-                )),
-                Err(e) => Err(error(v.span(), key, e)),
+            let bytes = parse_size(v.get_ref()).map_err(|e| error(v.span(), key, e))?;
+            match impossible_size(key, bytes) {
+                None => Ok(Some(bytes)),
+                Some(why) => Err(error(v.span(), key, why)),
             }
         };
         let processes = match p.processes {
@@ -189,10 +182,9 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             limits: LimitChoices {
                 time: duration(p.time, "time")?,
                 wall: duration(p.wall, "wall")?,
-                // A program cannot start in less than a mebibyte.
-                memory: size(p.memory, "memory", 1 << 20)?,
-                stack: size(p.stack, "stack", 64 << 10)?,
-                output: size(p.output, "output", 0)?,
+                memory: size(p.memory, "memory")?,
+                stack: size(p.stack, "stack")?,
+                output: size(p.output, "output")?,
                 processes,
             },
             env: p.env,

@@ -73,7 +73,51 @@ pub struct LimitChoices {
     pub processes: Option<u64>,
 }
 
+/// The least memory a run may be given: no program starts in less.
+pub const MIN_MEMORY: u64 = 1 << 20;
+/// The least stack a run may be given.
+pub const MIN_STACK: u64 = 64 << 10;
+
+/// Why a duration limit is impossible, if it is.
+pub fn impossible_duration(d: Duration) -> Option<String> {
+    d.is_zero().then(|| "must be more than zero".to_string())
+}
+
+/// Why a size limit (`memory`, `stack` or `output`) is impossible, if it is.
+pub fn impossible_size(key: &str, bytes: u64) -> Option<String> {
+    let least = match key {
+        "memory" => MIN_MEMORY,
+        "stack" => MIN_STACK,
+        _ => 0,
+    };
+    (bytes < least).then(|| format!("must be at least {least} bytes"))
+}
+
 impl LimitChoices {
+    /// Refuses impossible limits, naming the first: `time: must be more than zero`.
+    pub fn check(&self) -> Result<(), String> {
+        let durations = [("time", self.time), ("wall", self.wall)];
+        for (key, value) in durations {
+            if let Some(why) = value.and_then(impossible_duration) {
+                return Err(format!("{key}: {why}"));
+            }
+        }
+        let sizes = [
+            ("memory", self.memory),
+            ("stack", self.stack),
+            ("output", self.output),
+        ];
+        for (key, value) in sizes {
+            if let Some(why) = value.and_then(|v| impossible_size(key, v)) {
+                return Err(format!("{key}: {why}"));
+            }
+        }
+        if self.processes == Some(0) {
+            return Err("processes: must be at least 1".into());
+        }
+        Ok(())
+    }
+
     /// These choices, else `fallback`'s, else the contract's defaults.
     pub fn resolve(&self, fallback: &LimitChoices) -> Limits {
         let defaults = Limits::default();
@@ -233,6 +277,55 @@ mod tests {
         assert!(RunSpec::new(vec!["x".into(); MAX_ARGS + 1])
             .to_wire()
             .is_err());
+    }
+
+    #[test]
+    fn impossible_limits_are_named() {
+        let ok = LimitChoices {
+            time: Some(Duration::from_millis(1)),
+            memory: Some(MIN_MEMORY),
+            ..LimitChoices::default()
+        };
+        assert_eq!(ok.check(), Ok(()));
+        for (choices, says) in [
+            (
+                LimitChoices {
+                    time: Some(Duration::ZERO),
+                    ..ok.clone()
+                },
+                "time: must be more than zero",
+            ),
+            (
+                LimitChoices {
+                    wall: Some(Duration::ZERO),
+                    ..ok.clone()
+                },
+                "wall: must be more than zero",
+            ),
+            (
+                LimitChoices {
+                    memory: Some(MIN_MEMORY - 1),
+                    ..ok.clone()
+                },
+                "memory: must be at least 1048576 bytes",
+            ),
+            (
+                LimitChoices {
+                    stack: Some(4096),
+                    ..ok.clone()
+                },
+                "stack: must be at least 65536 bytes",
+            ),
+            (
+                LimitChoices {
+                    processes: Some(0),
+                    ..ok.clone()
+                },
+                "processes: must be at least 1",
+            ),
+        ] {
+            assert_eq!(choices.check(), Err(says.to_string()));
+        }
     }
 
     #[test]

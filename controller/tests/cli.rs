@@ -38,6 +38,12 @@ fn usage_errors_exit_2_with_a_message_and_no_result() {
         &["run", "--output", "12X", "--", "true"],
         &["run", "--mode", "vm", "--", "true"],
         &["run", "--bind", "/a:/b:rx", "--", "true"],
+        // Impossible limits.
+        &["run", "--time", "0s", "--", "true"],
+        &["run", "--wall", "0ms", "--", "true"],
+        &["run", "--memory", "100K", "--", "true"],
+        &["run", "--stack", "1K", "--", "true"],
+        &["run", "--processes", "0", "--", "true"],
         &["frobnicate"],
     ] {
         let (code, stdout, stderr) = runbox(args);
