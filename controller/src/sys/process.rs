@@ -200,28 +200,6 @@ pub fn sigprocmask(how: libc::c_int, signals: &[libc::c_int]) -> io::Result<()> 
     check(unsafe { libc::pthread_sigmask(how, &set, std::ptr::null_mut()) }).map(drop)
 }
 
-/// `sigtimedwait({signals}, NULL, timeout)`: the signal taken, or `None` at the timeout.
-pub fn sigtimedwait(
-    signals: &[libc::c_int],
-    timeout: Option<std::time::Duration>,
-) -> io::Result<Option<libc::c_int>> {
-    let set = sigset(signals);
-    let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().try_into().unwrap_or(i32::MAX as _),
-        tv_nsec: t.subsec_nanos() as _,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: set and the timeout are live; the siginfo is not asked for.
-    match check(unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), ts_ptr) }) {
-        Ok(sig) => Ok(Some(sig)),
-        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
     // SAFETY: an all-zero sigset_t is a valid value, and sigemptyset makes it empty anyway.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
