@@ -27,6 +27,7 @@ pub mod namespace;
 pub mod options;
 pub mod output;
 pub mod pool;
+pub mod ptrace;
 pub mod result;
 pub mod run;
 pub mod seccomp;
