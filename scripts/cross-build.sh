@@ -12,19 +12,8 @@ cd "$(dirname "$0")/.."
 out=${1:-target/dist}
 scripts/setup.sh
 
-missing=()
-command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf)
-dpkg -s libc6-dev-armhf-cross >/dev/null 2>&1 || missing+=(libc6-dev-armhf-cross)
-command -v file >/dev/null || missing+=(file)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "cross-build: installing ${missing[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="-C target-feature=+crt-static"
+# shellcheck source=scripts/cross-env.sh
+source scripts/cross-env.sh
 
 mkdir -p "$out"
 status=0

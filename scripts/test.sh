@@ -27,3 +27,6 @@ cargo test --locked
 
 step "static cross builds"
 scripts/cross-build.sh
+
+step "unit tests on aarch64 and armv7 (qemu-user)"
+scripts/qemu-user-tests.sh

@@ -80,16 +80,18 @@ pub struct Accounting {
 /// Decides the status of a run that ended, from how it ended (`finished`), what was measured
 /// and done (`accounting`) and the limits. The order settles the ambiguous cases:
 ///
-/// 0. init ended it at a call its filter notified: disallowed_syscall, with the call's name;
-/// 1. the OOM killer acted: memory, whatever signal or exit followed (a run that hits the
+/// 1. PID 1 ended it at a call its filter notified: disallowed_syscall, with the name;
+/// 2. the OOM killer acted: memory, whatever signal or exit followed (a run that hits the
 ///    CPU and the memory limit in the same instant is memory_limit_exceeded: the kernel's
 ///    kill is the one that is certain to be about that run);
-/// 2. the CPU enforcer, the wall deadline or SIGXCPU killed it, or its CPU time is over
+/// 3. time ran out while its memory was at the limit: memory (a program thrashing at its
+///    limit, which the kernel does not always OOM-kill, is out of memory, not slow);
+/// 4. the CPU enforcer, the wall deadline or SIGXCPU killed it, or its CPU time is over
 ///    the limit even though it exited: time;
-/// 3. a kill order the controller gave for another reason: internal error;
-/// 4. SIGXFSZ, or a written file at the output limit, even after a clean exit: output;
-/// 5. it failed with its memory at the limit (an allocation refused): memory;
-/// 6. otherwise the exit itself.
+/// 5. a kill order the controller gave for another reason: internal error;
+/// 6. SIGXFSZ, or a written file at the output limit, even after a clean exit: output;
+/// 7. it failed with its memory at the limit (an allocation refused): memory;
+/// 8. otherwise the exit itself.
 pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> Verdict {
     let cpu_over = u128::from(accounting.cpu_us) > limits.time.as_micros();
     let failed = finished.exit != Exit::Code(0);
@@ -101,6 +103,13 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
     }
     if accounting.oom_killed {
         return verdict(Status::MemoryLimitExceeded, Some("out of memory"));
+    }
+    let timed_out =
+        accounting.cpu_killed || cpu_over || finished.killed == Some(KillReason::WallLimit);
+    if timed_out && accounting.memory_bytes >= limits.memory {
+        // Stuck at its memory limit: with no swap, the kernel reclaims the program's own file
+        // pages over and over (cgroup v1 does not always OOM-kill) until time runs out.
+        return verdict(Status::MemoryLimitExceeded, Some("memory limit reached"));
     }
     if accounting.cpu_killed || finished.exit == Exit::Signal(libc::SIGXCPU) || cpu_over {
         return verdict(Status::TimeLimitExceeded, Some("cpu time"));
@@ -276,6 +285,35 @@ mod tests {
         assert_eq!(
             decide(&finished, &used(5, 1), &limits()),
             verdict(Status::TimeLimitExceeded, Some("wall time"))
+        );
+    }
+
+    #[test]
+    fn time_running_out_at_the_memory_limit_is_memory() {
+        let stuck = Accounting {
+            cpu_killed: true,
+            ..used(1001, 64)
+        };
+        assert_eq!(
+            status(
+                ended(Exit::Signal(libc::SIGKILL), Some(KillReason::KillOrder)),
+                stuck
+            ),
+            Status::MemoryLimitExceeded
+        );
+        let walled = ended(Exit::Signal(libc::SIGKILL), Some(KillReason::WallLimit));
+        assert_eq!(status(walled, used(5, 64)), Status::MemoryLimitExceeded);
+        // Below the limit, time is time.
+        let slow = Accounting {
+            cpu_killed: true,
+            ..used(1001, 63)
+        };
+        assert_eq!(
+            status(
+                ended(Exit::Signal(libc::SIGKILL), Some(KillReason::KillOrder)),
+                slow
+            ),
+            Status::TimeLimitExceeded
         );
     }
 
