@@ -102,7 +102,13 @@ fn main() {
             cpu_killed: false,
             max_rss_kib: 0,
         };
-        let _ = runbox::supervise::account(figures, &spec.limits, &stdio, &root);
+        let full = runbox::output::sweep(
+            spec.limits.output,
+            &stdio,
+            &root,
+            runbox::output::Empty::default(),
+        );
+        let _ = runbox::supervise::account(figures, full.unwrap_or(false));
         accounting.push(started.elapsed().as_micros() as u64);
     }
     report(

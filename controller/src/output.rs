@@ -1,44 +1,71 @@
-//! Did the run write a file up to the output limit? RLIMIT_FSIZE stops the write, but a
-//! program that ignores SIGXFSZ only sees EFBIG and may exit 0: the sizes tell.
+//! One pass over what a run wrote, after it ended.
+//!
+//! Did it write a file up to the output limit? RLIMIT_FSIZE stops the write, but a program
+//! that ignores SIGXFSZ only sees EFBIG and may exit 0: the sizes tell. And, in the same
+//! pass, a container's `/tmp` (and its own `/w`) is emptied for the next run: init has
+//! killed every process of the container by then, so nothing races the removal, and
+//! `remove_dir_all` does not follow symbolic links.
 
+use std::fs::DirEntry;
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
-/// The most directory entries looked at under /w and /tmp per run.
+/// The most directory entries whose sizes are looked at under /w and /tmp per run.
 const MAX_ENTRIES: usize = 10_000;
 
+/// Which of the run's directories the pass empties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Empty {
+    /// `/w` (only runbox's own tmpfs: a `--dir` is the user's).
+    pub w: bool,
+    /// `/tmp`.
+    pub tmp: bool,
+}
+
 /// True when a regular file among the stdio fds, or under `root`/w or `root`/tmp, is at least
-/// `limit` bytes long.
-pub fn reached(limit: u64, stdio: &[BorrowedFd<'_>], root: &Path) -> bool {
-    let full_fd = stdio
+/// `limit` bytes long; the directories named by `empty` are emptied on the way. An error is
+/// a directory that could not be emptied.
+pub fn sweep(limit: u64, stdio: &[BorrowedFd<'_>], root: &Path, empty: Empty) -> io::Result<bool> {
+    let mut full = stdio
         .iter()
         .any(|&fd| crate::sys::fs::regular_file_size(fd).is_some_and(|size| size >= limit));
     let mut budget = MAX_ENTRIES;
-    full_fd
-        || ["w", "tmp"]
-            .iter()
-            .any(|dir| full_file_under(&root.join(dir), limit, &mut budget))
-}
-
-fn full_file_under(dir: &Path, limit: u64, budget: &mut usize) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    for entry in entries.flatten() {
-        if *budget == 0 {
-            return false;
-        }
-        *budget -= 1;
-        let Ok(kind) = entry.file_type() else {
-            continue;
+    for (name, remove) in [("w", empty.w), ("tmp", empty.tmp)] {
+        let entries = match std::fs::read_dir(root.join(name)) {
+            Ok(entries) => entries,
+            Err(e) if remove => return Err(e),
+            Err(_) => continue,
         };
-        if kind.is_dir() {
-            if full_file_under(&entry.path(), limit, budget) {
-                return true;
+        for entry in entries {
+            let entry = entry?;
+            full = full || is_full(&entry, limit, &mut budget);
+            if remove {
+                if entry.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(entry.path())?;
+                } else {
+                    std::fs::remove_file(entry.path())?;
+                }
             }
-        } else if kind.is_file() && entry.metadata().is_ok_and(|m| m.len() >= limit) {
-            return true;
         }
     }
-    false
+    Ok(full)
+}
+
+/// True when `entry` is a file of at least `limit` bytes, or a directory holding one.
+fn is_full(entry: &DirEntry, limit: u64, budget: &mut usize) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    match entry.file_type() {
+        Ok(kind) if kind.is_dir() => {
+            let Ok(entries) = std::fs::read_dir(entry.path()) else {
+                return false;
+            };
+            entries.flatten().any(|e| is_full(&e, limit, budget))
+        }
+        Ok(kind) if kind.is_file() => entry.metadata().is_ok_and(|m| m.len() >= limit),
+        _ => false,
+    }
 }

@@ -1,8 +1,8 @@
 //! # A pool of pre-forked containers
 //!
-//! `Pool::run` takes an idle container, runs one program in it, cleans it (init has already
-//! killed and reaped everything; `/w` and `/tmp` are emptied here; the cgroup's counters are
-//! reset at the next run's start) and gives it back. A container that fails a step, or
+//! `Pool::run` takes an idle container, runs one program in it (init kills and reaps
+//! everything; the run's end empties `/w` and `/tmp` in the same pass that looks for full
+//! output files; the cgroup's counters are reset at the next run's start) and gives it back. A container that fails a step, or
 //! whose init has died, is destroyed and a replacement is ordered; creation happens off the
 //! hot path, on the pool's keeper thread.
 //!
@@ -119,7 +119,7 @@ impl Pool {
 
     /// Gives a container back, or destroys it and orders a replacement.
     fn give_back(&self, mut container: Container, healthy: bool) {
-        if healthy && container.clean().is_ok() && container.is_alive() {
+        if healthy && container.reusable() {
             self.lock().idle.push(container);
             self.shared.changed.notify_one();
         } else {
@@ -149,19 +149,9 @@ impl Pool {
         result
     }
 
-    /// How many containers are idle now.
-    pub fn idle(&self) -> usize {
-        self.lock().idle.len()
-    }
-
     /// The pids (on the host) of the idle containers' inits.
     pub fn idle_pids(&self) -> Vec<libc::pid_t> {
         self.lock().idle.iter().map(Container::pid).collect()
-    }
-
-    /// The memory charged to the idle containers now, bytes.
-    pub fn idle_memory(&self) -> Result<u64, Error> {
-        self.lock().idle.iter().map(Container::memory_current).sum()
     }
 
     /// The idle containers' memory that reclaim cannot take back, bytes.

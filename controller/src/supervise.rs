@@ -9,13 +9,11 @@
 
 use crate::cgroup::{Cgroup, Usage};
 use crate::error::Error;
-use crate::output;
 use crate::spec::Limits;
 use crate::status::Accounting;
 use crate::sys::socket;
 use runbox_shared::{self as wire, Reply};
-use std::os::fd::{BorrowedFd, RawFd};
-use std::path::Path;
+use std::os::fd::RawFd;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -71,24 +69,42 @@ pub fn wait_for_reply(
                 timeout = timeout.min(next_check(limits.time, used, cpus()));
             }
         }
-        match socket::recv_timeout(socket, buf, Some(timeout))
-            .map_err(|e| Error::io("recv from the sandbox", e))?
-        {
-            None => {}
-            Some(0) => {
+        match hear(socket, buf, Some(timeout))? {
+            Heard::Nothing => {}
+            Heard::Closed => {
                 return Ok(Waited {
                     reply: None,
                     cpu_killed,
                 })
             }
-            Some(len) if len > buf.len() => return Err(Error::Protocol("oversized reply".into())),
-            Some(len) => {
-                return Ok(Waited {
-                    reply: Some(wire::decode_reply(&buf[..len])?),
-                    cpu_killed,
-                })
+            Heard::Reply(reply) => {
+                let reply = Some(reply);
+                return Ok(Waited { reply, cpu_killed });
             }
         }
+    }
+}
+
+/// What one wait on a sandbox's socket gave.
+#[derive(Debug)]
+pub enum Heard {
+    /// A reply.
+    Reply(Reply),
+    /// Nothing before the timeout.
+    Nothing,
+    /// The sandbox closed its end.
+    Closed,
+}
+
+/// Waits up to `timeout` (`None`: for ever) for one reply on a sandbox's socket.
+pub fn hear(socket: RawFd, buf: &mut [u8], timeout: Option<Duration>) -> Result<Heard, Error> {
+    let received = socket::recv_timeout(socket, buf, timeout)
+        .map_err(|e| Error::io("recv from the sandbox", e))?;
+    match received {
+        None => Ok(Heard::Nothing),
+        Some(0) => Ok(Heard::Closed),
+        Some(len) if len > buf.len() => Err(Error::Protocol("oversized reply".into())),
+        Some(len) => Ok(Heard::Reply(wire::decode_reply(&buf[..len])?)),
     }
 }
 
@@ -114,21 +130,16 @@ pub struct Figures {
 
 /// The run's accounting: the cgroup's figures less PID 1's own charge (but never below the
 /// program's own peak resident set: PID 1 may free some of its pages during the run), the
-/// OOM kills since the run began, and whether a written file reached the output limit (the
-/// stdio files, and /w and /tmp seen through `sandbox_root`, `/proc/<pid 1>/root`).
-pub fn account(
-    figures: Figures,
-    limits: &Limits,
-    stdio: &[BorrowedFd<'_>],
-    sandbox_root: &Path,
-) -> Accounting {
+/// OOM kills since the run began, and whether a written file reached the output limit
+/// (`output_full`, from [`crate::output::sweep`]).
+pub fn account(figures: Figures, output_full: bool) -> Accounting {
     let charged = figures.usage.memory_peak.saturating_sub(figures.baseline);
     Accounting {
         cpu_us: figures.usage.cpu_us,
         memory_bytes: charged.max(figures.max_rss_kib * 1024),
         oom_killed: figures.usage.oom_kills > figures.oom_before,
         cpu_killed: figures.cpu_killed,
-        output_full: output::reached(limits.output, stdio, sandbox_root),
+        output_full,
     }
 }
 

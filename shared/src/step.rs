@@ -116,9 +116,4 @@ impl Step {
             Step::Wait => "wait for the program",
         }
     }
-
-    /// True for the steps of the container's set-up, false for those of starting a program.
-    pub const fn is_setup(self) -> bool {
-        (self as u8) <= (Step::ExecInit as u8)
-    }
 }

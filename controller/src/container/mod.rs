@@ -32,9 +32,10 @@ use crate::error::{describe_failure, Error};
 use crate::mount::apply::Prepared;
 use crate::mount::host::HostFs;
 use crate::mount::{plan, MountPlan, RootSpec};
+use crate::output::{self, Empty};
 use crate::spec::Limits;
 use crate::status::Accounting;
-use crate::supervise::{account, cgroup_error, wait_for_reply, Figures};
+use crate::supervise::{account, cgroup_error, hear, wait_for_reply, Figures, Heard};
 use crate::sys::{self, process, socket};
 use runbox_shared::{self as wire, Failure, Finished, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
@@ -101,6 +102,8 @@ pub struct Container {
     oom_seen: u64,
     /// `/w` is runbox's tmpfs (no `--dir`), to be emptied between runs.
     own_work_dir: bool,
+    /// A run's files could not be removed: the container must not serve again.
+    unclean: bool,
 }
 
 /// The namespace set-up that both modes share: plan, prepare, clone, maps, go. Returns the
@@ -205,6 +208,7 @@ impl Container {
             limits_set: None,
             oom_seen: 0,
             own_work_dir: config.root.work_dir.is_none(),
+            unclean: false,
         };
         match container.receive(Some(START_TIMEOUT), "at start")? {
             Reply::Ready => {}
@@ -277,7 +281,21 @@ impl Container {
                     cpu_killed: waited.cpu_killed,
                     max_rss_kib: finished.max_rss_kib,
                 };
-                let accounting = account(figures, limits, &stdio, &root);
+                // The one pass over /w and /tmp: the output verdict, and emptied for the
+                // next run. A container that cannot be emptied must not serve again.
+                let empty = Empty {
+                    w: self.own_work_dir,
+                    tmp: true,
+                };
+                let output_full = match output::sweep(limits.output, &stdio, &root, empty) {
+                    Ok(full) => full,
+                    Err(_) => {
+                        self.unclean = true;
+                        output::sweep(limits.output, &stdio, &root, Empty::default())
+                            .unwrap_or(false)
+                    }
+                };
+                let accounting = account(figures, output_full);
                 self.oom_seen = usage.oom_kills;
                 Ok(Outcome::Finished {
                     finished,
@@ -298,22 +316,17 @@ impl Container {
 
     /// Receives one reply; a container that closes or times out is killed.
     fn receive(&mut self, timeout: Option<Duration>, when: &'static str) -> Result<Reply, Error> {
-        let received = socket::recv_timeout(self.socket.as_raw_fd(), &mut self.buf, timeout)
-            .map_err(|e| Error::io("recv from the container", e))?;
-        match received {
-            None => {
+        match hear(self.socket.as_raw_fd(), &mut self.buf, timeout)? {
+            Heard::Reply(reply) => Ok(reply),
+            Heard::Nothing => {
                 let _ = process::kill(self.pid, libc::SIGKILL);
                 Err(Error::Unresponsive(when))
             }
-            Some(0) => {
+            Heard::Closed => {
                 let _ = process::kill(self.pid, libc::SIGKILL);
-                Err(Error::ContainerDied(reap_reason(std::mem::replace(
-                    &mut self.pid,
-                    0,
-                ))))
+                let pid = std::mem::replace(&mut self.pid, 0);
+                Err(Error::ContainerDied(reap_reason(pid)))
             }
-            Some(len) if len > self.buf.len() => Err(Error::Protocol("oversized reply".into())),
-            Some(len) => Ok(wire::decode_reply(&self.buf[..len])?),
         }
     }
 
@@ -341,32 +354,10 @@ impl Container {
         !socket::peer_closed(self.socket.as_raw_fd())
     }
 
-    /// Empties the container's `/tmp`, and its `/w` when that is runbox's tmpfs (a `--dir`
-    /// is the user's and is left alone), through `/proc/<init>/root`. Called between runs,
-    /// when init has killed every process of the container, so nothing races the removal;
-    /// `remove_dir_all` does not follow symbolic links.
-    pub fn clean(&self) -> Result<(), Error> {
-        let dirs: &[&str] = if self.own_work_dir {
-            &["w", "tmp"]
-        } else {
-            &["tmp"]
-        };
-        for dir in dirs {
-            let path = PathBuf::from(format!("/proc/{}/root/{dir}", self.pid));
-            let entries = std::fs::read_dir(&path)
-                .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-                let removed = if is_dir {
-                    std::fs::remove_dir_all(entry.path())
-                } else {
-                    std::fs::remove_file(entry.path())
-                };
-                removed.map_err(|e| Error::io(format!("remove {}", entry.path().display()), e))?;
-            }
-        }
-        Ok(())
+    /// True when the container may serve another run: init alive, and the last run's
+    /// files removed.
+    pub fn reusable(&mut self) -> bool {
+        !self.unclean && self.is_alive()
     }
 
     /// The memory charged to the container now, bytes (an idle container: init's own, and

@@ -22,10 +22,11 @@ use crate::cgroup::Cgroup;
 use crate::container::{kill_and_reap, setup_error, spawn_sandbox, ContainerConfig, Outcome};
 use crate::error::Error;
 use crate::mount::MountPlan;
+use crate::output::{self, Empty};
 use crate::spec::Limits;
-use crate::supervise::{account, cgroup_error, wait_for_reply, Figures};
+use crate::supervise::{account, cgroup_error, hear, wait_for_reply, Figures, Heard};
 use crate::sys::{process, socket};
-use runbox_shared::{self as wire, Exit, Finished, KillReason, Reply, Run};
+use runbox_shared::{Exit, Finished, KillReason, Reply, Run};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -82,13 +83,10 @@ impl Sandbox<'_> {
         timeout: Duration,
         when: &'static str,
     ) -> Result<Reply, Error> {
-        let received = socket::recv_timeout(self.socket, buf, Some(timeout))
-            .map_err(|e| Error::io("recv from the sandbox", e))?;
-        match received {
-            None => Err(Error::Unresponsive(when)),
-            Some(0) => Err(Error::ContainerDied(format!("{when}, without a word"))),
-            Some(len) if len > buf.len() => Err(Error::Protocol("oversized reply".into())),
-            Some(len) => Ok(wire::decode_reply(&buf[..len])?),
+        match hear(self.socket, buf, Some(timeout))? {
+            Heard::Reply(reply) => Ok(reply),
+            Heard::Nothing => Err(Error::Unresponsive(when)),
+            Heard::Closed => Err(Error::ContainerDied(format!("{when}, without a word"))),
         }
     }
 
@@ -145,7 +143,9 @@ impl Sandbox<'_> {
             cpu_killed: waited.cpu_killed,
             max_rss_kib: finished.max_rss_kib,
         };
-        let accounting = account(figures, limits, &stdio, &root);
+        let output_full =
+            output::sweep(limits.output, &stdio, &root, Empty::default()).unwrap_or(false);
+        let accounting = account(figures, output_full);
         Ok(Outcome::Finished {
             finished,
             accounting,
