@@ -3,7 +3,8 @@
 //!
 //! Container-mode requests with the default root go to a pool of `parallel` warm
 //! containers; a request with its own root (`dir`, `bind`, `rootfs`) gets a container of
-//! its own for that run; namespace-mode requests get fresh namespaces. A line that cannot be
+//! its own for that run; namespace-mode requests get fresh namespaces; ptrace-mode requests
+//! are traced from the worker's own thread. A line that cannot be
 //! run (bad JSON, no `argv`, an unknown field, a bad value) is answered with status
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
@@ -47,6 +48,8 @@ struct RequestLine {
     bind: Option<Vec<String>>,
     rootfs: Option<PathBuf>,
     profile: Option<String>,
+    allow_read: Option<Vec<String>>,
+    allow_write: Option<Vec<String>>,
 }
 
 /// A result line: the `run --json` object with the request's id first.
@@ -83,9 +86,8 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
             .map_err(|e| format!("{field}: {e}"))
     };
     let mode = match r.mode.as_deref() {
-        None | Some("container") => Mode::Container,
-        Some("namespace") => Mode::Namespace,
-        Some(other) => return Err(format!("mode: {other:?} is not container or namespace")),
+        None => Mode::Container,
+        Some(name) => Mode::parse(name).map_err(|e| format!("mode: {e}"))?,
     };
     if let Some(profile) = r
         .profile
@@ -123,6 +125,8 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         rootfs: r.rootfs,
         env: r.env,
         profile: r.profile,
+        allow_read: r.allow_read.unwrap_or_default(),
+        allow_write: r.allow_write.unwrap_or_default(),
         argv: r.argv,
     })
 }
@@ -136,7 +140,7 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
     let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
     let (config, spec) = match options.resolve() {
         Ok(resolved) => (resolved.config, resolved.spec),
-        Err(e) => return RunResult::internal_error(format!("profile: {e}")),
+        Err(e) => return RunResult::internal_error(e),
     };
     let wire = match spec.to_wire() {
         Ok(wire) => wire,
@@ -150,6 +154,10 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
             Container::create(&config).and_then(|mut c| c.run(&run, fds, &spec.limits))
         }
         Mode::Namespace => namespace::run(&config, &run, fds, &spec.limits),
+        Mode::Ptrace => {
+            return crate::ptrace::run(&spec, options.dir.as_deref(), fds)
+                .unwrap_or_else(|e| RunResult::internal_error(e.to_string()))
+        }
     };
     match outcome {
         Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),

@@ -53,6 +53,7 @@ struct BatchArgs {
 enum ModeArg {
     Container,
     Namespace,
+    Ptrace,
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,7 +77,8 @@ struct RunArgs {
     /// Limit on the bytes written to any one file [default: the profile's, else 64M].
     #[arg(long, value_parser = parse_size)]
     output: Option<u64>,
-    /// Processes and threads the run may have at once [default: the profile's, else 64].
+    /// Processes and threads the run may have at once [default: the profile's, else 64;
+    /// 1 in ptrace mode].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     processes: Option<u64>,
     /// File read as stdin [default: /dev/null].
@@ -88,7 +90,9 @@ struct RunArgs {
     /// File written as stderr (created or truncated) [default: runbox's stderr].
     #[arg(long)]
     stderr: Option<PathBuf>,
-    /// Host directory bind-mounted read-write at /w, the working directory [default: a tmpfs].
+    /// Host directory bind-mounted read-write at /w, the working directory (ptrace mode: the
+    /// working directory itself, writable) [default: a tmpfs; ptrace mode: a fresh empty
+    /// directory].
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Extra bind mount SRC[:DST[:rw]], read-only unless :rw (repeatable).
@@ -105,6 +109,14 @@ struct RunArgs {
     /// strict (an allow-list for single-process C/C++; anything else ends the run), none.
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
+    /// ptrace mode: a file the program may read, or `DIR/` for a whole tree, beyond the
+    /// profile's (repeatable).
+    #[arg(long, value_name = "PATH")]
+    allow_read: Vec<String>,
+    /// ptrace mode: a file the program may write (and read), or `DIR/`, beyond the
+    /// profile's (repeatable).
+    #[arg(long, value_name = "PATH")]
+    allow_write: Vec<String>,
     /// Print one JSON object on stdout instead of a summary on stderr.
     #[arg(long)]
     json: bool,
@@ -139,6 +151,7 @@ fn run(args: RunArgs) -> i32 {
         mode: match args.mode {
             ModeArg::Container => Mode::Container,
             ModeArg::Namespace => Mode::Namespace,
+            ModeArg::Ptrace => Mode::Ptrace,
         },
         limits: LimitChoices {
             time: args.time,
@@ -156,6 +169,8 @@ fn run(args: RunArgs) -> i32 {
         rootfs: args.rootfs,
         env: (!args.env.is_empty()).then_some(args.env),
         profile: args.profile,
+        allow_read: args.allow_read,
+        allow_write: args.allow_write,
         argv: args.argv,
     };
     if let Err(why) = options.limits.check() {
@@ -163,7 +178,7 @@ fn run(args: RunArgs) -> i32 {
     }
     let resolved = match options.resolve() {
         Ok(resolved) => resolved,
-        Err(message) => return usage_error(format!("--profile: {message}")),
+        Err(message) => return usage_error(format!("--{message}")),
     };
     let stdio = match options.open_stdio(OutputDefault::Inherit) {
         Ok(stdio) => stdio,

@@ -4,6 +4,8 @@
 //! name. Every error names the file, the line and the key.
 
 use crate::mount::Bind;
+use crate::ptrace::fileset::Access;
+use crate::ptrace::settings::{MemoryRlimit, OnDenied, PtraceSettings};
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::profile;
@@ -48,6 +50,14 @@ struct ProfileSpec {
     env: Option<Vec<String>>,
     #[serde(default)]
     bind: Vec<Spanned<String>>,
+    #[serde(default)]
+    read: Vec<Spanned<String>>,
+    #[serde(default)]
+    write: Vec<Spanned<String>>,
+    #[serde(default)]
+    stat: Vec<Spanned<String>>,
+    file_denied: Option<Spanned<String>>,
+    memory_rlimit: Option<Spanned<String>>,
 }
 
 /// One named run configuration.
@@ -69,6 +79,8 @@ pub struct Profile {
     pub env: Option<Vec<String>>,
     /// Extra read-only binds.
     pub binds: Vec<Bind>,
+    /// ptrace mode's file sets (the base ones and the profile's) and choices.
+    pub ptrace: PtraceSettings,
 }
 
 /// A set of profiles.
@@ -174,6 +186,27 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
                     .map_err(|e| error(b.span(), "bind", e))
             })
             .collect::<Result<_, _>>()?;
+        let mut ptrace = PtraceSettings::default();
+        for (access, key, list) in [
+            (Access::Read, "read", p.read),
+            (Access::Write, "write", p.write),
+            (Access::Stat, "stat", p.stat),
+        ] {
+            for entry in list {
+                ptrace
+                    .files
+                    .allow(access, entry.get_ref())
+                    .map_err(|e| error(entry.span(), key, e))?;
+            }
+        }
+        if let Some(v) = p.file_denied {
+            ptrace.on_denied =
+                OnDenied::parse(v.get_ref()).map_err(|e| error(v.span(), "file_denied", e))?;
+        }
+        if let Some(v) = p.memory_rlimit {
+            ptrace.memory_rlimit = MemoryRlimit::parse(v.get_ref())
+                .map_err(|e| error(v.span(), "memory_rlimit", e))?;
+        }
         out.push(Profile {
             description: p.description.unwrap_or_default(),
             syscalls,
@@ -189,6 +222,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             },
             env: p.env,
             binds,
+            ptrace,
             name,
         });
     }
@@ -315,7 +349,7 @@ mod tests {
     fn errors_name_the_file_the_line_and_the_key() {
         assert_eq!(
             error("[profile.a]\nsyscalls = \"default\"\nmemroy = \"64M\"\n"),
-            "judge.toml:3: unknown field `memroy`, expected one of `description`, `syscalls`, `allow`, `refuse`, `time`, `wall`, `memory`, `stack`, `output`, `processes`, `env`, `bind`"
+            "judge.toml:3: unknown field `memroy`, expected one of `description`, `syscalls`, `allow`, `refuse`, `time`, `wall`, `memory`, `stack`, `output`, `processes`, `env`, `bind`, `read`, `write`, `stat`, `file_denied`, `memory_rlimit`"
         );
         assert_eq!(
             error("[profile.a]\nallow = [\"read\",\n  \"frobnicate\"]\n"),

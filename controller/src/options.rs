@@ -4,6 +4,7 @@
 use crate::config::Profile;
 use crate::container::ContainerConfig;
 use crate::mount::{Bind, RootSpec};
+use crate::ptrace::fileset::Access;
 use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, OwnedFd};
@@ -21,7 +22,7 @@ pub enum OutputDefault {
 /// One run's options, parsed and typed; `None` means the contract's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunOptions {
-    /// container or namespace.
+    /// container, namespace or ptrace.
     pub mode: Mode,
     /// The limits given; the rest come from the profile, then the contract's defaults.
     pub limits: LimitChoices,
@@ -41,6 +42,10 @@ pub struct RunOptions {
     pub env: Option<Vec<String>>,
     /// The syscall profile [default].
     pub profile: Option<String>,
+    /// ptrace mode: files readable beyond the profile's (`dir/` for a tree).
+    pub allow_read: Vec<String>,
+    /// ptrace mode: files writable beyond the profile's.
+    pub allow_write: Vec<String>,
     /// The program and its arguments.
     pub argv: Vec<String>,
 }
@@ -65,12 +70,41 @@ impl RunOptions {
         })
     }
 
-    /// The container and the run, with the profile's defaults filled in; an unknown profile
-    /// is an error naming it.
+    /// The container and the run, with the profile's defaults filled in. An error (an
+    /// unknown profile, options the mode cannot honour) starts with the option's name.
     pub fn resolve(&self) -> Result<Resolved, String> {
-        let profile = self.profile()?;
-        let seccomp = crate::seccomp::filter(&profile.name)
-            .ok_or_else(|| format!("unknown profile {:?}", profile.name))?;
+        let profile = self.profile().map_err(|e| format!("profile: {e}"))?;
+        let ptrace = self.mode == Mode::Ptrace;
+        let seccomp = match ptrace {
+            true => crate::seccomp::ptrace_filter(&profile.name),
+            false => crate::seccomp::filter(&profile.name),
+        }
+        .ok_or_else(|| format!("profile: unknown profile {:?}", profile.name))?;
+        let mut settings = profile.ptrace.clone();
+        if ptrace {
+            if !self.bind.is_empty() || self.rootfs.is_some() || !profile.binds.is_empty() {
+                return Err("bind and rootfs need a mount namespace: not in ptrace mode".into());
+            }
+            let sets = [
+                (Access::Read, "allow-read", &self.allow_read),
+                (Access::Write, "allow-write", &self.allow_write),
+            ];
+            for (access, key, list) in sets {
+                for entry in list {
+                    settings
+                        .files
+                        .allow(access, entry)
+                        .map_err(|e| format!("{key}: {e}"))?;
+                }
+            }
+        } else if !self.allow_read.is_empty() || !self.allow_write.is_empty() {
+            return Err("allow-read and allow-write are ptrace mode's file sets".into());
+        }
+        let mut limits = self.limits.resolve(&profile.limits);
+        if ptrace && self.limits.processes.is_none() && profile.limits.processes.is_none() {
+            // ptrace mode's default: the program alone, as UOJ's.
+            limits.processes = 1;
+        }
         let env = self.env.clone().or_else(|| profile.env.clone());
         let mut binds = profile.binds.clone();
         binds.extend(self.bind.iter().cloned());
@@ -87,8 +121,9 @@ impl RunOptions {
                 argv: self.argv.clone(),
                 env: env.unwrap_or_else(|| vec![format!("PATH={DEFAULT_PATH}")]),
                 cwd: "/w".into(),
-                limits: self.limits.resolve(&profile.limits),
+                limits,
                 seccomp,
+                ptrace: settings,
             },
         })
     }

@@ -2,9 +2,9 @@
 //!
 //! Did it write a file up to the output limit? RLIMIT_FSIZE stops the write, but a program
 //! that ignores SIGXFSZ only sees EFBIG and may exit 0: the sizes tell. And, in the same
-//! pass, a container's `/tmp` (and its own `/w`) is emptied for the next run: init has
-//! killed every process of the container by then, so nothing races the removal, and
-//! `remove_dir_all` does not follow symbolic links.
+//! pass, a container's `/tmp` (and its own `/w`) is emptied for the next run, and ptrace
+//! mode's own working directory: every process of the run is dead by then, so nothing
+//! races the removal, and `remove_dir_all` does not follow symbolic links.
 
 use std::fs::DirEntry;
 use std::io;
@@ -14,25 +14,16 @@ use std::path::Path;
 /// The most directory entries whose sizes are looked at under /w and /tmp per run.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Which of the run's directories the pass empties.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Empty {
-    /// `/w` (only runbox's own tmpfs: a `--dir` is the user's).
-    pub w: bool,
-    /// `/tmp`.
-    pub tmp: bool,
-}
-
-/// True when a regular file among the stdio fds, or under `root`/w or `root`/tmp, is at least
-/// `limit` bytes long; the directories named by `empty` are emptied on the way. An error is
-/// a directory that could not be emptied.
-pub fn sweep(limit: u64, stdio: &[BorrowedFd<'_>], root: &Path, empty: Empty) -> io::Result<bool> {
+/// True when a regular file among the stdio fds, or under one of `dirs`, is at least `limit`
+/// bytes long; the directories marked `true` are emptied on the way. An error is a
+/// directory to empty that could not be read or emptied.
+pub fn sweep(limit: u64, stdio: &[BorrowedFd<'_>], dirs: &[(&Path, bool)]) -> io::Result<bool> {
     let mut full = stdio
         .iter()
         .any(|&fd| crate::sys::fs::regular_file_size(fd).is_some_and(|size| size >= limit));
     let mut budget = MAX_ENTRIES;
-    for (name, remove) in [("w", empty.w), ("tmp", empty.tmp)] {
-        let entries = match std::fs::read_dir(root.join(name)) {
+    for &(dir, remove) in dirs {
+        let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if remove => return Err(e),
             Err(_) => continue,

@@ -1,4 +1,4 @@
-//! One run in either isolation mode: the library's entry for a single program.
+//! One run in any mode: the library's entry for a single program.
 
 use crate::container::{ContainerConfig, Outcome};
 use crate::error::Error;
@@ -21,6 +21,7 @@ pub fn run_once(
         // The same machinery as a judge's: a pool, of one.
         Mode::Container => Pool::new(config.clone(), 1)?.run(&run, stdio, &spec.limits)?,
         Mode::Namespace => namespace::run(config, &run, stdio, &spec.limits)?,
+        Mode::Ptrace => return crate::ptrace::run(spec, config.root.work_dir.as_deref(), stdio),
     };
     Ok(RunResult::from_outcome(
         &outcome,

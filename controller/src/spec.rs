@@ -1,6 +1,7 @@
 //! A run as the library's users describe it, and its translation into the wire request.
 
 use crate::error::Error;
+use crate::ptrace::PtraceSettings;
 use crate::seccomp::Filter;
 use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};
 use std::sync::Arc;
@@ -20,6 +21,22 @@ pub enum Mode {
     Container,
     /// Fresh namespaces for one run, with a minimal waiter as PID 1.
     Namespace,
+    /// On the host, traced: rlimits, a filter and a file-path policy (no namespaces).
+    Ptrace,
+}
+
+impl Mode {
+    /// The mode's name on the command line and in batch requests.
+    pub fn parse(name: &str) -> Result<Mode, String> {
+        match name {
+            "container" => Ok(Mode::Container),
+            "namespace" => Ok(Mode::Namespace),
+            "ptrace" => Ok(Mode::Ptrace),
+            other => Err(format!(
+                "unknown mode {other:?} (container, namespace or ptrace)"
+            )),
+        }
+    }
 }
 
 /// The most open files a program may have (RLIMIT_NOFILE).
@@ -170,8 +187,10 @@ pub struct RunSpec {
     pub cwd: String,
     /// The limits.
     pub limits: Limits,
-    /// The seccomp filter, from a profile.
+    /// The seccomp filter, from a profile (ptrace mode needs its own kind).
     pub seccomp: Arc<Filter>,
+    /// ptrace mode's file sets and choices.
+    pub ptrace: PtraceSettings,
 }
 
 impl RunSpec {
@@ -183,6 +202,7 @@ impl RunSpec {
             cwd: "/w".into(),
             limits: Limits::default(),
             seccomp: crate::seccomp::filter(DEFAULT_PROFILE).unwrap_or_default(),
+            ptrace: PtraceSettings::default(),
         }
     }
 

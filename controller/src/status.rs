@@ -75,22 +75,26 @@ pub struct Accounting {
     /// A file the run wrote (its stdout or stderr file, or one in /w or /tmp) reached the
     /// output limit.
     pub output_full: bool,
+    /// An allocation past the memory limit was refused (ptrace mode's rlimit: the run's
+    /// address-space peak reached the limit).
+    pub memory_refused: bool,
 }
 
 /// Decides the status of a run that ended, from how it ended (`finished`), what was measured
 /// and done (`accounting`) and the limits. The order settles the ambiguous cases:
 ///
 /// 1. PID 1 ended it at a call its filter notified: disallowed_syscall, with the name;
-/// 2. the OOM killer acted: memory, whatever signal or exit followed (a run that hits the
-///    CPU and the memory limit in the same instant is memory_limit_exceeded: the kernel's
-///    kill is the one that is certain to be about that run);
+/// 2. the OOM killer acted, or the resident peak is over the limit (possible only where no
+///    cgroup holds it: ptrace mode): memory, whatever signal or exit followed (a run that
+///    hits the CPU and the memory limit in the same instant is memory_limit_exceeded: the
+///    kernel's kill is the one that is certain to be about that run);
 /// 3. time ran out while its memory was at the limit: memory (a program thrashing at its
 ///    limit, which the kernel does not always OOM-kill, is out of memory, not slow);
 /// 4. the CPU enforcer, the wall deadline or SIGXCPU killed it, or its CPU time is over
 ///    the limit even though it exited: time;
 /// 5. a kill order the controller gave for another reason: internal error;
 /// 6. SIGXFSZ, or a written file at the output limit, even after a clean exit: output;
-/// 7. it failed with its memory at the limit (an allocation refused): memory;
+/// 7. it failed with its memory at the limit, or an allocation past it refused: memory;
 /// 8. otherwise the exit itself.
 pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> Verdict {
     let cpu_over = u128::from(accounting.cpu_us) > limits.time.as_micros();
@@ -103,6 +107,10 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
     }
     if accounting.oom_killed {
         return verdict(Status::MemoryLimitExceeded, Some("out of memory"));
+    }
+    if accounting.memory_bytes > limits.memory {
+        // Only where no cgroup holds memory at the limit (ptrace mode's resident peak).
+        return verdict(Status::MemoryLimitExceeded, Some("memory limit exceeded"));
     }
     let timed_out =
         accounting.cpu_killed || cpu_over || finished.killed == Some(KillReason::WallLimit);
@@ -126,7 +134,7 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
     if finished.exit == Exit::Signal(libc::SIGXFSZ) || accounting.output_full {
         return verdict(Status::OutputLimitExceeded, Some("output"));
     }
-    if failed && accounting.memory_bytes >= limits.memory {
+    if failed && (accounting.memory_bytes >= limits.memory || accounting.memory_refused) {
         return verdict(Status::MemoryLimitExceeded, Some("memory limit reached"));
     }
     match finished.exit {

@@ -140,6 +140,7 @@ pub fn account(figures: Figures, output_full: bool) -> Accounting {
         oom_killed: figures.usage.oom_kills > figures.oom_before,
         cpu_killed: figures.cpu_killed,
         output_full,
+        memory_refused: false,
     }
 }
 

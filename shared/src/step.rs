@@ -13,7 +13,8 @@ pub enum Step {
     ParentDeathSignal,
     /// Waiting for the controller to write the uid and gid maps.
     AwaitIdMaps,
-    /// `setresgid`, `setgroups` and `setresuid` to the container's root.
+    /// `setresgid`, `setgroups` and `setresuid` to the container's root (or, in ptrace
+    /// mode, to the sandbox's unprivileged ids).
     SetIds,
     /// `mount(MS_PRIVATE|MS_REC)` of `/`.
     MakeRootPrivate,
@@ -75,6 +76,8 @@ pub enum Step {
     Exec,
     /// Waiting for the program.
     Wait,
+    /// `ptrace(PTRACE_TRACEME)` and the stop for the tracer (ptrace mode).
+    Trace,
 }
 
 impl Step {
@@ -114,6 +117,7 @@ impl Step {
             Step::Seccomp => "install the seccomp filter",
             Step::Exec => "execute the program",
             Step::Wait => "wait for the program",
+            Step::Trace => "be traced",
         }
     }
 }

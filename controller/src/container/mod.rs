@@ -32,7 +32,7 @@ use crate::error::{describe_failure, Error};
 use crate::mount::apply::Prepared;
 use crate::mount::host::HostFs;
 use crate::mount::{plan, MountPlan, RootSpec};
-use crate::output::{self, Empty};
+use crate::output;
 use crate::spec::Limits;
 use crate::status::Accounting;
 use crate::supervise::{account, cgroup_error, hear, wait_for_reply, Figures, Heard};
@@ -283,16 +283,14 @@ impl Container {
                 };
                 // The one pass over /w and /tmp: the output verdict, and emptied for the
                 // next run. A container that cannot be emptied must not serve again.
-                let empty = Empty {
-                    w: self.own_work_dir,
-                    tmp: true,
-                };
-                let output_full = match output::sweep(limits.output, &stdio, &root, empty) {
+                let (w, tmp) = (root.join("w"), root.join("tmp"));
+                let empty = [(w.as_path(), self.own_work_dir), (tmp.as_path(), true)];
+                let output_full = match output::sweep(limits.output, &stdio, &empty) {
                     Ok(full) => full,
                     Err(_) => {
                         self.unclean = true;
-                        output::sweep(limits.output, &stdio, &root, Empty::default())
-                            .unwrap_or(false)
+                        let look = [(w.as_path(), false), (tmp.as_path(), false)];
+                        output::sweep(limits.output, &stdio, &look).unwrap_or(false)
                     }
                 };
                 let accounting = account(figures, output_full);

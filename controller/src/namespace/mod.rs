@@ -22,7 +22,7 @@ use crate::cgroup::Cgroup;
 use crate::container::{kill_and_reap, setup_error, spawn_sandbox, ContainerConfig, Outcome};
 use crate::error::Error;
 use crate::mount::MountPlan;
-use crate::output::{self, Empty};
+use crate::output;
 use crate::spec::Limits;
 use crate::supervise::{account, cgroup_error, hear, wait_for_reply, Figures, Heard};
 use crate::sys::{process, socket};
@@ -143,8 +143,9 @@ impl Sandbox<'_> {
             cpu_killed: waited.cpu_killed,
             max_rss_kib: finished.max_rss_kib,
         };
-        let output_full =
-            output::sweep(limits.output, &stdio, &root, Empty::default()).unwrap_or(false);
+        let (w, tmp) = (root.join("w"), root.join("tmp"));
+        let look = [(w.as_path(), false), (tmp.as_path(), false)];
+        let output_full = output::sweep(limits.output, &stdio, &look).unwrap_or(false);
         let accounting = account(figures, output_full);
         Ok(Outcome::Finished {
             finished,

@@ -177,6 +177,100 @@ pub const FILE_CALLS: &[FileCall] = &[
         name: "truncate64",
         paths: &[(cwd(0), WRITE)],
     },
+    FileCall {
+        name: "chown",
+        paths: &[(cwd(0), WRITE)],
+    },
+    FileCall {
+        name: "chown32",
+        paths: &[(cwd(0), WRITE)],
+    },
+    FileCall {
+        name: "lchown",
+        paths: &[(cwd(0), WRITE_LINK)],
+    },
+    FileCall {
+        name: "lchown32",
+        paths: &[(cwd(0), WRITE_LINK)],
+    },
+    FileCall {
+        name: "fchownat",
+        paths: &[(at(0, 1), WRITE)],
+    },
+    FileCall {
+        name: "utime",
+        paths: &[(cwd(0), WRITE)],
+    },
+    FileCall {
+        name: "utimes",
+        paths: &[(cwd(0), WRITE)],
+    },
+    FileCall {
+        name: "futimesat",
+        paths: &[(at(0, 1), WRITE)],
+    },
+    FileCall {
+        name: "utimensat",
+        paths: &[(at(0, 1), WRITE)],
+    },
+    FileCall {
+        name: "utimensat_time64",
+        paths: &[(at(0, 1), WRITE)],
+    },
+    FileCall {
+        name: "setxattr",
+        paths: &[(cwd(0), WRITE)],
+    },
+    FileCall {
+        name: "lsetxattr",
+        paths: &[(cwd(0), WRITE_LINK)],
+    },
+    FileCall {
+        name: "removexattr",
+        paths: &[(cwd(0), WRITE)],
+    },
+    FileCall {
+        name: "lremovexattr",
+        paths: &[(cwd(0), WRITE_LINK)],
+    },
+    // read
+    FileCall {
+        name: "getxattr",
+        paths: &[(cwd(0), READ)],
+    },
+    FileCall {
+        name: "lgetxattr",
+        paths: &[(cwd(0), READ_LINK)],
+    },
+    FileCall {
+        name: "listxattr",
+        paths: &[(cwd(0), READ)],
+    },
+    FileCall {
+        name: "llistxattr",
+        paths: &[(cwd(0), READ_LINK)],
+    },
+    FileCall {
+        name: "inotify_add_watch",
+        paths: &[(cwd(1), READ)],
+    },
+    FileCall {
+        name: "uselib",
+        paths: &[(cwd(0), READ)],
+    },
+    // stat
+    FileCall {
+        name: "chdir",
+        paths: &[(cwd(0), STAT)],
+    },
+    FileCall {
+        name: "statfs",
+        paths: &[(cwd(0), STAT)],
+    },
+    FileCall {
+        name: "statfs64",
+        paths: &[(cwd(0), STAT)],
+    },
     // stat
     FileCall {
         name: "stat",

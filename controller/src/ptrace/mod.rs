@@ -1,9 +1,25 @@
-//! ptrace mode (issue 6), being built: so far its pure parts, the file policy
-//! ([`fileset`]), the resolution of paths as the traced program sees them ([`path`]) and
-//! the table of file syscalls with their path arguments and access ([`calls`]).
-//! The tracer, the per-architecture register layouts and the CLI mode are to come; nothing
-//! here is reachable from `runbox run` yet.
+//! ptrace mode: the UOJ way, for hosts without namespaces. The program runs on the host
+//! with rlimits and a seccomp filter whose file syscalls stop in a tracer; the tracer
+//! checks each path against the run's file sets and lets the call go, fails it with EACCES,
+//! or ends the run.
+//!
+//! Pure parts: the file policy ([`fileset`]), path resolution as the program sees it
+//! ([`path`]), the table of file syscalls ([`calls`]), the decision on one call ([`check`]),
+//! the register layouts ([`regs`]), the filter ([`filter`]) and the settings
+//! ([`settings`]). The rest makes syscalls: the program's start ([`launch`]), the tracer
+//! ([`tracer`]), the limits kept from outside ([`watchdog`]), and the run ([`run`]).
 
 pub mod calls;
+pub mod check;
 pub mod fileset;
+pub mod filter;
+pub mod launch;
 pub mod path;
+pub mod regs;
+pub mod run;
+pub mod settings;
+pub mod tracer;
+pub mod watchdog;
+
+pub use run::run;
+pub use settings::PtraceSettings;

@@ -49,6 +49,8 @@ pub enum Action {
     KillProcess,
     /// Suspend the call and tell the listener (init), which ends the run and names it.
     Notify,
+    /// Stop in the ptrace tracer, which learns this value (ptrace mode).
+    Trace(u16),
 }
 
 impl Action {
@@ -59,6 +61,7 @@ impl Action {
             Action::Errno(errno) => 0x0005_0000 | errno as u32,
             Action::KillProcess => 0x8000_0000,
             Action::Notify => 0x7fc0_0000,
+            Action::Trace(data) => 0x7ff0_0000 | data as u32,
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod fs;
 pub mod mount;
 pub mod process;
+pub mod ptrace;
 pub mod socket;
 
 use std::ffi::CStr;

@@ -79,12 +79,24 @@ pub fn prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
 /// `setresgid(0, 0, 0)`, `setgroups(0, NULL)`, `setresuid(0, 0, 0)`: the container's root,
 /// with no supplementary group left over from the host.
 pub fn become_namespace_root() -> io::Result<()> {
+    become_user(0)
+}
+
+/// `setresgid(id, id, id)`, `setgroups(0, NULL)`, `setresuid(id, id, id)`: uid and gid `id`,
+/// no supplementary groups.
+pub fn become_user(id: u32) -> io::Result<()> {
     // SAFETY: integer arguments only.
-    check(unsafe { libc::setresgid(0, 0, 0) })?;
+    check(unsafe { libc::setresgid(id, id, id) })?;
     // SAFETY: an empty list; the pointer is not read.
     check(unsafe { libc::setgroups(0, std::ptr::null()) })?;
     // SAFETY: integer arguments only.
-    check(unsafe { libc::setresuid(0, 0, 0) }).map(drop)
+    check(unsafe { libc::setresuid(id, id, id) }).map(drop)
+}
+
+/// `geteuid()`.
+pub fn effective_uid() -> u32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Empties the capability bounding set (`PR_CAPBSET_DROP` for each capability the kernel

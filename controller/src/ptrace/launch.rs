@@ -1,0 +1,123 @@
+//! Starting a traced program: everything it needs is prepared before the fork, and the
+//! forked child makes only async-signal-safe calls (the controller has threads) until it
+//! execs: stdio in place, other fds closed, cwd, rlimits, unprivileged ids, a parent-death
+//! signal, `PTRACE_TRACEME` and a stop that waits for the tracer's options, no_new_privs,
+//! the filter, execve. The execve itself stops in the tracer like any file call. A failed
+//! step is written to a close-on-exec pipe, which stays empty on success.
+#![allow(unsafe_code)] // the fork; see `spawn`
+
+use crate::sys::process;
+use crate::sys::{fs, ptrace, CStrArray};
+use runbox_shared::{Failure, Rlimit, Step};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+/// Where the child keeps the report pipe while it arranges fds 0-2.
+const HIGH_FD: RawFd = 10;
+/// Where the report pipe sits until exec closes it.
+const REPORT_FD: RawFd = 3;
+
+/// A program ready to start.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The absolute path execve gets.
+    pub path: CString,
+    /// argv.
+    pub argv: CStrArray,
+    /// envp.
+    pub envp: CStrArray,
+    /// The working directory.
+    pub cwd: CString,
+    /// The rlimits to set.
+    pub rlimits: Vec<Rlimit>,
+    /// The uid and gid to become, if runbox runs as root.
+    pub ids: Option<u32>,
+    /// The compiled filter.
+    pub filter: Vec<u8>,
+}
+
+/// A started child and the read end of its report pipe.
+#[derive(Debug)]
+pub struct Started {
+    /// Its pid.
+    pub pid: libc::pid_t,
+    /// Reads a [`Failure`] if the child failed before its execve went through.
+    pub report: OwnedFd,
+}
+
+/// Forks the child, which stops itself (SIGSTOP) for this thread, its tracer.
+pub fn spawn(prepared: &Prepared, stdio: [BorrowedFd<'_>; 3]) -> io::Result<Started> {
+    let (report, report_child) = fs::pipe()?;
+    let raw = stdio.map(|fd| fd.as_raw_fd());
+    // SAFETY: the child runs only `child`, which makes async-signal-safe calls (raw syscalls
+    // through crate::sys, no allocation, no locks, no panics) and ends in execve or _exit.
+    match unsafe { process::fork() }? {
+        None => child(prepared, raw, report_child.as_raw_fd()),
+        Some(pid) => Ok(Started { pid, report }),
+    }
+}
+
+/// The failure the child reported, if it did: read once the child exited before its exec.
+pub fn failure(report: &OwnedFd) -> Option<Failure> {
+    let mut buf = [0u8; 32];
+    let n = fs::read(report.as_raw_fd(), &mut buf).ok()?;
+    postcard::from_bytes(&buf[..n]).ok()
+}
+
+fn child(p: &Prepared, stdio: [RawFd; 3], report: RawFd) -> ! {
+    let (step, error, index) = match prepare_and_exec(p, stdio, report) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let failure = Failure {
+        step,
+        errno: error.raw_os_error().unwrap_or(0),
+        index: index as u32,
+    };
+    let mut buf = [0u8; 32];
+    if let Ok(bytes) = postcard::to_slice(&failure, &mut buf) {
+        let _ = fs::write_all(REPORT_FD, bytes);
+    }
+    process::exit_now(127)
+}
+
+type StepError = (Step, io::Error, usize);
+
+fn prepare_and_exec(
+    p: &Prepared,
+    stdio: [RawFd; 3],
+    report: RawFd,
+) -> Result<std::convert::Infallible, StepError> {
+    let at = |step: Step, index: usize| move |e: io::Error| (step, e, index);
+    process::sigprocmask(libc::SIG_SETMASK, &[]).map_err(at(Step::Fork, 0))?;
+    // Everything above fd 9 first, so that no dup2 below overwrites a source.
+    let report = fs::dup_at_least(report, HIGH_FD).map_err(at(Step::Stdio, 3))?;
+    let mut high = [0; 3];
+    for (i, &fd) in stdio.iter().enumerate() {
+        high[i] = fs::dup_at_least(fd, HIGH_FD).map_err(at(Step::Stdio, i))?;
+    }
+    for (target, &source) in high.iter().enumerate() {
+        fs::dup_to(source, target as RawFd).map_err(at(Step::Stdio, target))?;
+    }
+    fs::dup_to(report, REPORT_FD).map_err(at(Step::Stdio, 3))?;
+    fs::close_from(REPORT_FD + 1).map_err(at(Step::CloseFds, 0))?;
+    fs::cloexec_from(REPORT_FD).map_err(at(Step::CloseFds, 1))?;
+    crate::sys::mount::chdir(&p.cwd).map_err(at(Step::Chdir, 0))?;
+    for (i, limit) in p.rlimits.iter().enumerate() {
+        process::setrlimit(limit.resource.number(), limit.soft, limit.hard)
+            .map_err(at(Step::Setrlimit, i))?;
+    }
+    if let Some(id) = p.ids {
+        process::become_user(id).map_err(at(Step::SetIds, 0))?;
+    }
+    // After the ids change, which clears it. The tracer thread is the parent: when it
+    // ends, so does the program (PTRACE_O_EXITKILL says the same for every tracee).
+    process::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+        .map_err(at(Step::ParentDeathSignal, 0))?;
+    ptrace::traceme().map_err(at(Step::Trace, 0))?;
+    ptrace::stop_self().map_err(at(Step::Trace, 1))?;
+    process::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(at(Step::NoNewPrivs, 0))?;
+    process::seccomp_filter(&p.filter).map_err(at(Step::Seccomp, 0))?;
+    Err((Step::Exec, process::execve(&p.path, &p.argv, &p.envp), 0))
+}
