@@ -209,6 +209,7 @@ fn main() {
     let raw = |bytes| runbox::seccomp::Filter {
         bytes,
         listener: false,
+        traced: false,
     };
     let mut filters: Vec<(String, runbox::seccomp::Filter)> = vec![
         ("no filter".into(), raw(vec![])),

@@ -102,12 +102,9 @@ fn main() {
             cpu_killed: false,
             max_rss_kib: 0,
         };
-        let full = runbox::output::sweep(
-            spec.limits.output,
-            &stdio,
-            &root,
-            runbox::output::Empty::default(),
-        );
+        let (w, tmp) = (root.join("w"), root.join("tmp"));
+        let look = [(w.as_path(), false), (tmp.as_path(), false)];
+        let full = runbox::output::sweep(spec.limits.output, &stdio, &look);
         let _ = runbox::supervise::account(figures, full.unwrap_or(false));
         accounting.push(started.elapsed().as_micros() as u64);
     }

@@ -7,13 +7,16 @@
 //!
 //! - [`container`]: a pre-forked container with the embedded init (crate `runbox-init`) as
 //!   PID 1, serving runs over a socket ([`runbox_shared`] is the protocol);
-//! - [`namespace`]: the same isolation for one run.
+//! - [`namespace`]: the same isolation for one run;
+//! - [`ptrace`]: for hosts without namespaces, the program on the host under rlimits and a
+//!   filter whose file calls stop in a tracer that checks each path.
 //!
 //! Pure parts, tested without privileges: [`mount::plan`], [`units`], [`spec`], [`status`],
-//! [`result`]. Every syscall goes through [`sys`], the only module allowed `unsafe`, with two
-//! listed exceptions: the two places that fork a child that must stay async-signal-safe
-//! until it execs (`container::spawn_sandbox` and `namespace::waiter::run`), since
-//! `sys::process::clone` cannot make that promise for its caller.
+//! [`result`], and ptrace mode's policy, paths, call table, registers and filter. Every
+//! syscall goes through [`sys`], the only module allowed `unsafe`, with three listed
+//! exceptions: the places that fork a child that must stay async-signal-safe until it execs
+//! (`container::spawn_sandbox`, `namespace::waiter::run` and `ptrace::launch::spawn`),
+//! since `sys::process::clone` cannot make that promise for its caller.
 #![deny(unsafe_code)]
 
 pub mod batch;

@@ -16,7 +16,15 @@
 //! - `fork-count`: forks sleeping children until fork fails, prints how many it made;
 //! - `thread-count`: starts sleeping threads until that fails, prints how many it made;
 //! - `syscall NAME [ARG0]`: makes that call (other arguments 0, or harmless) and prints
-//!   `ok` or `errno N`.
+//!   `ok` or `errno N`;
+//! - `open PATH r|w`: opens PATH for reading, or for writing (created), prints `ok` or
+//!   `errno N`;
+//! - `openat DIR NAME`: opens DIR as a directory, then NAME relative to it, for reading;
+//! - `symlink TARGET LINK`: makes LINK point at TARGET, then opens LINK for reading;
+//! - `open-many PATH N`: opens and closes PATH N times, prints `ok`;
+//! - `rendezvous MINE THEIRS`: creates MINE, waits (up to 10 s) until THEIRS exists, prints
+//!   `met` or `alone`: only two programs running at the same time meet;
+//! - `int80`: makes a 32-bit getpid through `int $0x80` (x86_64 only).
 #![allow(unsafe_code)]
 
 use std::io::Write;
@@ -61,6 +69,14 @@ fn touch(bytes: &mut [u8]) {
 fn recurse(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth; 128]);
     recurse(frame[7] + 1) + frame[3]
+}
+
+/// Prints `ok` or `errno N`.
+fn report(result: std::io::Result<()>) {
+    match result {
+        Ok(()) => println!("ok"),
+        Err(e) => println!("errno {}", e.raw_os_error().unwrap_or(0)),
+    }
 }
 
 fn main() {
@@ -222,6 +238,62 @@ fn main() {
             } else {
                 println!("ok");
             }
+        }
+        Some("open") => {
+            let mut options = std::fs::OpenOptions::new();
+            match argv[3].as_str() {
+                "w" => options.write(true).create(true),
+                _ => options.read(true),
+            };
+            report(options.open(&argv[2]).map(drop));
+        }
+        Some("openat") => {
+            let dir = std::fs::File::open(&argv[2]).unwrap();
+            let name = std::ffi::CString::new(argv[3].as_str()).unwrap();
+            // SAFETY: dir is an open fd and name a NUL-terminated string.
+            let fd = unsafe {
+                libc::openat(
+                    std::os::fd::AsRawFd::as_raw_fd(&dir),
+                    name.as_ptr(),
+                    libc::O_RDONLY,
+                )
+            };
+            report(if fd < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            });
+        }
+        Some("symlink") => {
+            std::os::unix::fs::symlink(&argv[2], &argv[3]).unwrap();
+            report(std::fs::File::open(&argv[3]).map(drop));
+        }
+        Some("open-many") => {
+            for _ in 0..number(&argv, 3) {
+                drop(std::fs::File::open(&argv[2]).unwrap());
+            }
+            println!("ok");
+        }
+        Some("rendezvous") => {
+            std::fs::write(&argv[2], b"here").unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let met = loop {
+                if std::path::Path::new(&argv[3]).exists() {
+                    break true;
+                }
+                if std::time::Instant::now() > deadline {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            println!("{}", if met { "met" } else { "alone" });
+        }
+        #[cfg(target_arch = "x86_64")]
+        Some("int80") => {
+            let ret: i64;
+            // SAFETY: a 32-bit getpid (20) through the compat entry; it touches no memory.
+            unsafe { std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret) };
+            println!("{ret}");
         }
         other => {
             eprintln!("runbox-probe: unknown command {other:?}");

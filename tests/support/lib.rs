@@ -30,6 +30,11 @@ pub fn runbox_bin() -> PathBuf {
     std::env::var_os("RUNBOX_BIN").map_or_else(|| built("runbox"), PathBuf::from)
 }
 
+/// A binary of this build (a test program), as a string.
+pub fn built_bin(name: &str) -> String {
+    built(name).to_string_lossy().into_owned()
+}
+
 /// The probe program of this build.
 pub fn probe_bin() -> PathBuf {
     built("runbox-probe")

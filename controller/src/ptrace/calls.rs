@@ -333,8 +333,16 @@ pub fn open_access(arch: Arch, flags: u64) -> (Access, bool) {
     const O_ACCMODE: u64 = 0o3;
     const O_CREAT: u64 = 0o100;
     const O_TRUNC: u64 = 0o1000;
+    // O_PATH: an fd for stat, fchdir and as a dirfd only; the other flags are ignored.
+    const O_PATH: u64 = 0o10000000;
     let writes = flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0;
-    let access = if writes { Access::Write } else { Access::Read };
+    let access = if flags & O_PATH != 0 {
+        Access::Stat
+    } else if writes {
+        Access::Write
+    } else {
+        Access::Read
+    };
     (access, flags & o_nofollow(arch) == 0)
 }
 
@@ -384,6 +392,7 @@ mod tests {
         assert_eq!(open_access(Arch::X86_64, 0o400000), (Access::Read, false)); // O_NOFOLLOW
         assert_eq!(open_access(Arch::Aarch64, 0o100000), (Access::Read, false));
         assert_eq!(open_access(Arch::Arm, 0o400000), (Access::Read, true)); // O_DIRECT there
+        assert_eq!(open_access(Arch::X86_64, 0o10200000), (Access::Stat, true)); // O_PATH|O_DIRECTORY
         assert!(stat_follows(0));
         assert!(!stat_follows(0x100));
     }

@@ -29,6 +29,8 @@ pub trait View {
     fn fd_path(&self, fd: i32) -> Option<PathBuf>;
     /// A symbolic link's target, or `None` for anything that is not one.
     fn readlink(&self, path: &Path) -> Option<PathBuf>;
+    /// Whether anything (a link included) is at `path`.
+    fn exists(&self, path: &Path) -> bool;
 }
 
 /// What the tracer does with the call.
@@ -145,6 +147,10 @@ fn check_one(view: &dyn View, caller: Caller, policy: &FilePolicy, t: Target) ->
             let shown = as_self(&path, caller);
             if policy.allows(&shown, t.access) {
                 Decision::Allow
+            } else if t.access != Access::Write && !view.exists(&path) {
+                // What the kernel would answer, without letting the call run: a program
+                // probing for optional files (Python's pyvenv.cfg) is not ended for it.
+                Decision::Fail(libc::ENOENT)
             } else {
                 Decision::Deny {
                     path: shown,
@@ -203,6 +209,9 @@ mod tests {
         }
         fn readlink(&self, path: &Path) -> Option<PathBuf> {
             self.links.get(path).cloned()
+        }
+        fn exists(&self, path: &Path) -> bool {
+            path != Path::new("/etc/missing")
         }
     }
 
@@ -311,6 +320,20 @@ mod tests {
         assert_eq!(
             decide("openat", [AT, P2, 0, 0, 0, 0], &view),
             Decision::Allow
+        );
+    }
+
+    #[test]
+    fn a_forbidden_path_that_does_not_exist_fails_as_the_kernel_would() {
+        let view = fake(&[(P1, "/etc/missing")]);
+        assert_eq!(
+            decide("openat", [AT, P1, 0, 0, 0, 0], &view),
+            Decision::Fail(libc::ENOENT)
+        );
+        // Creating it is writing, and denied.
+        assert_eq!(
+            decide("openat", [AT, P1, libc::O_CREAT as u64, 0, 0, 0], &view),
+            denied("/etc/missing", Access::Write)
         );
     }
 

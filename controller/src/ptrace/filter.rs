@@ -132,7 +132,10 @@ mod tests {
             assert_eq!(verdict(&p, arch, "read"), Action::Allow.ret());
             assert_eq!(verdict(&p, arch, "munmap"), Action::Allow.ret());
             assert_eq!(verdict(&p, arch, "socket"), Action::Errno(EPERM).ret());
-            assert_eq!(verdict(&p, arch, "process_vm_readv"), Action::Errno(EPERM).ret());
+            assert_eq!(
+                verdict(&p, arch, "process_vm_readv"),
+                Action::Errno(EPERM).ret()
+            );
             // The default profile's refusals stay refusals.
             assert_eq!(verdict(&p, arch, "reboot"), Action::Errno(1).ret());
         }
@@ -143,7 +146,10 @@ mod tests {
         let arch = Arch::X86_64;
         let p = policy(builtin("strict", arch), arch);
         assert_eq!(verdict(&p, arch, "openat"), Action::Trace(FILE).ret());
-        assert_eq!(verdict(&p, arch, "getppid"), Action::Trace(DISALLOWED).ret());
+        assert_eq!(
+            verdict(&p, arch, "getppid"),
+            Action::Trace(DISALLOWED).ret()
+        );
         // strict forbids clone: it is named, not counted.
         assert_eq!(verdict(&p, arch, "clone"), Action::Trace(DISALLOWED).ret());
         let none = policy(None, arch);

@@ -38,10 +38,11 @@ pub fn run(
     }
     spec.to_wire()?; // the same checks of argv and env as the other modes
     let program = &spec.argv[0];
-    let Some(path) = find_program(program, search_path(&spec.env)) else {
+    let found = find_program(program, search_path(&spec.env));
+    let Ok(path) = found else {
         let failure = Failure {
             step: Step::Exec,
-            errno: libc::ENOENT,
+            errno: found.err().unwrap_or(libc::ENOENT),
             index: 0,
         };
         return Ok(RunResult::internal_error(not_started_detail(
@@ -90,18 +91,23 @@ pub fn run(
     })
     .map_err(|e| Error::io("ptrace", e))?;
     let wall = started.elapsed();
-    if !traced.started {
+    let Some(status) = traced.status else {
+        return Ok(RunResult::internal_error(
+            "the program was not reaped".into(),
+        ));
+    };
+    // An execve that fails past its point of no return (the image's segments could not be
+    // mapped within the rlimit) kills the program before its exec event.
+    let died_in_exec = !traced.started && libc::WIFSIGNALED(status);
+    if !traced.started && !died_in_exec {
         let detail = match launch::failure(&child.report) {
             Some(failure) => not_started_detail(&failure, program),
             None => format!("{program:?} ended before it started"),
         };
         return Ok(RunResult::internal_error(detail));
     }
-    let Some(status) = traced.status else {
-        return Ok(RunResult::internal_error("the program was not reaped".into()));
-    };
-    let output_full = crate::output::sweep(spec.limits.output, &stdio, &[(&dir.path, false)])
-        .unwrap_or(false);
+    let output_full =
+        crate::output::sweep(spec.limits.output, &stdio, &[(&dir.path, false)]).unwrap_or(false);
     drop(dir);
     let exit = if libc::WIFSIGNALED(status) {
         Exit::Signal(libc::WTERMSIG(status))
@@ -124,7 +130,8 @@ pub fn run(
         wall_us: wall.as_micros() as u64,
         killed,
     };
-    let accounting = account(&traced, &finished, watch.killed(), output_full, spec);
+    let mut accounting = account(&traced, &finished, watch.killed(), output_full, spec);
+    accounting.memory_refused |= died_in_exec;
     let mut result = RunResult::from_outcome(
         &Outcome::Finished {
             finished,
@@ -212,22 +219,28 @@ fn search_path(env: &[String]) -> &str {
 }
 
 /// The program as execvp would find it: a name with a `/` as it is (made absolute), else
-/// the first executable regular file of that name along `path`.
-pub fn find_program(program: &str, path: &str) -> Option<PathBuf> {
+/// the first executable regular file of that name along `path`. The error is execvp's
+/// errno: ENOENT for nothing there, EACCES for something that is no executable file.
+pub fn find_program(program: &str, path: &str) -> Result<PathBuf, i32> {
     let is_executable = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
     if program.contains('/') {
-        let p = std::path::absolute(program).ok()?;
-        return is_executable(&p).then_some(p);
+        let p = std::path::absolute(program).map_err(|_| libc::ENOENT)?;
+        return match (is_executable(&p), p.exists()) {
+            (true, _) => Ok(p),
+            (false, true) => Err(libc::EACCES),
+            (false, false) => Err(libc::ENOENT),
+        };
     }
     if program.is_empty() {
-        return None;
+        return Err(libc::ENOENT);
     }
     path.split(':')
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
         .find(|p| is_executable(p))
         .and_then(|p| std::path::absolute(p).ok())
+        .ok_or(libc::ENOENT)
 }
 
 /// The run's working directory: the one given, or a fresh one of its own, removed when
@@ -256,7 +269,8 @@ impl WorkDir {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir(&path).map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?;
+        std::fs::create_dir(&path)
+            .map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?;
         let dir = WorkDir { path, own: true };
         if process::effective_uid() == 0 {
             std::os::unix::fs::chown(&dir.path, Some(SANDBOX_ID), Some(SANDBOX_ID))
@@ -284,12 +298,16 @@ mod tests {
     fn programs_are_found_as_execvp_finds_them() {
         assert_eq!(
             find_program("sh", "/nonexistent:/bin:/usr/bin"),
-            Some(PathBuf::from("/bin/sh"))
+            Ok(PathBuf::from("/bin/sh"))
         );
-        assert_eq!(find_program("/bin/sh", ""), Some(PathBuf::from("/bin/sh")));
-        assert_eq!(find_program("no-such-program-here", "/bin"), None);
-        assert_eq!(find_program("/etc/passwd", ""), None, "not executable");
-        assert_eq!(find_program("", "/bin"), None);
+        assert_eq!(find_program("/bin/sh", ""), Ok(PathBuf::from("/bin/sh")));
+        assert_eq!(
+            find_program("no-such-program-here", "/bin"),
+            Err(libc::ENOENT)
+        );
+        assert_eq!(find_program("/etc/passwd", ""), Err(libc::EACCES));
+        assert_eq!(find_program("/tmp", ""), Err(libc::EACCES));
+        assert_eq!(find_program("", "/bin"), Err(libc::ENOENT));
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub const BASE_READ: &[&str] = &[
     "/etc/ld.so.cache",
     "/etc/ld.so.preload",
     "/etc/localtime",
+    "/etc/locale.alias",
     "/etc/nsswitch.conf",
     "/etc/passwd",
     "/etc/group",
@@ -92,8 +93,18 @@ pub const BASE_READ: &[&str] = &[
     "/dev/tty",
 ];
 
-/// What every program may stat: the directories a path search walks.
-pub const BASE_STAT: &[&str] = &["/bin/", "/usr/", "/etc/", "/tmp/", "/dev/"];
+/// What every program may stat: the directories a path search walks, and the user
+/// databases systemd's name service module walks (with `O_PATH`) when the C library looks up
+/// the sandbox's uid, which no passwd file knows.
+pub const BASE_STAT: &[&str] = &[
+    "/bin/",
+    "/usr/",
+    "/etc/",
+    "/tmp/",
+    "/dev/",
+    "/run/systemd/userdb/",
+    "/run/host/userdb/",
+];
 
 /// The ptrace-mode settings of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,12 +139,13 @@ impl Default for PtraceSettings {
     }
 }
 
-/// How much address space (or data) a program gets beyond its memory limit: a quarter
-/// more, and at least 16 MiB. The resident peak decides memory_limit_exceeded exactly; the
-/// headroom lets a program that touches more than its limit be seen doing so, instead of
-/// dying of a refused allocation first, while still bounding what it can take.
+/// The address space (or data) a program gets for a memory limit: twice the limit and
+/// 16 MiB. Memory is judged as in the other modes, by what the program touched: its
+/// resident peak over the limit is memory_limit_exceeded, however it ended. The rlimit only
+/// bounds what it can take from the host meanwhile; set at the limit itself, it would turn
+/// most overruns into a failed allocation (a crash, or an exit code) instead.
 pub fn memory_rlimit(limit: u64) -> u64 {
-    limit.saturating_add((limit / 4).max(16 << 20))
+    limit.saturating_mul(2).saturating_add(16 << 20)
 }
 
 #[cfg(test)]
@@ -152,7 +164,12 @@ mod tests {
             assert!(base.allows(Path::new(ok), Access::Read), "{ok}");
         }
         assert!(base.allows(Path::new("/usr/bin"), Access::Stat));
-        for no in ["/etc/shadow", "/etc/hostname", "/root/.ssh/id_rsa", "/proc/1/environ"] {
+        for no in [
+            "/etc/shadow",
+            "/etc/hostname",
+            "/root/.ssh/id_rsa",
+            "/proc/1/environ",
+        ] {
             assert!(!base.allows(Path::new(no), Access::Read), "{no}");
         }
         assert!(!base.allows(Path::new("/dev/null"), Access::Write));
@@ -166,7 +183,7 @@ mod tests {
             OnDenied::parse("kill").unwrap_err(),
             "\"kill\" is not one of end, errno"
         );
-        assert_eq!(memory_rlimit(64 << 20), 80 << 20);
-        assert_eq!(memory_rlimit(1 << 30), (1 << 30) + (256 << 20));
+        assert_eq!(memory_rlimit(64 << 20), 144 << 20);
+        assert_eq!(memory_rlimit(u64::MAX), u64::MAX);
     }
 }

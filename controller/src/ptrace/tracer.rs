@@ -133,7 +133,12 @@ pub fn trace(main: libc::pid_t, rules: &Rules<'_>, watch: &Watch) -> io::Result<
 }
 
 impl Tracer<'_> {
-    fn event(&mut self, tid: libc::pid_t, status: libc::c_int, usage: &libc::rusage) -> io::Result<()> {
+    fn event(
+        &mut self,
+        tid: libc::pid_t,
+        status: libc::c_int,
+        usage: &libc::rusage,
+    ) -> io::Result<()> {
         if !libc::WIFSTOPPED(status) {
             self.exited(tid, status, usage);
             return Ok(());
@@ -264,14 +269,7 @@ impl Tracer<'_> {
                     pid: tgid as u32,
                     tid: tid as u32,
                 };
-                match check(
-                    self.arch,
-                    file,
-                    &call.args,
-                    caller,
-                    self.rules.files,
-                    &view,
-                ) {
+                match check(self.arch, file, &call.args, caller, self.rules.files, &view) {
                     Decision::Allow => ptrace::cont(tid, 0),
                     Decision::Fail(errno) => self.fail(tid, &mut regs[..len], errno),
                     Decision::Deny { .. } if self.rules.on_denied == OnDenied::Errno => {
@@ -399,6 +397,10 @@ impl View for Live {
 
     fn readlink(&self, path: &Path) -> Option<PathBuf> {
         std::fs::read_link(path).ok()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
     }
 }
 

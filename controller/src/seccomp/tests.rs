@@ -149,6 +149,7 @@ fn seccompiler_program(policy: &Policy, arch: seccompiler::TargetArch) -> Vec<In
         Action::Errno(e) => SeccompAction::Errno(u32::from(e)),
         Action::KillProcess => SeccompAction::KillProcess,
         Action::Notify => SeccompAction::Trap,
+        Action::Trace(data) => SeccompAction::Trace(u32::from(data)),
     };
     let mut rules = std::collections::BTreeMap::new();
     let mut match_action = None;

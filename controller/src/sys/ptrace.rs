@@ -22,8 +22,7 @@ pub fn stop_self() -> io::Result<()> {
 /// `ptrace(PTRACE_SETOPTIONS, pid, 0, options)`.
 pub fn set_options(pid: libc::pid_t, options: libc::c_int) -> io::Result<()> {
     // SAFETY: no memory is involved.
-    check(unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0usize, options as usize) })
-        .map(drop)
+    check(unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0usize, options as usize) }).map(drop)
 }
 
 /// `ptrace(PTRACE_CONT, pid, 0, signal)`.

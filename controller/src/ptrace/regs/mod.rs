@@ -146,7 +146,12 @@ mod tests {
             } else {
                 u32::MAX as u64
             };
-            assert_eq!(ret, (-(libc::EACCES as i64)) as u64 & mask, "{}", layout.name);
+            assert_eq!(
+                ret,
+                (-(libc::EACCES as i64)) as u64 & mask,
+                "{}",
+                layout.name
+            );
             let number = layout.get(&raw, layout.number);
             match layout.skip {
                 Skip::NumberRegister => assert_eq!(number, mask),
@@ -159,8 +164,14 @@ mod tests {
     fn the_known_register_positions() {
         // x86_64: orig_rax is register 15, rdi 14; aarch64: x8 and x0; arm: r7 and r0;
         // i386: orig_eax 11, ebx 0 (<sys/user.h> of each).
-        assert_eq!((X86_64.number, X86_64.args[0], X86_64.size()), (15, 14, 216));
-        assert_eq!((AARCH64.number, AARCH64.args[0], AARCH64.size()), (8, 0, 272));
+        assert_eq!(
+            (X86_64.number, X86_64.args[0], X86_64.size()),
+            (15, 14, 216)
+        );
+        assert_eq!(
+            (AARCH64.number, AARCH64.args[0], AARCH64.size()),
+            (8, 0, 272)
+        );
         assert_eq!((ARM.number, ARM.args[0], ARM.size()), (7, 0, 72));
         assert_eq!((I386.number, I386.args[0], I386.size()), (11, 0, 68));
     }

@@ -1,0 +1,337 @@
+//! ptrace mode with real programs on the host: the file policy (reads, writes, links,
+//! relative paths, dirfds, /proc/self/root), forbidden calls, forks and threads within the
+//! process limit, every limit with its verdict, several traced runs at once in one
+//! controller, the host's own programs, and nothing left behind.
+//!
+//! Every test holds [`one_at_a_time`]: they look for processes and directories left
+//! behind, which another test's run in flight would look like.
+
+use runbox_tests::{
+    one_at_a_time, probe_bin, processes_with, run, runbox_bin, sandbox_processes, Ran, TempDir,
+};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+fn probe(options: &[&str], args: &[&str]) -> Ran {
+    let bin = probe_bin();
+    let mut argv = vec![bin.to_str().unwrap()];
+    argv.extend(args);
+    run("ptrace", options, &argv)
+}
+
+/// A temp dir the sandbox's uid may write.
+fn writable(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+fn num(ran: &Ran, field: &str) -> u64 {
+    ran.result[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {ran:?}"))
+}
+
+fn assert_verdict(ran: &Ran, status: &str, detail: &str, what: &str) {
+    assert_eq!(ran.status(), status, "{what}: {ran:?}");
+    assert_eq!(ran.result["detail"], detail, "{what}: {ran:?}");
+    assert_eq!(ran.code, 0, "{what}: runbox did its job");
+}
+
+fn assert_nothing_left(what: &str) {
+    assert_eq!(sandbox_processes(), vec![], "{what}: processes left");
+    let own_dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("runbox-ptrace-"))
+        .collect();
+    assert_eq!(own_dirs, Vec::<String>::new(), "{what}: work dirs left");
+}
+
+#[test]
+fn reading_is_allowed_only_inside_the_read_set() {
+    let _serial = one_at_a_time();
+    let dir = writable("ptrace-read");
+    let file = dir.join("data");
+    std::fs::write(&file, "x").unwrap();
+    let allowed = probe(&["--allow-read", &file], &["open", &file, "r"]);
+    assert_eq!(allowed.status(), "ok", "{allowed:?}");
+    assert_eq!(allowed.out(), "ok\n");
+    for forbidden in ["/etc/shadow", "/etc/hostname", file.as_str()] {
+        let ran = probe(&[], &["open", forbidden, "r"]);
+        let detail = format!("openat {forbidden} (read)");
+        assert_verdict(&ran, "file_access_denied", &detail, forbidden);
+        assert_eq!(ran.out(), "", "{forbidden}: the open never ran");
+    }
+    // A file that does not exist fails as the kernel would answer, without ending the run.
+    let missing = probe(&[], &["open", "/etc/no-such-file-here", "r"]);
+    assert_eq!(missing.out(), "errno 2\n", "{missing:?}");
+    assert_nothing_left("reads");
+}
+
+#[test]
+fn writing_is_allowed_only_inside_the_write_set() {
+    let _serial = one_at_a_time();
+    let dir = writable("ptrace-write");
+    let inside = probe(&["--dir", &dir.0.to_string_lossy()], &["open", "out", "w"]);
+    assert_eq!(inside.out(), "ok\n", "{inside:?}");
+    assert!(dir.0.join("out").exists());
+    // The run's own working directory, without --dir, is writable too.
+    let own = probe(&[], &["open", "out", "w"]);
+    assert_eq!(own.out(), "ok\n", "{own:?}");
+    let elsewhere = writable("ptrace-write-elsewhere");
+    let target = elsewhere.join("x");
+    let readable_only = probe(&["--allow-read", &target], &["open", &target, "w"]);
+    let detail = format!("openat {target} (write)");
+    assert_verdict(&readable_only, "file_access_denied", &detail, "read-only");
+    assert!(!elsewhere.0.join("x").exists(), "the file was not created");
+    let granted = probe(&["--allow-write", &target], &["open", &target, "w"]);
+    assert_eq!(granted.out(), "ok\n", "{granted:?}");
+    assert_nothing_left("writes");
+}
+
+#[test]
+fn forbidden_files_are_found_through_links_relative_paths_dirfds_and_proc_self_root() {
+    let _serial = one_at_a_time();
+    let shadow = "openat /etc/shadow (read)";
+    let link = probe(&[], &["symlink", "/etc/shadow", "sneaky"]);
+    assert_verdict(&link, "file_access_denied", shadow, "symlink");
+    let relative = probe(&[], &["open", "../../../../../../etc/shadow", "r"]);
+    assert_verdict(&relative, "file_access_denied", shadow, "relative");
+    let dirfd = probe(
+        &["--allow-read", "/usr/share/"],
+        &["openat", "/usr/share", "../../etc/shadow"],
+    );
+    assert_verdict(&dirfd, "file_access_denied", shadow, "dirfd");
+    let root = probe(&[], &["open", "/proc/self/root/etc/shadow", "r"]);
+    assert_verdict(&root, "file_access_denied", shadow, "/proc/self/root");
+    let other = probe(&[], &["open", "/proc/1/environ", "r"]);
+    assert_verdict(
+        &other,
+        "file_access_denied",
+        "openat /proc/1 (read)",
+        "another process",
+    );
+    // The program's own /proc entries are its to read.
+    let own = probe(&[], &["open", "/proc/self/status", "r"]);
+    assert_eq!(own.out(), "ok\n", "{own:?}");
+    assert_nothing_left("links");
+}
+
+#[test]
+fn a_soft_ban_fails_the_call_and_the_program_goes_on() {
+    let _serial = one_at_a_time();
+    // The python3 profile fails denied files with EACCES.
+    let ran = probe(&["--profile", "python3"], &["open", "/etc/shadow", "r"]);
+    assert_eq!(ran.status(), "ok", "{ran:?}");
+    assert_eq!(ran.out(), "errno 13\n");
+}
+
+#[test]
+fn forbidden_calls_end_the_run_named_or_fail_as_the_profile_says() {
+    let _serial = one_at_a_time();
+    let strict = Command::new("cc")
+        .args(["-static", "-O2", "-x", "c", "-", "-o"])
+        .arg(std::env::temp_dir().join(format!("runbox-test-cc-{}", std::process::id())))
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut cc| {
+            cc.stdin.take().unwrap().write_all(
+                b"#include <unistd.h>\nint main(void){ return getppid() > 0 ? 0 : 1; }\n",
+            )?;
+            cc.wait()
+        });
+    assert!(strict.is_ok_and(|s| s.success()), "cc -static");
+    let program = std::env::temp_dir().join(format!("runbox-test-cc-{}", std::process::id()));
+    let program = program.to_string_lossy().into_owned();
+    let ran = run("ptrace", &["--profile", "strict"], &[&program]);
+    assert_verdict(&ran, "disallowed_syscall", "getppid", "strict");
+    let _ = std::fs::remove_file(&program);
+    // The default profile refuses ptrace with EPERM, as in the other modes.
+    let refused = probe(&[], &["syscall", "ptrace"]);
+    assert_eq!(refused.out(), "errno 1\n", "{refused:?}");
+    // No sockets on the host.
+    let socket = probe(&[], &["syscall", "socket", "2"]);
+    assert_eq!(socket.out(), "errno 1\n", "{socket:?}");
+    #[cfg(target_arch = "x86_64")]
+    {
+        // A 32-bit call from a 64-bit program: never let through unchecked.
+        let compat = probe(&[], &["int80"]);
+        assert_verdict(
+            &compat,
+            "disallowed_syscall",
+            "killed by the syscall filter",
+            "int 0x80",
+        );
+    }
+    assert_nothing_left("calls");
+}
+
+#[test]
+fn forks_and_threads_are_followed_within_the_process_limit() {
+    let _serial = one_at_a_time();
+    for (what, processes, expect) in [
+        ("fork-count", "1", "0"),
+        ("fork-count", "4", "3"),
+        ("thread-count", "1", "0"),
+        ("thread-count", "5", "4"),
+    ] {
+        let ran = probe(&["--processes", processes], &[what]);
+        assert_eq!(ran.status(), "ok", "{what} {processes}: {ran:?}");
+        assert_eq!(ran.out(), format!("{expect}\n"), "{what} {processes}");
+        assert_nothing_left(what);
+    }
+    // A child's file calls are checked like its parent's.
+    let sh = run(
+        "ptrace",
+        &["--processes", "2"],
+        &["/bin/sh", "-c", "/bin/cat /etc/shadow"],
+    );
+    assert_eq!(sh.status(), "file_access_denied", "{sh:?}");
+    assert_nothing_left("sh");
+}
+
+#[test]
+fn every_limit_has_its_verdict() {
+    let _serial = one_at_a_time();
+    let cpu = probe(&["--time", "300ms", "--wall", "5s"], &["spin-forever"]);
+    assert_verdict(&cpu, "time_limit_exceeded", "cpu time", "cpu");
+    let time = num(&cpu, "time_ms");
+    assert!((300..=360).contains(&time), "time {time} ms for 300 ms");
+    // Children's and threads' CPU time counts.
+    for args in [["spin-children", "2"], ["spin-forever", "2"]] {
+        let ran = probe(&["--time", "400ms", "--processes", "3"], &args);
+        assert_verdict(&ran, "time_limit_exceeded", "cpu time", args[0]);
+        assert!(num(&ran, "time_ms") >= 400, "{ran:?}");
+        assert_nothing_left(args[0]);
+    }
+    let wall = probe(&["--time", "1s", "--wall", "300ms"], &["sleep"]);
+    assert_verdict(&wall, "time_limit_exceeded", "wall time", "wall");
+    assert!(num(&wall, "wall_ms") >= 300);
+    let memory = probe(&["--memory", "64M"], &["touch", "100"]);
+    assert_verdict(
+        &memory,
+        "memory_limit_exceeded",
+        "memory limit exceeded",
+        "memory",
+    );
+    assert!(num(&memory, "memory_kib") >= 100 << 10, "{memory:?}");
+    let within = probe(&["--memory", "64M"], &["touch", "32"]);
+    assert_eq!(within.status(), "ok", "{within:?}");
+    let kib = num(&within, "memory_kib");
+    assert!((32 << 10..64 << 10).contains(&kib), "{kib} KiB for 32 MiB");
+    // A static image too big for the address-space rlimit dies in execve.
+    let bigstatic = runbox_tests::built_bin("runbox-bigstatic");
+    let image = run("ptrace", &["--memory", "64M"], &[&bigstatic]);
+    assert_eq!(image.status(), "memory_limit_exceeded", "{image:?}");
+    let stack = probe(&["--stack", "1M"], &["recurse"]);
+    assert!(
+        stack.status() == "signaled"
+            && [11, 6].contains(&stack.result["signal"].as_i64().unwrap_or(0)),
+        "{stack:?}"
+    );
+    let dir = writable("ptrace-output");
+    let flood = probe(
+        &["--output", "1M", "--dir", &dir.0.to_string_lossy()],
+        &["flood-ignoring", "out"],
+    );
+    assert_verdict(&flood, "output_limit_exceeded", "output", "output");
+    assert_eq!(std::fs::metadata(dir.0.join("out")).unwrap().len(), 1 << 20);
+    assert_nothing_left("limits");
+}
+
+#[test]
+fn the_host_s_own_programs_run_under_the_default_profile() {
+    let _serial = one_at_a_time();
+    let truth = run("ptrace", &[], &["/bin/true"]);
+    assert_eq!(truth.status(), "ok", "{truth:?}");
+    let python = run("ptrace", &[], &["python3", "-c", "print(6 * 7)"]);
+    assert_eq!(python.status(), "ok", "{python:?}");
+    assert_eq!(python.out(), "42\n");
+    let echo = run("ptrace", &[], &["/bin/echo", "a b"]);
+    assert_eq!(echo.out(), "a b\n");
+    // Pipes as stdin and stdout.
+    let mut child = Command::new(runbox_bin())
+        .args(["run", "--json", "--mode", "ptrace", "--stdin", "/dev/stdin"])
+        .args(["--", "/bin/cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    let ran = runbox_tests::finish(child.wait_with_output().unwrap());
+    assert_eq!(ran.status(), "ok", "{ran:?}");
+    assert_eq!(ran.out(), "piped\n");
+}
+
+#[test]
+fn a_program_that_cannot_start_is_an_internal_error_and_leaves_nothing() {
+    let _serial = one_at_a_time();
+    let missing = run("ptrace", &[], &["/no/such/program"]);
+    assert_eq!(missing.status(), "internal_error");
+    assert!(
+        missing.result["detail"]
+            .as_str()
+            .unwrap()
+            .contains("No such file"),
+        "{missing:?}"
+    );
+    assert_eq!(missing.code, 3);
+    let bad_dir = run("ptrace", &["--dir", "/no/such/dir"], &["/bin/true"]);
+    assert_eq!(bad_dir.code, 2, "a usage error: {bad_dir:?}");
+    let bind = run("ptrace", &["--bind", "/tmp"], &["/bin/true"]);
+    assert_eq!(bind.code, 2, "no binds without namespaces: {bind:?}");
+    assert!(bind.stderr.contains("ptrace"), "{bind:?}");
+    let allow = run("container", &["--allow-read", "/etc/"], &["/bin/true"]);
+    assert_eq!(allow.code, 2, "file sets are ptrace mode's: {allow:?}");
+    let relative = run("ptrace", &["--allow-read", "etc/x"], &["/bin/true"]);
+    assert_eq!(relative.code, 2, "{relative:?}");
+    assert_nothing_left("bad input");
+}
+
+#[test]
+fn two_traced_programs_run_at_once_in_one_controller() {
+    let _serial = one_at_a_time();
+    let dir = writable("ptrace-rendezvous");
+    let probe = probe_bin();
+    let probe = probe.to_str().unwrap();
+    let d = dir.0.to_string_lossy();
+    let line = |id: &str, mine: &str, theirs: &str| {
+        format!(
+            r#"{{"id":"{id}","mode":"ptrace","argv":["{probe}","rendezvous","{mine}","{theirs}"],"dir":"{d}","stdout":"{d}/{id}.out","wall":"20s"}}"#
+        )
+    };
+    let input = format!(
+        "{}\n{}\n",
+        line("a", "a.here", "b.here"),
+        line("b", "b.here", "a.here")
+    );
+    let mut batch = Command::new(runbox_bin())
+        .args(["batch", "--parallel", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    batch
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = batch.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let results = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(results.lines().count(), 2, "{results}");
+    for line in results.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["status"], "ok", "{line}");
+    }
+    for id in ["a", "b"] {
+        let said = std::fs::read_to_string(dir.0.join(format!("{id}.out"))).unwrap();
+        assert_eq!(said, "met\n", "{id}: both ran at the same time");
+    }
+    assert!(processes_with("rendezvous").is_empty());
+    assert_nothing_left("batch");
+}
