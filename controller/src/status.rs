@@ -78,14 +78,17 @@ pub struct Accounting {
     /// An allocation past the memory limit was refused (ptrace mode's rlimit: the run's
     /// address-space peak reached the limit).
     pub memory_refused: bool,
+    /// The resident peak went over the limit where nothing held it there (ptrace mode
+    /// without cgroups).
+    pub memory_over: bool,
 }
 
 /// Decides the status of a run that ended, from how it ended (`finished`), what was measured
 /// and done (`accounting`) and the limits. The order settles the ambiguous cases:
 ///
 /// 1. PID 1 ended it at a call its filter notified: disallowed_syscall, with the name;
-/// 2. the OOM killer acted, or the resident peak is over the limit (possible only where no
-///    cgroup holds it: ptrace mode): memory, whatever signal or exit followed (a run that
+/// 2. the OOM killer acted, or the resident peak went over the limit where no cgroup held
+///    it (ptrace mode): memory, whatever signal or exit followed (a run that
 ///    hits the CPU and the memory limit in the same instant is memory_limit_exceeded: the
 ///    kernel's kill is the one that is certain to be about that run);
 /// 3. time ran out while its memory was at the limit: memory (a program thrashing at its
@@ -108,8 +111,7 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
     if accounting.oom_killed {
         return verdict(Status::MemoryLimitExceeded, Some("out of memory"));
     }
-    if accounting.memory_bytes > limits.memory {
-        // Only where no cgroup holds memory at the limit (ptrace mode's resident peak).
+    if accounting.memory_over {
         return verdict(Status::MemoryLimitExceeded, Some("memory limit exceeded"));
     }
     let timed_out =
@@ -272,6 +274,29 @@ mod tests {
             status(ended(Exit::Signal(libc::SIGKILL), None), oom),
             Status::MemoryLimitExceeded
         );
+    }
+
+    #[test]
+    fn without_a_cgroup_memory_over_the_limit_or_a_refused_allocation_is_memory() {
+        // ptrace mode without cgroups: the resident peak went over, even with a clean exit.
+        let over = Accounting {
+            memory_over: true,
+            ..used(5, 300)
+        };
+        assert_eq!(
+            decide(&ended(Exit::Code(0), None), &over, &limits()),
+            verdict(Status::MemoryLimitExceeded, Some("memory limit exceeded"))
+        );
+        // An allocation refused by the rlimit: only a run that failed is judged on it.
+        let refused = Accounting {
+            memory_refused: true,
+            ..used(5, 10)
+        };
+        assert_eq!(
+            status(ended(Exit::Signal(libc::SIGSEGV), None), refused),
+            Status::MemoryLimitExceeded
+        );
+        assert_eq!(status(ended(Exit::Code(0), None), refused), Status::Ok);
     }
 
     #[test]

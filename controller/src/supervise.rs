@@ -141,6 +141,7 @@ pub fn account(figures: Figures, output_full: bool) -> Accounting {
         cpu_killed: figures.cpu_killed,
         output_full,
         memory_refused: false,
+        memory_over: false,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Starting a traced program: everything it needs is prepared before the fork, and the
 //! forked child makes only async-signal-safe calls (the controller has threads) until it
-//! execs: stdio in place, other fds closed, cwd, rlimits, unprivileged ids, a parent-death
+//! execs: into the run's cgroup where there is one, stdio in place, other fds closed, cwd, rlimits, unprivileged ids, a parent-death
 //! signal, `PTRACE_TRACEME` and a stop that waits for the tracer's options, no_new_privs,
 //! the filter, execve. The execve itself stops in the tracer like any file call. A failed
 //! step is written to a close-on-exec pipe, which stays empty on success.
@@ -35,6 +35,8 @@ pub struct Prepared {
     pub ids: Option<u32>,
     /// The compiled filter.
     pub filter: Vec<u8>,
+    /// Files the child writes "0" to, to join the run's cgroup (v1's `tasks`), if any.
+    pub cgroup_joins: Vec<RawFd>,
 }
 
 /// A started child and the read end of its report pipe.
@@ -91,6 +93,9 @@ fn prepare_and_exec(
 ) -> Result<std::convert::Infallible, StepError> {
     let at = |step: Step, index: usize| move |e: io::Error| (step, e, index);
     process::sigprocmask(libc::SIG_SETMASK, &[]).map_err(at(Step::Fork, 0))?;
+    for (i, &join) in p.cgroup_joins.iter().enumerate() {
+        fs::write_all(join, b"0").map_err(at(Step::JoinCgroup, i))?;
+    }
     // Everything above fd 9 first, so that no dup2 below overwrites a source.
     let report = fs::dup_at_least(report, HIGH_FD).map_err(at(Step::Stdio, 3))?;
     let mut high = [0; 3];

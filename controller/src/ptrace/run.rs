@@ -6,15 +6,17 @@ use super::launch::{self, Prepared};
 use super::settings::memory_rlimit;
 use super::tracer::{self, Rules, Traced};
 use super::watchdog::{Killed, Watch};
+use crate::cgroup::Cgroup;
 use crate::container::{not_started_detail, Outcome, SANDBOX_ID};
 use crate::error::Error;
 use crate::result::RunResult;
 use crate::spec::{RunSpec, DEFAULT_PATH};
 use crate::status::{Accounting, Status};
+use crate::supervise::cgroup_error;
 use crate::sys::{process, CStrArray};
 use runbox_shared::{Exit, Failure, Finished, KillReason, Rlimit, Step};
 use std::ffi::CString;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -63,7 +65,21 @@ pub fn run(
             .allow(access, &entry)
             .map_err(|e| Error::BadRequest(format!("ptrace mode: {e}")))?;
     }
-    let prepared = prepare(spec, &path, &dir.path)?;
+    // Where cgroups can be made, the run gets one as in the other modes: exact memory and
+    // process limits, the OOM killer's word. Elsewhere (no cgroups, or not runbox's to make
+    // when it is not root) the rlimits, the tracer's count and the clocks do it all.
+    let cgroup = Cgroup::create().ok();
+    let joins = match &cgroup {
+        Some(c) => {
+            c.set_limits(spec.limits.memory, spec.limits.processes)
+                .and_then(|()| c.reset())
+                .map_err(cgroup_error)?;
+            c.self_join_files().map_err(cgroup_error)?
+        }
+        None => Vec::new(),
+    };
+    let mut prepared = prepare(spec, &path, &dir.path)?;
+    prepared.cgroup_joins = joins.iter().map(|fd| fd.as_raw_fd()).collect();
     let rules = Rules {
         files: &files,
         on_denied: spec.ptrace.on_denied,
@@ -72,14 +88,22 @@ pub fn run(
     let watch = Watch::default();
     let started = Instant::now();
     let child = launch::spawn(&prepared, stdio).map_err(|e| Error::io("fork", e))?;
+    drop(joins);
     let traced = std::thread::scope(|scope| {
         let keeper = scope.spawn(|| {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
             watch.keep(spec.limits.time, spec.limits.wall, started, cpus);
         });
-        let traced = watch
-            .add(child.pid)
-            .and_then(|()| tracer::trace(child.pid, &rules, &watch));
+        let traced = watch.add(child.pid).and_then(|()| {
+            // Unified hierarchy: moved in by us, before its exec (it waits for us stopped).
+            match &cgroup {
+                Some(c) if c.self_join_files().is_ok_and(|f| f.is_empty()) => c
+                    .add(child.pid)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?,
+                _ => {}
+            }
+            tracer::trace(child.pid, &rules, &watch)
+        });
         if traced.is_err() {
             // Whatever is left must not outlive the run: kill and reap it.
             watch.kill_all(Killed::Tracer);
@@ -132,6 +156,15 @@ pub fn run(
     };
     let mut accounting = account(&traced, &finished, watch.killed(), output_full, spec);
     accounting.memory_refused |= died_in_exec;
+    if let Some(c) = &cgroup {
+        let usage = c.usage().map_err(cgroup_error)?;
+        accounting.cpu_us = accounting.cpu_us.max(usage.cpu_us);
+        accounting.memory_bytes = accounting.memory_bytes.max(usage.memory_peak);
+        accounting.oom_killed = usage.oom_kills > 0;
+        // The cgroup held memory at the limit; a resident peak above it is shared pages
+        // charged elsewhere (the libraries), as in the other modes.
+        accounting.memory_over = false;
+    }
     let mut result = RunResult::from_outcome(
         &Outcome::Finished {
             finished,
@@ -172,6 +205,7 @@ fn account(
         cpu_killed: killed == Some(Killed::Cpu),
         output_full,
         memory_refused: failed && traced.max_vm_kib * 1024 >= spec.limits.memory,
+        memory_over: traced.max_rss_kib * 1024 > spec.limits.memory,
     }
 }
 
@@ -207,6 +241,7 @@ fn prepare(spec: &RunSpec, path: &Path, dir: &Path) -> Result<Prepared, Error> {
         rlimits: rlimits(spec),
         ids: (process::effective_uid() == 0).then_some(SANDBOX_ID),
         filter: spec.seccomp.bytes.clone(),
+        cgroup_joins: Vec::new(),
     })
 }
 
