@@ -16,7 +16,7 @@ use crate::supervise::cgroup_error;
 use crate::sys::{process, CStrArray};
 use runbox_shared::{Exit, Failure, Finished, KillReason, Rlimit, Step};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -53,10 +53,12 @@ pub fn run(
     };
     let dir = WorkDir::new(work_dir)?;
     let mut files = spec.ptrace.files.clone();
-    // The program as found and as its links resolve (the exec is checked on the latter).
-    let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    // The program as named (dots resolved: interpreters read their own link) and as its
+    // links resolve (the exec is checked on that), and the working directory (canonical).
+    let real = std::fs::canonicalize(&path).map_err(|e| Error::io(format!("{path:?}"), e))?;
+    let named = lexically_normal(&path);
     let entries = [
-        (Access::Read, path.to_string_lossy().into_owned()),
+        (Access::Read, named.to_string_lossy().into_owned()),
         (Access::Read, real.to_string_lossy().into_owned()),
         (Access::Write, format!("{}/", dir.path.display())),
     ];
@@ -69,7 +71,7 @@ pub fn run(
     // process limits, the OOM killer's word. Elsewhere (no cgroups, or not runbox's to make
     // when it is not root) the rlimits, the tracer's count and the clocks do it all.
     let cgroup = Cgroup::create().ok();
-    let joins = match &cgroup {
+    let join_files = match &cgroup {
         Some(c) => {
             c.set_limits(spec.limits.memory, spec.limits.processes)
                 .and_then(|()| c.reset())
@@ -78,8 +80,7 @@ pub fn run(
         }
         None => Vec::new(),
     };
-    let mut prepared = prepare(spec, &path, &dir.path)?;
-    prepared.cgroup_joins = joins.iter().map(|fd| fd.as_raw_fd()).collect();
+    let joins: Vec<RawFd> = join_files.iter().map(|fd| fd.as_raw_fd()).collect();
     let rules = Rules {
         files: &files,
         on_denied: spec.ptrace.on_denied,
@@ -87,33 +88,25 @@ pub fn run(
     };
     let watch = Watch::default();
     let started = Instant::now();
-    let child = launch::spawn(&prepared, stdio).map_err(|e| Error::io("fork", e))?;
-    drop(joins);
-    let traced = std::thread::scope(|scope| {
-        let keeper = scope.spawn(|| {
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-            watch.keep(spec.limits.time, spec.limits.wall, started, cpus);
+    // The program is forked and traced from a thread of its own: a tracer waits for any of
+    // its thread's children, so no other child of the caller's (a container's init in the
+    // same thread, say) may be among them.
+    let (cgroup, traced) = std::thread::scope(|scope| {
+        let tracing = scope.spawn(|| {
+            let cgroup = cgroup; // the thread's now (a cgroup is Send, not Sync)
+            let _finish = Finish(&watch); // the watchdog stops however this ends
+            let traced = start_and_trace(
+                spec, &path, &dir.path, &joins, stdio, &rules, &watch, &cgroup,
+            );
+            (cgroup, traced)
         });
-        let traced = watch.add(child.pid).and_then(|()| {
-            // Unified hierarchy: moved in by us, before its exec (it waits for us stopped).
-            match &cgroup {
-                Some(c) if c.self_join_files().is_ok_and(|f| f.is_empty()) => c
-                    .add(child.pid)
-                    .map_err(|e| std::io::Error::other(e.to_string()))?,
-                _ => {}
-            }
-            tracer::trace(child.pid, &rules, &watch)
-        });
-        if traced.is_err() {
-            // Whatever is left must not outlive the run: kill and reap it.
-            watch.kill_all(Killed::Tracer);
-            while let Ok(Some(_)) = process::wait4(-1, libc::__WALL | libc::__WNOTHREAD) {}
-        }
-        watch.finish();
-        let _ = keeper.join();
-        traced
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        watch.keep(spec.limits.time, spec.limits.wall, started, cpus);
+        tracing.join()
     })
-    .map_err(|e| Error::io("ptrace", e))?;
+    .map_err(|_| Error::Protocol("the tracer panicked".into()))?;
+    let (report, traced) = traced?;
+    drop(join_files);
     let wall = started.elapsed();
     let Some(status) = traced.status else {
         return Ok(RunResult::internal_error(
@@ -124,7 +117,7 @@ pub fn run(
     // mapped within the rlimit) kills the program before its exec event.
     let died_in_exec = !traced.started && libc::WIFSIGNALED(status);
     if !traced.started && !died_in_exec {
-        let detail = match launch::failure(&child.report) {
+        let detail = match launch::failure(&report) {
             Some(failure) => not_started_detail(&failure, program),
             None => format!("{program:?} ended before it started"),
         };
@@ -178,6 +171,50 @@ pub fn run(
         result.detail = Some(denied);
     }
     Ok(result)
+}
+
+/// Tells the watchdog to stop when dropped.
+struct Finish<'a>(&'a Watch);
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// In the tracer's own thread: forks the program (into the cgroup, if any) and traces it to
+/// the end. On an error, whatever was started is killed and reaped.
+#[allow(clippy::too_many_arguments)]
+fn start_and_trace(
+    spec: &RunSpec,
+    path: &Path,
+    dir: &Path,
+    joins: &[RawFd],
+    stdio: [BorrowedFd<'_>; 3],
+    rules: &Rules<'_>,
+    watch: &Watch,
+    cgroup: &Option<Cgroup>,
+) -> Result<(OwnedFd, Traced), Error> {
+    let mut prepared = prepare(spec, path, dir)?;
+    prepared.cgroup_joins = joins.to_vec();
+    let child = launch::spawn(&prepared, stdio).map_err(|e| Error::io("fork", e))?;
+    let traced = watch.add(child.pid).and_then(|()| {
+        // Unified hierarchy: moved in by us, before its exec (it waits for us, stopped).
+        if let Some(c) = cgroup.as_ref().filter(|_| joins.is_empty()) {
+            c.add(child.pid)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        tracer::trace(child.pid, rules, watch)
+    });
+    match traced {
+        Ok(traced) => Ok((child.report, traced)),
+        Err(e) => {
+            // Whatever is left must not outlive the run: kill and reap it.
+            watch.kill_all(Killed::Tracer);
+            while let Ok(Some(_)) = process::wait4(-1, libc::__WALL | libc::__WNOTHREAD) {}
+            Err(Error::io("ptrace", e))
+        }
+    }
 }
 
 /// What the run used, from the tracer's measures.
@@ -245,6 +282,21 @@ fn prepare(spec: &RunSpec, path: &Path, dir: &Path) -> Result<Prepared, Error> {
     })
 }
 
+/// An absolute path with `.` and `..` resolved by name alone (no link followed).
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(name) => out.push(name),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// `PATH` of the program's environment, else the default.
 fn search_path(env: &[String]) -> &str {
     env.iter()
@@ -278,6 +330,33 @@ pub fn find_program(program: &str, path: &str) -> Result<PathBuf, i32> {
         .ok_or(libc::ENOENT)
 }
 
+/// The name of a run's own working directory: this prefix, the controller's pid, a number.
+const WORK_DIR_PREFIX: &str = "runbox-ptrace-";
+
+/// The pid of the controller that made a work directory named `name`.
+fn work_dir_owner(name: &str) -> Option<u32> {
+    let (pid, n) = name.strip_prefix(WORK_DIR_PREFIX)?.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Removes the work directories of controllers that died without removing them (killed
+/// mid-run), as the first run of a process does with their cgroups.
+fn sweep_dead_controllers_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(work_dir_owner) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The run's working directory: the one given, or a fresh one of its own, removed when
 /// dropped.
 struct WorkDir {
@@ -299,8 +378,10 @@ impl WorkDir {
             return Ok(WorkDir { path, own: false });
         }
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(sweep_dead_controllers_dirs);
         let path = std::env::temp_dir().join(format!(
-            "runbox-ptrace-{}-{}",
+            "{WORK_DIR_PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
@@ -343,6 +424,22 @@ mod tests {
         assert_eq!(find_program("/etc/passwd", ""), Err(libc::EACCES));
         assert_eq!(find_program("/tmp", ""), Err(libc::EACCES));
         assert_eq!(find_program("", "/bin"), Err(libc::ENOENT));
+    }
+
+    #[test]
+    fn work_dirs_name_their_controller() {
+        assert_eq!(work_dir_owner("runbox-ptrace-1234-7"), Some(1234));
+        assert_eq!(work_dir_owner("runbox-ptrace-1234"), None);
+        assert_eq!(work_dir_owner("runbox-test-1234-7"), None);
+    }
+
+    #[test]
+    fn dots_are_resolved_by_name() {
+        assert_eq!(
+            lexically_normal(Path::new("/a/./b/../c")),
+            PathBuf::from("/a/c")
+        );
+        assert_eq!(lexically_normal(Path::new("/../x")), PathBuf::from("/x"));
     }
 
     #[test]

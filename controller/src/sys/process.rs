@@ -84,13 +84,30 @@ pub fn become_namespace_root() -> io::Result<()> {
 
 /// `setresgid(id, id, id)`, `setgroups(0, NULL)`, `setresuid(id, id, id)`: uid and gid `id`,
 /// no supplementary groups.
+///
+/// Raw syscalls, not the C library's wrappers: in a multi-threaded process those make every
+/// thread change ids together (glibc's setxid broadcast), taking a lock that a child forked
+/// while another thread held it finds held forever. Only forked children call this, where
+/// the calling thread is the only one, so the per-thread syscall is the whole process's.
 pub fn become_user(id: u32) -> io::Result<()> {
+    #[cfg(target_arch = "arm")]
+    let (setresgid, setgroups, setresuid) = (
+        libc::SYS_setresgid32,
+        libc::SYS_setgroups32,
+        libc::SYS_setresuid32,
+    );
+    #[cfg(not(target_arch = "arm"))]
+    let (setresgid, setgroups, setresuid) = (
+        libc::SYS_setresgid,
+        libc::SYS_setgroups,
+        libc::SYS_setresuid,
+    );
     // SAFETY: integer arguments only.
-    check(unsafe { libc::setresgid(id, id, id) })?;
+    check(unsafe { libc::syscall(setresgid, id, id, id) })?;
     // SAFETY: an empty list; the pointer is not read.
-    check(unsafe { libc::setgroups(0, std::ptr::null()) })?;
+    check(unsafe { libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) })?;
     // SAFETY: integer arguments only.
-    check(unsafe { libc::setresuid(id, id, id) }).map(drop)
+    check(unsafe { libc::syscall(setresuid, id, id, id) }).map(drop)
 }
 
 /// `geteuid()`.

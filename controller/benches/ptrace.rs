@@ -1,0 +1,158 @@
+//! ptrace mode's benchmarks (run as root: scripts/bench.sh). Medians and p90 in
+//! microseconds, interleaved with what they are compared to:
+//!
+//! 1. one run of a static `true` in ptrace mode, beside the same in a warm container and a
+//!    plain fork + execve + wait4 (the floor);
+//! 2. the cost of one checked file syscall: a static program that opens an allowed file
+//!    10,000 times, traced and not, the difference divided by 10,000.
+#![allow(unsafe_code)]
+
+use runbox::sys::process;
+use runbox::{Container, ContainerConfig, Outcome, RunSpec, Status};
+use std::ffi::CString;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Opens made by the file-call program.
+const OPENS: u64 = 10_000;
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Prints a row and returns the median.
+fn row(name: &str, mut samples: Vec<u64>) -> u64 {
+    samples.sort_unstable();
+    let median = percentile(&samples, 0.5);
+    println!(
+        "| {name:<46} | {median:>8} | {:>8} | {:>5} |",
+        percentile(&samples, 0.9),
+        samples.len()
+    );
+    median
+}
+
+fn header(title: &str) {
+    println!(
+        "\n{title}\n| {:<46} | {:>8} | {:>8} | {:>5} |\n|---|---|---|---|",
+        "", "median us", "p90 us", "n"
+    );
+}
+
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
+}
+
+/// fork + execve + wait4 of `argv` on the host: the floor.
+fn fork_exec_wait(argv: &[CString]) {
+    let args = runbox::sys::CStrArray::new(argv.to_vec());
+    let envp = runbox::sys::CStrArray::new(vec![]);
+    // SAFETY: the child only execs and _exits.
+    match unsafe { process::fork() }.expect("fork") {
+        None => {
+            process::execve(&argv[0], &args, &envp);
+            process::exit_now(127)
+        }
+        Some(pid) => {
+            process::wait4(pid, 0).expect("wait4");
+        }
+    }
+}
+
+fn built(env: &str, name: &str) -> String {
+    let path = std::env::var(env)
+        .unwrap_or_else(|_| format!("{}/../target/bench/{name}", env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        Path::new(&path).exists(),
+        "{path}: scripts/bench.sh builds it"
+    );
+    path
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // `cargo test` builds benches in test mode: nothing to check here.
+    }
+    let true_path = built("RUNBOX_TRUE", "true-static");
+    let open_many = built("RUNBOX_OPEN_MANY", "open-many");
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let stdio = [null.as_fd(), null.as_fd(), null.as_fd()];
+    let traced = runbox::seccomp::ptrace_filter("default").unwrap();
+    let ptrace_spec = |argv: Vec<String>| {
+        let mut spec = RunSpec::new(argv);
+        spec.seccomp = Arc::clone(&traced);
+        spec.limits.time = Duration::from_secs(10);
+        spec.limits.wall = Duration::from_secs(30);
+        spec
+    };
+    let traced_run = |spec: &RunSpec| {
+        let started = Instant::now();
+        let result = runbox::ptrace::run(spec, None, stdio).expect("ptrace run");
+        assert_eq!(result.status, Status::Ok, "{result:?}");
+        micros(started)
+    };
+
+    // 1. static true: ptrace mode beside a warm container and the floor.
+    let config = ContainerConfig {
+        root: runbox::mount::RootSpec {
+            binds: vec![format!("{true_path}:/true").parse().unwrap()],
+            ..Default::default()
+        },
+        ..ContainerConfig::default()
+    };
+    let in_container = RunSpec::new(vec!["/true".into()]);
+    let wire = in_container.to_wire().unwrap();
+    let mut container = Container::create(&config).expect("a container (run as root)");
+    let true_traced = ptrace_spec(vec![true_path.clone()]);
+    let host_true = [CString::new(true_path.clone()).unwrap()];
+    const N: usize = 200;
+    header("1. static true: ptrace mode beside container mode, interleaved");
+    let (mut floor, mut warm, mut ptrace) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..N {
+        let t = Instant::now();
+        fork_exec_wait(&host_true);
+        floor.push(micros(t));
+        let t = Instant::now();
+        let outcome = container
+            .run(&wire.run(), stdio, &in_container.limits)
+            .expect("run");
+        assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
+        warm.push(micros(t));
+        ptrace.push(traced_run(&true_traced));
+    }
+    let floor = row("fork + execve + wait4 on the host (the floor)", floor);
+    let warm = row("container mode, warm, default profile", warm);
+    let ptrace = row("ptrace mode, default profile", ptrace);
+    println!(
+        "ratios of medians to the floor: container {:.2}, ptrace {:.2}",
+        warm as f64 / floor as f64,
+        ptrace as f64 / floor as f64
+    );
+
+    // 2. One checked file syscall.
+    header(&format!(
+        "2. a program opening an allowed file {OPENS} times, traced and not, interleaved"
+    ));
+    let file = "/etc/ld.so.cache";
+    let argv = vec![open_many.clone(), file.into(), OPENS.to_string()];
+    let host_argv: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap())
+        .collect();
+    let opens_traced = ptrace_spec(argv);
+    let (mut plain, mut checked) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        let t = Instant::now();
+        fork_exec_wait(&host_argv);
+        plain.push(micros(t));
+        checked.push(traced_run(&opens_traced));
+    }
+    let plain = row("unsandboxed (fork + execve + wait4)", plain);
+    let checked = row("ptrace mode, every open checked", checked);
+    println!(
+        "cost per checked file syscall: {:.1} us (median difference / {OPENS})",
+        checked.saturating_sub(plain) as f64 / OPENS as f64
+    );
+}
