@@ -7,10 +7,12 @@
 //! ([`path`]), the table of file syscalls ([`calls`]), the decision on one call ([`check`]),
 //! the register layouts ([`regs`]), the filter ([`filter`]) and the settings
 //! ([`settings`]). The rest makes syscalls: the program's start ([`launch`]), the tracer
-//! ([`tracer`]), the limits kept from outside ([`watchdog`]), and the run ([`run`]).
+//! ([`tracer`]), the limits kept from outside ([`watchdog`]), the CPU a run and its tracer
+//! share ([`cpu`]), and the run ([`run`]).
 
 pub mod calls;
 pub mod check;
+pub mod cpu;
 pub mod fileset;
 pub mod filter;
 pub mod launch;

@@ -1,6 +1,7 @@
 //! One run in ptrace mode, from a [`RunSpec`] to its result: find the program on the host,
 //! give it a working directory, start it traced, keep its limits, and judge how it ended.
 
+use super::cpu;
 use super::fileset::Access;
 use super::launch::{self, Prepared};
 use super::settings::memory_rlimit;
@@ -197,6 +198,15 @@ fn start_and_trace(
 ) -> Result<(OwnedFd, Traced), Error> {
     let mut prepared = prepare(spec, path, dir)?;
     prepared.cgroup_joins = joins.to_vec();
+    // A single-process run shares one CPU with this thread, its tracer: the child inherits
+    // the binding. A run with threads or children keeps every CPU.
+    let _slot = match spec.limits.processes {
+        1 => process::allowed_cpus()
+            .ok()
+            .and_then(|cpus| cpu::Slot::take(&cpus))
+            .filter(|slot| process::bind_thread_to_cpu(slot.0).is_ok()),
+        _ => None,
+    };
     let child = launch::spawn(&prepared, stdio).map_err(|e| Error::io("fork", e))?;
     let traced = watch.add(child.pid).and_then(|()| {
         // Unified hierarchy: moved in by us, before its exec (it waits for us, stopped).
