@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README names it and .ci/run calls it. Needs root (the tests
-# make real namespaces and mounts). Installs what it needs through scripts/setup.sh and
-# scripts/cross-build.sh.
+# make real namespaces and mounts). Installs what it needs through scripts/setup.sh,
+# scripts/cross-env.sh and scripts/emulated-arm.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +30,6 @@ scripts/cross-build.sh
 
 step "unit tests on aarch64 and armv7 (qemu-user)"
 scripts/qemu-user-tests.sh
+
+step "the smoke suite on emulated arm64 and armhf kernels (qemu-system)"
+scripts/emulated-arm.sh

@@ -196,7 +196,7 @@ fn start_and_trace(
     watch: &Watch,
     cgroup: &Option<Cgroup>,
 ) -> Result<(OwnedFd, Traced), Error> {
-    let mut prepared = prepare(spec, path, dir)?;
+    let mut prepared = prepare(spec, path, dir, cgroup.is_some())?;
     prepared.cgroup_joins = joins.to_vec();
     // A single-process run shares one CPU with this thread, its tracer: the child inherits
     // the binding. A run with threads or children keeps every CPU.
@@ -256,20 +256,22 @@ fn account(
     }
 }
 
-/// The rlimits of a ptrace run: the other modes' ones, and the memory limit's (there is no
-/// cgroup to carry it).
-fn rlimits(spec: &RunSpec) -> Vec<Rlimit> {
+/// The rlimits of a ptrace run: the other modes' ones and, where no cgroup carries the
+/// memory limit, the address-space (or data) one.
+fn rlimits(spec: &RunSpec, cgroup: bool) -> Vec<Rlimit> {
     let mut limits: Vec<Rlimit> = spec.limits.rlimits().into_iter().collect();
-    let memory = memory_rlimit(spec.limits.memory);
-    limits.push(Rlimit {
-        resource: spec.ptrace.memory_rlimit.resource(),
-        soft: memory,
-        hard: memory,
-    });
+    if !cgroup {
+        let memory = memory_rlimit(spec.limits.memory);
+        limits.push(Rlimit {
+            resource: spec.ptrace.memory_rlimit.resource(),
+            soft: memory,
+            hard: memory,
+        });
+    }
     limits
 }
 
-fn prepare(spec: &RunSpec, path: &Path, dir: &Path) -> Result<Prepared, Error> {
+fn prepare(spec: &RunSpec, path: &Path, dir: &Path, cgroup: bool) -> Result<Prepared, Error> {
     let c = |s: &[u8]| {
         CString::new(s).map_err(|_| Error::BadRequest(format!("{s:?} holds a NUL byte")))
     };
@@ -285,7 +287,7 @@ fn prepare(spec: &RunSpec, path: &Path, dir: &Path) -> Result<Prepared, Error> {
         argv: strings(&spec.argv)?,
         envp: strings(&spec.env)?,
         cwd: c(dir.as_os_str().as_bytes())?,
-        rlimits: rlimits(spec),
+        rlimits: rlimits(spec, cgroup),
         ids: (process::effective_uid() == 0).then_some(SANDBOX_ID),
         filter: spec.seccomp.bytes.clone(),
         cgroup_joins: Vec::new(),

@@ -3,6 +3,18 @@
 
 use std::str::FromStr;
 
+/// 32-bit ARM's private syscalls (`__ARM_NR_BASE` 0x0f0000 + n, the kernel's
+/// arch/arm/include/uapi/asm/unistd.h), which the `syscalls` crate's table lacks. glibc's
+/// static start-up calls `set_tls`; found by the emulated arm run.
+pub const ARM_PRIVATE: &[(&str, u32)] = &[
+    ("breakpoint", 0x0f_0001),
+    ("cacheflush", 0x0f_0002),
+    ("usr26", 0x0f_0003),
+    ("usr32", 0x0f_0004),
+    ("set_tls", 0x0f_0005),
+    ("get_tls", 0x0f_0006),
+];
+
 /// An architecture a filter is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arch {
@@ -50,6 +62,11 @@ impl Arch {
 
     /// The number of a syscall by name, if this architecture has it.
     pub fn number(self, name: &str) -> Option<u32> {
+        if self == Arch::Arm {
+            if let Some(&(_, nr)) = ARM_PRIVATE.iter().find(|(n, _)| *n == name) {
+                return Some(nr);
+            }
+        }
         let id = match self {
             Arch::X86_64 => syscalls::x86_64::Sysno::from_str(name).ok()?.id(),
             Arch::Aarch64 => syscalls::aarch64::Sysno::from_str(name).ok()?.id(),
@@ -60,6 +77,11 @@ impl Arch {
 
     /// The name of a syscall number, if this architecture has one.
     pub fn name(self, nr: u32) -> Option<&'static str> {
+        if self == Arch::Arm {
+            if let Some(&(name, _)) = ARM_PRIVATE.iter().find(|(_, n)| *n == nr) {
+                return Some(name);
+            }
+        }
         let nr = nr as usize;
         Some(match self {
             Arch::X86_64 => syscalls::x86_64::Sysno::new(nr)?.name(),
@@ -91,5 +113,20 @@ mod tests {
         assert_eq!(Arch::Aarch64.number("iopl"), None);
         assert_eq!(Arch::X86_64.name(165), Some("mount"));
         assert!(!Arch::any_knows("frobnicate"));
+    }
+
+    #[test]
+    fn arm_s_private_calls_are_known_on_arm_only() {
+        assert_eq!(Arch::Arm.number("set_tls"), Some(0x0f_0005));
+        assert_eq!(Arch::Arm.name(983_045), Some("set_tls"));
+        assert_eq!(Arch::Aarch64.number("set_tls"), None);
+        assert_eq!(Arch::X86_64.name(983_045), None);
+        for (name, _) in ARM_PRIVATE {
+            assert_eq!(
+                syscalls::arm::Sysno::from_str(name).ok(),
+                None,
+                "{name} is in the crate now"
+            );
+        }
     }
 }

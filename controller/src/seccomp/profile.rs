@@ -75,9 +75,14 @@ pub const STRICT_ALLOWED: &[&str] = &[
     "brk",
     "arch_prctl",
     "set_tid_address",
+    // 32-bit ARM: the thread pointer (glibc's static start-up), read and set
+    "set_tls",
+    "get_tls",
     "set_robust_list",
     "rseq",
     "prlimit64",
+    // 32-bit ARM's getrlimit, which glibc's static start-up calls there
+    "ugetrlimit",
     "mmap",
     "mmap2",
     "munmap",
