@@ -5,7 +5,8 @@
 //! are only meaningful when the runs do not compete.
 
 use runbox_tests::{
-    one_at_a_time, probe_bind, run, runbox_cgroups, sandbox_processes, Ran, TempDir, MODES, PROBE,
+    assert_verdict, num, one_at_a_time, probe_bind, run, runbox_cgroups, sandbox_processes, Ran,
+    TempDir, MODES, PROBE,
 };
 
 fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
@@ -15,18 +16,6 @@ fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
     let mut argv = vec![PROBE];
     argv.extend(args);
     run(mode, &all, &argv)
-}
-
-fn num(ran: &Ran, field: &str) -> u64 {
-    ran.result[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} in {ran:?}"))
-}
-
-fn assert_verdict(ran: &Ran, status: &str, detail: &str, what: &str) {
-    assert_eq!(ran.status(), status, "{what}: {ran:?}");
-    assert_eq!(ran.result["detail"], detail, "{what}: {ran:?}");
-    assert_eq!(ran.code, 0, "{what}: runbox did its job");
 }
 
 fn assert_nothing_left(what: &str) {
@@ -193,8 +182,14 @@ fn memory_over_the_limit_is_memory_limit_exceeded() {
             );
         }
         // The 700 MB static array under 512 MB: killed by the OOM killer as it touches it,
-        // or thrashing at the limit until the time runs out; memory either way.
-        let ran = run(mode, &["--memory", "512M", "--bind", &big], &["/big"]);
+        // or thrashing at the limit until the time runs out; memory either way. Time enough
+        // to reach the limit on a loaded machine (with 1 s, it once ran out of CPU time at
+        // 459 MB: page faults are dear on this VM when other work runs).
+        let ran = run(
+            mode,
+            &["--memory", "512M", "--time", "5s", "--bind", &big],
+            &["/big"],
+        );
         assert_eq!(
             ran.status(),
             "memory_limit_exceeded",

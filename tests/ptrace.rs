@@ -7,7 +7,8 @@
 //! behind, which another test's run in flight would look like.
 
 use runbox_tests::{
-    one_at_a_time, probe_bin, processes_with, run, runbox_bin, sandbox_processes, Ran, TempDir,
+    assert_verdict, num, one_at_a_time, probe_bin, processes_with, run, runbox_bin,
+    sandbox_processes, Ran, TempDir,
 };
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -25,18 +26,6 @@ fn writable(name: &str) -> TempDir {
     let dir = TempDir::new(name);
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
     dir
-}
-
-fn num(ran: &Ran, field: &str) -> u64 {
-    ran.result[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} in {ran:?}"))
-}
-
-fn assert_verdict(ran: &Ran, status: &str, detail: &str, what: &str) {
-    assert_eq!(ran.status(), status, "{what}: {ran:?}");
-    assert_eq!(ran.result["detail"], detail, "{what}: {ran:?}");
-    assert_eq!(ran.code, 0, "{what}: runbox did its job");
 }
 
 fn assert_nothing_left(what: &str) {

@@ -12,6 +12,8 @@
 //! 6. the per-run cost of a seccomp filter of 40 and of 400 instructions.
 #![allow(unsafe_code)]
 
+mod table;
+
 use runbox::container::init_image::INIT;
 use runbox::container::NAMESPACES;
 use runbox::mount::apply::Prepared;
@@ -24,55 +26,13 @@ use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Prints a row and returns the median.
-fn row(name: &str, mut samples: Vec<u64>) -> u64 {
-    samples.sort_unstable();
-    let median = percentile(&samples, 0.5);
-    println!(
-        "| {name:<46} | {median:>8} | {:>8} | {:>5} |",
-        percentile(&samples, 0.9),
-        samples.len()
-    );
-    median
-}
-
-fn header(title: &str) {
-    println!(
-        "\n{title}\n| {:<46} | {:>8} | {:>8} | {:>5} |\n|---|---|---|---|",
-        "", "median us", "p90 us", "n"
-    );
-}
-
-fn micros(since: Instant) -> u64 {
-    since.elapsed().as_micros() as u64
-}
+use table::{fork_exec_wait, header, micros, row};
 
 /// Clones a child with `flags` that runs `child` and exits; waits for it.
 fn clone_and_wait(flags: libc::c_int, child: &dyn Fn() -> i32) {
     // SAFETY: the child only runs `child` (syscalls on prepared data) and _exits.
     match unsafe { process::clone(flags) }.expect("clone") {
         None => process::exit_now(child()),
-        Some(pid) => {
-            process::wait4(pid, 0).expect("wait4");
-        }
-    }
-}
-
-/// fork + execve + wait4 of `path` on the host: the floor.
-fn fork_exec_wait(path: &CString) {
-    let argv = runbox::sys::CStrArray::new(vec![path.clone()]);
-    let envp = runbox::sys::CStrArray::new(vec![]);
-    // SAFETY: the child only execs and _exits.
-    match unsafe { process::fork() }.expect("fork") {
-        None => {
-            process::execve(path, &argv, &envp);
-            process::exit_now(127)
-        }
         Some(pid) => {
             process::wait4(pid, 0).expect("wait4");
         }
@@ -187,7 +147,7 @@ fn main() {
     let (mut floor, mut warm, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..N {
         let t = Instant::now();
-        fork_exec_wait(&host_true);
+        fork_exec_wait(std::slice::from_ref(&host_true));
         floor.push(micros(t));
         warm.push(warm_run(&default_filter));
         bare.push(warm_run(&no_filter));

@@ -8,14 +8,13 @@
 //!
 //! Medians and p90 in microseconds; noisy shared machines make single figures meaningless.
 
+mod table;
+
 use runbox::cgroup::Cgroup;
 use runbox::{Container, ContainerConfig, Limits, Outcome, RunSpec};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
+use table::percentile;
 
 fn report(name: &str, mut samples: Vec<u64>) {
     samples.sort_unstable();

@@ -7,59 +7,18 @@
 //!    10,000 times, traced and not, the difference divided by 10,000.
 #![allow(unsafe_code)]
 
-use runbox::sys::process;
+mod table;
+
 use runbox::{Container, ContainerConfig, Outcome, RunSpec, Status};
 use std::ffi::CString;
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use table::{fork_exec_wait, header, micros, row};
 
 /// Opens made by the file-call program.
 const OPENS: u64 = 10_000;
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Prints a row and returns the median.
-fn row(name: &str, mut samples: Vec<u64>) -> u64 {
-    samples.sort_unstable();
-    let median = percentile(&samples, 0.5);
-    println!(
-        "| {name:<46} | {median:>8} | {:>8} | {:>5} |",
-        percentile(&samples, 0.9),
-        samples.len()
-    );
-    median
-}
-
-fn header(title: &str) {
-    println!(
-        "\n{title}\n| {:<46} | {:>8} | {:>8} | {:>5} |\n|---|---|---|---|",
-        "", "median us", "p90 us", "n"
-    );
-}
-
-fn micros(since: Instant) -> u64 {
-    since.elapsed().as_micros() as u64
-}
-
-/// fork + execve + wait4 of `argv` on the host: the floor.
-fn fork_exec_wait(argv: &[CString]) {
-    let args = runbox::sys::CStrArray::new(argv.to_vec());
-    let envp = runbox::sys::CStrArray::new(vec![]);
-    // SAFETY: the child only execs and _exits.
-    match unsafe { process::fork() }.expect("fork") {
-        None => {
-            process::execve(&argv[0], &args, &envp);
-            process::exit_now(127)
-        }
-        Some(pid) => {
-            process::wait4(pid, 0).expect("wait4");
-        }
-    }
-}
 
 fn built(env: &str, name: &str) -> String {
     let path = std::env::var(env)

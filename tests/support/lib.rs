@@ -85,6 +85,20 @@ pub fn run(mode: &str, options: &[&str], argv: &[&str]) -> Ran {
     finish(command.stdin(Stdio::null()).output().expect("spawn runbox"))
 }
 
+/// A number field of the result.
+pub fn num(ran: &Ran, field: &str) -> u64 {
+    ran.result[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {ran:?}"))
+}
+
+/// The result has this status and detail, and runbox itself did its job (exit 0).
+pub fn assert_verdict(ran: &Ran, status: &str, detail: &str, what: &str) {
+    assert_eq!(ran.status(), status, "{what}: {ran:?}");
+    assert_eq!(ran.result["detail"], detail, "{what}: {ran:?}");
+    assert_eq!(ran.code, 0, "{what}: runbox did its job");
+}
+
 /// Splits runbox's output into the program's stdout and the result line.
 pub fn finish(output: Output) -> Ran {
     let mut stdout = output.stdout;
