@@ -28,6 +28,22 @@ fn writable(name: &str) -> TempDir {
     dir
 }
 
+/// A static C program `name` built from `source` by the host's cc, in a temp dir.
+fn static_c(name: &str, source: &str) -> TempDir {
+    let dir = TempDir::new(&format!("ptrace-cc-{name}"));
+    let built = Command::new("cc")
+        .args(["-static", "-O2", "-x", "c", "-", "-o"])
+        .arg(dir.0.join(name))
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut cc| {
+            cc.stdin.take().unwrap().write_all(source.as_bytes())?;
+            cc.wait()
+        });
+    assert!(built.is_ok_and(|s| s.success()), "cc -static {name}");
+    dir
+}
+
 fn assert_nothing_left(what: &str) {
     assert_eq!(sandbox_processes(), vec![], "{what}: processes left");
     let own_dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
@@ -121,23 +137,16 @@ fn a_soft_ban_fails_the_call_and_the_program_goes_on() {
 #[test]
 fn forbidden_calls_end_the_run_named_or_fail_as_the_profile_says() {
     let _serial = one_at_a_time();
-    let strict = Command::new("cc")
-        .args(["-static", "-O2", "-x", "c", "-", "-o"])
-        .arg(std::env::temp_dir().join(format!("runbox-test-cc-{}", std::process::id())))
-        .stdin(Stdio::piped())
-        .spawn()
-        .and_then(|mut cc| {
-            cc.stdin.take().unwrap().write_all(
-                b"#include <unistd.h>\nint main(void){ return getppid() > 0 ? 0 : 1; }\n",
-            )?;
-            cc.wait()
-        });
-    assert!(strict.is_ok_and(|s| s.success()), "cc -static");
-    let program = std::env::temp_dir().join(format!("runbox-test-cc-{}", std::process::id()));
-    let program = program.to_string_lossy().into_owned();
-    let ran = run("ptrace", &["--profile", "strict"], &[&program]);
+    let program = static_c(
+        "getppid",
+        "#include <unistd.h>\nint main(void){ return getppid() > 0 ? 0 : 1; }\n",
+    );
+    let ran = run(
+        "ptrace",
+        &["--profile", "strict"],
+        &[&program.join("getppid")],
+    );
     assert_verdict(&ran, "disallowed_syscall", "getppid", "strict");
-    let _ = std::fs::remove_file(&program);
     // The default profile refuses ptrace with EPERM, as in the other modes.
     let refused = probe(&[], &["syscall", "ptrace"]);
     assert_eq!(refused.out(), "errno 1\n", "{refused:?}");
@@ -277,6 +286,16 @@ fn the_host_s_own_programs_run_under_the_default_profile() {
     let python = run("ptrace", &[], &["python3", "-c", "print(6 * 7)"]);
     assert_eq!(python.status(), "ok", "{python:?}");
     assert_eq!(python.out(), "42\n");
+    let hello = static_c(
+        "hello",
+        "#include <stdio.h>\nint main(void){ puts(\"hello\"); return 0; }\n",
+    );
+    let ran = run("ptrace", &[], &[&hello.join("hello")]);
+    assert_eq!(
+        (ran.status(), ran.out().as_str()),
+        ("ok", "hello\n"),
+        "{ran:?}"
+    );
     let echo = run("ptrace", &[], &["/bin/echo", "a b"]);
     assert_eq!(echo.out(), "a b\n");
     // A program named through dots and links (a bug once: the path went into the read set
