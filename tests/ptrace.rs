@@ -119,6 +119,15 @@ fn forbidden_files_are_found_through_links_relative_paths_dirfds_and_proc_self_r
         "openat /proc/1 (read)",
         "another process",
     );
+    // A path read from the program's memory where it ends at an unmapped page, or straddles
+    // two pages, is read whole.
+    let edge = probe(
+        &["--allow-read", "/etc/hostname"],
+        &["open-edge", "/etc/hostname"],
+    );
+    assert_eq!(edge.out(), "ok\nok\n", "{edge:?}");
+    let edge = probe(&[], &["open-edge", "/etc/shadow"]);
+    assert_verdict(&edge, "file_access_denied", shadow, "at a page's end");
     // The program's own /proc entries are its to read.
     let own = probe(&[], &["open", "/proc/self/status", "r"]);
     assert_eq!(own.out(), "ok\n", "{own:?}");

@@ -24,7 +24,10 @@
 //! - `open-many PATH N`: opens and closes PATH N times, prints `ok`;
 //! - `rendezvous MINE THEIRS`: creates MINE, waits (up to 10 s) until THEIRS exists, prints
 //!   `met` or `alone`: only two programs running at the same time meet;
-//! - `int80`: makes a 32-bit getpid through `int $0x80` (x86_64 only).
+//! - `int80`: makes a 32-bit getpid through `int $0x80` (x86_64 only);
+//! - `open-edge PATH`: opens PATH for reading twice, from a copy that ends (with its NUL)
+//!   at the last byte of a page followed by an unmapped one, and from a copy that straddles
+//!   two mapped pages; prints `ok` or `errno N` for each.
 #![allow(unsafe_code)]
 
 use std::io::Write;
@@ -273,6 +276,40 @@ fn main() {
                 drop(std::fs::File::open(&argv[2]).unwrap());
             }
             println!("ok");
+        }
+        Some("open-edge") => {
+            const PAGE: usize = 4096;
+            // SAFETY: a fresh private anonymous mapping of three pages, used only here.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    3 * PAGE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(base, libc::MAP_FAILED, "mmap");
+            let base = base.cast::<u8>();
+            // SAFETY: the third page is ours to unmap; nothing points into it.
+            unsafe { libc::munmap(base.add(2 * PAGE).cast(), PAGE) };
+            let path = std::ffi::CString::new(argv[2].as_str()).unwrap();
+            let bytes = path.as_bytes_with_nul();
+            for at in [2 * PAGE - bytes.len(), PAGE - bytes.len() / 2] {
+                // SAFETY: `at + bytes.len()` is within the two mapped pages.
+                let copy = unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(at), bytes.len());
+                    base.add(at)
+                };
+                // SAFETY: copy points at a NUL-terminated string in mapped memory.
+                let fd = unsafe { libc::open(copy.cast(), libc::O_RDONLY) };
+                report(if fd < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                });
+            }
         }
         Some("rendezvous") => {
             std::fs::write(&argv[2], b"here").unwrap();
