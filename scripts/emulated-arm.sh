@@ -94,6 +94,7 @@ for arch in "${arches[@]}"; do
     cp tests/emulated/init.sh "$root/init"
     chmod 755 "$root/init"
     chmod 1777 "$root/tmp"
+    cp tests/emulated/runbox.toml "$root/etc/runbox.toml"
     echo "a host file no sandbox may read" >"$root/secret"
     chmod 644 "$root/secret"
     (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/initrd.gz"

@@ -61,6 +61,16 @@ check "namespace: host files are not there" '^errno 2$' "$ok" $R --mode namespac
 check "ptrace: a host file outside the sets is denied" '"status":"file_access_denied"' \
     '"detail":"openat /secret (read)"' $R --mode ptrace -- $P open /secret
 check "ptrace: an allowed file is read" '^ok$' "$ok" $R --mode ptrace --allow-read /secret -- $P open /secret
+# The tracer skips a call with an errno through each arch's own means (NT_ARM_SYSTEM_CALL on
+# arm64, PTRACE_SET_SYSCALL on arm): a soft ban, a missing file, a fork past the limit.
+check "ptrace: a soft ban fails the call with EACCES" '^errno 13$' "$ok" \
+    /runbox --config /etc/runbox.toml run --json --mode ptrace --profile soft -- $P open /secret
+check "ptrace: a forbidden missing file fails with ENOENT" '^errno 2$' "$ok" \
+    $R --mode ptrace -- $P open /no/such/file
+check "ptrace: a fork past --processes fails with EAGAIN" '^forked 0 errno 11$' "$ok" \
+    $R --mode ptrace -- $P fork 2
+check "ptrace: forks within --processes are followed" '^forked 2 errno 0$' "$ok" \
+    $R --mode ptrace --processes 2 -- $P fork 2
 left=$(ls /sys/fs/cgroup/runbox 2>/dev/null | grep -c '^c-')
 check "nothing left: no cgroup of a run" '^0$' '' echo "$left"
 
