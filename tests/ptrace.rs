@@ -7,10 +7,11 @@
 //! behind, which another test's run in flight would look like.
 
 use runbox_tests::{
-    assert_verdict, num, one_at_a_time, probe_bin, processes_with, run, runbox_bin,
+    assert_verdict, num, one_at_a_time, probe_bin, processes_with, run, runbox_bin, runbox_cgroups,
     sandbox_processes, Ran, TempDir,
 };
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
@@ -53,6 +54,11 @@ fn assert_nothing_left(what: &str) {
         .filter(|n| n.starts_with("runbox-ptrace-"))
         .collect();
     assert_eq!(own_dirs, Vec::<String>::new(), "{what}: work dirs left");
+    assert_eq!(
+        runbox_cgroups(),
+        Vec::<std::path::PathBuf>::new(),
+        "{what}: cgroups left"
+    );
 }
 
 #[test]
@@ -409,4 +415,41 @@ fn two_traced_programs_run_at_once_in_one_controller() {
     }
     assert!(processes_with("rendezvous").is_empty());
     assert_nothing_left("batch");
+}
+
+#[test]
+fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
+    let _serial = one_at_a_time();
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let stdio = [null.as_fd(), null.as_fd(), null.as_fd()];
+    let mut spec = runbox::RunSpec::new(vec!["/bin/true".into()]);
+    spec.seccomp = runbox::seccomp::ptrace_filter("default").unwrap();
+    spec.limits.processes = 1;
+    let mut denied = spec.clone();
+    denied.argv = vec![
+        probe_bin().to_string_lossy().into(),
+        "open".into(),
+        "/etc/shadow".into(),
+        "r".into(),
+    ];
+    // Warm up (the first run sweeps and caches), then count.
+    runbox::ptrace::run(&spec, None, stdio).unwrap();
+    let (fds_before, threads_before) = (fds(), threads());
+    for i in 0..200 {
+        let (which, expect) = match i % 2 {
+            0 => (&spec, "ok"),
+            _ => (&denied, "file_access_denied"),
+        };
+        let result = runbox::ptrace::run(which, None, stdio).unwrap();
+        assert_eq!(result.status.as_str(), expect, "run {i}: {result:?}");
+    }
+    assert_eq!(fds(), fds_before, "fds left open");
+    assert_eq!(threads(), threads_before, "threads left running");
+    assert_nothing_left("200 runs");
+    // A container-mode filter is refused: it would let file calls through unchecked.
+    let mut unchecked = spec.clone();
+    unchecked.seccomp = runbox::seccomp::filter("default").unwrap();
+    assert!(runbox::ptrace::run(&unchecked, None, stdio).is_err());
 }
