@@ -8,7 +8,8 @@
 //! the register layouts ([`regs`]), the filter ([`filter`]) and the settings
 //! ([`settings`]). The rest makes syscalls: the program's start ([`launch`]), the tracer
 //! ([`tracer`]), the limits kept from outside ([`watchdog`]), the CPU a run and its tracer
-//! share ([`cpu`]), and the run ([`run`]).
+//! share ([`cpu`]), the program's path ([`program`]), the working directory ([`workdir`]),
+//! and the run ([`run`]).
 
 pub mod calls;
 pub mod check;
@@ -17,11 +18,13 @@ pub mod fileset;
 pub mod filter;
 pub mod launch;
 pub mod path;
+pub mod program;
 pub mod regs;
 pub mod run;
 pub mod settings;
 pub mod tracer;
 pub mod watchdog;
+pub mod workdir;
 
 pub use run::run;
 pub use settings::PtraceSettings;

@@ -4,14 +4,16 @@
 use super::cpu;
 use super::fileset::Access;
 use super::launch::{self, Prepared};
+use super::program::{find_program, lexically_normal, search_path};
 use super::settings::memory_rlimit;
 use super::tracer::{self, Rules, Traced};
 use super::watchdog::{Killed, Watch};
+use super::workdir::WorkDir;
 use crate::cgroup::Cgroup;
 use crate::container::{not_started_detail, Outcome, SANDBOX_ID};
 use crate::error::Error;
 use crate::result::RunResult;
-use crate::spec::{RunSpec, DEFAULT_PATH};
+use crate::spec::RunSpec;
 use crate::status::{Accounting, Status};
 use crate::supervise::cgroup_error;
 use crate::sys::{process, CStrArray};
@@ -19,9 +21,7 @@ use runbox_shared::{Exit, Failure, Finished, KillReason, Rlimit, Step};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::time::Instant;
 
 /// Runs `spec` traced on the host, in `work_dir` (writable by the program) or, without one,
@@ -292,172 +292,4 @@ fn prepare(spec: &RunSpec, path: &Path, dir: &Path, cgroup: bool) -> Result<Prep
         filter: spec.seccomp.bytes.clone(),
         cgroup_joins: Vec::new(),
     })
-}
-
-/// An absolute path with `.` and `..` resolved by name alone (no link followed).
-fn lexically_normal(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::Normal(name) => out.push(name),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// `PATH` of the program's environment, else the default.
-fn search_path(env: &[String]) -> &str {
-    env.iter()
-        .rev()
-        .find_map(|v| v.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH)
-}
-
-/// The program as execvp would find it: a name with a `/` as it is (made absolute), else
-/// the first executable regular file of that name along `path`. The error is execvp's
-/// errno: ENOENT for nothing there, EACCES for something that is no executable file.
-pub fn find_program(program: &str, path: &str) -> Result<PathBuf, i32> {
-    let is_executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let p = std::path::absolute(program).map_err(|_| libc::ENOENT)?;
-        return match (is_executable(&p), p.exists()) {
-            (true, _) => Ok(p),
-            (false, true) => Err(libc::EACCES),
-            (false, false) => Err(libc::ENOENT),
-        };
-    }
-    if program.is_empty() {
-        return Err(libc::ENOENT);
-    }
-    path.split(':')
-        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
-        .find(|p| is_executable(p))
-        .and_then(|p| std::path::absolute(p).ok())
-        .ok_or(libc::ENOENT)
-}
-
-/// The name of a run's own working directory: this prefix, the controller's pid, a number.
-const WORK_DIR_PREFIX: &str = "runbox-ptrace-";
-
-/// The pid of the controller that made a work directory named `name`.
-fn work_dir_owner(name: &str) -> Option<u32> {
-    let (pid, n) = name.strip_prefix(WORK_DIR_PREFIX)?.split_once('-')?;
-    n.parse::<u64>().ok()?;
-    pid.parse().ok()
-}
-
-/// Removes the work directories of controllers that died without removing them (killed
-/// mid-run), as the first run of a process does with their cgroups.
-fn sweep_dead_controllers_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(work_dir_owner) else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// The run's working directory: the one given, or a fresh one of its own, removed when
-/// dropped.
-struct WorkDir {
-    path: PathBuf,
-    own: bool,
-}
-
-impl WorkDir {
-    fn new(given: Option<&Path>) -> Result<WorkDir, Error> {
-        if let Some(dir) = given {
-            let path = std::fs::canonicalize(dir)
-                .map_err(|e| Error::BadRequest(format!("--dir {}: {e}", dir.display())))?;
-            if !path.is_dir() {
-                return Err(Error::BadRequest(format!(
-                    "--dir {}: not a directory",
-                    dir.display()
-                )));
-            }
-            return Ok(WorkDir { path, own: false });
-        }
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        static SWEPT: std::sync::Once = std::sync::Once::new();
-        SWEPT.call_once(sweep_dead_controllers_dirs);
-        let path = std::env::temp_dir().join(format!(
-            "{WORK_DIR_PREFIX}{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&path)
-            .map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?;
-        let dir = WorkDir { path, own: true };
-        if process::effective_uid() == 0 {
-            std::os::unix::fs::chown(&dir.path, Some(SANDBOX_ID), Some(SANDBOX_ID))
-                .map_err(|e| Error::io(format!("chown {}", dir.path.display()), e))?;
-        }
-        std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io(format!("chmod {}", dir.path.display()), e))?;
-        Ok(dir)
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if self.own {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn programs_are_found_as_execvp_finds_them() {
-        assert_eq!(
-            find_program("sh", "/nonexistent:/bin:/usr/bin"),
-            Ok(PathBuf::from("/bin/sh"))
-        );
-        assert_eq!(find_program("/bin/sh", ""), Ok(PathBuf::from("/bin/sh")));
-        assert_eq!(
-            find_program("no-such-program-here", "/bin"),
-            Err(libc::ENOENT)
-        );
-        assert_eq!(find_program("/etc/passwd", ""), Err(libc::EACCES));
-        assert_eq!(find_program("/tmp", ""), Err(libc::EACCES));
-        assert_eq!(find_program("", "/bin"), Err(libc::ENOENT));
-    }
-
-    #[test]
-    fn work_dirs_name_their_controller() {
-        assert_eq!(work_dir_owner("runbox-ptrace-1234-7"), Some(1234));
-        assert_eq!(work_dir_owner("runbox-ptrace-1234"), None);
-        assert_eq!(work_dir_owner("runbox-test-1234-7"), None);
-    }
-
-    #[test]
-    fn dots_are_resolved_by_name() {
-        assert_eq!(
-            lexically_normal(Path::new("/a/./b/../c")),
-            PathBuf::from("/a/c")
-        );
-        assert_eq!(lexically_normal(Path::new("/../x")), PathBuf::from("/x"));
-    }
-
-    #[test]
-    fn the_search_path_is_the_environment_s_last_path() {
-        let env = ["PATH=/a".to_string(), "X=1".into(), "PATH=/b".into()];
-        assert_eq!(search_path(&env), "/b");
-        assert_eq!(search_path(&[]), DEFAULT_PATH);
-    }
 }
