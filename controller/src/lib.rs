@@ -1,7 +1,7 @@
 //! # runbox: a Linux sandbox for online judges
 //!
 //! Runs untrusted programs under exact limits and reports what happened. Two isolation modes
-//! share one set-up ([`container::spawn_sandbox`]): fresh user, pid, mount, ipc, uts, net and
+//! share one set-up (`container::spawn_sandbox`): fresh user, pid, mount, ipc, uts, net and
 //! cgroup namespaces, a read-only root of bind mounts on a tmpfs ([`mount`]), no
 //! capabilities.
 //!

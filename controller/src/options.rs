@@ -40,7 +40,7 @@ pub struct RunOptions {
     pub rootfs: Option<PathBuf>,
     /// The environment, exactly [PATH only].
     pub env: Option<Vec<String>>,
-    /// The syscall profile [default].
+    /// The syscall profile (default: `default`).
     pub profile: Option<String>,
     /// ptrace mode: files readable beyond the profile's (`dir/` for a tree).
     pub allow_read: Vec<String>,

@@ -76,17 +76,17 @@ impl Default for Limits {
 /// Limits as given by a run or a profile: each may be left to someone else.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LimitChoices {
-    /// CPU time [1s].
+    /// CPU time (default 1s).
     pub time: Option<Duration>,
-    /// Wall-clock time [3 x time].
+    /// Wall-clock time (default 3 x time).
     pub wall: Option<Duration>,
-    /// Memory, bytes [256M].
+    /// Memory, bytes (default 256M).
     pub memory: Option<u64>,
-    /// Stack, bytes [= memory].
+    /// Stack, bytes (default: = memory).
     pub stack: Option<u64>,
-    /// Output, bytes [64M].
+    /// Output, bytes (default 64M).
     pub output: Option<u64>,
-    /// Processes and threads [64].
+    /// Processes and threads (default 64).
     pub processes: Option<u64>,
 }
 

@@ -1,7 +1,7 @@
 //! cgroups: one per container (and per namespace-mode run), under a `runbox` parent below
 //! this process's own cgroup. One interface, [`Cgroup`]; one file per version ([`v1`],
 //! [`v2`]); the layout detection apart and pure ([`detect`]); every file access through
-//! [`file`].
+//! [`file`](mod@file).
 //!
 //! Names are `c-<controller pid>-<n>`: a later controller removes those whose controller is
 //! gone ([`sweep`]).

@@ -1,8 +1,8 @@
 //! # Namespace mode: the same isolation for one run, with no init and no pool
 //!
 //! The set-up child is cloned and set up exactly as in container mode
-//! ([`crate::container::spawn_sandbox`]), in a cgroup of its own, but instead of executing
-//! init it becomes a small waiter ([`waiter`]): it stays PID 1 of the new pid namespace and
+//! (`crate::container::spawn_sandbox`), in a cgroup of its own, but instead of executing
+//! init it becomes a small waiter (`waiter`): it stays PID 1 of the new pid namespace and
 //! forks the program as PID 2. The program is not made PID 1 itself, because PID 1 ignores
 //! every signal it has no handler for: `abort()` would end in SIGSEGV rather than SIGABRT,
 //! and a program could not be told apart from its own orphans.

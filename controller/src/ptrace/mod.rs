@@ -9,7 +9,7 @@
 //! ([`settings`]). The rest makes syscalls: the program's start ([`launch`]), the tracer
 //! ([`tracer`]), the limits kept from outside ([`watchdog`]), the CPU a run and its tracer
 //! share ([`cpu`]), the program's path ([`program`]), the working directory ([`workdir`]),
-//! and the run ([`run`]).
+//! and the run ([`run()`]).
 
 pub mod calls;
 pub mod check;
