@@ -22,6 +22,9 @@ step "lint: init (its own target, as build.rs builds it)"
 CARGO_TARGET_DIR=target/init-lint cargo clippy --locked --release --package runbox-init \
     --target x86_64-unknown-linux-musl -- -D warnings
 
+step "docs: rustdoc without warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --package runbox --package runbox-shared
+
 step "unit and integration tests"
 cargo test --locked
 
