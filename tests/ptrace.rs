@@ -453,3 +453,37 @@ fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
     unchecked.seccomp = runbox::seccomp::filter("default").unwrap();
     assert!(runbox::ptrace::run(&unchecked, None, stdio).is_err());
 }
+
+#[test]
+fn one_batch_mixes_traced_runs_with_containers_and_namespaces() {
+    let _serial = one_at_a_time();
+    let mut input = String::new();
+    for i in 0..4 {
+        for mode in ["container", "namespace", "ptrace"] {
+            input += &format!(
+                "{{\"id\":\"{mode}-{i}\",\"mode\":\"{mode}\",\"argv\":[\"/bin/true\"]}}\n"
+            );
+        }
+    }
+    let mut batch = Command::new(runbox_bin())
+        .args(["batch", "--parallel", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    batch
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = batch.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let results = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(results.lines().count(), 12, "{results}");
+    for line in results.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["status"], "ok", "{line}");
+    }
+    assert_nothing_left("mixed batch");
+}
