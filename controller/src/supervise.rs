@@ -1,4 +1,4 @@
-//! The controller's side of a run, in both modes: wait for the reply while enforcing the
+//! The controller's side of a run, in container and namespace mode: wait for the reply while enforcing the
 //! CPU-time limit from the cgroup, then measure.
 //!
 //! CPU time cannot grow faster than wall time times the CPUs the run may use, so instead of
