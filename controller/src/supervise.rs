@@ -1,5 +1,5 @@
-//! The controller's side of a run, in container and namespace mode: wait for the reply while enforcing the
-//! CPU-time limit from the cgroup, then measure.
+//! The controller's side of a run in container and namespace mode: wait for the reply
+//! while enforcing the CPU-time limit from the cgroup, then measure.
 //!
 //! CPU time cannot grow faster than wall time times the CPUs the run may use, so instead of
 //! ticking, the controller sleeps until the earliest moment the limit could be reached,
