@@ -5,9 +5,7 @@
 use runbox::pool::Pool;
 use runbox::{ContainerConfig, Outcome, RunSpec};
 use runbox_tests::{one_at_a_time, runbox_cgroups, sandbox_processes, TempDir};
-use std::io::Write;
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -166,25 +164,7 @@ fn batch_answers_every_line_and_exits_zero() {
         r#"{"id":"strict-refused","argv":["sh","-c","true"],"profile":"strict"}"#.to_string(),
         r#"{"id":"no-profile","argv":["true"],"profile":"nope"}"#.to_string(),
     ];
-    let mut child = Command::new(runbox_tests::runbox_bin())
-        .args(["batch", "--parallel", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all((lines.join("\n") + "\n").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let results: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
+    let results = runbox_tests::batch(&(lines.join("\n") + "\n"), 2);
     assert_eq!(
         results.len(),
         lines.len(),

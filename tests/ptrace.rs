@@ -7,8 +7,8 @@
 //! behind, which another test's run in flight would look like.
 
 use runbox_tests::{
-    assert_verdict, num, one_at_a_time, probe_bin, processes_with, run, runbox_bin, runbox_cgroups,
-    sandbox_processes, Ran, TempDir,
+    assert_verdict, batch, num, one_at_a_time, probe_bin, processes_with, run, runbox_bin,
+    runbox_cgroups, sandbox_processes, Ran, TempDir,
 };
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -389,25 +389,10 @@ fn two_traced_programs_run_at_once_in_one_controller() {
         input += &format!("{}\n", line(&a, &a_here, &b_here));
         input += &format!("{}\n", line(&b, &b_here, &a_here));
     }
-    let mut batch = Command::new(runbox_bin())
-        .args(["batch", "--parallel", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    batch
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = batch.wait_with_output().unwrap();
-    assert!(output.status.success());
-    let results = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(results.lines().count(), 20, "{results}");
-    for line in results.lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(value["status"], "ok", "{line}");
+    let results = batch(&input, 2);
+    assert_eq!(results.len(), 20, "{results:?}");
+    for result in &results {
+        assert_eq!(result["status"], "ok", "{result}");
     }
     for id in (0..10).flat_map(|p| [format!("a{p}"), format!("b{p}")]) {
         let said = std::fs::read_to_string(dir.0.join(format!("{id}.out"))).unwrap();
@@ -465,25 +450,10 @@ fn one_batch_mixes_traced_runs_with_containers_and_namespaces() {
             );
         }
     }
-    let mut batch = Command::new(runbox_bin())
-        .args(["batch", "--parallel", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    batch
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = batch.wait_with_output().unwrap();
-    assert!(output.status.success());
-    let results = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(results.lines().count(), 12, "{results}");
-    for line in results.lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(value["status"], "ok", "{line}");
+    let results = batch(&input, 2);
+    assert_eq!(results.len(), 12, "{results:?}");
+    for result in &results {
+        assert_eq!(result["status"], "ok", "{result}");
     }
     assert_nothing_left("mixed batch");
 }

@@ -85,6 +85,31 @@ pub fn run(mode: &str, options: &[&str], argv: &[&str]) -> Ran {
     finish(command.stdin(Stdio::null()).output().expect("spawn runbox"))
 }
 
+/// `runbox batch --parallel N` fed `input`: asserts it exits 0 and returns its result
+/// lines, parsed, in the order they came.
+pub fn batch(input: &str, parallel: u32) -> Vec<Value> {
+    use std::io::Write;
+    let mut child = Command::new(runbox_bin())
+        .args(["batch", "--parallel", &parallel.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn runbox batch");
+    child
+        .stdin
+        .take()
+        .expect("its stdin")
+        .write_all(input.as_bytes())
+        .expect("write the requests");
+    let output = child.wait_with_output().expect("wait for runbox batch");
+    assert_eq!(output.status.code(), Some(0), "runbox batch exits 0");
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 results")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON result line"))
+        .collect()
+}
+
 /// A number field of the result.
 pub fn num(ran: &Ran, field: &str) -> u64 {
     ran.result[field]
