@@ -230,6 +230,11 @@ fn every_limit_has_its_verdict() {
     assert_eq!(within.status(), "ok", "{within:?}");
     let kib = num(&within, "memory_kib");
     assert!((32 << 10..64 << 10).contains(&kib), "{kib} KiB for 32 MiB");
+    // With a cgroup there is no address-space rlimit: memory reserved past the limit but
+    // never touched is not memory used, and a run that then fails is judged by its exit.
+    let reserved = probe(&["--memory", "64M"], &["reserve", "100"]);
+    assert_eq!(reserved.out(), "reserved\n", "{reserved:?}");
+    assert_eq!(reserved.status(), "nonzero_exit", "{reserved:?}");
     // A static image too big for the address-space rlimit dies in execve.
     let bigstatic = runbox_tests::built_bin("runbox-bigstatic");
     let image = run("ptrace", &["--memory", "64M"], &[&bigstatic]);
@@ -281,6 +286,17 @@ fn without_root_or_cgroups_the_rlimits_tracer_and_clocks_keep_the_limits() {
         &["spin-children", "1"],
     );
     assert_verdict(&cpu, "time_limit_exceeded", "cpu time", "cpu");
+    // Without a cgroup the address-space rlimit refuses memory: a run that failed after its
+    // address-space peak reached the limit ran out of memory.
+    let reserved = nobody(&["--memory", "64M"], &["reserve", "100"]);
+    assert_verdict(
+        &reserved,
+        "memory_limit_exceeded",
+        "memory limit reached",
+        "reserved",
+    );
+    let within = nobody(&["--memory", "64M"], &["reserve", "8"]);
+    assert_eq!(within.status(), "nonzero_exit", "{within:?}");
     let forks = nobody(&["--processes", "3"], &["fork-count"]);
     assert_eq!(forks.out(), "2\n", "{forks:?}");
     let denied = nobody(&[], &["open", "/etc/shadow", "r"]);
@@ -355,6 +371,19 @@ fn a_program_that_cannot_start_is_an_internal_error_and_leaves_nothing() {
         "{missing:?}"
     );
     assert_eq!(missing.code, 3);
+    // Executable by root only: the child, as the sandbox's uid, fails its execve and says
+    // so through its report pipe.
+    let private = TempDir::new("ptrace-private");
+    let program = private.join("true");
+    std::fs::copy("/bin/true", &program).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let refused = run("ptrace", &[], &[&program]);
+    assert_eq!(refused.status(), "internal_error", "{refused:?}");
+    let detail = refused.result["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("cannot execute") && detail.contains("Permission denied"),
+        "{refused:?}"
+    );
     let bad_dir = run("ptrace", &["--dir", "/no/such/dir"], &["/bin/true"]);
     assert_eq!(bad_dir.code, 2, "a usage error: {bad_dir:?}");
     let bind = run("ptrace", &["--bind", "/tmp"], &["/bin/true"]);

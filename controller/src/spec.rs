@@ -206,8 +206,9 @@ impl RunSpec {
         }
     }
 
-    /// The NUL-terminated strings of the wire request, checked.
-    pub fn to_wire(&self) -> Result<WireRun, Error> {
+    /// Refuses what no mode can run: no program, too many strings, a NUL byte, an
+    /// environment entry that is not `K=V`.
+    pub fn check(&self) -> Result<(), Error> {
         if self.argv.is_empty() {
             return Err(Error::BadRequest("no program given".into()));
         }
@@ -225,6 +226,12 @@ impl RunSpec {
                 "environment entry {bad:?} is not K=V"
             )));
         }
+        Ok(())
+    }
+
+    /// The NUL-terminated strings of the wire request, checked.
+    pub fn to_wire(&self) -> Result<WireRun, Error> {
+        self.check()?;
         let nul = |s: &str| format!("{s}\0");
         let search_path = self
             .env

@@ -12,6 +12,8 @@
 //! - `touch MIB`: allocates and touches exactly MIB MiB, prints `touched`;
 //! - `recurse`: recurses until the stack overflows;
 //! - `mmap-touch MIB`: maps MIB MiB anonymous memory and touches it all;
+//! - `reserve MIB`: maps MIB MiB anonymous memory without touching it, prints `reserved`
+//!   or `refused`, and exits 1 either way (a failure of its own);
 //! - `flood-ignoring PATH`: ignores SIGXFSZ and writes PATH until a write fails, exits 0;
 //! - `fork-count`: forks sleeping children until fork fails, prints how many it made;
 //! - `thread-count`: starts sleeping threads until that fails, prints how many it made;
@@ -179,6 +181,27 @@ fn main() {
             // SAFETY: the mapping is len bytes, readable and writable, and ours alone.
             touch(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len) });
             println!("touched");
+        }
+        Some("reserve") => {
+            let len = (number(&argv, 2) as usize) << 20;
+            // SAFETY: a fresh private anonymous mapping, never touched.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            let said = if ptr == libc::MAP_FAILED {
+                "refused"
+            } else {
+                "reserved"
+            };
+            println!("{said}");
+            std::process::exit(1);
         }
         Some("flood-ignoring") => {
             // SAFETY: ignoring a signal touches no memory.

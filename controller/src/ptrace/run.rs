@@ -9,7 +9,7 @@ use super::settings::memory_rlimit;
 use super::tracer::{self, Rules, Traced};
 use super::watchdog::{Killed, Watch};
 use super::workdir::WorkDir;
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, Usage};
 use crate::container::{not_started_detail, Outcome, SANDBOX_ID};
 use crate::error::Error;
 use crate::result::RunResult;
@@ -39,7 +39,7 @@ pub fn run(
                 .into(),
         ));
     }
-    spec.to_wire()?; // the same checks of argv and env as the other modes
+    spec.check()?;
     let program = &spec.argv[0];
     let found = find_program(program, search_path(&spec.env));
     let Ok(path) = found else {
@@ -148,17 +148,13 @@ pub fn run(
         wall_us: wall.as_micros() as u64,
         killed,
     };
-    let mut accounting = account(&traced, &finished, watch.killed(), output_full, spec);
-    accounting.memory_refused |= died_in_exec;
-    if let Some(c) = &cgroup {
-        let usage = c.usage().map_err(cgroup_error)?;
-        accounting.cpu_us = accounting.cpu_us.max(usage.cpu_us);
-        accounting.memory_bytes = accounting.memory_bytes.max(usage.memory_peak);
-        accounting.oom_killed = usage.oom_kills > 0;
-        // The cgroup held memory at the limit; a resident peak above it is shared pages
-        // charged elsewhere (the libraries), as in the other modes.
-        accounting.memory_over = false;
-    }
+    let usage = cgroup.as_ref().map(Cgroup::usage).transpose();
+    let measured = Measured {
+        traced: &traced,
+        usage: usage.map_err(cgroup_error)?,
+        died_in_exec,
+    };
+    let accounting = account(&measured, &finished, watch.killed(), output_full, spec);
     let mut result = RunResult::from_outcome(
         &Outcome::Finished {
             finished,
@@ -227,14 +223,28 @@ fn start_and_trace(
     }
 }
 
-/// What the run used, from the tracer's measures.
+/// What a run's end left to account from: the tracer's measures and, where the run had a
+/// cgroup, the cgroup's.
+struct Measured<'a> {
+    traced: &'a Traced,
+    usage: Option<Usage>,
+    /// The program died in its execve, past the point of no return.
+    died_in_exec: bool,
+}
+
+/// What the run used. With a cgroup, memory is held at the limit and judged as in the other
+/// modes (the OOM killer's word; a resident peak above the limit is shared pages charged
+/// elsewhere). Without one, the address-space rlimit is what refuses memory: a run that
+/// failed after its address-space peak reached the limit, or that died loading its image,
+/// ran out of memory, and a resident peak over the limit is over it.
 fn account(
-    traced: &Traced,
+    m: &Measured<'_>,
     finished: &Finished,
     killed: Option<Killed>,
     output_full: bool,
     spec: &RunSpec,
 ) -> Accounting {
+    let traced = m.traced;
     let main = traced.main_cpu.0 + traced.main_cpu.1;
     // A single process's own rusage is exact even when it was killed before its exit stop;
     // with more, each process's clock at its exit is summed (rusage would count a waited-for
@@ -244,15 +254,29 @@ fn account(
     } else {
         traced.cpu.max(main)
     };
+    let cpu_us = cpu.as_micros() as u64;
+    let resident = traced.max_rss_kib * 1024;
     let failed = finished.exit != Exit::Code(0);
-    Accounting {
-        cpu_us: cpu.as_micros() as u64,
-        memory_bytes: traced.max_rss_kib * 1024,
-        oom_killed: false,
+    let accounting = Accounting {
         cpu_killed: killed == Some(Killed::Cpu),
         output_full,
-        memory_refused: failed && traced.max_vm_kib * 1024 >= spec.limits.memory,
-        memory_over: traced.max_rss_kib * 1024 > spec.limits.memory,
+        ..Accounting::default()
+    };
+    match m.usage {
+        Some(usage) => Accounting {
+            cpu_us: cpu_us.max(usage.cpu_us),
+            memory_bytes: resident.max(usage.memory_peak),
+            oom_killed: usage.oom_kills > 0,
+            ..accounting
+        },
+        None => Accounting {
+            cpu_us,
+            memory_bytes: resident,
+            memory_refused: failed
+                && (m.died_in_exec || traced.max_vm_kib * 1024 >= spec.limits.memory),
+            memory_over: resident > spec.limits.memory,
+            ..accounting
+        },
     }
 }
 
