@@ -62,7 +62,7 @@ fn verdict(status: Status, detail: Option<&str>) -> Verdict {
 }
 
 /// What the controller measured and did, beside what init reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Accounting {
     /// CPU time of every process of the run, microseconds (cgroup).
     pub cpu_us: u64,
@@ -81,12 +81,18 @@ pub struct Accounting {
     /// The resident peak went over the limit where nothing held it there (ptrace mode
     /// without cgroups).
     pub memory_over: bool,
+    /// The tracer ended the run at a file its sets do not allow (ptrace mode): the call, the
+    /// path and the access.
+    pub file_denied: Option<String>,
 }
 
 /// Decides the status of a run that ended, from how it ended (`finished`), what was measured
 /// and done (`accounting`) and the limits. The order settles the ambiguous cases:
 ///
-/// 1. PID 1 ended it at a call its filter notified: disallowed_syscall, with the name;
+/// 0. the tracer ended it at a file its sets do not allow (ptrace mode):
+///    file_access_denied, with the call, path and access;
+/// 1. PID 1 (or the tracer) ended it at a call its filter forbids: disallowed_syscall, with
+///    the name;
 /// 2. the OOM killer acted, or the resident peak went over the limit where no cgroup held
 ///    it (ptrace mode): memory, whatever signal or exit followed (a run that
 ///    hits the CPU and the memory limit in the same instant is memory_limit_exceeded: the
@@ -102,6 +108,9 @@ pub struct Accounting {
 pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> Verdict {
     let cpu_over = u128::from(accounting.cpu_us) > limits.time.as_micros();
     let failed = finished.exit != Exit::Code(0);
+    if let Some(denied) = &accounting.file_denied {
+        return verdict(Status::FileAccessDenied, Some(denied));
+    }
     if let Some(KillReason::DisallowedSyscall { nr, arch }) = finished.killed {
         return Verdict {
             status: Status::DisallowedSyscall,
@@ -293,10 +302,30 @@ mod tests {
             ..used(5, 10)
         };
         assert_eq!(
-            status(ended(Exit::Signal(libc::SIGSEGV), None), refused),
+            status(ended(Exit::Signal(libc::SIGSEGV), None), refused.clone()),
             Status::MemoryLimitExceeded
         );
         assert_eq!(status(ended(Exit::Code(0), None), refused), Status::Ok);
+    }
+
+    #[test]
+    fn a_denied_file_comes_first_whatever_the_exit() {
+        let denied = Accounting {
+            file_denied: Some("openat /etc/shadow (read)".into()),
+            cpu_killed: true,
+            ..used(2000, 300)
+        };
+        let finished = ended(
+            Exit::Signal(libc::SIGKILL),
+            Some(KillReason::DisallowedSyscall {
+                nr: 101,
+                arch: 0xc000_003e,
+            }),
+        );
+        assert_eq!(
+            decide(&finished, &denied, &limits()),
+            verdict(Status::FileAccessDenied, Some("openat /etc/shadow (read)"))
+        );
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub fn account(figures: Figures, output_full: bool) -> Accounting {
         output_full,
         memory_refused: false,
         memory_over: false,
+        file_denied: None,
     }
 }
 

@@ -76,7 +76,7 @@ pub struct ContainerConfig {
 }
 
 /// How a run ended: PID 1's report and the controller's measurements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The program ran and ended.
     Finished {

@@ -14,7 +14,7 @@ use crate::container::{not_started_detail, Outcome, SANDBOX_ID};
 use crate::error::Error;
 use crate::result::RunResult;
 use crate::spec::RunSpec;
-use crate::status::{Accounting, Status};
+use crate::status::Accounting;
 use crate::supervise::cgroup_error;
 use crate::sys::{process, CStrArray};
 use runbox_shared::{Exit, Failure, Finished, KillReason, Rlimit, Step};
@@ -155,19 +155,14 @@ pub fn run(
         died_in_exec,
     };
     let accounting = account(&measured, &finished, watch.killed(), output_full, spec);
-    let mut result = RunResult::from_outcome(
+    Ok(RunResult::from_outcome(
         &Outcome::Finished {
             finished,
             accounting,
         },
         &spec.limits,
         program,
-    );
-    if let Some(denied) = traced.denied {
-        result.status = Status::FileAccessDenied;
-        result.detail = Some(denied);
-    }
-    Ok(result)
+    ))
 }
 
 /// Tells the watchdog to stop when dropped.
@@ -260,6 +255,7 @@ fn account(
     let accounting = Accounting {
         cpu_killed: killed == Some(Killed::Cpu),
         output_full,
+        file_denied: traced.denied.clone(),
         ..Accounting::default()
     };
     match m.usage {
