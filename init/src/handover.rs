@@ -1,83 +1,64 @@
-//! Handing a seccomp listener from the program's child to init.
-//!
-//! The listener exists only once the child has installed its filter, and it is
-//! close-on-exec, so init must take it (pidfd_getfd) before the child execs. They meet in the
-//! page they share: the child posts the fd number and waits; init takes it and lets the child
-//! go. A child that fails before posting abandons the hand-over instead. Futex words, not
-//! pipes: the child's filter is already in force, and every listener filter allows futex.
+//! Handing a seccomp listener from the program's child to init: the protocol of
+//! `runbox_shared::handover`, on the page init shares with its children, with init's own
+//! futex syscalls.
 
 use crate::sys;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::AtomicU32;
+use runbox_shared::handover::{self as protocol, Futex, FD_OFFSET, STATE_OFFSET};
 
-/// Where in the shared page (above the failure record).
-const STATE: usize = 2048;
-const FD: usize = 2052;
+/// Init's futex calls.
+struct RawFutex;
 
-const EMPTY: u32 = 0;
-const POSTED: u32 = 1;
-const TAKEN: u32 = 2;
-const ABANDONED: u32 = 3;
+impl Futex for RawFutex {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout_ms: Option<u32>) {
+        let timeout = timeout_ms.map(|ms| sys::Timespec {
+            sec: (ms / 1000) as _,
+            nsec: ((ms % 1000) * 1_000_000) as _,
+        });
+        sys::futex_wait(word, expected, timeout);
+    }
 
-/// The hand-over's two words.
-pub struct Handover {
-    state: &'static AtomicU32,
-    fd: &'static AtomicU32,
+    fn wake(&self, word: &AtomicU32) {
+        sys::futex_wake(word);
+    }
 }
 
+/// The hand-over in `page`, the page init shares with its children.
+pub struct Handover(protocol::Handover<'static>);
+
 impl Handover {
-    /// The hand-over in `page`, the page init shares with its children.
+    /// The hand-over's words in `page`.
     pub fn at(page: *mut u8) -> Handover {
-        Handover {
-            state: sys::shared_u32::<STATE>(page),
-            fd: sys::shared_u32::<FD>(page),
-        }
+        Handover(protocol::Handover::new(
+            sys::shared_u32::<STATE_OFFSET>(page),
+            sys::shared_u32::<FD_OFFSET>(page),
+        ))
     }
 
     /// Init, before each fork.
     pub fn reset(&self) {
-        self.state.store(EMPTY, Ordering::SeqCst);
+        self.0.reset();
     }
 
     /// The child: posts its listener and waits until init has taken it.
     pub fn give(&self, listener: i32) {
-        self.fd.store(listener as u32, Ordering::SeqCst);
-        self.state.store(POSTED, Ordering::SeqCst);
-        sys::futex_wake(self.state);
-        while self.state.load(Ordering::SeqCst) == POSTED {
-            sys::futex_wait(self.state, POSTED, None);
-        }
+        self.0.give(&RawFutex, listener as u32);
     }
 
     /// The child, failing: nothing will be posted.
     pub fn abandon(&self) {
-        if self.state.swap(ABANDONED, Ordering::SeqCst) != ABANDONED {
-            sys::futex_wake(self.state);
-        }
+        self.0.abandon(&RawFutex);
     }
 
-    /// Init: waits for the child's listener and takes a copy; `None` if the child failed
-    /// first (its failure record says why) or did not post within two seconds.
+    /// Init: the child's listener, copied with pidfd_getfd; `None` if the child failed first
+    /// (its failure record says why) or did not post within two seconds.
     pub fn take(&self, child: u32) -> sys::Result<Option<i32>> {
-        let mut waits = 0;
-        loop {
-            match self.state.load(Ordering::SeqCst) {
-                EMPTY if waits < 20 => {
-                    waits += 1;
-                    let tenth = sys::Timespec {
-                        sec: 0,
-                        nsec: 100_000_000,
-                    };
-                    sys::futex_wait(self.state, EMPTY, Some(tenth));
-                }
-                POSTED => break,
-                _ => return Ok(None),
-            }
-        }
-        let pidfd = sys::pidfd_open(child)?;
-        let taken = sys::pidfd_getfd(pidfd, self.fd.load(Ordering::SeqCst) as i32);
-        sys::close(pidfd);
-        self.state.store(TAKEN, Ordering::SeqCst);
-        sys::futex_wake(self.state);
-        taken.map(Some)
+        let taken = self.0.take(&RawFutex, |fd| {
+            let pidfd = sys::pidfd_open(child)?;
+            let taken = sys::pidfd_getfd(pidfd, fd as i32);
+            sys::close(pidfd);
+            taken
+        });
+        taken.transpose()
     }
 }

@@ -310,9 +310,7 @@ pub fn futex_wake(word: &AtomicU32) {
 /// `ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif)`: the next notification's syscall
 /// number and arch (`struct seccomp_notif`: id, pid, flags, then `struct seccomp_data`).
 pub fn notif_recv(listener: i32) -> Result<(u32, u32)> {
-    const NOTIF_SIZE: usize = 80;
-    // _IOWR('!', 0, struct seccomp_notif)
-    const SECCOMP_IOCTL_NOTIF_RECV: usize = (3 << 30) | (NOTIF_SIZE << 16) | (0x21 << 8);
+    use runbox_shared::handover::{notif_call, NOTIF_SIZE, SECCOMP_IOCTL_NOTIF_RECV};
     #[repr(C, align(8))]
     struct Notif([u8; NOTIF_SIZE]);
     // The kernel wants it zeroed.
@@ -322,19 +320,11 @@ pub fn notif_recv(listener: i32) -> Result<(u32, u32)> {
         syscall!(
             Sysno::ioctl,
             listener,
-            SECCOMP_IOCTL_NOTIF_RECV,
+            SECCOMP_IOCTL_NOTIF_RECV as usize,
             notif.0.as_mut_ptr()
         )
     })?;
-    let word = |at: usize| {
-        u32::from_ne_bytes([
-            notif.0[at],
-            notif.0[at + 1],
-            notif.0[at + 2],
-            notif.0[at + 3],
-        ])
-    };
-    Ok((word(16), word(20)))
+    Ok(notif_call(&notif.0))
 }
 
 /// The `u32` at `OFFSET` in the shared page, seen as an atomic by both processes.

@@ -40,6 +40,7 @@
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
+pub mod handover;
 mod step;
 pub use step::Step;
 

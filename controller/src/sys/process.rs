@@ -359,11 +359,10 @@ pub fn futex_wake(word: &std::sync::atomic::AtomicU32) {
 /// `ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notif)`: the next notification's syscall
 /// number and `AUDIT_ARCH_*`.
 pub fn notif_recv(listener: RawFd) -> io::Result<(u32, u32)> {
-    // _IOWR('!', 0, struct seccomp_notif): 80 bytes (id, pid, flags, struct seccomp_data).
-    const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = (3 << 30) | (80 << 16) | (0x21 << 8);
+    use runbox_shared::handover::{notif_call, NOTIF_SIZE, SECCOMP_IOCTL_NOTIF_RECV};
     #[repr(C, align(8))]
-    struct Notif([u8; 80]);
-    let mut notif = Notif([0; 80]);
+    struct Notif([u8; NOTIF_SIZE]);
+    let mut notif = Notif([0; NOTIF_SIZE]);
     // SAFETY: notif is a live, 8-aligned, zeroed buffer of the size the request encodes.
     check(unsafe {
         libc::ioctl(
@@ -372,15 +371,7 @@ pub fn notif_recv(listener: RawFd) -> io::Result<(u32, u32)> {
             notif.0.as_mut_ptr(),
         )
     })?;
-    let word = |at: usize| {
-        u32::from_ne_bytes([
-            notif.0[at],
-            notif.0[at + 1],
-            notif.0[at + 2],
-            notif.0[at + 3],
-        ])
-    };
-    Ok((word(16), word(20)))
+    Ok(notif_call(&notif.0))
 }
 
 /// `signalfd(-1, {signals}, SFD_CLOEXEC | SFD_NONBLOCK)` (the signals stay blocked).
