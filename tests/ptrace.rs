@@ -235,7 +235,8 @@ fn every_limit_has_its_verdict() {
     let reserved = probe(&["--memory", "64M"], &["reserve", "100"]);
     assert_eq!(reserved.out(), "reserved\n", "{reserved:?}");
     assert_eq!(reserved.status(), "nonzero_exit", "{reserved:?}");
-    // A static image too big for the address-space rlimit dies in execve.
+    // A static image bigger than the limit: the OOM killer ends it as it touches it (without
+    // cgroups it dies in its execve, below).
     let bigstatic = runbox_tests::built_bin("runbox-bigstatic");
     let image = run("ptrace", &["--memory", "64M"], &[&bigstatic]);
     assert_eq!(image.status(), "memory_limit_exceeded", "{image:?}");
@@ -259,20 +260,31 @@ fn every_limit_has_its_verdict() {
 fn without_root_or_cgroups_the_rlimits_tracer_and_clocks_keep_the_limits() {
     let _serial = one_at_a_time();
     // As nobody: no cgroup can be made, no uid change is needed.
-    let nobody = |options: &[&str], args: &[&str]| {
+    let nobody_runs = |options: &[&str], program: &str, args: &[&str]| {
         let output = Command::new("setpriv")
             .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
             .arg(runbox_bin())
             .args(["run", "--json", "--mode", "ptrace"])
             .args(options)
             .arg("--")
-            .arg(probe_bin())
+            .arg(program)
             .args(args)
             .stdin(Stdio::null())
             .output()
             .expect("setpriv");
         runbox_tests::finish(output)
     };
+    let probe = probe_bin().to_string_lossy().into_owned();
+    let nobody = |options: &[&str], args: &[&str]| nobody_runs(options, &probe, args);
+    // A static image too big for the address-space rlimit dies in its execve.
+    let bigstatic = runbox_tests::built_bin("runbox-bigstatic");
+    let image = nobody_runs(&["--memory", "64M"], &bigstatic, &[]);
+    assert_verdict(
+        &image,
+        "memory_limit_exceeded",
+        "memory limit reached",
+        "image",
+    );
     let memory = nobody(&["--memory", "64M"], &["touch", "100"]);
     assert_verdict(
         &memory,
