@@ -10,8 +10,14 @@ use crate::seccomp::arch::Arch;
 pub enum PathArg {
     /// Relative to the cwd: argument `path`.
     Cwd { path: usize },
-    /// Relative to the directory fd in argument `dirfd` (`AT_FDCWD` for the cwd).
-    At { dirfd: usize, path: usize },
+    /// Relative to the directory fd in argument `dirfd` (`AT_FDCWD` for the cwd), with the
+    /// call's `AT_*` flags (`AT_EMPTY_PATH`, `AT_SYMLINK_NOFOLLOW`) in argument `flags` if it
+    /// takes them.
+    At {
+        dirfd: usize,
+        path: usize,
+        flags: Option<usize>,
+    },
 }
 
 /// What access a call's path gets.
@@ -23,8 +29,9 @@ pub enum Rule {
     OpenFlags { flags: usize },
     /// From the flags of the `struct open_how` that argument `how` points to (openat2).
     OpenHow { how: usize },
-    /// Stat, following the last link unless argument `flags` has AT_SYMLINK_NOFOLLOW.
-    StatAt { flags: usize },
+    /// Stat, following the last link unless the path's `AT_*` flags have
+    /// `AT_SYMLINK_NOFOLLOW`.
+    StatAt,
 }
 
 /// One file syscall.
@@ -40,7 +47,18 @@ const fn cwd(path: usize) -> PathArg {
     PathArg::Cwd { path }
 }
 const fn at(dirfd: usize, path: usize) -> PathArg {
-    PathArg::At { dirfd, path }
+    PathArg::At {
+        dirfd,
+        path,
+        flags: None,
+    }
+}
+const fn at_flags(dirfd: usize, path: usize, flags: usize) -> PathArg {
+    PathArg::At {
+        dirfd,
+        path,
+        flags: Some(flags),
+    }
 }
 const READ: Rule = Rule::Fixed {
     access: Access::Read,
@@ -102,7 +120,7 @@ pub const FILE_CALLS: &[FileCall] = &[
     },
     FileCall {
         name: "execveat",
-        paths: &[(at(0, 1), READ)],
+        paths: &[(at_flags(0, 1, 4), READ)],
     },
     // write
     FileCall {
@@ -131,7 +149,7 @@ pub const FILE_CALLS: &[FileCall] = &[
     },
     FileCall {
         name: "linkat",
-        paths: &[(at(0, 1), WRITE), (at(2, 3), WRITE_LINK)],
+        paths: &[(at_flags(0, 1, 4), WRITE), (at(2, 3), WRITE_LINK)],
     },
     FileCall {
         name: "symlink",
@@ -195,7 +213,7 @@ pub const FILE_CALLS: &[FileCall] = &[
     },
     FileCall {
         name: "fchownat",
-        paths: &[(at(0, 1), WRITE)],
+        paths: &[(at_flags(0, 1, 4), WRITE)],
     },
     FileCall {
         name: "utime",
@@ -290,15 +308,15 @@ pub const FILE_CALLS: &[FileCall] = &[
     },
     FileCall {
         name: "newfstatat",
-        paths: &[(at(0, 1), Rule::StatAt { flags: 3 })],
+        paths: &[(at_flags(0, 1, 3), Rule::StatAt)],
     },
     FileCall {
         name: "fstatat64",
-        paths: &[(at(0, 1), Rule::StatAt { flags: 3 })],
+        paths: &[(at_flags(0, 1, 3), Rule::StatAt)],
     },
     FileCall {
         name: "statx",
-        paths: &[(at(0, 1), Rule::StatAt { flags: 2 })],
+        paths: &[(at_flags(0, 1, 2), Rule::StatAt)],
     },
     FileCall {
         name: "access",
@@ -310,7 +328,7 @@ pub const FILE_CALLS: &[FileCall] = &[
     },
     FileCall {
         name: "faccessat2",
-        paths: &[(at(0, 1), Rule::StatAt { flags: 3 })],
+        paths: &[(at_flags(0, 1, 3), Rule::StatAt)],
     },
 ];
 

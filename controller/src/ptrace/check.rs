@@ -60,6 +60,12 @@ pub fn check(
     view: &dyn View,
 ) -> Decision {
     for &(arg, rule) in call.paths {
+        let (dirfd, path_at, at_flags) = match arg {
+            PathArg::Cwd { path } => (AT_FDCWD, path, 0),
+            PathArg::At { dirfd, path, flags } => {
+                (args[dirfd] as i32, path, flags.map_or(0, |i| args[i]))
+            }
+        };
         let (access, follow) = match rule {
             Rule::Fixed { access, follow } => (access, follow),
             Rule::OpenFlags { flags } => open_access(arch, args[flags]),
@@ -67,16 +73,7 @@ pub fn check(
                 Some(flags) => open_access(arch, flags),
                 None => return Decision::Fail(libc::EFAULT),
             },
-            Rule::StatAt { flags } => (Access::Stat, stat_follows(args[flags])),
-        };
-        let (dirfd, path_at) = match arg {
-            PathArg::Cwd { path } => (AT_FDCWD, path),
-            PathArg::At { dirfd, path } => (args[dirfd] as i32, path),
-        };
-        let empty_path_flags = match rule {
-            Rule::StatAt { flags } => Some(args[flags]),
-            _ if call.name == "execveat" => Some(args[4]),
-            _ => None,
+            Rule::StatAt => (Access::Stat, stat_follows(at_flags)),
         };
         let decision = check_one(
             view,
@@ -85,7 +82,7 @@ pub fn check(
             Target {
                 dirfd,
                 addr: args[path_at],
-                empty_is_dirfd: empty_path_flags.is_some_and(|f| f & AT_EMPTY_PATH != 0),
+                empty_is_dirfd: at_flags & AT_EMPTY_PATH != 0,
                 access,
                 follow,
             },
@@ -386,6 +383,13 @@ mod tests {
         assert_eq!(
             decide("execveat", [6, P1, 0, 0, AT_EMPTY_PATH, 0], &view),
             denied("/etc/shadow", Access::Read)
+        );
+        // linkat(fd, "", ..., AT_EMPTY_PATH) links the fd's file: writing it.
+        let mut linking = fake(&[(P1, ""), (P2, "/w/copy")]);
+        linking.fds.insert(6, "/etc/shadow".into());
+        assert_eq!(
+            decide("linkat", [6, P1, AT, P2, AT_EMPTY_PATH, 0], &linking),
+            denied("/etc/shadow", Access::Write)
         );
         // utimensat(fd, NULL, ...) works on the fd alone.
         assert_eq!(

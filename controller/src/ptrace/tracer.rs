@@ -47,8 +47,7 @@ pub struct Rules<'a> {
 pub struct Traced {
     /// The main program's wait status, if it was reaped.
     pub status: Option<libc::c_int>,
-    /// The main program's own rusage CPU time (user, system), and whether it was the run's
-    /// only process.
+    /// The main program's rusage CPU time (user, system), its waited-for children included.
     pub main_cpu: (Duration, Duration),
     /// The run had more than one process.
     pub forked: bool,

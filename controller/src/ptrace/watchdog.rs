@@ -81,12 +81,6 @@ impl Watch {
         self.wake.notify_all();
     }
 
-    /// CPU time of the whole run so far: the gone processes' and the live ones' clocks.
-    pub fn cpu_used(&self) -> Duration {
-        let state = self.lock();
-        used(&state)
-    }
-
     /// Runs until [`Watch::finish`]: kills the run when its CPU time reaches `time` or
     /// `wall` has passed since `started`.
     pub fn keep(&self, time: Duration, wall: Duration, started: Instant, cpus: u64) {
