@@ -142,22 +142,23 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
         Ok(resolved) => (resolved.config, resolved.spec),
         Err(e) => return RunResult::internal_error(e),
     };
-    let wire = match spec.to_wire() {
-        Ok(wire) => wire,
-        Err(e) => return RunResult::internal_error(e.to_string()),
-    };
-    let run = wire.run();
     let default_root = config.root == ContainerConfig::default().root;
+    let limits = &spec.limits;
     let outcome = match options.mode {
-        Mode::Container if default_root => pool.run(&run, fds, &spec.limits),
-        Mode::Container => {
-            Container::create(&config).and_then(|mut c| c.run(&run, fds, &spec.limits))
-        }
-        Mode::Namespace => namespace::run(&config, &run, fds, &spec.limits),
+        // No wire request: the program is traced from this worker's process.
         Mode::Ptrace => {
             return crate::ptrace::run(&spec, options.dir.as_deref(), fds)
                 .unwrap_or_else(|e| RunResult::internal_error(e.to_string()))
         }
+        Mode::Container if default_root => spec
+            .to_wire()
+            .and_then(|wire| pool.run(&wire.run(), fds, limits)),
+        Mode::Container => spec.to_wire().and_then(|wire| {
+            Container::create(&config).and_then(|mut c| c.run(&wire.run(), fds, limits))
+        }),
+        Mode::Namespace => spec
+            .to_wire()
+            .and_then(|wire| namespace::run(&config, &wire.run(), fds, limits)),
     };
     match outcome {
         Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),

@@ -15,13 +15,14 @@ pub fn run_once(
     spec: &RunSpec,
     stdio: [BorrowedFd<'_>; 3],
 ) -> Result<RunResult, Error> {
-    let wire = spec.to_wire()?;
-    let run = wire.run();
     let outcome: Outcome = match mode {
-        // The same machinery as a judge's: a pool, of one.
-        Mode::Container => Pool::new(config.clone(), 1)?.run(&run, stdio, &spec.limits)?,
-        Mode::Namespace => namespace::run(config, &run, stdio, &spec.limits)?,
+        // No wire request: the program is traced from this process.
         Mode::Ptrace => return crate::ptrace::run(spec, config.root.work_dir.as_deref(), stdio),
+        // The same machinery as a judge's: a pool, of one.
+        Mode::Container => {
+            Pool::new(config.clone(), 1)?.run(&spec.to_wire()?.run(), stdio, &spec.limits)?
+        }
+        Mode::Namespace => namespace::run(config, &spec.to_wire()?.run(), stdio, &spec.limits)?,
     };
     Ok(RunResult::from_outcome(
         &outcome,
