@@ -396,6 +396,12 @@ fn a_program_that_cannot_start_is_an_internal_error_and_leaves_nothing() {
         detail.contains("cannot execute") && detail.contains("Permission denied"),
         "{refused:?}"
     );
+    // What a controller killed mid-run left (its pid is gone) is swept by the next one.
+    let left = std::env::temp_dir().join("runbox-ptrace-2147483632-0");
+    std::fs::create_dir_all(left.join("sub")).unwrap();
+    let swept = run("ptrace", &[], &["/bin/true"]);
+    assert_eq!(swept.status(), "ok", "{swept:?}");
+    assert!(!left.exists(), "a dead controller's work dir was swept");
     let bad_dir = run("ptrace", &["--dir", "/no/such/dir"], &["/bin/true"]);
     assert_eq!(bad_dir.code, 2, "a usage error: {bad_dir:?}");
     let bind = run("ptrace", &["--bind", "/tmp"], &["/bin/true"]);

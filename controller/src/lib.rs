@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod leftovers;
 pub mod mount;
 pub mod namespace;
 pub mod options;

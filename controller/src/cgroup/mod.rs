@@ -14,7 +14,6 @@ pub mod v2;
 use detect::Layout;
 pub use file::CgroupError;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// The directory runbox creates below the controller's own cgroup(s).
@@ -45,7 +44,8 @@ pub enum Cgroup {
 }
 
 static LAYOUT: OnceLock<Result<Layout, String>> = OnceLock::new();
-static NEXT: AtomicU64 = AtomicU64::new(0);
+/// A cgroup's name: this prefix, the controller's pid, a number ([`crate::leftovers`]).
+const NAME_PREFIX: &str = "c-";
 
 /// The host's layout with runbox's parent directories created, detected once per process.
 /// The first call also sweeps cgroups left by controllers that died.
@@ -97,37 +97,16 @@ fn parents(layout: &Layout) -> Vec<&Path> {
 /// Removes `c-<pid>-<n>` cgroups under `parent` whose controller process is gone. Their
 /// processes died with it (PR_SET_PDEATHSIG), so they are empty; one that is not is left.
 pub fn sweep(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(controller_pid) else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = file::rmdir(&entry.path());
-        }
-    }
-}
-
-/// The controller pid in a cgroup name `c-<pid>-<n>`.
-fn controller_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix("c-")?;
-    let (pid, n) = rest.split_once('-')?;
-    n.parse::<u64>().ok()?;
-    pid.parse().ok()
+    crate::leftovers::sweep(parent, NAME_PREFIX, |dir| {
+        let _ = file::rmdir(dir);
+    });
 }
 
 impl Cgroup {
     /// Creates a fresh cgroup with a new name.
     pub fn create() -> Result<Cgroup, String> {
         let layout = layout()?;
-        let name = format!(
-            "c-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = crate::leftovers::name(NAME_PREFIX);
         let made = match layout {
             Layout::V1 {
                 cpuacct,
@@ -240,16 +219,5 @@ impl Drop for Cgroup {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn controller_pids_in_names() {
-        assert_eq!(super::controller_pid("c-1234-0"), Some(1234));
-        assert_eq!(super::controller_pid("c-1234"), None);
-        assert_eq!(super::controller_pid("other"), None);
-        assert_eq!(super::controller_pid("c-x-1"), None);
     }
 }

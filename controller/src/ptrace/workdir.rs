@@ -7,34 +7,10 @@ use crate::error::Error;
 use crate::sys::process;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The name of a run's own working directory: this prefix, the controller's pid, a number.
-const WORK_DIR_PREFIX: &str = "runbox-ptrace-";
-
-/// The pid of the controller that made a work directory named `name`.
-fn work_dir_owner(name: &str) -> Option<u32> {
-    let (pid, n) = name.strip_prefix(WORK_DIR_PREFIX)?.split_once('-')?;
-    n.parse::<u64>().ok()?;
-    pid.parse().ok()
-}
-
-/// Removes the work directories of controllers that died without removing them (killed
-/// mid-run), as the first run of a process does with their cgroups.
-fn sweep_dead_controllers_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(work_dir_owner) else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
+/// The name of a run's own working directory: this prefix, the controller's pid, a number
+/// ([`crate::leftovers`]).
+const NAME_PREFIX: &str = "runbox-ptrace-";
 
 /// The run's working directory: the one given, or a fresh one of its own, removed when
 /// dropped.
@@ -59,14 +35,14 @@ impl WorkDir {
             }
             return Ok(WorkDir { path, own: false });
         }
-        static NEXT: AtomicU64 = AtomicU64::new(0);
+        // Once per process, those of controllers killed mid-run, as with their cgroups.
         static SWEPT: std::sync::Once = std::sync::Once::new();
-        SWEPT.call_once(sweep_dead_controllers_dirs);
-        let path = std::env::temp_dir().join(format!(
-            "{WORK_DIR_PREFIX}{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        SWEPT.call_once(|| {
+            crate::leftovers::sweep(&std::env::temp_dir(), NAME_PREFIX, |dir| {
+                let _ = std::fs::remove_dir_all(dir);
+            })
+        });
+        let path = std::env::temp_dir().join(crate::leftovers::name(NAME_PREFIX));
         std::fs::create_dir(&path)
             .map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?;
         let dir = WorkDir { path, own: true };
@@ -85,17 +61,5 @@ impl Drop for WorkDir {
         if self.own {
             let _ = std::fs::remove_dir_all(&self.path);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn work_dirs_name_their_controller() {
-        assert_eq!(work_dir_owner("runbox-ptrace-1234-7"), Some(1234));
-        assert_eq!(work_dir_owner("runbox-ptrace-1234"), None);
-        assert_eq!(work_dir_owner("runbox-test-1234-7"), None);
     }
 }
