@@ -15,7 +15,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use toml::Spanned;
 
@@ -80,7 +80,7 @@ pub struct Profile {
     /// Extra read-only binds.
     pub binds: Vec<Bind>,
     /// ptrace mode's file sets (the base ones and the profile's) and choices.
-    pub ptrace: PtraceSettings,
+    pub ptrace: Arc<PtraceSettings>,
 }
 
 /// A set of profiles.
@@ -222,7 +222,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             },
             env: p.env,
             binds,
-            ptrace,
+            ptrace: Arc::new(ptrace),
             name,
         });
     }

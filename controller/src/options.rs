@@ -9,6 +9,7 @@ use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where a program's stdout or stderr goes when no file is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +81,9 @@ impl RunOptions {
             false => crate::seccomp::filter(&profile.name),
         }
         .ok_or_else(|| format!("profile: unknown profile {:?}", profile.name))?;
-        let mut settings = profile.ptrace.clone();
+        // Shared with the profile unless this run adds to its file sets: container and
+        // namespace runs never copy them.
+        let mut settings = Arc::clone(&profile.ptrace);
         if ptrace {
             if !self.bind.is_empty() || self.rootfs.is_some() || !profile.binds.is_empty() {
                 return Err("bind and rootfs need a mount namespace: not in ptrace mode".into());
@@ -91,7 +94,7 @@ impl RunOptions {
             ];
             for (access, key, list) in sets {
                 for entry in list {
-                    settings
+                    Arc::make_mut(&mut settings)
                         .files
                         .allow(access, entry)
                         .map_err(|e| format!("{key}: {e}"))?;

@@ -190,7 +190,7 @@ pub struct RunSpec {
     /// The seccomp filter, from a profile (ptrace mode needs its own kind).
     pub seccomp: Arc<Filter>,
     /// ptrace mode's file sets and choices.
-    pub ptrace: PtraceSettings,
+    pub ptrace: Arc<PtraceSettings>,
 }
 
 impl RunSpec {
@@ -202,7 +202,7 @@ impl RunSpec {
             cwd: "/w".into(),
             limits: Limits::default(),
             seccomp: crate::seccomp::filter(DEFAULT_PROFILE).unwrap_or_default(),
-            ptrace: PtraceSettings::default(),
+            ptrace: Arc::default(),
         }
     }
 
