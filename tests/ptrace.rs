@@ -196,6 +196,12 @@ fn forks_and_threads_are_followed_within_the_process_limit() {
         assert_eq!(ran.out(), format!("{expect}\n"), "{what} {processes}");
         assert_nothing_left(what);
     }
+    // A single-process run shares one CPU with its tracer; a run allowed more keeps all.
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let single = probe(&[], &["cpus"]);
+    assert_eq!(single.out(), "1\n", "{single:?}");
+    let several = probe(&["--processes", "2"], &["cpus"]);
+    assert_eq!(several.out(), format!("{all}\n"), "{several:?}");
     // A child's file calls are checked like its parent's.
     let sh = run(
         "ptrace",

@@ -26,6 +26,7 @@
 //! - `open-many PATH N`: opens and closes PATH N times, prints `ok`;
 //! - `rendezvous MINE THEIRS`: creates MINE, waits (up to 10 s) until THEIRS exists, prints
 //!   `met` or `alone`: only two programs running at the same time meet;
+//! - `cpus`: prints how many CPUs it may run on (its affinity);
 //! - `int80`: makes a 32-bit getpid through `int $0x80` (x86_64 only);
 //! - `open-edge PATH`: opens PATH for reading twice, from a copy that ends (with its NUL)
 //!   at the last byte of a page followed by an unmapped one, and from a copy that straddles
@@ -333,6 +334,15 @@ fn main() {
                     Ok(())
                 });
             }
+        }
+        Some("cpus") => {
+            // sched_getaffinity itself: std's available_parallelism also reads cgroup files.
+            // SAFETY: an all-zero cpu_set_t is valid; the call fills it.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            // SAFETY: set is a live cpu_set_t of the size given.
+            unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+            // SAFETY: set was filled above.
+            println!("{}", unsafe { libc::CPU_COUNT(&set) });
         }
         Some("rendezvous") => {
             std::fs::write(&argv[2], b"here").unwrap();
