@@ -266,12 +266,12 @@ impl Config {
 }
 
 impl Profile {
-    /// The syscall policy for `arch`: the base's, with the extra calls allowed or refused;
-    /// `None` for no filter at all.
-    pub fn policy(&self, arch: Arch) -> Option<Policy> {
+    /// The syscall policy for `arch`: the base's (`none`: everything allowed), with the
+    /// extra calls allowed or refused, and the walls no profile lifts
+    /// ([`profile::add_walls`]).
+    pub fn policy(&self, arch: Arch) -> Policy {
         let mut policy = match profile::builtin(&self.syscalls, arch) {
             Some(policy) => policy,
-            None if self.allow.is_empty() && self.refuse.is_empty() => return None,
             None => Policy {
                 arch: arch.audit(),
                 foreign_from: arch.foreign_from(),
@@ -287,7 +287,8 @@ impl Profile {
                 policy.rules.insert(nr, Rule::Always(action));
             }
         }
-        Some(policy)
+        profile::add_walls(&mut policy, arch);
+        policy
     }
 }
 
@@ -340,7 +341,7 @@ mod tests {
         assert_eq!(profiles.len(), 2);
         assert_eq!(profiles[0].limits.time, Some(Duration::from_secs(3)));
         let mine = &profiles[1];
-        let policy = mine.policy(Arch::X86_64).unwrap();
+        let policy = mine.policy(Arch::X86_64);
         assert_eq!(policy.rules.get(&39), Some(&Rule::Always(Action::Errno(1))));
         // getpid
     }

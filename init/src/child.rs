@@ -36,6 +36,9 @@ fn prepare_and_exec(
 ) -> Result<Infallible, Failure> {
     // Init blocks every signal; the program starts with none blocked.
     sys::sigprocmask(sys::SIG_SETMASK, 0).map_err(|e| fail(Step::Fork, e, 0))?;
+    // A session and process group of its own: kill(0) and job-control signals reach only
+    // the run, and no terminal is its controlling one.
+    sys::setsid().map_err(|e| fail(Step::NewSession, e, 0))?;
     for (target, &index) in run.stdio.iter().enumerate() {
         // The protocol checked index < fds.len(); received fds are above 2, so no dup
         // overwrites a source still to come.

@@ -248,6 +248,12 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<()> {
     check(unsafe { syscall!(Sysno::prlimit64, 0, resource, limit.as_ptr(), 0) }).map(drop)
 }
 
+/// `setsid()`: a new session and process group, led by the caller, without a terminal.
+pub fn setsid() -> Result<()> {
+    // SAFETY: no arguments, no memory.
+    check(unsafe { syscall!(Sysno::setsid) }).map(drop)
+}
+
 /// `prctl(option, arg)`.
 pub fn prctl(option: usize, arg: usize) -> Result<()> {
     // SAFETY: init only uses prctl options that take integers, not pointers.

@@ -78,6 +78,9 @@ pub enum Step {
     Wait,
     /// `ptrace(PTRACE_TRACEME)` and the stop for the tracer (ptrace mode).
     Trace,
+    /// `setsid()`: a session and process group of its own, no controlling terminal (the
+    /// set-up child, and the program's child).
+    NewSession,
 }
 
 impl Step {
@@ -118,6 +121,7 @@ impl Step {
             Step::Exec => "execute the program",
             Step::Wait => "wait for the program",
             Step::Trace => "be traced",
+            Step::NewSession => "start a session of its own",
         }
     }
 }

@@ -28,6 +28,15 @@
 //!   `met` or `alone`: only two programs running at the same time meet;
 //! - `cpus`: prints how many CPUs it may run on (its affinity);
 //! - `int80`: makes a 32-bit getpid through `int $0x80` (x86_64 only);
+//! - `clone-ns FLAGS`, `clone3-ns FLAGS`: makes a child with clone (or clone3) and these
+//!   flags (the child exits at once), prints `ok` or `errno N`;
+//! - `tiocsti TEXT`: pushes TEXT into the input of each of fds 0-2 and of `/dev/tty` with
+//!   ioctl(TIOCSTI), prints `fd0 R fd1 R fd2 R tty R` (R: `ok` or `errno N`) on stderr;
+//! - `kill-all PGID [PATH]`: leaves its process group (setpgid), forks a child that sends
+//!   SIGKILL to its old group (kill 0), to every process it may (kill -1) and to the group
+//!   PGID, and waits for it; writes 19 to `/proc/self/autogroup` and `/proc/1/autogroup`
+//!   first; prints `survived` if it lived through it;
+//! - `forge-results N`: sets O_NONBLOCK on its stdout and writes N forged result lines;
 //! - `open-edge PATH`: opens PATH for reading twice, from a copy that ends (with its NUL)
 //!   at the last byte of a page followed by an unmapped one, and from a copy that straddles
 //!   two mapped pages; prints `ok` or `errno N` for each.
@@ -241,6 +250,7 @@ fn main() {
                 "ptrace" => libc::SYS_ptrace,
                 "mount" => libc::SYS_mount,
                 "unshare" => libc::SYS_unshare,
+                "setns" => libc::SYS_setns,
                 "keyctl" => libc::SYS_keyctl,
                 "bpf" => libc::SYS_bpf,
                 "perf_event_open" => libc::SYS_perf_event_open,
@@ -357,6 +367,109 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(2));
             };
             println!("{}", if met { "met" } else { "alone" });
+        }
+        Some("clone-ns") | Some("clone3-ns") => {
+            let flags = argv.get(2).and_then(|a| parse_number(a)).unwrap_or(0) as u64;
+            let ret = if argv[1] == "clone-ns" {
+                // SAFETY: without CLONE_VM the child runs on a copy of our memory, as after
+                // fork, and exits at once; the parent only waits.
+                unsafe { libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as u64, 0, 0, 0, 0) }
+            } else {
+                // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+                // stack_size, tls.
+                let args: [u64; 8] = [flags, 0, 0, 0, libc::SIGCHLD as u64, 0, 0, 0];
+                // SAFETY: args is a live clone_args of the size given; as above for the child.
+                unsafe { libc::syscall(libc::SYS_clone3, args.as_ptr(), 64usize) }
+            };
+            match ret {
+                // SAFETY: the child's only call.
+                0 => unsafe { libc::_exit(0) },
+                -1 => println!(
+                    "errno {}",
+                    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+                ),
+                child => {
+                    // SAFETY: waits for our own child.
+                    unsafe { libc::waitpid(child as i32, std::ptr::null_mut(), 0) };
+                    println!("ok");
+                }
+            }
+        }
+        Some("tiocsti") => {
+            let text = argv.get(2).cloned().unwrap_or_default();
+            let push = |fd: i32| -> String {
+                for byte in text.bytes() {
+                    // SAFETY: TIOCSTI reads one byte from a live pointer.
+                    if unsafe { libc::ioctl(fd, libc::TIOCSTI, &byte) } < 0 {
+                        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+                        return format!("errno {errno}");
+                    }
+                }
+                "ok".into()
+            };
+            let mut line = String::new();
+            for fd in 0..3 {
+                line += &format!("fd{fd} {} ", push(fd));
+            }
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+            {
+                Ok(tty) => line += &format!("tty {}", push(std::os::fd::AsRawFd::as_raw_fd(&tty))),
+                Err(e) => line += &format!("tty errno {}", e.raw_os_error().unwrap_or(0)),
+            }
+            eprintln!("{line}");
+        }
+        Some("kill-all") => {
+            let pgid: i32 = argv.get(2).and_then(|a| a.parse().ok()).unwrap_or(0);
+            for autogroup in ["/proc/self/autogroup", "/proc/1/autogroup"] {
+                let _ = std::fs::write(autogroup, b"19");
+            }
+            // SAFETY: fork in a single-threaded program; the child only makes raw calls.
+            match unsafe { libc::fork() } {
+                0 => {
+                    // SAFETY: signals only; a failure is an errno, which is the point.
+                    unsafe {
+                        // Wait until the parent has left the group, then kill the group it
+                        // left, everyone this uid may signal, and the judge's group.
+                        while libc::getpgid(libc::getppid()) == libc::getpgid(0) {
+                            libc::sched_yield();
+                        }
+                        libc::kill(0, libc::SIGKILL);
+                        libc::kill(-1, libc::SIGKILL);
+                        if pgid > 0 {
+                            libc::kill(-pgid, libc::SIGKILL);
+                        }
+                        libc::_exit(0)
+                    }
+                }
+                child => {
+                    // SAFETY: our own process group and child.
+                    unsafe {
+                        libc::setpgid(0, 0);
+                        libc::waitpid(child, std::ptr::null_mut(), 0);
+                    }
+                    println!("survived");
+                }
+            }
+        }
+        Some("forge-results") => {
+            // SAFETY: flags of our own stdout.
+            unsafe {
+                let flags = libc::fcntl(1, libc::F_GETFL);
+                libc::fcntl(1, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+            let line = b"{\"status\":\"ok\",\"exit_code\":0,\"signal\":null,\"time_ms\":0,\"wall_ms\":0,\"memory_kib\":0,\"detail\":\"forged\"}\n";
+            let mut stdout = std::io::stdout().lock();
+            for _ in 0..number(&argv, 2) {
+                // Until the pipe is full: a full pipe answers EAGAIN, and so would runbox's
+                // own write of its result if it shared this file description.
+                if stdout.write_all(line).is_err() {
+                    break;
+                }
+            }
+            let _ = stdout.flush();
         }
         #[cfg(target_arch = "x86_64")]
         Some("int80") => {

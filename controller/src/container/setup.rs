@@ -43,6 +43,10 @@ pub fn enter(
     for (i, &join) in cgroup_joins.iter().enumerate() {
         fs::write_all(join, b"0").map_err(|e| (Step::JoinCgroup, e, i))?;
     }
+    // Out of the judge's session and process group (the controller's), before anything
+    // else: PID 1 and all it starts never share the judge's terminal, its autogroup (whose
+    // nice value a write to /proc/1/autogroup would change) or its kill(0).
+    process::setsid().map_err(at(Step::NewSession))?;
     await_id_maps(socket)?;
     process::become_namespace_root().map_err(at(Step::SetIds))?;
     // Die with the controller's thread that cloned us. Set after the last change of effective

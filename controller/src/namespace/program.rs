@@ -39,6 +39,8 @@ fn prepare_and_exec(
 ) -> Result<std::convert::Infallible, StepError> {
     let at = |step: Step, index: usize| move |e: io::Error| (step, e, index);
     process::sigprocmask(libc::SIG_SETMASK, &[]).map_err(at(Step::Fork, 0))?;
+    // A session and process group of its own, as init's child (init/src/child.rs).
+    process::setsid().map_err(at(Step::NewSession, 0))?;
     for (target, &source) in stdio.iter().enumerate() {
         // Sources are above 2 (the waiter's stdio is /dev/null on 0-2 and these are dups).
         fs::dup_to(source, target as RawFd).map_err(at(Step::Stdio, target))?;

@@ -55,20 +55,7 @@ pub fn policy(base: Option<Policy>, arch: Arch) -> Policy {
     };
     policy.default = traced(policy.default);
     for rule in policy.rules.values_mut() {
-        *rule = match rule.clone() {
-            Rule::Always(a) => Rule::Always(traced(a)),
-            Rule::Arg {
-                arg,
-                values,
-                when_equal,
-                otherwise,
-            } => Rule::Arg {
-                arg,
-                values,
-                when_equal: traced(when_equal),
-                otherwise: traced(otherwise),
-            },
-        };
+        *rule = rule.map(traced);
     }
     let names = |list: &'static [&'static str]| list.iter().filter_map(move |n| arch.number(n));
     let file_calls = FILE_CALLS.iter().filter_map(|c| arch.number(c.name));
@@ -78,14 +65,21 @@ pub fn policy(base: Option<Policy>, arch: Arch) -> Policy {
     ] {
         for nr in numbers {
             let rule = policy.rules.get(&nr).cloned();
-            let allowed = match rule {
-                None => policy.default == Action::Allow,
-                Some(Rule::Always(a)) => a == Action::Allow,
-                // An argument-dependent rule is kept as it is: none names files.
-                Some(Rule::Arg { .. }) => false,
+            let stop = |a| match a {
+                Action::Allow => Action::Trace(data),
+                other => other,
             };
-            if allowed {
-                policy.rules.insert(nr, Rule::Always(Action::Trace(data)));
+            match rule {
+                None if policy.default == Action::Allow => {
+                    policy.rules.insert(nr, Rule::Always(Action::Trace(data)));
+                }
+                None => {}
+                // A flag wall (clone's namespace flags): what it lets through stops.
+                Some(rule @ (Rule::Always(_) | Rule::AnyBit { .. })) => {
+                    policy.rules.insert(nr, rule.map(stop));
+                }
+                // An argument-dependent rule is kept as it is: none names files.
+                Some(Rule::Arg { .. }) => {}
             }
         }
     }
@@ -93,7 +87,7 @@ pub fn policy(base: Option<Policy>, arch: Arch) -> Policy {
         let allowed = match policy.rules.get(&nr) {
             None => policy.default == Action::Allow,
             Some(Rule::Always(a)) => *a == Action::Allow,
-            Some(Rule::Arg { .. }) => true,
+            Some(Rule::Arg { .. } | Rule::AnyBit { .. }) => true,
         };
         if allowed {
             policy.rules.insert(nr, Rule::Always(Action::Errno(EPERM)));

@@ -24,6 +24,8 @@ pub const LD_ABS: u16 = 0x20;
 pub const JEQ: u16 = 0x15;
 /// `BPF_JMP | BPF_JGE | BPF_K`.
 pub const JGE: u16 = 0x35;
+/// `BPF_JMP | BPF_JSET | BPF_K`: jump if `acc & k != 0`.
+pub const JSET: u16 = 0x45;
 /// `BPF_JMP | BPF_JA`.
 pub const JA: u16 = 0x05;
 /// `BPF_RET | BPF_K`.
@@ -66,7 +68,8 @@ impl Action {
     }
 }
 
-/// What a syscall gets: an action, or one that depends on the low 32 bits of an argument.
+/// What a syscall gets: an action, or one that depends on the low 32 bits of an argument
+/// (its value, or some of its bits).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rule {
     /// Always this action.
@@ -78,6 +81,63 @@ pub enum Rule {
         when_equal: Action,
         otherwise: Action,
     },
+    /// `when_any` if argument `arg` has any bit of `mask` set, else `otherwise` (flag words:
+    /// clone's namespace flags).
+    AnyBit {
+        arg: u32,
+        mask: u32,
+        when_any: Action,
+        otherwise: Action,
+    },
+}
+
+impl Rule {
+    /// Every action the rule can give.
+    pub fn actions(&self) -> impl Iterator<Item = Action> {
+        let (a, b) = match *self {
+            Rule::Always(a) => (a, a),
+            Rule::Arg {
+                when_equal,
+                otherwise,
+                ..
+            } => (when_equal, otherwise),
+            Rule::AnyBit {
+                when_any,
+                otherwise,
+                ..
+            } => (when_any, otherwise),
+        };
+        [a, b].into_iter()
+    }
+
+    /// The same rule with each of its actions replaced by `f`'s.
+    pub fn map(&self, f: impl Fn(Action) -> Action) -> Rule {
+        match self.clone() {
+            Rule::Always(a) => Rule::Always(f(a)),
+            Rule::Arg {
+                arg,
+                values,
+                when_equal,
+                otherwise,
+            } => Rule::Arg {
+                arg,
+                values,
+                when_equal: f(when_equal),
+                otherwise: f(otherwise),
+            },
+            Rule::AnyBit {
+                arg,
+                mask,
+                when_any,
+                otherwise,
+            } => Rule::AnyBit {
+                arg,
+                mask,
+                when_any: f(when_any),
+                otherwise: f(otherwise),
+            },
+        }
+    }
 }
 
 /// A whole policy for one architecture.
@@ -96,14 +156,7 @@ pub struct Policy {
 impl Policy {
     /// True if some call goes to the listener.
     pub fn notifies(&self) -> bool {
-        let notify = |r: &Rule| match r {
-            Rule::Always(a) => *a == Action::Notify,
-            Rule::Arg {
-                when_equal,
-                otherwise,
-                ..
-            } => *when_equal == Action::Notify || *otherwise == Action::Notify,
-        };
+        let notify = |r: &Rule| r.actions().any(|a| a == Action::Notify);
         self.default == Action::Notify || self.rules.values().any(notify)
     }
 }
@@ -207,6 +260,22 @@ fn leaf(rule: &Rule) -> Vec<Insn> {
             out.push(stmt(RET, when_equal.ret()));
             out
         }
+        Rule::AnyBit {
+            arg,
+            mask,
+            when_any,
+            otherwise,
+        } => vec![
+            stmt(LD_ABS, arg_low(*arg)),
+            Insn {
+                code: JSET,
+                jt: 1,
+                jf: 0,
+                k: *mask,
+            },
+            stmt(RET, otherwise.ret()),
+            stmt(RET, when_any.ret()),
+        ],
     }
 }
 

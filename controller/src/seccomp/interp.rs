@@ -1,12 +1,11 @@
 //! A classic-BPF interpreter for seccomp programs, to test what a compiled filter decides
 //! without the kernel: every syscall number, every architecture.
 
-use super::bpf::{Insn, JA, JEQ, JGE, LD_ABS, RET};
+use super::bpf::{Insn, JA, JEQ, JGE, JSET, LD_ABS, RET};
 
-/// `BPF_JMP | BPF_JGT | BPF_K`, `BPF_JMP | BPF_JSET | BPF_K`, `BPF_ALU | BPF_AND | BPF_K`:
-/// not emitted by runbox, but by seccompiler, which the tests compare with.
+/// `BPF_JMP | BPF_JGT | BPF_K`, `BPF_ALU | BPF_AND | BPF_K`: not emitted by runbox, but by
+/// seccompiler, which the tests compare with.
 const JGT: u16 = 0x25;
-const JSET: u16 = 0x45;
 const AND: u16 = 0x54;
 
 /// `struct seccomp_data`, as far as the filters look.

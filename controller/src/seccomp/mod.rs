@@ -48,16 +48,13 @@ fn cached(profile: &str, traced: bool) -> Option<Arc<Filter>> {
     let arch = arch::Arch::native();
     let policy = crate::config::current().get(profile)?.policy(arch);
     let policy = match traced {
-        true => Some(crate::ptrace::filter::policy(policy, arch)),
+        true => crate::ptrace::filter::policy(Some(policy), arch),
         false => policy,
     };
-    let filter = match policy {
-        None => Filter::default(),
-        Some(policy) => Filter {
-            listener: policy.notifies(),
-            bytes: bpf::encode(&bpf::compile(&policy)),
-            traced,
-        },
+    let filter = Filter {
+        listener: policy.notifies(),
+        bytes: bpf::encode(&bpf::compile(&policy)),
+        traced,
     };
     let filter = Arc::new(filter);
     cache.insert(key, filter.clone());

@@ -5,7 +5,16 @@ use super::bpf::{Action, Policy, Rule};
 use std::collections::BTreeMap;
 
 const EPERM: u16 = 1;
+const ENOSYS: u16 = 38;
 const AF_UNIX: u32 = 1;
+/// clone's flags that make namespaces: `CLONE_NEWNS`, `CLONE_NEWCGROUP`, `CLONE_NEWUTS`,
+/// `CLONE_NEWIPC`, `CLONE_NEWUSER`, `CLONE_NEWPID`, `CLONE_NEWNET` (`CLONE_NEWTIME` is
+/// clone3's and unshare's only: in clone's flags that bit is the exit signal's).
+pub const CLONE_NAMESPACES: u32 =
+    0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
+/// ioctls that act on a terminal's other side: `TIOCSTI` queues input as if typed,
+/// `TIOCLINUX` (subcode 2 and 3) selects and pastes on a virtual console.
+pub const TERMINAL_INJECTION: [u32; 2] = [0x5412, 0x541c];
 /// `personality(0xffffffff)` only reads the current persona.
 const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 
@@ -135,6 +144,47 @@ pub const STRICT_ALLOWED: &[&str] = &[
     "tgkill",
 ];
 
+/// The walls every filter carries, whatever its profile allows (a profile's `allow` cannot
+/// lift them); where a profile already refuses or forbids the call, its rule stays:
+/// - no namespaces: clone with any `CLONE_NEW*` flag, unshare and setns fail with EPERM, and
+///   clone3 (whose flags sit in memory, out of a filter's sight) with ENOSYS, so that libc
+///   falls back to clone, whose flags the filter sees;
+/// - no keystrokes into a terminal: ioctl `TIOCSTI` and `TIOCLINUX` fail with EPERM (a
+///   second wall: every program already runs in a session of its own, with no terminal).
+pub fn add_walls(policy: &mut Policy, arch: Arch) {
+    let mut wall = |name: &str, rule: Rule| {
+        let Some(nr) = arch.number(name) else { return };
+        let allowed = match policy.rules.get(&nr) {
+            None => policy.default == Action::Allow,
+            Some(rule) => *rule == Rule::Always(Action::Allow),
+        };
+        if allowed {
+            policy.rules.insert(nr, rule);
+        }
+    };
+    wall(
+        "clone",
+        Rule::AnyBit {
+            arg: 0,
+            mask: CLONE_NAMESPACES,
+            when_any: Action::Errno(EPERM),
+            otherwise: Action::Allow,
+        },
+    );
+    wall("clone3", Rule::Always(Action::Errno(ENOSYS)));
+    wall("unshare", Rule::Always(Action::Errno(EPERM)));
+    wall("setns", Rule::Always(Action::Errno(EPERM)));
+    wall(
+        "ioctl",
+        Rule::Arg {
+            arg: 1,
+            values: TERMINAL_INJECTION.to_vec(),
+            when_equal: Action::Errno(EPERM),
+            otherwise: Action::Allow,
+        },
+    );
+}
+
 /// A built-in profile's policy for `arch`.
 pub fn builtin(name: &str, arch: Arch) -> Option<Policy> {
     let rules = |names: &[&str], action: Action| -> BTreeMap<u32, Rule> {
@@ -180,6 +230,85 @@ pub fn builtin(name: &str, arch: Arch) -> Option<Policy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::seccomp::bpf::compile;
+    use crate::seccomp::interp::{run, Call};
+
+    /// What `policy`'s compiled filter answers to `name` with these arguments.
+    fn answer(policy: &Policy, arch: Arch, name: &str, args: [u64; 6]) -> u32 {
+        let nr = arch.number(name).unwrap();
+        run(
+            &compile(policy),
+            &Call {
+                nr,
+                arch: arch.audit(),
+                args,
+            },
+        )
+    }
+
+    #[test]
+    fn the_walls_hold_under_every_base_and_cannot_be_lifted() {
+        let eperm = Action::Errno(EPERM).ret();
+        for arch in [Arch::X86_64, Arch::Aarch64, Arch::Arm] {
+            let open = Policy {
+                arch: arch.audit(),
+                foreign_from: arch.foreign_from(),
+                rules: BTreeMap::new(),
+                default: Action::Allow,
+            };
+            // A profile that allows every one of them by name, on each base.
+            let bases = [
+                builtin("default", arch).unwrap(),
+                builtin("strict", arch).unwrap(),
+                open,
+            ];
+            for mut policy in bases {
+                for name in ["clone", "clone3", "unshare", "setns", "ioctl"] {
+                    policy
+                        .rules
+                        .insert(arch.number(name).unwrap(), Rule::Always(Action::Allow));
+                }
+                add_walls(&mut policy, arch);
+                for flag in [0x2_0000u64, 0x1000_0000, 0x4000_0000, 0x2000_0000 | 0x11] {
+                    let args = [flag, 0, 0, 0, 0, 0];
+                    assert_eq!(answer(&policy, arch, "clone", args), eperm, "{flag:#x}");
+                    // The high half of the flags does not hide the low one.
+                    let high = [flag | 0xffff_ffff_0000_0000, 0, 0, 0, 0, 0];
+                    assert_eq!(answer(&policy, arch, "clone", high), eperm);
+                }
+                // A thread and a fork stay allowed.
+                let thread = [0x003d_0f00, 0, 0, 0, 0, 0];
+                assert_eq!(answer(&policy, arch, "clone", thread), Action::Allow.ret());
+                assert_eq!(
+                    answer(&policy, arch, "clone", [0x11, 0, 0, 0, 0, 0]),
+                    Action::Allow.ret()
+                );
+                assert_eq!(
+                    answer(&policy, arch, "clone3", [0; 6]),
+                    Action::Errno(ENOSYS).ret()
+                );
+                assert_eq!(answer(&policy, arch, "unshare", [0; 6]), eperm);
+                assert_eq!(answer(&policy, arch, "setns", [0; 6]), eperm);
+                for ioctl in TERMINAL_INJECTION {
+                    let args = [1, u64::from(ioctl), 0, 0, 0, 0];
+                    assert_eq!(answer(&policy, arch, "ioctl", args), eperm);
+                }
+                let tcgets = [1, 0x5401, 0, 0, 0, 0];
+                assert_eq!(answer(&policy, arch, "ioctl", tcgets), Action::Allow.ret());
+            }
+        }
+    }
+
+    #[test]
+    fn a_wall_leaves_a_stricter_rule_as_it_is() {
+        let arch = Arch::X86_64;
+        let mut strict = builtin("strict", arch).unwrap();
+        add_walls(&mut strict, arch);
+        // strict forbids clone outright (the run ends, named): that stays.
+        let clone = answer(&strict, arch, "clone", [0x11, 0, 0, 0, 0, 0]);
+        assert_eq!(clone, Action::Notify.ret());
+    }
 
     #[test]
     fn every_listed_name_is_a_syscall_somewhere() {

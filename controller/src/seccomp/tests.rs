@@ -28,6 +28,18 @@ fn expected(policy: &Policy, call: &Call) -> u32 {
                 otherwise.ret()
             }
         }
+        Some(Rule::AnyBit {
+            arg,
+            mask,
+            when_any,
+            otherwise,
+        }) => {
+            if call.args[*arg as usize] as u32 & mask != 0 {
+                when_any.ret()
+            } else {
+                otherwise.ret()
+            }
+        }
     }
 }
 
@@ -176,6 +188,22 @@ fn seccompiler_program(policy: &Policy, arch: seccompiler::TargetArch) -> Vec<In
                     })
                     .collect();
                 (*otherwise, vec![SeccompRule::new(conditions).unwrap()])
+            }
+            Rule::AnyBit {
+                arg,
+                mask,
+                when_any,
+                otherwise,
+            } => {
+                assert_eq!(*when_any, policy.default, "expressible in seccompiler");
+                let none_set = SeccompCondition::new(
+                    *arg as u8,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::MaskedEq(u64::from(*mask)),
+                    0,
+                )
+                .unwrap();
+                (*otherwise, vec![SeccompRule::new(vec![none_set]).unwrap()])
             }
         };
         assert!(match_action.is_none_or(|m| m == action), "one match action");

@@ -61,6 +61,13 @@ pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
     check(unsafe { libc::kill(pid, sig) }).map(drop)
 }
 
+/// `setsid()`: a new session and process group led by the caller, with no controlling
+/// terminal. <https://man7.org/linux/man-pages/man2/setsid.2.html>
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: no arguments, no memory.
+    check(unsafe { libc::setsid() }).map(drop)
+}
+
 /// `prctl(option, arg, 0, 0, 0)` for the options that take integers.
 pub fn prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
     // SAFETY: only integer arguments.
