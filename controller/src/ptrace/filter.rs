@@ -49,10 +49,12 @@ pub fn policy(base: Option<Policy>, arch: Arch) -> Policy {
         rules: BTreeMap::new(),
         default: Action::Allow,
     });
-    let traced = |a: Action| match a {
-        Action::Notify => Action::Trace(DISALLOWED),
-        other => other,
-    };
+    fn traced(a: Action) -> Action {
+        match a {
+            Action::Notify => Action::Trace(DISALLOWED),
+            other => other,
+        }
+    }
     policy.default = traced(policy.default);
     for rule in policy.rules.values_mut() {
         *rule = rule.map(traced);
