@@ -18,8 +18,7 @@ use crate::result::RunResult;
 use crate::spec::{LimitChoices, Mode};
 use crate::units::{parse_duration, parse_size};
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, Write};
-use std::os::fd::AsFd;
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -137,7 +136,7 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
         Ok(stdio) => stdio,
         Err(e) => return RunResult::internal_error(e),
     };
-    let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
+    let fds = stdio.borrow();
     let (config, spec) = match options.resolve() {
         Ok(resolved) => (resolved.config, resolved.spec),
         Err(e) => return RunResult::internal_error(e),
@@ -166,21 +165,34 @@ fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
     }
 }
 
-/// Writes one result line and flushes it.
-fn emit(out: &Mutex<std::io::Stdout>, id: Option<&str>, result: &RunResult) {
-    let line = serde_json::to_string(&ResultLine { id, result })
-        .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
-    let out = out.lock().unwrap_or_else(|e| e.into_inner());
-    let mut out = out.lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+/// Where result lines go: runbox's stdout, one whole line per write, and whether one of
+/// them could not be written.
+struct Results {
+    failed: Mutex<Option<std::io::Error>>,
+}
+
+impl Results {
+    /// Writes one result line; a failure is kept (the batch then ends as an internal error).
+    fn emit(&self, id: Option<&str>, result: &RunResult) {
+        let mut line = serde_json::to_string(&ResultLine { id, result })
+            .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
+        line.push('\n');
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        if failed.is_none() {
+            if let Err(e) = crate::stdio::write_fully(libc::STDOUT_FILENO, line.as_bytes()) {
+                *failed = Some(e);
+            }
+        }
+    }
 }
 
 /// Reads requests from `input` until EOF, runs them on `parallel` workers, prints results.
 pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
     let parallel = parallel.max(1);
     let pool = Pool::new(ContainerConfig::default(), parallel)?;
-    let out = Mutex::new(std::io::stdout());
+    let out = Results {
+        failed: Mutex::new(None),
+    };
     let (jobs, inbox) = mpsc::channel::<(Option<String>, RunOptions)>();
     let inbox = Arc::new(Mutex::new(inbox));
     std::thread::scope(|scope| {
@@ -190,7 +202,7 @@ pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
             scope.spawn(move || loop {
                 let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((id, options)) = job else { break };
-                emit(out, id.as_deref(), &execute(&options, pool));
+                out.emit(id.as_deref(), &execute(&options, pool));
             });
         }
         for line in input.lines() {
@@ -202,12 +214,15 @@ pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
                 (id, Ok(options)) => {
                     let _ = jobs.send((id, options));
                 }
-                (id, Err(why)) => emit(&out, id.as_deref(), &RunResult::internal_error(why)),
+                (id, Err(why)) => out.emit(id.as_deref(), &RunResult::internal_error(why)),
             }
         }
         drop(jobs);
     });
-    Ok(())
+    match out.failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(Error::io("write a result line to stdout", e)),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use crate::status::Status;
 use crate::units::{parse_duration, parse_size};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -184,12 +183,21 @@ fn run(args: RunArgs) -> i32 {
         Ok(stdio) => stdio,
         Err(message) => return usage_error(format!("--{message}")),
     };
-    let fds = [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()];
-    let result = match run_once(options.mode, &resolved.config, &resolved.spec, fds) {
+    let result = match run_once(
+        options.mode,
+        &resolved.config,
+        &resolved.spec,
+        stdio.borrow(),
+    ) {
         Ok(result) => result,
         Err(e) if e.is_usage() => return usage_error(e),
         Err(e) => RunResult::internal_error(e.to_string()),
     };
+    // The program's output first, then the result: both checked.
+    if let Err(e) = stdio.deliver() {
+        eprintln!("runbox: cannot copy the program's output to runbox's own: {e}");
+        return EXIT_INTERNAL;
+    }
     report(&result, args.json)
 }
 
@@ -230,14 +238,16 @@ fn batch(args: BatchArgs) -> i32 {
     }
 }
 
-/// Prints the result and returns the exit code it calls for.
+/// Prints the result and returns the exit code it calls for: a result that could not be
+/// written is an internal error, said on stderr.
 fn report(result: &RunResult, json: bool) -> i32 {
-    if json {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", result.to_json());
-        let _ = out.flush();
-    } else {
-        eprint!("{}", result.to_human());
+    let (fd, text) = match json {
+        true => (libc::STDOUT_FILENO, format!("{}\n", result.to_json())),
+        false => (libc::STDERR_FILENO, result.to_human()),
+    };
+    if let Err(e) = crate::stdio::write_fully(fd, text.as_bytes()) {
+        eprintln!("runbox: cannot write the result: {e}");
+        return EXIT_INTERNAL;
     }
     if result.status == Status::InternalError {
         EXIT_INTERNAL

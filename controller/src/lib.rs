@@ -37,6 +37,7 @@ pub mod run;
 pub mod seccomp;
 pub mod spec;
 pub mod status;
+pub mod stdio;
 pub mod supervise;
 pub mod sys;
 pub mod units;

@@ -6,19 +6,10 @@ use crate::container::ContainerConfig;
 use crate::mount::{Bind, RootSpec};
 use crate::ptrace::fileset::Access;
 use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
-use std::fs::{File, OpenOptions};
-use std::os::fd::{AsFd, OwnedFd};
+pub use crate::stdio::OutputDefault;
+use crate::stdio::Stdio;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Where a program's stdout or stderr goes when no file is named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputDefault {
-    /// runbox's own stdout or stderr (`runbox run`).
-    Inherit,
-    /// Nowhere (`runbox batch`: a program's output never mixes into the results).
-    Discard,
-}
 
 /// One run's options, parsed and typed; `None` means the contract's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -131,37 +122,15 @@ impl RunOptions {
         })
     }
 
-    /// Opens the program's stdin, stdout and stderr on the host; an error names the option.
-    pub fn open_stdio(&self, unnamed_output: OutputDefault) -> Result<[OwnedFd; 3], String> {
-        let stdin_path = self.stdin.clone().unwrap_or_else(|| "/dev/null".into());
-        let stdin =
-            File::open(&stdin_path).map_err(|e| format!("stdin {}: {e}", stdin_path.display()))?;
-        let output = |path: &Option<PathBuf>,
-                      name: &str,
-                      inherited: std::os::fd::BorrowedFd<'_>| {
-            let opened = match (path, unnamed_output) {
-                (Some(path), _) => OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(path),
-                (None, OutputDefault::Discard) => OpenOptions::new().write(true).open("/dev/null"),
-                (None, OutputDefault::Inherit) => {
-                    return inherited
-                        .try_clone_to_owned()
-                        .map_err(|e| format!("{name}: {e}"))
-                }
-            };
-            let shown = path
-                .as_ref()
-                .map_or("/dev/null".into(), |p| p.display().to_string());
-            opened
-                .map(OwnedFd::from)
-                .map_err(|e| format!("{name} {shown}: {e}"))
-        };
-        let stdout = output(&self.stdout, "stdout", std::io::stdout().as_fd())?;
-        let stderr = output(&self.stderr, "stderr", std::io::stderr().as_fd())?;
-        Ok([stdin.into(), stdout, stderr])
+    /// Opens the program's stdin, stdout and stderr ([`crate::stdio`]); an error names the
+    /// option and the path.
+    pub fn open_stdio(&self, unnamed_output: OutputDefault) -> Result<Stdio, String> {
+        crate::stdio::open(
+            self.stdin.as_deref(),
+            self.stdout.as_deref(),
+            self.stderr.as_deref(),
+            unnamed_output,
+        )
     }
 }
 

@@ -14,11 +14,11 @@ use std::path::Path;
 /// The most directory entries whose sizes are looked at under /w and /tmp per run.
 const MAX_ENTRIES: usize = 10_000;
 
-/// True when a regular file among the stdio fds, or under one of `dirs`, is at least `limit`
-/// bytes long; the directories marked `true` are emptied on the way. An error is a
+/// True when a regular file among `outputs` (the program's stdout and stderr: never its
+/// stdin, which it only reads), or under one of `dirs`, is at least `limit` bytes long; the directories marked `true` are emptied on the way. An error is a
 /// directory to empty that could not be read or emptied.
-pub fn sweep(limit: u64, stdio: &[BorrowedFd<'_>], dirs: &[(&Path, bool)]) -> io::Result<bool> {
-    let mut full = stdio
+pub fn sweep(limit: u64, outputs: &[BorrowedFd<'_>], dirs: &[(&Path, bool)]) -> io::Result<bool> {
+    let mut full = outputs
         .iter()
         .any(|&fd| crate::sys::fs::regular_file_size(fd).is_some_and(|size| size >= limit));
     let mut budget = MAX_ENTRIES;

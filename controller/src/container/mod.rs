@@ -285,12 +285,12 @@ impl Container {
                 // next run. A container that cannot be emptied must not serve again.
                 let (w, tmp) = (root.join("w"), root.join("tmp"));
                 let empty = [(w.as_path(), self.own_work_dir), (tmp.as_path(), true)];
-                let output_full = match output::sweep(limits.output, &stdio, &empty) {
+                let output_full = match output::sweep(limits.output, &stdio[1..], &empty) {
                     Ok(full) => full,
                     Err(_) => {
                         self.unclean = true;
                         let look = [(w.as_path(), false), (tmp.as_path(), false)];
-                        output::sweep(limits.output, &stdio, &look).unwrap_or(false)
+                        output::sweep(limits.output, &stdio[1..], &look).unwrap_or(false)
                     }
                 };
                 let accounting = account(figures, output_full);

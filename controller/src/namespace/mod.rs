@@ -145,7 +145,7 @@ impl Sandbox<'_> {
         };
         let (w, tmp) = (root.join("w"), root.join("tmp"));
         let look = [(w.as_path(), false), (tmp.as_path(), false)];
-        let output_full = output::sweep(limits.output, &stdio, &look).unwrap_or(false);
+        let output_full = output::sweep(limits.output, &stdio[1..], &look).unwrap_or(false);
         let accounting = account(figures, output_full);
         Ok(Outcome::Finished {
             finished,

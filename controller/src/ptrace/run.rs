@@ -124,8 +124,8 @@ pub fn run(
         };
         return Ok(RunResult::internal_error(detail));
     }
-    let output_full =
-        crate::output::sweep(spec.limits.output, &stdio, &[(&dir.path, false)]).unwrap_or(false);
+    let output_full = crate::output::sweep(spec.limits.output, &stdio[1..], &[(&dir.path, false)])
+        .unwrap_or(false);
     drop(dir);
     let exit = if libc::WIFSIGNALED(status) {
         Exit::Signal(libc::WTERMSIG(status))

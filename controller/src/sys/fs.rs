@@ -167,3 +167,94 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: pipe2 returned two new fds that nothing else owns.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
+
+/// `openat2(AT_FDCWD, path, {flags | O_CLOEXEC, mode, RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS})`: like `open`, but ELOOP if any component of the path is a
+/// symbolic link (the last one included).
+/// <https://man7.org/linux/man-pages/man2/openat2.2.html>
+pub fn open_no_symlinks(path: Path, flags: libc::c_int, mode: u32) -> io::Result<OwnedFd> {
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    // struct open_how: flags, mode, resolve.
+    let how: [u64; 3] = [
+        (flags | libc::O_CLOEXEC) as u64,
+        u64::from(mode),
+        RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    ];
+    // SAFETY: path is NUL-terminated and how a live open_how of the size given.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            how.as_ptr(),
+            std::mem::size_of_val(&how),
+        )
+    })?;
+    // SAFETY: openat2 returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `open(path, flags | O_CLOEXEC)` (for `/proc/self/fd/N`: a new description of that file).
+pub fn open(path: Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: path is NUL-terminated.
+    let fd = check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) })?;
+    // SAFETY: open returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `fstat(fd)`: the file type bits of `st_mode` and `st_rdev`.
+pub fn file_type(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(libc::mode_t, libc::dev_t)> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is a live descriptor (borrowed) and st a live stat.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok((st.st_mode & libc::S_IFMT, st.st_rdev))
+}
+
+/// `open(dir, O_TMPFILE | O_EXCL | O_RDWR, 0600)`: a regular file with no name, which can
+/// never be given one (O_EXCL), gone with its last fd; a memfd where the file system has no
+/// O_TMPFILE.
+pub fn unnamed_file(dir: Path) -> io::Result<OwnedFd> {
+    let flags = libc::O_TMPFILE | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC;
+    // SAFETY: dir is NUL-terminated; the mode is an integer.
+    let fd = check(unsafe { libc::open(dir.as_ptr(), flags, 0o600) });
+    if let Ok(fd) = fd {
+        // SAFETY: open returned a new fd that nothing else owns.
+        return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    // SAFETY: the name is NUL-terminated.
+    let fd = check(unsafe { libc::memfd_create(c"runbox-output".as_ptr(), libc::MFD_CLOEXEC) })?;
+    // SAFETY: memfd_create returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `sendfile(out, in, &offset, len)` from `offset`: the bytes copied (0 at the end).
+pub fn sendfile(out: RawFd, from: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
+    // SAFETY: offset is a live off_t the kernel updates; no other memory is touched.
+    check(unsafe { libc::sendfile(out, from, offset, len) }).map(|n| n as usize)
+}
+
+/// `pread(fd, buf, offset)`.
+pub fn pread(fd: RawFd, buf: &mut [u8], offset: i64) -> io::Result<usize> {
+    // SAFETY: buf is live and writable for its whole length.
+    check(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset) })
+        .map(|n| n as usize)
+}
+
+/// `write(fd, bytes)`: the bytes written.
+pub fn write(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: bytes is live and readable for its whole length.
+    check(unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) }).map(|n| n as usize)
+}
+
+/// `poll({fd, POLLOUT}, 1, -1)`: waits until `fd` takes a write (or has failed).
+pub fn wait_writable(fd: RawFd) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: pfd is one live pollfd.
+    check(unsafe { libc::poll(&mut pfd, 1, -1) }).map(drop)
+}

@@ -1,0 +1,239 @@
+//! The program's stdin, stdout and stderr, from the paths a judge names or from runbox's
+//! own.
+//!
+//! The controller is root, and a sandboxed program may have written where the judge's
+//! paths lead (a `--dir` it had, a `:rw` bind): a symbolic link planted there would make
+//! root read or write what it points at on the program's behalf. So a named path is
+//! resolved with no symbolic link followed anywhere on it (`openat2` with
+//! `RESOLVE_NO_SYMLINKS`; a link is a usage error naming the path), as an `O_PATH`
+//! descriptor that opens nothing yet, and only a regular file or `/dev/null` is then
+//! opened for real, through that descriptor: a FIFO, a device or a directory is a usage
+//! error too, never opened (opening a FIFO blocks, a device may act).
+//!
+//! runbox's own stdout and stderr are never handed to the program: a shared file
+//! description lets the program set `O_NONBLOCK` on it (runbox's result write would then
+//! fail), move its offset, or `TIOCSTI` into a terminal. The program writes into a spool
+//! instead, an unnamed regular file (`O_TMPFILE`, or a memfd) limited by `--output` like
+//! any file it writes, which runbox copies to its own stdout or stderr (`sendfile`) when
+//! the run has ended, before its result.
+
+use crate::sys::fs;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// `/dev/null`'s device number (character device 1, 3).
+const DEV_NULL: libc::dev_t = libc::makedev(1, 3);
+
+/// Where a program's stdout or stderr goes when no file is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputDefault {
+    /// runbox's own stdout or stderr, through a spool (`runbox run`).
+    Inherit,
+    /// Nowhere (`runbox batch`: a program's output never mixes into the results).
+    Discard,
+}
+
+/// The program's three stdio fds, and where its spooled output goes afterwards.
+#[derive(Debug)]
+pub struct Stdio {
+    /// fds 0, 1 and 2 of the program.
+    pub fds: [OwnedFd; 3],
+    /// (index in `fds`, runbox's own fd): stdout and stderr that were runbox's, spooled.
+    spools: Vec<(usize, RawFd)>,
+}
+
+impl Stdio {
+    /// The three fds, borrowed for a run.
+    pub fn borrow(&self) -> [BorrowedFd<'_>; 3] {
+        [
+            self.fds[0].as_fd(),
+            self.fds[1].as_fd(),
+            self.fds[2].as_fd(),
+        ]
+    }
+
+    /// Copies what the program wrote to runbox's own stdout and stderr, once it has ended.
+    pub fn deliver(&self) -> io::Result<()> {
+        for &(index, own) in &self.spools {
+            copy_out(self.fds[index].as_fd(), own)?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the program's stdio: `stdin` (default `/dev/null`), and `stdout` and `stderr`
+/// (created or truncated; unnamed, runbox's own through a spool or `/dev/null`). An error
+/// names the option and the path.
+pub fn open(
+    stdin: Option<&Path>,
+    stdout: Option<&Path>,
+    stderr: Option<&Path>,
+    unnamed: OutputDefault,
+) -> Result<Stdio, String> {
+    let input = match stdin {
+        Some(path) => open_named(path, false).map_err(|e| format!("stdin {e}"))?,
+        None => open_null()?,
+    };
+    let mut spools = Vec::new();
+    let mut output = |path: Option<&Path>, index: usize, name: &str| match (path, unnamed) {
+        (Some(path), _) => open_named(path, true).map_err(|e| format!("{name} {e}")),
+        (None, OutputDefault::Discard) => open_null(),
+        (None, OutputDefault::Inherit) => {
+            let spool = fs::unnamed_file(&temp_dir()?)
+                .map_err(|e| format!("{name}: cannot make a spool for runbox's own: {e}"))?;
+            // runbox's own fd 1 or 2.
+            spools.push((index, index as RawFd));
+            Ok(spool)
+        }
+    };
+    let out = output(stdout, 1, "stdout")?;
+    let err = output(stderr, 2, "stderr")?;
+    Ok(Stdio {
+        fds: [input, out, err],
+        spools,
+    })
+}
+
+fn temp_dir() -> Result<CString, String> {
+    CString::new(std::env::temp_dir().as_os_str().as_bytes())
+        .map_err(|_| "the temp dir's path holds a NUL byte".to_string())
+}
+
+fn open_null() -> Result<OwnedFd, String> {
+    fs::open(c"/dev/null", libc::O_RDWR | libc::O_NOCTTY).map_err(|e| format!("/dev/null: {e}"))
+}
+
+/// Why a file of this type cannot be a program's stdio, if it cannot.
+pub fn refused_type(mode: libc::mode_t, rdev: libc::dev_t) -> Option<&'static str> {
+    match mode {
+        libc::S_IFREG => None,
+        libc::S_IFCHR if rdev == DEV_NULL => None,
+        libc::S_IFCHR => Some("a character device"),
+        libc::S_IFBLK => Some("a block device"),
+        libc::S_IFIFO => Some("a FIFO"),
+        libc::S_IFSOCK => Some("a socket"),
+        libc::S_IFDIR => Some("a directory"),
+        _ => Some("not a regular file"),
+    }
+}
+
+/// Opens a path the judge named: for writing (created if missing, else truncated) or for
+/// reading. The error starts with the path.
+fn open_named(path: &Path, write: bool) -> Result<OwnedFd, String> {
+    let shown = path.display();
+    let cpath =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("{shown}: a NUL byte"))?;
+    let named = |e: io::Error| match e.raw_os_error() {
+        Some(libc::ELOOP) => format!(
+            "{shown}: a symbolic link on the path (runbox follows none in a path it is given: \
+             name the file itself)"
+        ),
+        _ => format!("{shown}: {e}"),
+    };
+    // Twice at most: a file created by someone else between the two calls is looked at again.
+    for _ in 0..2 {
+        let located = match fs::open_no_symlinks(&cpath, libc::O_PATH, 0) {
+            Err(e) if write && e.raw_os_error() == Some(libc::ENOENT) => {
+                let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
+                match fs::open_no_symlinks(&cpath, flags, 0o666) {
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+                    created => return created.map_err(named),
+                }
+            }
+            located => located.map_err(named)?,
+        };
+        let (mode, rdev) = fs::file_type(located.as_fd()).map_err(named)?;
+        if let Some(kind) = refused_type(mode, rdev) {
+            return Err(format!(
+                "{shown}: {kind}; runbox takes a regular file or /dev/null"
+            ));
+        }
+        // A new description of the very file located, not of whatever the path names now.
+        let again = CString::new(format!("/proc/self/fd/{}", located.as_raw_fd()))
+            .map_err(|_| format!("{shown}: a NUL byte"))?;
+        let flags = match write {
+            true => libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY,
+            false => libc::O_RDONLY | libc::O_NOCTTY,
+        };
+        return fs::open(&again, flags).map_err(named);
+    }
+    Err(format!(
+        "{shown}: created and removed while runbox opened it"
+    ))
+}
+
+/// Copies the whole of `spool` to `own`, waiting where `own` is non-blocking and full.
+fn copy_out(spool: BorrowedFd<'_>, own: RawFd) -> io::Result<()> {
+    let size = fs::regular_file_size(spool).unwrap_or(0) as i64;
+    let spool = spool.as_raw_fd();
+    let mut offset = 0i64;
+    while offset < size {
+        let rest = (size - offset) as usize;
+        match fs::sendfile(own, spool, &mut offset, rest) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => fs::wait_writable(own)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Not every file takes sendfile (a terminal): copy by hand.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                return copy_by_hand(spool, own, offset, size)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn copy_by_hand(spool: RawFd, own: RawFd, mut offset: i64, size: i64) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    while offset < size {
+        let n = fs::pread(spool, &mut buf, offset)?;
+        if n == 0 {
+            break;
+        }
+        write_fully(own, &buf[..n])?;
+        offset += n as i64;
+    }
+    Ok(())
+}
+
+/// Writes all of `bytes` to `fd`, waiting where it is non-blocking and full: for runbox's
+/// own output (results), which someone else may have made non-blocking.
+pub fn write_fully(fd: RawFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match fs::write(fd, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => fs::wait_writable(fd)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_and_dev_null_are_stdio() {
+        assert_eq!(refused_type(libc::S_IFREG, 0), None);
+        assert_eq!(refused_type(libc::S_IFCHR, DEV_NULL), None);
+        // /dev/zero (1, 5), a terminal (136, 0): devices.
+        assert_eq!(
+            refused_type(libc::S_IFCHR, (1 << 8) | 5),
+            Some("a character device")
+        );
+        assert_eq!(
+            refused_type(libc::S_IFCHR, 136 << 8),
+            Some("a character device")
+        );
+        assert_eq!(refused_type(libc::S_IFIFO, 0), Some("a FIFO"));
+        assert_eq!(refused_type(libc::S_IFDIR, 0), Some("a directory"));
+        assert_eq!(refused_type(libc::S_IFSOCK, 0), Some("a socket"));
+    }
+}
