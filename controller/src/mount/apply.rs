@@ -4,7 +4,7 @@
 //! fork; [`Prepared::apply`] only makes syscalls, so it is safe between fork and exec.
 
 use super::plan::{MountPlan, Op};
-use crate::sys::mount::{chdir, locked_flags, mount, pivot_root, umount2};
+use crate::sys::mount::{bind_no_symlinks, chdir, locked_flags, mount, pivot_root, umount2};
 use crate::sys::{fs, Path as CPath};
 use runbox_shared::Step;
 use std::ffi::{CString, NulError};
@@ -158,14 +158,9 @@ fn apply_op(op: &PreparedOp) -> Result<(), (Step, io::Error)> {
             writable,
         } => {
             // Recursive: a user namespace may not bind a mount without the mounts under it.
-            mount(
-                Some(source),
-                target,
-                None,
-                libc::MS_BIND | libc::MS_REC,
-                None,
-            )
-            .map_err(at(Step::BindMount))?;
+            // No symbolic link on the source's path is followed: a sandbox may have planted
+            // one where a judge's --dir or bind source leads (the plan refused those it saw).
+            bind_no_symlinks(source, target).map_err(at(Step::BindMount))?;
             if *writable {
                 return Ok(());
             }

@@ -158,6 +158,13 @@ pub enum PlanError {
     TargetThroughSymlink(PathBuf),
     /// A bind's target lies inside a read-only host bind where no mount point exists.
     NoMountPoint { target: PathBuf, host_path: PathBuf },
+    /// A host path given to runbox (`--dir`, `--rootfs`, a bind's source) passes through a
+    /// symbolic link (`link`), which runbox does not follow: a sandbox may have planted it.
+    SymlinkOnPath {
+        option: &'static str,
+        path: PathBuf,
+        link: PathBuf,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -179,6 +186,12 @@ impl fmt::Display for PlanError {
                 f,
                 "bind target {}: passes through a symbolic link of the root; name the real path",
                 p.display()
+            ),
+            PlanError::SymlinkOnPath { option, path, link } => write!(
+                f,
+                "{option} {}: {} is a symbolic link, and runbox follows none in a path it is given (name the real path)",
+                path.display(),
+                link.display()
             ),
             PlanError::NoMountPoint { target, host_path } => write!(
                 f,
@@ -234,8 +247,41 @@ struct Planner<'h> {
     dirs: BTreeSet<PathBuf>,
 }
 
+/// The first symbolic link among `path` and its ancestors, seen from the root down.
+fn symlink_on(path: &Path, host: &dyn HostView) -> Option<PathBuf> {
+    let mut prefixes: Vec<&Path> = path.ancestors().collect();
+    prefixes.reverse();
+    prefixes
+        .into_iter()
+        .find(|p| matches!(host.entry(p), Entry::Symlink(_)))
+        .map(Path::to_path_buf)
+}
+
+/// Refuses the host paths the judge gave (`--dir`, `--rootfs`, bind sources) that pass
+/// through a symbolic link: the set-up child, which binds them, follows none either
+/// (`RESOLVE_NO_SYMLINKS`), so this is the early, clear error.
+fn refuse_symlinks(spec: &RootSpec, host: &dyn HostView) -> Result<(), PlanError> {
+    let given = spec
+        .work_dir
+        .iter()
+        .map(|p| ("--dir", p))
+        .chain(spec.rootfs.iter().map(|p| ("--rootfs", p)))
+        .chain(spec.binds.iter().map(|b| ("--bind source", &b.source)));
+    for (option, path) in given {
+        if let Some(link) = symlink_on(path, host) {
+            return Err(PlanError::SymlinkOnPath {
+                option,
+                path: path.clone(),
+                link,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Plans the root for `spec`.
 pub fn plan(spec: &RootSpec, host: &dyn HostView) -> Result<MountPlan, PlanError> {
+    refuse_symlinks(spec, host)?;
     let mut p = Planner {
         host,
         ops: Vec::new(),

@@ -324,3 +324,35 @@ fn rootfs_entries_replace_the_defaults_except_what_runbox_builds() {
         Err(PlanError::RootfsNotDir("/r/hello".into()))
     );
 }
+
+#[test]
+fn given_paths_through_a_symbolic_link_are_refused_naming_the_link() {
+    let mut host = FakeHost::debian();
+    // A run's --dir where the run left links: to a directory and to a file.
+    host.add("/judge/work", Entry::Dir);
+    host.add("/judge/work/sub", Entry::Symlink("/root".into()));
+    host.add("/judge/work/in.txt", Entry::Symlink("/root/secret".into()));
+    host.add("/judge/lnk", Entry::Symlink("work".into()));
+    let refused = |spec: RootSpec| plan(&spec, &host).unwrap_err().to_string();
+    let dir = |d: &str| RootSpec {
+        work_dir: Some(d.into()),
+        ..RootSpec::default()
+    };
+    assert_eq!(
+        refused(dir("/judge/work/sub")),
+        "--dir /judge/work/sub: /judge/work/sub is a symbolic link, and runbox follows none in a path it is given (name the real path)"
+    );
+    assert!(refused(dir("/judge/lnk/x")).contains(": /judge/lnk is a symbolic link"));
+    let bind = RootSpec {
+        binds: vec!["/judge/work/in.txt:/in.txt".parse().unwrap()],
+        ..RootSpec::default()
+    };
+    assert!(refused(bind).starts_with("--bind source /judge/work/in.txt: /judge/work/in.txt is"));
+    let rootfs = RootSpec {
+        rootfs: Some("/judge/lnk".into()),
+        ..RootSpec::default()
+    };
+    assert!(refused(rootfs).starts_with("--rootfs /judge/lnk:"));
+    // The real paths plan.
+    assert!(plan(&dir("/judge/work"), &host).is_ok());
+}

@@ -70,3 +70,43 @@ pub fn chdir(path: Path) -> io::Result<()> {
     // SAFETY: path is a live NUL-terminated string.
     check(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
 }
+
+/// Binds `source` (recursively) at `target` with no symbolic link followed anywhere on
+/// `source`'s path: `openat2(source, O_PATH, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`,
+/// `open_tree(fd, "", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH)`, then
+/// `move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH)`.
+/// <https://man7.org/linux/man-pages/man2/open_tree.2.html>
+pub fn bind_no_symlinks(source: Path, target: Path) -> io::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+    let located = super::fs::open_no_symlinks(source, libc::O_PATH, 0)?;
+    let flags = OPEN_TREE_CLONE
+        | OPEN_TREE_CLOEXEC
+        | libc::AT_RECURSIVE as libc::c_uint
+        | libc::AT_EMPTY_PATH as libc::c_uint;
+    // SAFETY: located is a live fd and the path an empty NUL-terminated string.
+    let tree = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            located.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+        )
+    })?;
+    // SAFETY: open_tree returned a new fd that nothing else owns.
+    let tree = unsafe { OwnedFd::from_raw_fd(tree as libc::c_int) };
+    // SAFETY: tree is a live fd; both paths are live NUL-terminated strings.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
