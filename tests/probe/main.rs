@@ -36,6 +36,8 @@
 //!   SIGKILL to its old group (kill 0), to every process it may (kill -1) and to the group
 //!   PGID, and waits for it; writes 19 to `/proc/self/autogroup` and `/proc/1/autogroup`
 //!   first; prints `survived` if it lived through it;
+//! - `session`: prints `leader yes|no tty N`: whether it leads its session and process group,
+//!   and its controlling terminal's number (0: none);
 //! - `forge-results N`: sets O_NONBLOCK on its stdout and writes N forged result lines;
 //! - `open-edge PATH`: opens PATH for reading twice, from a copy that ends (with its NUL)
 //!   at the last byte of a page followed by an unmapped one, and from a copy that straddles
@@ -453,6 +455,26 @@ fn main() {
                     println!("survived");
                 }
             }
+        }
+        Some("session") => {
+            // SAFETY: queries of our own ids.
+            let (pid, sid, pgrp) = unsafe { (libc::getpid(), libc::getsid(0), libc::getpgrp()) };
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+            // After "(comm)": state, ppid, pgrp, session, tty_nr.
+            let tty = stat
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .nth(4)
+                .unwrap()
+                .to_string();
+            let leader = if sid == pid && pgrp == pid {
+                "yes"
+            } else {
+                "no"
+            };
+            println!("leader {leader} tty {tty}");
         }
         Some("forge-results") => {
             // SAFETY: flags of our own stdout.

@@ -1,0 +1,323 @@
+//! The host's walls, with hostile programs: nothing a program does turns runbox (root on
+//! the judge's host) against the host or the judge. Each test is one wall of the README's
+//! security section, in every mode where it applies.
+
+use runbox_tests::{
+    batch, finish, probe_bin, probe_bind, run, runbox_bin, sandbox_processes, Ran, TempDir, MODES,
+    PROBE,
+};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+
+fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
+    let bind = probe_bind();
+    let all: Vec<&str> = ["--bind", bind.as_str()]
+        .into_iter()
+        .chain(options.iter().copied())
+        .collect();
+    let argv: Vec<&str> = [PROBE].into_iter().chain(args.iter().copied()).collect();
+    run(mode, &all, &argv)
+}
+
+#[test]
+fn nested_namespaces_fail_under_every_profile() {
+    // (profile, what unshare and setns get): the strict-based profiles forbid them by name.
+    let refused = "errno 1\n";
+    for mode in MODES {
+        for (profile, others) in [
+            ("default", refused),
+            ("none", refused),
+            ("python3", refused),
+            ("rust", "disallowed_syscall"),
+        ] {
+            let p = ["--profile", profile];
+            for (args, says) in [
+                (&["clone-ns", "0x10000000"][..], refused), // CLONE_NEWUSER
+                (&["clone-ns", "0x20000"], refused),        // CLONE_NEWNS
+                (&["clone-ns", "0x40000000"], refused),     // CLONE_NEWNET
+                (&["clone3-ns", "0x10000000"], "errno 38\n"), // ENOSYS: libc falls back
+                (&["clone3-ns", "0"], "errno 38\n"),
+                (&["syscall", "unshare", "0x10000000"], others),
+                (&["syscall", "setns", "0"], others),
+            ] {
+                let ran = probe(mode, &p, args);
+                let got = match ran.status() {
+                    "ok" => ran.out(),
+                    other => other.to_string(),
+                };
+                assert_eq!(got, says, "{mode} {profile} {args:?}: {ran:?}");
+            }
+        }
+        // A plain fork stays a fork.
+        let ran = probe(mode, &[], &["clone-ns", "0"]);
+        assert_eq!(ran.out(), "ok\n", "{mode}: {ran:?}");
+        // strict allows no clone at all (tests/seccomp.rs: fork is disallowed_syscall,
+        // named); its threads-allowing child, rust, is above.
+    }
+}
+
+#[test]
+fn a_program_leads_a_session_of_its_own_with_no_terminal() {
+    for mode in MODES {
+        let ran = probe(mode, &[], &["session"]);
+        assert_eq!(ran.out(), "leader yes tty 0\n", "{mode}: {ran:?}");
+    }
+}
+
+/// A pseudo-terminal pair in raw mode: (controller side, terminal side).
+fn pty() -> (OwnedFd, OwnedFd) {
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: two live ints for the fds; no name, termios or window size asked for.
+    let ret = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(ret, 0, "openpty");
+    // SAFETY: openpty returned two new fds that nothing else owns.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // SAFETY: an all-zero termios is overwritten by tcgetattr; the fd is live.
+    let mut tio: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe {
+        libc::tcgetattr(slave.as_raw_fd(), &mut tio);
+        libc::cfmakeraw(&mut tio);
+        libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &tio);
+    }
+    (master, slave)
+}
+
+/// What is waiting in the terminal's input queue (what a shell on it would read next).
+fn pending_input(slave: &OwnedFd) -> Vec<u8> {
+    // SAFETY: flags of a live fd of ours, then a read into a live buffer.
+    unsafe {
+        let flags = libc::fcntl(slave.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(slave.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let mut buf = [0u8; 256];
+        let n = libc::read(slave.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
+        buf[..n.max(0) as usize].to_vec()
+    }
+}
+
+#[test]
+fn tiocsti_from_a_program_on_the_judges_terminal_injects_nothing() {
+    for mode in MODES {
+        let (master, slave) = pty();
+        // runbox's stdout and stderr are the terminal, as when a judge runs it in a shell.
+        let out = Command::new(runbox_bin())
+            .args([
+                "run",
+                "--json",
+                "--mode",
+                mode,
+                "--bind",
+                &probe_bind(),
+                "--",
+            ])
+            .args([PROBE, "tiocsti", "touch /tmp/PWNED\n"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave.try_clone().unwrap()))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{mode}");
+        assert_eq!(pending_input(&slave), b"", "{mode}: keystrokes were queued");
+        // What runbox and the program wrote arrived on the terminal: the probe's report
+        // (no push succeeded), then the result.
+        // SAFETY: a non-blocking read of a live fd of ours into a live buffer.
+        let shown = unsafe {
+            let flags = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(master.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+            let mut buf = vec![0u8; 64 << 10];
+            let n = libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
+            String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned()
+        };
+        assert!(shown.contains("fd0 errno"), "{mode}: {shown}");
+        assert!(!shown.contains(" ok"), "{mode}: a push succeeded: {shown}");
+        assert!(shown.contains(r#""status":"ok""#), "{mode}: {shown}");
+        // Handing the terminal itself as --stdout is refused: a device is no output file.
+        let name = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
+        let ran = run(mode, &["--stdout", name.to_str().unwrap()], &["/bin/true"]);
+        assert_eq!(ran.code, 2, "{mode}: {ran:?}");
+        assert!(ran.stderr.contains("a character device"), "{ran:?}");
+    }
+}
+
+fn autogroup() -> String {
+    std::fs::read_to_string("/proc/self/autogroup").unwrap_or_default()
+}
+
+#[test]
+fn kill_and_autogroup_reach_nothing_outside_the_run() {
+    // SAFETY: a query of our own process group.
+    let judge_group = unsafe { libc::getpgrp() }.to_string();
+    let before = autogroup();
+    let probe = probe_bin().display().to_string();
+    let mut lines = String::new();
+    for mode in MODES {
+        lines += &format!(
+            r#"{{"id":"attack-{mode}","mode":"{mode}","argv":["{PROBE}","kill-all","{judge_group}"],"bind":["{probe}:{PROBE}"]}}"#
+        );
+        lines.push('\n');
+        lines += &format!(
+            r#"{{"id":"victim-{mode}","mode":"{mode}","argv":["{PROBE}","spin","300"],"bind":["{probe}:{PROBE}"]}}"#
+        );
+        lines.push('\n');
+    }
+    // The batch helper asserts that runbox itself exits 0 (it was not killed).
+    let results = batch(&lines, 4);
+    assert_eq!(results.len(), 4, "{results:?}");
+    for result in &results {
+        if result["id"].as_str().unwrap().starts_with("victim") {
+            assert_eq!(result["status"], "ok", "{result}");
+        }
+    }
+    assert_eq!(autogroup(), before, "the judge's autogroup changed");
+}
+
+#[test]
+fn symlinks_and_fifos_left_in_a_dir_are_not_followed_or_opened() {
+    let secret = TempDir::new("walls-secret");
+    std::fs::write(secret.join("secret"), "SECRET").unwrap();
+    std::fs::write(secret.join("victim"), "VICTIM").unwrap();
+    let mode_0700 = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+    std::fs::set_permissions(&secret.0, mode_0700).unwrap();
+    let dir = TempDir::new("walls-dir");
+    let mode_0777 = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(&dir.0, mode_0777).unwrap();
+    for mode in MODES {
+        // The first run plants them.
+        let plant = format!(
+            "ln -sf {s}/secret /w/in.txt; ln -sf {s}/victim /w/out.txt; ln -sfn {s} /w/sub; \
+             rm -f /w/fifo; mkfifo /w/fifo",
+            s = secret.0.display()
+        );
+        let ran = run(mode, &["--dir", &dir.join("")], &["/bin/sh", "-c", &plant]);
+        assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
+        // The next runs name them; each is refused, naming the path.
+        for (option, path, says) in [
+            ("--stdin", "in.txt", "a symbolic link on the path"),
+            ("--stdout", "out.txt", "a symbolic link on the path"),
+            ("--stderr", "out.txt", "a symbolic link on the path"),
+            ("--stdin", "sub/secret", "a symbolic link on the path"),
+            ("--stdout", "fifo", "a FIFO"),
+            ("--stdin", "fifo", "a FIFO"),
+            ("--dir", "sub", "is a symbolic link"),
+            ("--bind", "in.txt", "is a symbolic link"),
+        ] {
+            let path = dir.join(path);
+            let arg = match option {
+                "--bind" => format!("{path}:/x"),
+                _ => path.clone(),
+            };
+            let ran = run(mode, &[option, &arg], &["/bin/cat"]);
+            assert_eq!(ran.code, 2, "{mode} {option} {path}: {ran:?}");
+            assert!(
+                ran.stderr.contains(&path) && ran.stderr.contains(says),
+                "{mode} {option} {path}: {ran:?}"
+            );
+            assert!(!ran.out().contains("SECRET"), "{ran:?}");
+        }
+        // A batch line gets the same answer, and the batch goes on.
+        let line = format!(
+            "{{\"id\":\"s\",\"mode\":\"{mode}\",\"argv\":[\"/bin/cat\"],\"stdin\":\"{}\"}}\n{{\"id\":\"t\",\"mode\":\"{mode}\",\"argv\":[\"/bin/true\"]}}\n",
+            dir.join("in.txt")
+        );
+        let mut results = batch(&line, 1);
+        results.sort_by_key(|r| r["id"].as_str().unwrap().to_string());
+        assert_eq!(results[0]["status"], "internal_error", "{results:?}");
+        assert!(results[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("a symbolic link on the path"));
+        assert_eq!(results[1]["status"], "ok", "{results:?}");
+    }
+    // Root's files were neither read into a sandbox nor written.
+    let victim = std::fs::read_to_string(secret.join("victim")).unwrap();
+    assert_eq!(victim, "VICTIM");
+}
+
+#[test]
+fn a_program_cannot_forge_or_lose_the_result_line() {
+    for mode in MODES {
+        // runbox's stdout is a pipe (the test reads it); the program makes its own stdout
+        // non-blocking and fills it with forged result lines.
+        let ran = probe(mode, &[], &["forge-results", "20000"]);
+        assert_eq!(ran.code, 0, "{mode}: {ran:?}");
+        assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
+        assert!(ran.result["detail"].is_null(), "{mode}: took a forged line");
+        assert!(
+            ran.out().contains("forged"),
+            "{mode}: the program's output is kept"
+        );
+        // The real result is the very last line.
+        assert!(ran.stderr.is_empty(), "{mode}: {}", ran.stderr);
+    }
+}
+
+#[test]
+fn a_result_that_cannot_be_written_is_an_internal_error() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(runbox_bin())
+        .args(["run", "--json", "--", "/bin/true"])
+        .stdout(Stdio::from(full.try_clone().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the result"));
+    let mut child = Command::new(runbox_bin())
+        .args(["batch", "--parallel", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::from(full))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(b"{\"argv\":[\"/bin/true\"]}\n").unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write a result line"));
+}
+
+#[test]
+fn output_to_a_pipe_is_limited_and_input_is_never_output() {
+    for mode in MODES {
+        // runbox's own stdout is the test's pipe.
+        let out = Command::new(runbox_bin())
+            .args(["run", "--json", "--mode", mode, "--output", "1M", "--"])
+            .args(["/usr/bin/head", "-c", "50000000", "/dev/zero"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let ran = finish(out);
+        assert_eq!(
+            ran.status(),
+            "output_limit_exceeded",
+            "{mode}: {:?}",
+            ran.result
+        );
+        assert_eq!(ran.stdout.len(), 1 << 20, "{mode}");
+        // A stdin twice the output limit, read whole: ok.
+        let input = TempDir::new("walls-input");
+        std::fs::write(input.join("in"), vec![b'x'; 2 << 20]).unwrap();
+        let ran = run(
+            mode,
+            &["--output", "1M", "--stdin", &input.join("in")],
+            &["/usr/bin/wc", "-c"],
+        );
+        assert_eq!(
+            (ran.status(), ran.out().trim()),
+            ("ok", "2097152"),
+            "{mode}: {ran:?}"
+        );
+    }
+}
