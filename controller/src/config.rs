@@ -9,7 +9,7 @@ use crate::ptrace::settings::{MemoryRlimit, OnDenied, PtraceSettings};
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::profile;
-use crate::spec::{impossible_duration, impossible_size, LimitChoices};
+use crate::spec::{impossible_count, impossible_duration, impossible_size, LimitChoices};
 use crate::units::{parse_duration, parse_size};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -123,7 +123,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
     let spec: FileSpec = toml::from_str(text).map_err(|e| ConfigError {
         file: file.into(),
         line: e.span().map(|s| line_of(s.start)),
-        key: None,
+        key: e.span().and_then(|s| key_at(text, s.start)),
         message: e.message().trim().to_string(),
     })?;
     let mut out = Vec::new();
@@ -158,7 +158,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             |v: Option<Spanned<String>>, key: &str| -> Result<Option<Duration>, ConfigError> {
                 let Some(v) = v else { return Ok(None) };
                 let d = parse_duration(v.get_ref()).map_err(|e| error(v.span(), key, e))?;
-                match impossible_duration(d) {
+                match impossible_duration(key, d) {
                     None => Ok(Some(d)),
                     Some(why) => Err(error(v.span(), key, why)),
                 }
@@ -172,10 +172,11 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             }
         };
         let processes = match p.processes {
-            Some(n) if *n.get_ref() == 0 => {
-                return Err(error(n.span(), "processes", "must be at least 1".into()))
-            }
-            other => other.map(Spanned::into_inner),
+            Some(n) => match impossible_count(*n.get_ref()) {
+                None => Some(n.into_inner()),
+                Some(why) => return Err(error(n.span(), "processes", why)),
+            },
+            None => None,
         };
         let binds = p
             .bind
@@ -227,6 +228,36 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
         });
     }
     Ok(out)
+}
+
+/// The key whose value is at `offset`, with its table (`profile.a.processes`), where the
+/// line reads `KEY = VALUE` and `offset` is in the value: a value the TOML parser itself
+/// refuses (a number past 64 bits, a negative count) is then named like the others.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let (key, _) = line
+        .split_once('=')
+        .filter(|(k, _)| start + k.len() < offset)?;
+    let key = key.trim();
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    if !bare(key) {
+        return None;
+    }
+    let table = text[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        let header = l.strip_prefix('[')?.split(']').next()?;
+        Some(header.trim_matches(|c| c == '[' || c == ' ').to_string())
+    });
+    Some(match table {
+        Some(table) if bare(&table) => format!("{table}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 impl Config {
@@ -377,6 +408,57 @@ mod tests {
             error("[profile.a\n")
         );
         assert!(error("[other]\n").contains("unknown field `other`"));
+    }
+
+    #[test]
+    fn limits_past_their_bounds_name_the_file_the_line_and_the_key() {
+        let ok = "[profile.a]\ntime = \"86400s\"\nwall = \"1440m\"\nmemory = \"1T\"\nstack = \"1T\"\noutput = \"1T\"\nprocesses = 1000000\n";
+        let limits = &parse(ok, Path::new("judge.toml")).unwrap()[0].limits;
+        assert_eq!(limits.check(), Ok(()));
+        assert_eq!(limits.processes, Some(1_000_000));
+        for (text, says) in [
+            (
+                "[profile.a]\ntime = \"86400.000001s\"\n",
+                "judge.toml:2: profile.a.time: must be at most 1440m (24 hours)",
+            ),
+            (
+                "[profile.a]\n\nwall = \"18446744073709s\"\n",
+                "judge.toml:3: profile.a.wall: must be at most 1440m (24 hours)",
+            ),
+            (
+                "[profile.a]\nwall = \"18446744073709552s\"\n",
+                "judge.toml:2: profile.a.wall: \"18446744073709552s\": too long a duration",
+            ),
+            (
+                "[profile.a]\nmemory = \"1025G\"\n",
+                "judge.toml:2: profile.a.memory: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                "[profile.a]\nstack = \"18446744073709551615K\"\n",
+                "judge.toml:2: profile.a.stack: \"18446744073709551615K\": too large a size",
+            ),
+            (
+                "[profile.a]\noutput = \"1099511627777\"\n",
+                "judge.toml:2: profile.a.output: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                "[profile.a]\nprocesses = 1000001\n",
+                "judge.toml:2: profile.a.processes: must be at most 1000000",
+            ),
+        ] {
+            assert_eq!(error(text), says);
+        }
+        for text in [
+            "[profile.a]\nprocesses = 18446744073709551615\n",
+            "[profile.a]\nprocesses = 9223372036854775807\n",
+            "[profile.a]\nprocesses = -1\n",
+            "[profile.a]\nprocesses = 1.5\n",
+            "[profile.a]\nprocesses = \"4\"\n",
+        ] {
+            let err = error(text);
+            assert!(err.starts_with("judge.toml:2: "), "{text}: {err}");
+            assert!(err.contains("profile.a.processes: "), "{text}: {err}");
+        }
     }
 
     #[test]
