@@ -461,6 +461,86 @@ mod tests {
         }
     }
 
+    use crate::spec::{
+        MAX_MEMORY, MAX_OUTPUT, MAX_PROCESSES, MAX_STACK, MAX_TIME, MAX_WALL, MIN_MEMORY, MIN_STACK,
+    };
+    use crate::units::{format_duration, format_size};
+    use proptest::prelude::*;
+
+    /// A TOML value for a limit: a size- or duration-like string, any string, any number.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{0,22}(\\.[0-9]{0,20})?(us|ms|s|m|K|M|G|T|KiB|B|x|)"
+                .prop_map(|s| format!("{s:?}")),
+            "\\PC{0,12}".prop_map(|s| format!("{s:?}")),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "[0-9]{19,22}",
+            any::<f64>().prop_map(|n| format!("{n:?}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn any_text_is_a_configuration_or_an_error_without_a_panic(text in "\\PC{0,120}") {
+            let _ = parse(&text, Path::new("x.toml"));
+            let with_header = format!("[profile.p]\n{text}");
+            let _ = parse(&with_header, Path::new("x.toml"));
+        }
+
+        #[test]
+        fn the_key_of_any_offset_is_found_or_not_without_a_panic(
+            text in "\\PC{0,60}", offset in 0usize..80,
+        ) {
+            let _ = key_at(&text, offset);
+        }
+
+        #[test]
+        fn every_accepted_profile_is_within_the_bounds(
+            values in proptest::collection::vec(proptest::option::of(value()), 6),
+        ) {
+            let mut text = "[profile.p]\n".to_string();
+            for (key, value) in ["time", "wall", "memory", "stack", "output", "processes"]
+                .iter()
+                .zip(&values)
+            {
+                if let Some(value) = value {
+                    text.push_str(&format!("{key} = {value}\n"));
+                }
+            }
+            match parse(&text, Path::new("x.toml")) {
+                Ok(profiles) => prop_assert_eq!(profiles[0].limits.check(), Ok(())),
+                Err(e) => {
+                    // Every error says where.
+                    prop_assert!(e.line.is_some(), "{}: {}", text, e);
+                }
+            }
+        }
+
+        #[test]
+        fn limits_written_out_parse_back(
+            time in 1..=MAX_TIME.as_micros() as u64,
+            wall in 1..=MAX_WALL.as_micros() as u64,
+            memory in MIN_MEMORY..=MAX_MEMORY,
+            stack in MIN_STACK..=MAX_STACK,
+            output in 0..=MAX_OUTPUT,
+            processes in 1..=MAX_PROCESSES,
+        ) {
+            let (time, wall) = (Duration::from_micros(time), Duration::from_micros(wall));
+            let text = format!(
+                "[profile.p]\ntime = {:?}\nwall = {:?}\nmemory = {:?}\nstack = {:?}\noutput = {:?}\nprocesses = {processes}\n",
+                format_duration(time), format_duration(wall), format_size(memory),
+                format_size(stack), format_size(output),
+            );
+            let profiles = parse(&text, Path::new("x.toml")).unwrap();
+            prop_assert_eq!(&profiles[0].limits, &LimitChoices {
+                time: Some(time), wall: Some(wall), memory: Some(memory),
+                stack: Some(stack), output: Some(output), processes: Some(processes),
+            });
+        }
+    }
+
     #[test]
     fn a_missing_file_is_an_error_naming_it() {
         let err = Config::load(Path::new("/no/such/judge.toml")).unwrap_err();
