@@ -18,7 +18,8 @@ use std::sync::OnceLock;
 
 /// The kernel's most pids (`PID_MAX_LIMIT`), the largest value `pids.max` takes: 4 Mi on
 /// 64-bit kernels, 32 Ki on 32-bit ones. runbox's own bound (`MAX_PROCESSES`, + 1 for PID 1)
-/// is below the first but not the second.
+/// is below the first but not the second. Taken from runbox's own width: a 32-bit runbox
+/// on a 64-bit kernel allows 32 Ki, less than it could, never a value the kernel refuses.
 pub const PID_MAX_LIMIT: u64 = if cfg!(target_pointer_width = "64") {
     4 << 20
 } else {
