@@ -203,6 +203,7 @@ mod tests {
             ("18446744073709551616us", "too long a duration"), // 2^64
             ("18446744073709.551616s", "too long a duration"), // 2^64 us, in s
             ("18446744073709551615s", "too long a duration"),
+            ("18446744073709551616s", "too long a duration"), // 2^64 s
             ("18446744073709551615m", "too long a duration"),
             ("307445734561.87m", "too long a duration"), // the fraction tips it over
             ("99999999999999999999999999999s", "too long a duration"),
@@ -295,7 +296,8 @@ mod tests {
         let scale = 10u128.pow(fraction.len() as u32);
         let number = whole.parse::<u128>().unwrap() * scale + fraction.parse::<u128>().unwrap_or(0);
         let total = number * u128::from(per);
-        total.is_multiple_of(scale)
+        total
+            .is_multiple_of(scale)
             .then(|| u64::try_from(total / scale).ok())
             .flatten()
     }
