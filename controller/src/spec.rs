@@ -99,7 +99,7 @@ pub const MIN_STACK: u64 = 64 << 10;
 // The upper bounds of the limits, stated here once (and in the README's Limits section).
 // Every entry, the command line, batch lines and profiles, goes through
 // [`LimitChoices::check`] or, field by field, the `impossible_*` functions it calls; a
-// [`RunSpec`] is checked against them again before it runs. Past them no arithmetic on a
+// [`RunSpec`] is checked against them again before it runs. Within them no arithmetic on a
 // limit (init's deadline, `3 x time`, `pids.max` + 1, the rlimits) can overflow.
 
 /// The most CPU time a run may be given: 24 hours.
