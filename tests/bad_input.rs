@@ -7,7 +7,9 @@
 use runbox::mount::{Bind, RootSpec};
 use runbox::{Container, ContainerConfig, Error};
 use runbox_tests::{run, runbox_cgroups, sandbox_processes, TempDir, MODES};
-use std::process::Command;
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 fn mounts() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").unwrap()
@@ -157,6 +159,9 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
         }
     }
 
+    limits_at_and_past_their_bounds(&before, &dir);
+    a_batch_answers_every_line(&before);
+
     // The library: a plan error and a set-up failure close every fd they opened.
     let fds = open_fds();
     let private_bind = format!("{}:/x", private.join("data").display());
@@ -178,4 +183,234 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
         "{fds} fds before, {} after",
         open_fds()
     );
+}
+
+/// Every limit at its bound (README, Limits) runs `/bin/true` to `ok` in every mode; one
+/// past it, or past 64 bits, is a usage error naming the option (or the file, line and key
+/// of a profile), never a wrap (`--time 18446744073709s` once made init's deadline pass at
+/// once: a wall-time TLE for /bin/true).
+fn limits_at_and_past_their_bounds(before: &str, dir: &TempDir) {
+    let at_max = [
+        "--time",
+        "86400s",
+        "--wall",
+        "1440m",
+        "--memory",
+        "1T",
+        "--stack",
+        "1024G",
+        "--output",
+        "1T",
+        "--processes",
+        "1000000",
+    ];
+    for mode in MODES.iter().chain(&["ptrace"]) {
+        for options in [&at_max[..], &["--time", "86400s"]] {
+            let ran = run(mode, options, &["/bin/true"]);
+            assert_eq!(
+                (ran.status(), ran.code),
+                ("ok", 0),
+                "{mode} {options:?}: {ran:?}"
+            );
+            assert_nothing_left(&format!("{mode} {options:?}"), before);
+        }
+    }
+    let past: [(&[&str], &str); 14] = [
+        (
+            &["--time", "86400.000001s"],
+            "--time: must be at most 1440m (24 hours)",
+        ),
+        (
+            &["--time", "18446744073709s"],
+            "--time: must be at most 1440m",
+        ),
+        (
+            &["--wall", "18446744073709s"],
+            "--wall: must be at most 1440m",
+        ),
+        (&["--wall", "1441m"], "--wall: must be at most 1440m"),
+        (&["--time", "18446744073709551616us"], "too long a duration"),
+        (&["--wall", "1e30s"], "unknown duration unit"),
+        (
+            &["--memory", "1025G"],
+            "--memory: must be at most 1T (1099511627776 bytes)",
+        ),
+        (&["--memory", "18446744073709551615K"], "too large a size"),
+        (&["--stack", "1099511627777"], "--stack: must be at most 1T"),
+        (&["--output", "2T"], "--output: must be at most 1T"),
+        (&["--output", "18446744073709551616"], "too large a size"),
+        (
+            &["--processes", "1000001"],
+            "--processes: must be at most 1000000",
+        ),
+        (
+            &["--processes", "18446744073709551615"],
+            "--processes: must be at most 1000000",
+        ),
+        (&["--processes", "18446744073709551616"], "--processes"),
+    ];
+    for (options, says) in past {
+        for mode in MODES.iter().chain(&["ptrace"]) {
+            let mut all = vec!["--mode", mode, "--json"];
+            all.extend(options);
+            let (code, stdout, stderr) = runbox(&all, &["/bin/true"]);
+            assert_eq!(code, 2, "{mode} {options:?}: {stderr}");
+            assert!(stderr.contains(says), "{mode} {options:?}: {stderr}");
+            assert_eq!(
+                stdout, "",
+                "{mode} {options:?}: no result for a usage error"
+            );
+            assert_nothing_left(&format!("{mode} {options:?}"), before);
+        }
+    }
+    // The wrapped parse errors name the option too (clap's own words around ours).
+    let (_, _, stderr) = runbox(&["--time", "18446744073709551616us"], &["/bin/true"]);
+    assert!(stderr.contains("--time"), "{stderr}");
+
+    // A profile: at the bounds it runs; past them, file:line: key, exit 2.
+    let config = dir.join("bounds.toml");
+    std::fs::write(
+        &config,
+        "[profile.most]\ntime = \"86400s\"\nwall = \"86400s\"\nmemory = \"1T\"\nstack = \"1T\"\noutput = \"1T\"\nprocesses = 1000000\n",
+    )
+    .unwrap();
+    for mode in MODES.iter().chain(&["ptrace"]) {
+        let ran = run(
+            mode,
+            &["--config", &config, "--profile", "most"],
+            &["/bin/true"],
+        );
+        assert_eq!(
+            (ran.status(), ran.code),
+            ("ok", 0),
+            "{mode} profile: {ran:?}"
+        );
+        assert_nothing_left(&format!("{mode} profile at the bounds"), before);
+    }
+    for (text, says) in [
+        (
+            "[profile.p]\nwall = \"18446744073709s\"\n",
+            ":2: profile.p.wall: must be at most 1440m",
+        ),
+        (
+            "[profile.p]\n\ntime = \"86400.000001s\"\n",
+            ":3: profile.p.time: must be at most 1440m",
+        ),
+        (
+            "[profile.p]\nmemory = \"2T\"\n",
+            ":2: profile.p.memory: must be at most 1T",
+        ),
+        (
+            "[profile.p]\nprocesses = 1000001\n",
+            ":2: profile.p.processes: must be at most 1000000",
+        ),
+        (
+            "[profile.p]\nprocesses = 18446744073709551615\n",
+            ":2: profile.p.processes: ",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let (code, stdout, stderr) = runbox(&["--config", &config, "--json"], &["/bin/true"]);
+        assert_eq!(code, 2, "{text}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{config}{says}")),
+            "{text}: {stderr}"
+        );
+        assert_eq!(stdout, "", "{text}");
+        assert_nothing_left(text, before);
+    }
+}
+
+/// `runbox batch` fed these bytes: its exit code and result lines, by id.
+fn batch_bytes(input: &[u8]) -> (i32, Vec<Value>) {
+    let mut child = Command::new(runbox_tests::runbox_bin())
+        .args(["batch", "--parallel", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let results = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (output.status.code().unwrap_or(-1), results)
+}
+
+/// A batch answers every line: one that is not UTF-8, one too long, and limits past their
+/// bounds are each one internal_error naming what is wrong, and the requests after them
+/// run.
+fn a_batch_answers_every_line(before: &str) {
+    let mut input = Vec::new();
+    let line = |input: &mut Vec<u8>, text: &str| {
+        input.extend_from_slice(text.as_bytes());
+        input.push(b'\n');
+    };
+    line(&mut input, r#"{"id":"first","argv":["/bin/true"]}"#);
+    line(
+        &mut input,
+        r#"{"id":"most","argv":["/bin/true"],"time":"86400s","wall":"86400s","memory":"1T","stack":"1T","output":"1T","processes":1000000}"#,
+    );
+    line(
+        &mut input,
+        r#"{"id":"most-ns","mode":"namespace","argv":["/bin/true"],"time":"86400s","wall":"86400s","processes":1000000}"#,
+    );
+    input.extend_from_slice(b"{\"id\":\"latin1\",\"argv\":[\"caf\xe9\"]}\n");
+    input.extend_from_slice(b"{\"id\":\"bad\xff\",\"argv\":[\"/bin/true\"]}\n");
+    let mut long = br#"{"id":"long","argv":[""#.to_vec();
+    long.resize(16 << 20 | 1, b'x');
+    input.extend_from_slice(&long);
+    line(&mut input, r#""]}"#);
+    for (id, field) in [
+        ("time", r#""time":"18446744073709s""#),
+        ("wall", r#""wall":"18446744073709s""#),
+        ("memory", r#""memory":"1025G""#),
+        ("stack", r#""stack":"18446744073709551615K""#),
+        ("output", r#""output":"2T""#),
+        ("processes", r#""processes":18446744073709551615"#),
+        ("processes-2^64", r#""processes":18446744073709551616"#),
+    ] {
+        line(
+            &mut input,
+            &format!(r#"{{"id":"{id}","argv":["/bin/true"],{field}}}"#),
+        );
+    }
+    line(&mut input, r#"{"id":"last","argv":["/bin/true"]}"#);
+    let (code, results) = batch_bytes(&input);
+    assert_eq!(code, 0, "the batch ends as usual");
+    assert_eq!(results.len(), 14, "one result per line: {results:?}");
+    let result = |id: Option<&str>, detail: &str| {
+        results
+            .iter()
+            .find(|r| r["id"].as_str() == id && r["detail"].as_str().unwrap_or("").contains(detail))
+    };
+    for id in ["first", "most", "most-ns", "last"] {
+        let r = result(Some(id), "").unwrap_or_else(|| panic!("{id}: {results:?}"));
+        assert_eq!(r["status"], "ok", "{id}: {r}");
+    }
+    for (id, says) in [
+        (Some("latin1"), "not UTF-8: invalid byte at offset 27"),
+        // The bad byte is in the id: no id rather than a damaged one.
+        (None, "not UTF-8: invalid byte at offset 10"),
+        (None, "line longer than 16777216 bytes"),
+        (Some("time"), "time: must be at most 1440m"),
+        (Some("wall"), "wall: must be at most 1440m"),
+        (Some("memory"), "memory: must be at most 1T"),
+        (
+            Some("stack"),
+            "stack: \"18446744073709551615K\": too large a size",
+        ),
+        (Some("output"), "output: must be at most 1T"),
+        (Some("processes"), "processes: must be at most 1000000"),
+        (
+            Some("processes-2^64"),
+            "processes: 1.8446744073709552e+19 is not a whole number",
+        ),
+    ] {
+        let r = result(id, says).unwrap_or_else(|| panic!("{id:?} {says}: {results:?}"));
+        assert_eq!(r["status"], "internal_error", "{r}");
+    }
+    assert_nothing_left("batch", before);
 }

@@ -3,8 +3,7 @@
 //! security section, in every mode where it applies.
 
 use runbox_tests::{
-    batch, finish, probe_bin, probe_bind, run, runbox_bin, sandbox_processes, Ran, TempDir, MODES,
-    PROBE,
+    batch, finish, probe_bin, probe_bind, run, runbox_bin, Ran, TempDir, MODES, PROBE,
 };
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};

@@ -15,7 +15,7 @@ use crate::namespace;
 use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pool;
 use crate::result::RunResult;
-use crate::spec::{LimitChoices, Mode};
+use crate::spec::{LimitChoices, Mode, MAX_PROCESSES};
 use crate::units::{parse_duration, parse_size};
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
@@ -39,7 +39,8 @@ struct RequestLine {
     memory: Option<String>,
     stack: Option<String>,
     output: Option<String>,
-    processes: Option<u64>,
+    /// Any JSON value, so that a bad one (negative, past 64 bits, not a number) is named.
+    processes: Option<serde_json::Value>,
     stdin: Option<PathBuf>,
     stdout: Option<PathBuf>,
     stderr: Option<PathBuf>,
@@ -57,6 +58,100 @@ struct ResultLine<'a> {
     id: Option<&'a str>,
     #[serde(flatten)]
     result: &'a RunResult,
+}
+
+/// The longest request line read, newline excluded: 16 MiB. A longer one is answered
+/// `internal_error` without being kept, and reading goes on after its newline.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// The requests of a batch input, parsed, one per line that is not blank: the id where
+/// one could be read, and the options or what is wrong. Ends at EOF or a read error.
+#[derive(Debug)]
+pub struct Requests<R> {
+    input: R,
+    line: Vec<u8>,
+}
+
+/// The requests of `input`, read as bytes: a line that is not UTF-8, or is longer than
+/// [`MAX_LINE`], is one bad request, not the end of the batch.
+pub fn requests<R: BufRead>(input: R) -> Requests<R> {
+    Requests {
+        input,
+        line: Vec::new(),
+    }
+}
+
+impl<R: BufRead> Iterator for Requests<R> {
+    type Item = (Option<String>, Result<RunOptions, String>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let fits = read_line(&mut self.input, &mut self.line, MAX_LINE).ok()??;
+            if !fits {
+                return Some((None, Err(format!("line longer than {MAX_LINE} bytes"))));
+            }
+            if self.line.last() == Some(&b'\r') {
+                self.line.pop();
+            }
+            match std::str::from_utf8(&self.line) {
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => return Some(parse_line(text)),
+                Err(e) => {
+                    let why = format!("not UTF-8: invalid byte at offset {}", e.valid_up_to());
+                    return Some((id_despite_bad_bytes(&self.line), Err(why)));
+                }
+            }
+        }
+    }
+}
+
+/// Reads one line into `line`, without its newline. `None` at EOF; `Some(false)` for a
+/// line longer than `max` bytes, which is read to its end but not kept.
+fn read_line(
+    input: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let (mut any, mut fits) = (false, true);
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        any = true;
+        let newline = chunk.iter().position(|&b| b == b'\n');
+        let end = newline.unwrap_or(chunk.len());
+        if fits && line.len() + end <= max {
+            line.extend_from_slice(&chunk[..end]);
+        } else if fits {
+            fits = false;
+            line.clear();
+        }
+        input.consume(newline.map_or(end, |i| i + 1));
+        if newline.is_some() {
+            break;
+        }
+    }
+    Ok(any.then_some(fits))
+}
+
+/// The id of a line that is not UTF-8, where it can be read for sure. In a lossy decode
+/// every invalid sequence becomes U+FFFD and nothing else changes: every quote, backslash,
+/// brace and comma (all ASCII, never part of a multi-byte sequence) stays, so the JSON has
+/// the same structure as the line. An id with no U+FFFD in it is then exactly the bytes
+/// the judge wrote. An id with one is not reported (it could be a damaged id, and a judge
+/// must never be handed the id of another request), even when the judge wrote U+FFFD
+/// itself: no id is better than a wrong one.
+fn id_despite_bad_bytes(line: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(line);
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let id = value.get("id")?.as_str()?;
+    (!id.contains('\u{FFFD}')).then(|| id.to_string())
 }
 
 /// Parses one line into its id (when one can be read) and its options.
@@ -110,7 +205,7 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         memory: size("memory", r.memory)?,
         stack: size("stack", r.stack)?,
         output: size("output", r.output)?,
-        processes: r.processes,
+        processes: r.processes.map(count).transpose()?,
     };
     limits.check()?;
     Ok(RunOptions {
@@ -128,6 +223,12 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         allow_write: r.allow_write.unwrap_or_default(),
         argv: r.argv,
     })
+}
+
+/// A request's `processes`: a whole number (its bounds are [`LimitChoices::check`]'s).
+fn count(v: serde_json::Value) -> Result<u64, String> {
+    v.as_u64()
+        .ok_or_else(|| format!("processes: {v} is not a whole number from 1 to {MAX_PROCESSES}"))
 }
 
 /// Runs one parsed request.
@@ -205,16 +306,12 @@ pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
                 out.emit(id.as_deref(), &execute(&options, pool));
             });
         }
-        for line in input.lines() {
-            let Ok(line) = line else { break };
-            if line.trim().is_empty() {
-                continue;
-            }
-            match parse_line(&line) {
-                (id, Ok(options)) => {
+        for (id, parsed) in requests(input) {
+            match parsed {
+                Ok(options) => {
                     let _ = jobs.send((id, options));
                 }
-                (id, Err(why)) => out.emit(id.as_deref(), &RunResult::internal_error(why)),
+                Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why)),
             }
         }
         drop(jobs);
@@ -228,6 +325,11 @@ pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{
+        MAX_MEMORY, MAX_OUTPUT, MAX_STACK, MAX_TIME, MAX_WALL, MIN_MEMORY, MIN_STACK,
+    };
+    use crate::units::{format_duration, format_size};
+    use std::time::Duration;
 
     #[test]
     fn a_full_request_parses() {
@@ -281,12 +383,263 @@ mod tests {
                 "unknown profile",
             ),
             (r#"{"id":7,"argv":["true"]}"#, None, "invalid type"),
+            // Past the bounds, or past 64 bits: named, never wrapped.
+            (
+                r#"{"id":"p","argv":["true"],"processes":18446744073709551615}"#,
+                Some("p"),
+                "processes: must be at most 1000000",
+            ),
+            (
+                r#"{"argv":["true"],"processes":18446744073709551616}"#,
+                None,
+                "processes: 1.8446744073709552e+19 is not a whole number from 1 to 1000000",
+            ),
+            (
+                r#"{"argv":["true"],"processes":-1}"#,
+                None,
+                "processes: -1 is not a whole number",
+            ),
+            (
+                r#"{"argv":["true"],"processes":2.5}"#,
+                None,
+                "processes: 2.5 is not a whole number",
+            ),
+            (
+                r#"{"argv":["true"],"processes":"4"}"#,
+                None,
+                "processes: \"4\" is not a whole number",
+            ),
+            (
+                r#"{"argv":["true"],"processes":1000001}"#,
+                None,
+                "processes: must be at most 1000000",
+            ),
+            (
+                r#"{"argv":["true"],"time":"18446744073709s"}"#,
+                None,
+                "time: must be at most 1440m (24 hours)",
+            ),
+            (
+                r#"{"argv":["true"],"wall":"86400.000001s"}"#,
+                None,
+                "wall: must be at most 1440m (24 hours)",
+            ),
+            (
+                r#"{"argv":["true"],"wall":"18446744073709552s"}"#,
+                None,
+                "wall: \"18446744073709552s\": too long a duration",
+            ),
+            (
+                r#"{"argv":["true"],"memory":"1025G"}"#,
+                None,
+                "memory: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                r#"{"argv":["true"],"stack":"18446744073709551615K"}"#,
+                None,
+                "stack: \"18446744073709551615K\": too large a size",
+            ),
+            (
+                r#"{"argv":["true"],"output":"2T"}"#,
+                None,
+                "output: must be at most 1T",
+            ),
         ];
         for (line, id, says) in cases {
             let (got_id, options) = parse_line(line);
             assert_eq!(got_id.as_deref(), id, "{line}");
             let err = options.unwrap_err();
             assert!(err.contains(says), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn limits_at_their_bounds_are_accepted() {
+        let line = r#"{"argv":["true"],"time":"86400s","wall":"1440m","memory":"1T","stack":"1T","output":"1T","processes":1000000}"#;
+        let limits = parse_line(line).1.unwrap().limits;
+        assert_eq!(limits.time, Some(MAX_TIME));
+        assert_eq!(limits.wall, Some(MAX_WALL));
+        assert_eq!(limits.memory, Some(MAX_MEMORY));
+        assert_eq!(limits.processes, Some(MAX_PROCESSES));
+    }
+
+    /// An id, and the options' argv or the error.
+    type Answer = (Option<String>, Result<Vec<String>, String>);
+
+    /// What `requests` makes of `input`.
+    fn answers(input: &[u8]) -> Vec<Answer> {
+        requests(input)
+            .map(|(id, parsed)| (id, parsed.map(|o| o.argv)))
+            .collect()
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_request_and_the_batch_goes_on() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"{\"id\":\"a\",\"argv\":[\"true\"]}\n");
+        input.extend_from_slice(b"{\"id\":\"b\",\"argv\":[\"caf\xe9\"]}\n");
+        input.extend_from_slice(b"\n   \r\n");
+        input.extend_from_slice(b"{\"id\":\"c\xff\",\"argv\":[\"true\"]}\n");
+        input.extend_from_slice(b"\xc3\n");
+        input.extend_from_slice(b"{\"id\":\"d\",\"argv\":[\"x\"]}\r\n");
+        input.extend_from_slice(b"{\"id\":\"e\",\"argv\":[\"y\"]}");
+        let got = answers(&input);
+        let not_utf8 = |at: usize| Err(format!("not UTF-8: invalid byte at offset {at}"));
+        assert_eq!(
+            got,
+            vec![
+                (Some("a".into()), Ok(vec!["true".into()])),
+                // The bad bytes are in argv: the id is the judge's own, exactly.
+                (Some("b".into()), not_utf8(22)),
+                // The bad bytes are in the id: no id rather than a damaged one.
+                (None, not_utf8(8)),
+                (None, not_utf8(0)),
+                (Some("d".into()), Ok(vec!["x".into()])),
+                (Some("e".into()), Ok(vec!["y".into()])),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_id_is_read_past_bad_bytes_only_when_it_is_certain() {
+        for (line, id) in [
+            (&b"{\"id\":\"ok\",\"env\":[\"\xff\"]}"[..], Some("ok")),
+            // A truncated sequence right before a quote: the quote stays a quote.
+            (b"{\"argv\":[\"\xe2\x82\"],\"id\":\"q\"}", Some("q")),
+            (b"{\"id\":\"\xe2\x82\"}", None),
+            // U+FFFD the judge wrote itself is not told apart: no id.
+            (b"{\"id\":\"\\ufffd\",\"x\":\"\xff\"}", None),
+            (b"{\"id\":\"\xef\xbf\xbd\",\"x\":\"\xff\"}", None),
+            // A key with a bad byte is not `id`.
+            (b"{\"i\xffd\":\"k\"}", None),
+            (b"\xff{\"id\":\"k\"}", None),
+            (b"{\"id\":7,\"x\":\"\xff\"}", None),
+        ] {
+            assert_eq!(id_despite_bad_bytes(line).as_deref(), id, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_line_past_the_bound_is_answered_and_skipped_to_its_newline() {
+        let mut input = b"{\"id\":\"long\",\"argv\":[\"".to_vec();
+        input.resize(MAX_LINE + 1, b'x');
+        input.extend_from_slice(b"\"]}\n{\"id\":\"next\",\"argv\":[\"true\"]}\n");
+        let got = answers(&input);
+        assert_eq!(
+            got,
+            vec![
+                (None, Err(format!("line longer than {MAX_LINE} bytes"))),
+                (Some("next".into()), Ok(vec!["true".into()])),
+            ]
+        );
+        // At the bound exactly, the line is read (and here is not JSON).
+        let mut at = vec![b' '; MAX_LINE - 2];
+        at.extend_from_slice(b"{}\n");
+        assert!(answers(&at)[0]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("missing field"));
+    }
+
+    #[test]
+    fn lines_are_read_whatever_the_buffer_size() {
+        let text = b"ab\n\ncdef\nghijklmnop\nq";
+        for capacity in 1..8 {
+            let mut input = std::io::BufReader::with_capacity(capacity, &text[..]);
+            let mut line = Vec::new();
+            let mut got = Vec::new();
+            while let Some(fits) = read_line(&mut input, &mut line, 4).unwrap() {
+                got.push(fits.then(|| String::from_utf8(line.clone()).unwrap()));
+            }
+            let want = [Some("ab"), Some(""), Some("cdef"), None, Some("q")];
+            assert_eq!(
+                got,
+                want.map(|w| w.map(String::from)),
+                "capacity {capacity}"
+            );
+        }
+    }
+
+    use proptest::prelude::*;
+
+    /// A request's JSON value for a field: a string, or now and then a number or nothing.
+    fn field() -> impl Strategy<Value = Option<serde_json::Value>> {
+        prop_oneof![
+            Just(None),
+            "[0-9]{0,22}(\\.[0-9]{0,20})?(us|ms|s|m|K|M|G|T|KiB|B|x|)".prop_map(|s| Some(s.into())),
+            "\\PC{0,12}".prop_map(|s| Some(s.into())),
+            any::<u64>().prop_map(|n| Some(n.into())),
+            any::<i64>().prop_map(|n| Some(n.into())),
+            any::<f64>().prop_map(|n| Some(n.into())),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn any_text_is_answered_without_a_panic(line in "\\PC{0,80}") {
+            let _ = parse_line(&line);
+        }
+
+        #[test]
+        fn any_bytes_are_answered_line_by_line_without_a_panic(
+            input in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let lines = input.split(|&b| b == b'\n').filter(|l| {
+                std::str::from_utf8(l).map_or(true, |t| !t.trim().is_empty())
+            });
+            // One answer per line that is not blank (a final empty piece is no line).
+            prop_assert_eq!(requests(&input[..]).count(), lines.count());
+        }
+
+        #[test]
+        fn every_accepted_request_is_within_the_bounds(
+            time in field(), wall in field(), memory in field(), stack in field(),
+            output in field(), processes in field(),
+        ) {
+            let mut request = serde_json::json!({"id": "r", "argv": ["true"]});
+            for (key, value) in [
+                ("time", time), ("wall", wall), ("memory", memory), ("stack", stack),
+                ("output", output), ("processes", processes),
+            ] {
+                if let Some(value) = value {
+                    request[key] = value;
+                }
+            }
+            let line = request.to_string();
+            let (id, parsed) = parse_line(&line);
+            prop_assert_eq!(id.as_deref(), Some("r"));
+            if let Ok(options) = parsed {
+                prop_assert_eq!(options.limits.check(), Ok(()));
+                let limits = options.limits.resolve(&LimitChoices::default());
+                prop_assert_eq!(limits.check(), Ok(()));
+                prop_assert!(limits.wall <= MAX_WALL && limits.time <= MAX_TIME);
+            }
+        }
+
+        #[test]
+        fn limits_written_out_parse_back(
+            time in 1..=MAX_TIME.as_micros() as u64,
+            wall in 1..=MAX_WALL.as_micros() as u64,
+            memory in MIN_MEMORY..=MAX_MEMORY,
+            stack in MIN_STACK..=MAX_STACK,
+            output in 0..=MAX_OUTPUT,
+            processes in 1..=MAX_PROCESSES,
+        ) {
+            let (time, wall) = (Duration::from_micros(time), Duration::from_micros(wall));
+            let line = serde_json::json!({
+                "argv": ["true"],
+                "time": format_duration(time), "wall": format_duration(wall),
+                "memory": format_size(memory), "stack": format_size(stack),
+                "output": format_size(output), "processes": processes,
+            });
+            let limits = parse_line(&line.to_string()).1.unwrap().limits;
+            prop_assert_eq!(limits, LimitChoices {
+                time: Some(time), wall: Some(wall), memory: Some(memory),
+                stack: Some(stack), output: Some(output), processes: Some(processes),
+            });
         }
     }
 }

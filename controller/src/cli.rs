@@ -60,25 +60,29 @@ struct RunArgs {
     /// How to isolate the program.
     #[arg(long, value_enum, default_value = "container")]
     mode: ModeArg,
-    /// CPU time limit, user + system (500ms, 2s) [default: the profile's, else 1s].
+    /// CPU time limit, user + system (500ms, 2s), at most 24 hours [default: the profile's,
+    /// else 1s].
     #[arg(long, value_parser = parse_duration)]
     time: Option<Duration>,
-    /// Wall-clock limit [default: the profile's, else 3 x --time].
+    /// Wall-clock limit, at most 24 hours [default: the profile's, else 3 x --time, at most
+    /// 24 hours].
     #[arg(long, value_parser = parse_duration)]
     wall: Option<Duration>,
-    /// Memory limit of the whole run, swap excluded (64M, 65536K, 1G) [default: the
-    /// profile's, else 256M].
+    /// Memory limit of the whole run, swap excluded (64M, 65536K, 1G), at most 1T [default:
+    /// the profile's, else 256M].
     #[arg(long, value_parser = parse_size)]
     memory: Option<u64>,
-    /// Stack limit [default: the profile's, else = --memory].
+    /// Stack limit, at most 1T [default: the profile's, else = --memory].
     #[arg(long, value_parser = parse_size)]
     stack: Option<u64>,
-    /// Limit on the bytes written to any one file [default: the profile's, else 64M].
+    /// Limit on the bytes written to any one file, at most 1T [default: the profile's, else
+    /// 64M].
     #[arg(long, value_parser = parse_size)]
     output: Option<u64>,
-    /// Processes and threads the run may have at once [default: the profile's, else 64;
-    /// 1 in ptrace mode].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// Processes and threads the run may have at once, at most 1000000 [default: the
+    /// profile's, else 64; 1 in ptrace mode].
+    // Bounds in LimitChoices::check, as for the other limits and the other entries.
+    #[arg(long)]
     processes: Option<u64>,
     /// File read as stdin [default: /dev/null].
     #[arg(long)]

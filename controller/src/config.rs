@@ -9,7 +9,7 @@ use crate::ptrace::settings::{MemoryRlimit, OnDenied, PtraceSettings};
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::profile;
-use crate::spec::{impossible_duration, impossible_size, LimitChoices};
+use crate::spec::{impossible_count, impossible_duration, impossible_size, LimitChoices};
 use crate::units::{parse_duration, parse_size};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -123,7 +123,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
     let spec: FileSpec = toml::from_str(text).map_err(|e| ConfigError {
         file: file.into(),
         line: e.span().map(|s| line_of(s.start)),
-        key: None,
+        key: e.span().and_then(|s| key_at(text, s.start)),
         message: e.message().trim().to_string(),
     })?;
     let mut out = Vec::new();
@@ -158,7 +158,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             |v: Option<Spanned<String>>, key: &str| -> Result<Option<Duration>, ConfigError> {
                 let Some(v) = v else { return Ok(None) };
                 let d = parse_duration(v.get_ref()).map_err(|e| error(v.span(), key, e))?;
-                match impossible_duration(d) {
+                match impossible_duration(key, d) {
                     None => Ok(Some(d)),
                     Some(why) => Err(error(v.span(), key, why)),
                 }
@@ -172,10 +172,11 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             }
         };
         let processes = match p.processes {
-            Some(n) if *n.get_ref() == 0 => {
-                return Err(error(n.span(), "processes", "must be at least 1".into()))
-            }
-            other => other.map(Spanned::into_inner),
+            Some(n) => match impossible_count(*n.get_ref()) {
+                None => Some(n.into_inner()),
+                Some(why) => return Err(error(n.span(), "processes", why)),
+            },
+            None => None,
         };
         let binds = p
             .bind
@@ -227,6 +228,36 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
         });
     }
     Ok(out)
+}
+
+/// The key whose value is at `offset`, with its table (`profile.a.processes`), where the
+/// line reads `KEY = VALUE` and `offset` is in the value: a value the TOML parser itself
+/// refuses (a number past 64 bits, a negative count) is then named like the others.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let (key, _) = line
+        .split_once('=')
+        .filter(|(k, _)| start + k.len() < offset)?;
+    let key = key.trim();
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    if !bare(key) {
+        return None;
+    }
+    let table = text[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        let header = l.strip_prefix('[')?.split(']').next()?;
+        Some(header.trim_matches(|c| c == '[' || c == ' ').to_string())
+    });
+    Some(match table {
+        Some(table) if bare(&table) => format!("{table}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 impl Config {
@@ -378,6 +409,137 @@ mod tests {
             error("[profile.a\n")
         );
         assert!(error("[other]\n").contains("unknown field `other`"));
+    }
+
+    #[test]
+    fn limits_past_their_bounds_name_the_file_the_line_and_the_key() {
+        let ok = "[profile.a]\ntime = \"86400s\"\nwall = \"1440m\"\nmemory = \"1T\"\nstack = \"1T\"\noutput = \"1T\"\nprocesses = 1000000\n";
+        let limits = &parse(ok, Path::new("judge.toml")).unwrap()[0].limits;
+        assert_eq!(limits.check(), Ok(()));
+        assert_eq!(limits.processes, Some(1_000_000));
+        for (text, says) in [
+            (
+                "[profile.a]\ntime = \"86400.000001s\"\n",
+                "judge.toml:2: profile.a.time: must be at most 1440m (24 hours)",
+            ),
+            (
+                "[profile.a]\n\nwall = \"18446744073709s\"\n",
+                "judge.toml:3: profile.a.wall: must be at most 1440m (24 hours)",
+            ),
+            (
+                "[profile.a]\nwall = \"18446744073709552s\"\n",
+                "judge.toml:2: profile.a.wall: \"18446744073709552s\": too long a duration",
+            ),
+            (
+                "[profile.a]\nmemory = \"1025G\"\n",
+                "judge.toml:2: profile.a.memory: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                "[profile.a]\nstack = \"18446744073709551615K\"\n",
+                "judge.toml:2: profile.a.stack: \"18446744073709551615K\": too large a size",
+            ),
+            (
+                "[profile.a]\noutput = \"1099511627777\"\n",
+                "judge.toml:2: profile.a.output: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                "[profile.a]\nprocesses = 1000001\n",
+                "judge.toml:2: profile.a.processes: must be at most 1000000",
+            ),
+        ] {
+            assert_eq!(error(text), says);
+        }
+        for text in [
+            "[profile.a]\nprocesses = 18446744073709551615\n",
+            "[profile.a]\nprocesses = 9223372036854775807\n",
+            "[profile.a]\nprocesses = -1\n",
+            "[profile.a]\nprocesses = 1.5\n",
+            "[profile.a]\nprocesses = \"4\"\n",
+        ] {
+            let err = error(text);
+            assert!(err.starts_with("judge.toml:2: "), "{text}: {err}");
+            assert!(err.contains("profile.a.processes: "), "{text}: {err}");
+        }
+    }
+
+    use crate::spec::{
+        MAX_MEMORY, MAX_OUTPUT, MAX_PROCESSES, MAX_STACK, MAX_TIME, MAX_WALL, MIN_MEMORY, MIN_STACK,
+    };
+    use crate::units::{format_duration, format_size};
+    use proptest::prelude::*;
+
+    /// A TOML value for a limit: a size- or duration-like string, any string, any number.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{0,22}(\\.[0-9]{0,20})?(us|ms|s|m|K|M|G|T|KiB|B|x|)"
+                .prop_map(|s| format!("{s:?}")),
+            "\\PC{0,12}".prop_map(|s| format!("{s:?}")),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "[0-9]{19,22}",
+            any::<f64>().prop_map(|n| format!("{n:?}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn any_text_is_a_configuration_or_an_error_without_a_panic(text in "\\PC{0,120}") {
+            let _ = parse(&text, Path::new("x.toml"));
+            let with_header = format!("[profile.p]\n{text}");
+            let _ = parse(&with_header, Path::new("x.toml"));
+        }
+
+        #[test]
+        fn the_key_of_any_offset_is_found_or_not_without_a_panic(
+            text in "\\PC{0,60}", offset in 0usize..80,
+        ) {
+            let _ = key_at(&text, offset);
+        }
+
+        #[test]
+        fn every_accepted_profile_is_within_the_bounds(
+            values in proptest::collection::vec(proptest::option::of(value()), 6),
+        ) {
+            let mut text = "[profile.p]\n".to_string();
+            for (key, value) in ["time", "wall", "memory", "stack", "output", "processes"]
+                .iter()
+                .zip(&values)
+            {
+                if let Some(value) = value {
+                    text.push_str(&format!("{key} = {value}\n"));
+                }
+            }
+            match parse(&text, Path::new("x.toml")) {
+                Ok(profiles) => prop_assert_eq!(profiles[0].limits.check(), Ok(())),
+                Err(e) => {
+                    // Every error says where.
+                    prop_assert!(e.line.is_some(), "{}: {}", text, e);
+                }
+            }
+        }
+
+        #[test]
+        fn limits_written_out_parse_back(
+            time in 1..=MAX_TIME.as_micros() as u64,
+            wall in 1..=MAX_WALL.as_micros() as u64,
+            memory in MIN_MEMORY..=MAX_MEMORY,
+            stack in MIN_STACK..=MAX_STACK,
+            output in 0..=MAX_OUTPUT,
+            processes in 1..=MAX_PROCESSES,
+        ) {
+            let (time, wall) = (Duration::from_micros(time), Duration::from_micros(wall));
+            let text = format!(
+                "[profile.p]\ntime = {:?}\nwall = {:?}\nmemory = {:?}\nstack = {:?}\noutput = {:?}\nprocesses = {processes}\n",
+                format_duration(time), format_duration(wall), format_size(memory),
+                format_size(stack), format_size(output),
+            );
+            let profiles = parse(&text, Path::new("x.toml")).unwrap();
+            prop_assert_eq!(&profiles[0].limits, &LimitChoices {
+                time: Some(time), wall: Some(wall), memory: Some(memory),
+                stack: Some(stack), output: Some(output), processes: Some(processes),
+            });
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::ptrace::PtraceSettings;
 use crate::seccomp::Filter;
+use crate::units::{format_duration, format_size};
 use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,19 +96,71 @@ pub const MIN_MEMORY: u64 = 1 << 20;
 /// The least stack a run may be given.
 pub const MIN_STACK: u64 = 64 << 10;
 
-/// Why a duration limit is impossible, if it is.
-pub fn impossible_duration(d: Duration) -> Option<String> {
-    d.is_zero().then(|| "must be more than zero".to_string())
+// The upper bounds of the limits, stated here once (and in the README's Limits section).
+// Every entry, the command line, batch lines and profiles, goes through
+// [`LimitChoices::check`] or, field by field, the `impossible_*` functions it calls; a
+// [`RunSpec`] is checked against them again before it runs. Within them no arithmetic on a
+// limit (init's deadline, `3 x time`, `pids.max` + 1, the rlimits) can overflow.
+
+/// The most CPU time a run may be given: 24 hours.
+pub const MAX_TIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// The most wall-clock time a run may be given: 24 hours (also the most the default,
+/// 3 x time, becomes).
+pub const MAX_WALL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The most memory a run may be given: 1 TiB.
+pub const MAX_MEMORY: u64 = 1 << 40;
+/// The most stack a run may be given: the memory bound, 1 TiB.
+pub const MAX_STACK: u64 = MAX_MEMORY;
+/// The most bytes a run may write to one file: 1 TiB.
+pub const MAX_OUTPUT: u64 = 1 << 40;
+/// The most processes and threads a run may have at once.
+pub const MAX_PROCESSES: u64 = 1_000_000;
+
+/// Why `d` is not a possible `key` limit (`time` or `wall`), if it is not.
+pub fn impossible_duration(key: &str, d: Duration) -> Option<String> {
+    let most = match key {
+        "wall" => MAX_WALL,
+        _ => MAX_TIME,
+    };
+    if d.is_zero() {
+        Some("must be more than zero".to_string())
+    } else if d > most {
+        let hours = most.as_secs() / 3600;
+        Some(format!(
+            "must be at most {} ({hours} hours)",
+            format_duration(most)
+        ))
+    } else {
+        None
+    }
 }
 
-/// Why a size limit (`memory`, `stack` or `output`) is impossible, if it is.
+/// Why `bytes` is not a possible `key` limit (`memory`, `stack` or `output`), if it is not.
 pub fn impossible_size(key: &str, bytes: u64) -> Option<String> {
-    let least = match key {
-        "memory" => MIN_MEMORY,
-        "stack" => MIN_STACK,
-        _ => 0,
+    let (least, most) = match key {
+        "memory" => (MIN_MEMORY, MAX_MEMORY),
+        "stack" => (MIN_STACK, MAX_STACK),
+        _ => (0, MAX_OUTPUT),
     };
-    (bytes < least).then(|| format!("must be at least {least} bytes"))
+    if bytes < least {
+        Some(format!("must be at least {least} bytes"))
+    } else if bytes > most {
+        Some(format!(
+            "must be at most {} ({most} bytes)",
+            format_size(most)
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why `n` is not a possible number of processes, if it is not.
+pub fn impossible_count(n: u64) -> Option<String> {
+    match n {
+        0 => Some("must be at least 1".to_string()),
+        n if n > MAX_PROCESSES => Some(format!("must be at most {MAX_PROCESSES}")),
+        _ => None,
+    }
 }
 
 impl LimitChoices {
@@ -115,7 +168,7 @@ impl LimitChoices {
     pub fn check(&self) -> Result<(), String> {
         let durations = [("time", self.time), ("wall", self.wall)];
         for (key, value) in durations {
-            if let Some(why) = value.and_then(impossible_duration) {
+            if let Some(why) = value.and_then(|v| impossible_duration(key, v)) {
                 return Err(format!("{key}: {why}"));
             }
         }
@@ -129,8 +182,8 @@ impl LimitChoices {
                 return Err(format!("{key}: {why}"));
             }
         }
-        if self.processes == Some(0) {
-            return Err("processes: must be at least 1".into());
+        if let Some(why) = self.processes.and_then(impossible_count) {
+            return Err(format!("processes: {why}"));
         }
         Ok(())
     }
@@ -142,7 +195,10 @@ impl LimitChoices {
         let memory = self.memory.or(fallback.memory).unwrap_or(defaults.memory);
         Limits {
             time,
-            wall: self.wall.or(fallback.wall).unwrap_or(time * 3),
+            wall: self
+                .wall
+                .or(fallback.wall)
+                .unwrap_or_else(|| time.saturating_mul(3).min(MAX_WALL)),
             memory,
             stack: self.stack.or(fallback.stack).unwrap_or(memory),
             output: self.output.or(fallback.output).unwrap_or(defaults.output),
@@ -155,11 +211,28 @@ impl LimitChoices {
 }
 
 impl Limits {
+    /// Refuses limits past the bounds (a library user may build any): the same check as
+    /// [`LimitChoices::check`].
+    pub fn check(&self) -> Result<(), String> {
+        LimitChoices {
+            time: Some(self.time),
+            wall: Some(self.wall),
+            memory: Some(self.memory),
+            stack: Some(self.stack),
+            output: Some(self.output),
+            processes: Some(self.processes),
+        }
+        .check()
+    }
+
     /// The rlimits that carry these limits into the program.
     pub fn rlimits(&self) -> heapless::Vec<Rlimit, MAX_RLIMITS> {
         // A backstop only: a second past the limit, rounded up, so that the cgroup enforcer,
         // which is exact, acts first.
-        let cpu_seconds = self.time.as_micros().div_ceil(1_000_000) as u64 + 1;
+        // Saturating: within the bounds nothing is near u64::MAX, past them still no wrap.
+        let cpu_seconds = u64::try_from(self.time.as_micros().div_ceil(1_000_000))
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
         let limit = |resource, soft, hard| Rlimit {
             resource,
             soft,
@@ -167,7 +240,7 @@ impl Limits {
         };
         heapless::Vec::from_iter([
             // The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.
-            limit(Resource::Cpu, cpu_seconds, cpu_seconds + 1),
+            limit(Resource::Cpu, cpu_seconds, cpu_seconds.saturating_add(1)),
             limit(Resource::Fsize, self.output, self.output),
             limit(Resource::Stack, self.stack, self.stack),
             limit(Resource::Core, 0, 0),
@@ -207,8 +280,9 @@ impl RunSpec {
     }
 
     /// Refuses what no mode can run: no program, too many strings, a NUL byte, an
-    /// environment entry that is not `K=V`.
+    /// environment entry that is not `K=V`, a limit past its bound.
     pub fn check(&self) -> Result<(), Error> {
+        self.limits.check().map_err(Error::BadRequest)?;
         if self.argv.is_empty() {
             return Err(Error::BadRequest("no program given".into()));
         }
@@ -353,6 +427,127 @@ mod tests {
         ] {
             assert_eq!(choices.check(), Err(says.to_string()));
         }
+    }
+
+    #[test]
+    fn every_limit_at_its_bound_passes_and_one_past_is_named() {
+        let most = LimitChoices {
+            time: Some(MAX_TIME),
+            wall: Some(MAX_WALL),
+            memory: Some(MAX_MEMORY),
+            stack: Some(MAX_STACK),
+            output: Some(MAX_OUTPUT),
+            processes: Some(MAX_PROCESSES),
+        };
+        assert_eq!(most.check(), Ok(()));
+        let least = LimitChoices {
+            time: Some(Duration::from_micros(1)),
+            wall: Some(Duration::from_micros(1)),
+            memory: Some(MIN_MEMORY),
+            stack: Some(MIN_STACK),
+            output: Some(0),
+            processes: Some(1),
+        };
+        assert_eq!(least.check(), Ok(()));
+        let us = Duration::from_micros(1);
+        let past = [
+            (
+                LimitChoices {
+                    time: Some(MAX_TIME + us),
+                    ..most.clone()
+                },
+                "time: must be at most 1440m (24 hours)",
+            ),
+            (
+                LimitChoices {
+                    wall: Some(MAX_WALL + us),
+                    ..most.clone()
+                },
+                "wall: must be at most 1440m (24 hours)",
+            ),
+            (
+                LimitChoices {
+                    wall: Some(Duration::MAX),
+                    ..most.clone()
+                },
+                "wall: must be at most 1440m (24 hours)",
+            ),
+            (
+                LimitChoices {
+                    memory: Some(MAX_MEMORY + 1),
+                    ..most.clone()
+                },
+                "memory: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                LimitChoices {
+                    stack: Some(u64::MAX),
+                    ..most.clone()
+                },
+                "stack: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                LimitChoices {
+                    output: Some(MAX_OUTPUT + 1),
+                    ..most.clone()
+                },
+                "output: must be at most 1T (1099511627776 bytes)",
+            ),
+            (
+                LimitChoices {
+                    processes: Some(MAX_PROCESSES + 1),
+                    ..most.clone()
+                },
+                "processes: must be at most 1000000",
+            ),
+            (
+                LimitChoices {
+                    processes: Some(u64::MAX),
+                    ..most.clone()
+                },
+                "processes: must be at most 1000000",
+            ),
+        ];
+        for (choices, says) in past {
+            assert_eq!(choices.check(), Err(says.to_string()));
+        }
+    }
+
+    #[test]
+    fn resolved_limits_at_the_bounds_stay_within_them() {
+        let most = LimitChoices {
+            time: Some(MAX_TIME),
+            ..LimitChoices::default()
+        };
+        let limits = most.resolve(&LimitChoices::default());
+        // 3 x 24 h would be past the wall's bound: the default stops at it.
+        assert_eq!(limits.wall, MAX_WALL);
+        assert_eq!(limits.check(), Ok(()));
+        let cpu = limits.rlimits()[0];
+        assert_eq!((cpu.soft, cpu.hard), (86_401, 86_402));
+        let mut spec = RunSpec::new(vec!["true".into()]);
+        spec.limits = limits;
+        assert_eq!(spec.to_wire().unwrap().run().wall_limit_us, 86_400_000_000);
+        // A library user's limits past the bounds are refused before anything runs.
+        spec.limits.processes = u64::MAX;
+        assert!(spec
+            .to_wire()
+            .unwrap_err()
+            .to_string()
+            .contains("processes"));
+        spec.limits.processes = 1;
+        spec.limits.wall = Duration::MAX;
+        assert!(spec.check().unwrap_err().to_string().contains("wall"));
+    }
+
+    #[test]
+    fn rlimits_saturate_rather_than_wrap() {
+        let limits = Limits {
+            time: Duration::MAX,
+            ..Limits::default()
+        };
+        let cpu = limits.rlimits()[0];
+        assert_eq!((cpu.soft, cpu.hard), (u64::MAX, u64::MAX));
     }
 
     #[test]

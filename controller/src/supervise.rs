@@ -53,10 +53,13 @@ pub fn wait_for_reply(
     limits: &Limits,
     kill: &mut dyn FnMut() -> Result<(), Error>,
 ) -> Result<Waited, Error> {
-    let give_up = Instant::now() + limits.wall + GRACE;
+    // Within the bounds (RunSpec::check) this cannot overflow; checked all the same.
+    let give_up = Instant::now().checked_add(limits.wall.saturating_add(GRACE));
     let mut cpu_killed = false;
     loop {
-        let mut timeout = give_up.saturating_duration_since(Instant::now());
+        let mut timeout = give_up.map_or(Duration::MAX, |at| {
+            at.saturating_duration_since(Instant::now())
+        });
         if timeout.is_zero() {
             return Err(Error::Unresponsive("within the wall limit"));
         }

@@ -1,81 +1,158 @@
 //! Durations and sizes as written on the command line: `500ms`, `2s`, `64M`, `65536K`.
+//!
+//! Every parse is exact and checked: a value that overflows `u64` (microseconds, bytes), a
+//! fraction finer than one microsecond or one byte, or a malformed number is an error, never a
+//! wrap or a rounding. Whether a value is a possible *limit* (not zero, not above the bounds)
+//! is for [`crate::spec`] to say, in one place.
 
 use std::time::Duration;
 
+/// The most decimal places a number may have (trailing zeros aside): enough for any exact
+/// value of the units below, and small enough for exact integer arithmetic.
+pub const MAX_DECIMALS: usize = 18;
+
+/// The duration units, largest first, in microseconds.
+const DURATION_UNITS: [(&str, u64); 4] = [
+    ("m", 60_000_000),
+    ("s", 1_000_000),
+    ("ms", 1_000),
+    ("us", 1),
+];
+
+/// The size units, largest first, in bytes. `B` or `iB` may follow any of them (`64MiB`),
+/// and case does not matter.
+const SIZE_UNITS: [(&str, u64); 5] = [
+    ("T", 1 << 40),
+    ("G", 1 << 30),
+    ("M", 1 << 20),
+    ("K", 1 << 10),
+    ("", 1),
+];
+
 /// Parses `N[.F](us|ms|s|m)`, e.g. `500ms`, `1.5s`, `2m`. A unit is required.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let micros_per_unit: u64 = match unit {
-        "us" => 1,
-        "ms" => 1_000,
-        "s" => 1_000_000,
-        "m" => 60_000_000,
-        "" => {
-            return Err(format!(
-                "{text:?}: a duration needs a unit (us, ms, s, m), e.g. 500ms"
-            ))
-        }
-        _ => {
-            return Err(format!(
-                "{text:?}: unknown duration unit {unit:?} (us, ms, s, m)"
-            ))
-        }
+    let (number, unit) = split_number(text);
+    let Some(&(_, micros_per_unit)) = DURATION_UNITS.iter().find(|(name, _)| *name == unit) else {
+        return Err(match unit {
+            "" => format!("{text:?}: a duration needs a unit (us, ms, s, m), e.g. 500ms"),
+            _ => format!("{text:?}: unknown duration unit {unit:?} (us, ms, s, m)"),
+        });
     };
-    let micros =
-        scaled(number, micros_per_unit).ok_or_else(|| format!("{text:?}: not a duration"))?;
+    let micros = scaled(number, micros_per_unit).map_err(|why| match why {
+        Scale::Malformed => format!("{text:?}: not a duration"),
+        Scale::TooFine => format!("{text:?}: finer than 1us"),
+        Scale::TooManyDecimals => format!("{text:?}: more than {MAX_DECIMALS} decimal places"),
+        Scale::Overflow => format!("{text:?}: too long a duration"),
+    })?;
     Ok(Duration::from_micros(micros))
 }
 
-/// Parses `N[K|M|G][B|iB]` in bytes, binary units: `64M`, `65536K`, `1G`, `4096`.
+/// Parses `N[.F][K|M|G|T][B|iB]` in bytes, binary units: `64M`, `65536K`, `1G`, `4096`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, unit) = split_number(text);
+    let upper = unit.to_ascii_uppercase();
+    let base = match upper.strip_suffix("IB") {
+        // `iB` alone is no unit: `KiB`, `MiB`..., never a bare `1iB`.
+        Some("") => None,
+        Some(base) => Some(base),
+        None => Some(upper.strip_suffix('B').unwrap_or(&upper)),
+    };
+    let multiplier = base.and_then(|base| {
+        SIZE_UNITS
+            .iter()
+            .find(|(name, _)| *name == base)
+            .map(|&(_, m)| m)
+    });
+    let Some(multiplier) = multiplier else {
+        return Err(format!(
+            "{text:?}: unknown size unit {unit:?} (K, M, G, T; B or iB optional)"
+        ));
+    };
+    scaled(number, multiplier).map_err(|why| match why {
+        Scale::Malformed => format!("{text:?}: not a size"),
+        Scale::TooFine => format!("{text:?}: not a whole number of bytes"),
+        Scale::TooManyDecimals => format!("{text:?}: more than {MAX_DECIMALS} decimal places"),
+        Scale::Overflow => format!("{text:?}: too large a size"),
+    })
+}
+
+/// Writes `d` as [`parse_duration`] reads it, in the largest unit that holds it exactly
+/// (`1500ms`, `2s`, `3m`). Below a microsecond is dropped: no limit is finer.
+pub fn format_duration(d: Duration) -> String {
+    let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let (name, per) = DURATION_UNITS
+        .iter()
+        .find(|(_, per)| micros.is_multiple_of(*per) && micros != 0)
+        .copied()
+        .unwrap_or(("s", 1_000_000));
+    format!("{}{name}", micros / per)
+}
+
+/// Writes `bytes` as [`parse_size`] reads it, in the largest unit that holds it exactly
+/// (`64M`, `1536K`, `4097`).
+pub fn format_size(bytes: u64) -> String {
+    let (name, per) = SIZE_UNITS
+        .iter()
+        .find(|(_, per)| bytes.is_multiple_of(*per) && bytes != 0)
+        .copied()
+        .unwrap_or(("", 1));
+    format!("{}{name}", bytes / per)
+}
+
+/// `text` cut where the number (digits and dots) ends.
+fn split_number(text: &str) -> (&str, &str) {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let unit = unit.to_ascii_uppercase();
-    let base = unit.trim_end_matches("IB").trim_end_matches('B');
-    let multiplier: u64 = match base {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        "T" => 1 << 40,
-        _ => return Err(format!("{text:?}: unknown size unit (K, M, G)")),
-    };
-    scaled(number, multiplier).ok_or_else(|| format!("{text:?}: not a size"))
+    text.split_at(split)
 }
 
-/// `number * multiplier` for a decimal `number` with an optional fraction, exactly, or
-/// `None` when it is malformed, has more precision than one unit, or overflows.
-fn scaled(number: &str, multiplier: u64) -> Option<u64> {
+/// Why a number could not be scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// Not `DIGITS[.DIGITS]`.
+    Malformed,
+    /// It has a part smaller than the smallest unit (1us, 1 byte).
+    TooFine,
+    /// More than [`MAX_DECIMALS`] significant decimal places.
+    TooManyDecimals,
+    /// The value does not fit in a `u64`.
+    Overflow,
+}
+
+/// `number * multiplier` for a decimal `number` with an optional fraction, exactly.
+fn scaled(number: &str, multiplier: u64) -> Result<u64, Scale> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || number.ends_with('.') {
+        return Err(Scale::Malformed);
     }
-    if number.ends_with('.') {
-        return None;
-    }
-    let value = whole.parse::<u64>().ok()?.checked_mul(multiplier)?;
+    // Leading zeros never overflow `u64::from_str`; only the value can.
+    let whole = whole.parse::<u64>().map_err(|_| Scale::Overflow)?;
+    let value = whole.checked_mul(multiplier).ok_or(Scale::Overflow)?;
+    let fraction = fraction.trim_end_matches('0');
     if fraction.is_empty() {
-        return Some(value);
+        return Ok(value);
     }
-    let numerator = u128::from(fraction.parse::<u64>().ok()?) * u128::from(multiplier);
-    let denominator = 10u128.checked_pow(u32::try_from(fraction.len()).ok()?)?;
-    if numerator % denominator != 0 {
-        return None; // finer than the smallest unit
+    if fraction.len() > MAX_DECIMALS {
+        return Err(Scale::TooManyDecimals);
     }
-    value.checked_add(u64::try_from(numerator / denominator).ok()?)
+    // Below 10^18 and times at most 2^40: both fit in a u128.
+    let numerator =
+        u128::from(fraction.parse::<u64>().map_err(|_| Scale::Malformed)?) * u128::from(multiplier);
+    let denominator = 10u128.pow(fraction.len() as u32);
+    if !numerator.is_multiple_of(denominator) {
+        return Err(Scale::TooFine);
+    }
+    // numerator / denominator < multiplier: it fits.
+    let part = u64::try_from(numerator / denominator).map_err(|_| Scale::Overflow)?;
+    value.checked_add(part).ok_or(Scale::Overflow)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn durations() {
@@ -84,20 +161,68 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1.500000s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("007s"), Ok(Duration::from_secs(7)));
         for bad in [
             "",
             "5",
             "ms",
             "1.s",
+            ".5s",
             "-1s",
+            "+1s",
             "1h",
             "1.5us",
             "1..5s",
+            "1.2.3s",
             "99999999999999999999s",
             "1 s",
+            " 1s",
+            "1e30s",
+            "1E3ms",
+            "inf s",
+            "NaNs",
+            "1s ",
+            "1S",
+            "1sec",
+            "١s", // an Arabic-Indic digit: not ASCII
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn durations_at_the_edge_of_u64_are_checked_not_wrapped() {
+        // u64::MAX microseconds, exactly.
+        assert_eq!(
+            parse_duration("18446744073709551615us"),
+            Ok(Duration::from_micros(u64::MAX))
+        );
+        for (text, says) in [
+            ("18446744073709551616us", "too long a duration"), // 2^64
+            ("18446744073709.551616s", "too long a duration"), // 2^64 us, in s
+            ("18446744073709551615s", "too long a duration"),
+            ("18446744073709551616s", "too long a duration"), // 2^64 s
+            ("18446744073709551615m", "too long a duration"),
+            ("307445734561.87m", "too long a duration"), // the fraction tips it over
+            ("99999999999999999999999999999s", "too long a duration"),
+            ("0.0000001s", "finer than 1us"),
+            ("1.0000001s", "finer than 1us"),
+            ("1.0000000000000000001s", "more than 18 decimal places"),
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.ends_with(says), "{text}: {err}");
+        }
+        assert_eq!(
+            parse_duration("18446744073709.551615s"),
+            Ok(Duration::from_micros(u64::MAX))
+        );
+        // Zeros past the last significant place cost nothing.
+        assert_eq!(
+            parse_duration("1.000000000000000000000000000000s"),
+            Ok(Duration::from_secs(1))
+        );
     }
 
     #[test]
@@ -106,9 +231,13 @@ mod tests {
         assert_eq!(parse_size("65536K"), Ok(64 << 20));
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("1gib"), Ok(1 << 30));
         assert_eq!(parse_size("512kb"), Ok(512 << 10));
         assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("4096B"), Ok(4096));
         assert_eq!(parse_size("1.5K"), Ok(1536));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("0"), Ok(0));
         for bad in [
             "",
             "M",
@@ -118,8 +247,119 @@ mod tests {
             "-1M",
             "99999999999999999999G",
             "1 M",
+            "1iB",
+            "1KIBIB",
+            "1KBB",
+            "1P",
+            "1e9",
+            "0x10",
+            "1_000",
         ] {
             assert!(parse_size(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn sizes_at_the_edge_of_u64_are_checked_not_wrapped() {
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
+        for (text, says) in [
+            ("18446744073709551616", "too large a size"), // 2^64
+            ("18446744073709551615K", "too large a size"),
+            ("18014398509481984K", "too large a size"), // 2^54 K = 2^64
+            ("16777216T", "too large a size"),          // 2^24 T = 2^64
+            ("16777215.9999999999T", "not a whole number of bytes"),
+            ("0.1", "not a whole number of bytes"),
+        ] {
+            let err = parse_size(text).unwrap_err();
+            assert!(err.ends_with(says), "{text}: {err}");
+        }
+        // The largest whole number of K below 2^64.
+        assert_eq!(parse_size("18014398509481983K"), Ok(u64::MAX - 1023));
+    }
+
+    #[test]
+    fn formats_use_the_largest_exact_unit() {
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(86400)), "1440m");
+        assert_eq!(format_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(format_duration(Duration::from_micros(7)), "7us");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
+        assert_eq!(format_size(64 << 20), "64M");
+        assert_eq!(format_size(1536), "1536");
+        assert_eq!(format_size(1 << 40), "1T");
+        assert_eq!(format_size(0), "0");
+    }
+
+    /// `WHOLE.FRACTION * per` in plain u128 arithmetic, if it is a whole number within u64.
+    fn reference(whole: &str, fraction: Option<&str>, per: u64) -> Option<u64> {
+        let fraction = fraction.unwrap_or("");
+        let scale = 10u128.pow(fraction.len() as u32);
+        let number = whole.parse::<u128>().unwrap() * scale + fraction.parse::<u128>().unwrap_or(0);
+        let total = number * u128::from(per);
+        total
+            .is_multiple_of(scale)
+            .then(|| u64::try_from(total / scale).ok())
+            .flatten()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_text_parses_or_is_refused_without_a_panic(text in "\\PC{0,40}") {
+            let _ = parse_duration(&text);
+            let _ = parse_size(&text);
+        }
+
+        #[test]
+        fn a_number_with_a_unit_is_exact_or_refused(
+            whole in "[0-9]{1,20}",
+            fraction in proptest::option::of("[0-9]{0,6}"),
+            duration_unit in 0..DURATION_UNITS.len(),
+            size_unit in 0..SIZE_UNITS.len(),
+        ) {
+            let number = match &fraction {
+                Some(f) => format!("{whole}.{f}"),
+                None => whole.clone(),
+            };
+            let (d_name, d_per) = DURATION_UNITS[duration_unit];
+            let (s_name, s_per) = SIZE_UNITS[size_unit];
+            let d = parse_duration(&format!("{number}{d_name}"));
+            let s = parse_size(&format!("{number}{s_name}"));
+            if fraction.as_deref() == Some("") {
+                // "1." is malformed.
+                prop_assert!(d.is_err() && s.is_err());
+            } else {
+                let d = d.map(|d| d.as_micros() as u64);
+                prop_assert_eq!(d.ok(), reference(&whole, fraction.as_deref(), d_per));
+                prop_assert_eq!(s.ok(), reference(&whole, fraction.as_deref(), s_per));
+            }
+        }
+
+        #[test]
+        fn a_formatted_duration_parses_back(micros in any::<u64>()) {
+            let d = Duration::from_micros(micros);
+            prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+
+        #[test]
+        fn a_formatted_size_parses_back(bytes in any::<u64>()) {
+            prop_assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
+        }
+
+        #[test]
+        fn a_fraction_is_exact(whole in 0u64..1_000_000, millis in 0u64..1000) {
+            let text = format!("{whole}.{millis:03}s");
+            prop_assert_eq!(
+                parse_duration(&text),
+                Ok(Duration::from_millis(whole * 1000 + millis))
+            );
+            let text = format!("{whole}.{millis:03}K");
+            let exact = (whole * 1000 + millis) * 1024;
+            match exact % 1000 {
+                0 => prop_assert_eq!(parse_size(&text), Ok(exact / 1000)),
+                _ => prop_assert!(parse_size(&text).is_err()),
+            }
         }
     }
 }

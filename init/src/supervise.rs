@@ -37,7 +37,9 @@ pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
             });
         }
     };
-    let deadline = (run.wall_limit_us != 0).then(|| start + run.wall_limit_us);
+    // Saturating, a second wall behind the controller's bounds: a limit that would pass
+    // u64::MAX microseconds never comes, rather than wrapping into the past.
+    let deadline = (run.wall_limit_us != 0).then(|| start.saturating_add(run.wall_limit_us));
     let ended = wait_for(pid, deadline, ready.signals, listener);
     if let Some(fd) = listener {
         sys::close(fd);
@@ -105,7 +107,9 @@ fn wait_for(
             }
             let left = deadline - now;
             timeout = Some(sys::Timespec {
-                sec: (left / 1_000_000) as isize,
+                // At most isize::MAX seconds (68 years on 32 bits): ppoll refuses a negative
+                // time, and waking early only means waiting again.
+                sec: isize::try_from(left / 1_000_000).unwrap_or(isize::MAX),
                 nsec: ((left % 1_000_000) * 1000) as isize,
             });
         }

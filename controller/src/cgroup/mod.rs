@@ -16,6 +16,15 @@ pub use file::CgroupError;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// The kernel's most pids (`PID_MAX_LIMIT`), the largest value `pids.max` takes: 4 Mi on
+/// 64-bit kernels, 32 Ki on 32-bit ones. runbox's own bound (`MAX_PROCESSES`, + 1 for PID 1)
+/// is below the first but not the second. Taken from runbox's own width: a 32-bit runbox
+/// on a 64-bit kernel allows 32 Ki, less than it could, never a value the kernel refuses.
+pub const PID_MAX_LIMIT: u64 = if cfg!(target_pointer_width = "64") {
+    4 << 20
+} else {
+    32 << 10
+};
 /// The directory runbox creates below the controller's own cgroup(s).
 pub const PARENT: &str = "runbox";
 
@@ -140,7 +149,10 @@ impl Cgroup {
     }
 
     /// Sets the memory limit (bytes, swap excluded) and the most processes and threads.
+    /// `pids` past [`PID_MAX_LIMIT`], which the kernel refuses in `pids.max`, is written as
+    /// that limit: no more processes than that can exist anyway.
     pub fn set_limits(&self, memory: u64, pids: u64) -> Result<(), CgroupError> {
+        let pids = pids.min(PID_MAX_LIMIT);
         match self {
             Cgroup::V1(g) => g.set_limits(memory, pids),
             Cgroup::V2(g) => g.set_limits(memory, pids),

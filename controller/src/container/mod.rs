@@ -229,7 +229,10 @@ impl Container {
         // What is charged now is init's (and what earlier runs left in /w and /tmp): the
         // run's limit comes on top of it, and its figures exclude it.
         let baseline = self.cgroup.memory_current().map_err(cgroup_error)?;
-        let wanted = (limits.memory.saturating_add(baseline), limits.processes + 1);
+        let wanted = (
+            limits.memory.saturating_add(baseline),
+            limits.processes.saturating_add(1),
+        );
         if self.limits_set != Some(wanted) {
             self.cgroup
                 .set_limits(wanted.0, wanted.1)

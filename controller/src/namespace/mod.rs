@@ -100,7 +100,10 @@ impl Sandbox<'_> {
         // Everything charged so far is the waiter's: the run's limit comes on top of it.
         let baseline = self.cgroup.memory_current().map_err(cgroup_error)?;
         self.cgroup
-            .set_limits(limits.memory.saturating_add(baseline), limits.processes + 1)
+            .set_limits(
+                limits.memory.saturating_add(baseline),
+                limits.processes.saturating_add(1),
+            )
             .map_err(cgroup_error)?;
         self.cgroup.reset().map_err(cgroup_error)?;
         let started = Instant::now();

@@ -53,8 +53,10 @@ pub fn run(run: &Run<'_>, stdio: [RawFd; 3], socket: RawFd) -> Result<Infallible
             process::exit_now(0)
         }
     };
-    let deadline =
-        (run.wall_limit_us != 0).then(|| start + Duration::from_micros(run.wall_limit_us));
+    // Checked, as init's is saturating: a deadline past what an Instant holds never comes.
+    let deadline = (run.wall_limit_us != 0)
+        .then(|| start.checked_add(Duration::from_micros(run.wall_limit_us)))
+        .flatten();
     let ended = wait_for(
         pid,
         deadline,

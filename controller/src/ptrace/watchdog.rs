@@ -84,19 +84,22 @@ impl Watch {
     /// Runs until [`Watch::finish`]: kills the run when its CPU time reaches `time` or
     /// `wall` has passed since `started`.
     pub fn keep(&self, time: Duration, wall: Duration, started: Instant, cpus: u64) {
-        let deadline = started + wall;
+        // Within the bounds (RunSpec::check) this cannot overflow; a deadline past what an
+        // Instant holds never comes.
+        let deadline = started.checked_add(wall);
         let mut state = self.lock();
         while !state.done {
             let mut sleep = Duration::from_secs(3600);
             if state.killed.is_none() {
                 let now = Instant::now();
                 let cpu = used(&state);
-                if now >= deadline {
+                if deadline.is_some_and(|at| now >= at) {
                     kill(&mut state, Killed::Wall);
                 } else if cpu >= time {
                     kill(&mut state, Killed::Cpu);
                 } else {
-                    sleep = next_check(time, cpu, cpus).min(deadline - now);
+                    let left = deadline.map_or(Duration::MAX, |at| at - now);
+                    sleep = next_check(time, cpu, cpus).min(left);
                 }
             }
             state = match self.wake.wait_timeout(state, sleep) {
