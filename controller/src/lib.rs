@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod given_path;
 pub mod leftovers;
 pub mod mount;
 pub mod namespace;

@@ -79,6 +79,11 @@ impl RunOptions {
             if !self.bind.is_empty() || self.rootfs.is_some() || !profile.binds.is_empty() {
                 return Err("bind and rootfs need a mount namespace: not in ptrace mode".into());
             }
+            if let Some(dir) = &self.dir {
+                // The working directory itself: a directory, reached through no link.
+                crate::given_path::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0)
+                    .map_err(|e| format!("dir {e}"))?;
+            }
             let sets = [
                 (Access::Read, "allow-read", &self.allow_read),
                 (Access::Write, "allow-write", &self.allow_write),

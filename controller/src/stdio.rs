@@ -4,8 +4,8 @@
 //! The controller is root, and a sandboxed program may have written where the judge's
 //! paths lead (a `--dir` it had, a `:rw` bind): a symbolic link planted there would make
 //! root read or write what it points at on the program's behalf. So a named path is
-//! resolved with no symbolic link followed anywhere on it (`openat2` with
-//! `RESOLVE_NO_SYMLINKS`; a link is a usage error naming the path), as an `O_PATH`
+//! resolved with no symbolic link followed anywhere on it ([`given_path`]; a link is a
+//! usage error naming the path), as an `O_PATH`
 //! descriptor that opens nothing yet, and only a regular file or `/dev/null` is then
 //! opened for real, through that descriptor: a FIFO, a device or a directory is a usage
 //! error too, never opened (opening a FIFO blocks, a device may act).
@@ -17,6 +17,7 @@
 //! any file it writes, which runbox copies to its own stdout or stderr (`sendfile`) when
 //! the run has ended, before its result.
 
+use crate::given_path;
 use crate::sys::fs;
 use std::ffi::CString;
 use std::io;
@@ -124,28 +125,19 @@ pub fn refused_type(mode: libc::mode_t, rdev: libc::dev_t) -> Option<&'static st
 /// reading. The error starts with the path.
 fn open_named(path: &Path, write: bool) -> Result<OwnedFd, String> {
     let shown = path.display();
-    let cpath =
-        CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("{shown}: a NUL byte"))?;
-    let named = |e: io::Error| match e.raw_os_error() {
-        Some(libc::ELOOP) => format!(
-            "{shown}: a symbolic link on the path (runbox follows none in a path it is given: \
-             name the file itself)"
-        ),
-        _ => format!("{shown}: {e}"),
-    };
     // Twice at most: a file created by someone else between the two calls is looked at again.
     for _ in 0..2 {
-        let located = match fs::open_no_symlinks(&cpath, libc::O_PATH, 0) {
-            Err(e) if write && e.raw_os_error() == Some(libc::ENOENT) => {
+        let located = match given_path::open(path, libc::O_PATH, 0) {
+            Err(e) if write && e.error.raw_os_error() == Some(libc::ENOENT) => {
                 let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
-                match fs::open_no_symlinks(&cpath, flags, 0o666) {
-                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
-                    created => return created.map_err(named),
+                match given_path::open(path, flags, 0o666) {
+                    Err(e) if e.error.raw_os_error() == Some(libc::EEXIST) => continue,
+                    created => return created.map_err(|e| e.to_string()),
                 }
             }
-            located => located.map_err(named)?,
+            located => located.map_err(|e| e.to_string())?,
         };
-        let (mode, rdev) = fs::file_type(located.as_fd()).map_err(named)?;
+        let (mode, rdev) = fs::file_type(located.as_fd()).map_err(|e| format!("{shown}: {e}"))?;
         if let Some(kind) = refused_type(mode, rdev) {
             return Err(format!(
                 "{shown}: {kind}; runbox takes a regular file or /dev/null"
@@ -158,7 +150,7 @@ fn open_named(path: &Path, write: bool) -> Result<OwnedFd, String> {
             true => libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY,
             false => libc::O_RDONLY | libc::O_NOCTTY,
         };
-        return fs::open(&again, flags).map_err(named);
+        return fs::open(&again, flags).map_err(|e| format!("{shown}: {e}"));
     }
     Err(format!(
         "{shown}: created and removed while runbox opened it"

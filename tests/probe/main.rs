@@ -413,15 +413,16 @@ fn main() {
             for fd in 0..3 {
                 line += &format!("fd{fd} {} ", push(fd));
             }
-            match std::fs::OpenOptions::new()
+            // Said before /dev/tty is tried: ptrace mode ends the run at that open.
+            eprint!("{line}");
+            let tty = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
-                .open("/dev/tty")
-            {
-                Ok(tty) => line += &format!("tty {}", push(std::os::fd::AsRawFd::as_raw_fd(&tty))),
-                Err(e) => line += &format!("tty errno {}", e.raw_os_error().unwrap_or(0)),
+                .open("/dev/tty");
+            match tty {
+                Ok(tty) => eprintln!("tty {}", push(std::os::fd::AsRawFd::as_raw_fd(&tty))),
+                Err(e) => eprintln!("tty errno {}", e.raw_os_error().unwrap_or(0)),
             }
-            eprintln!("{line}");
         }
         Some("kill-all") => {
             let pgid: i32 = argv.get(2).and_then(|a| a.parse().ok()).unwrap_or(0);
