@@ -33,8 +33,8 @@
 //! - `tiocsti TEXT`: pushes TEXT into the input of each of fds 0-2 and of `/dev/tty` with
 //!   ioctl(TIOCSTI), prints `fd0 R fd1 R fd2 R tty R` (R: `ok` or `errno N`) on stderr;
 //! - `kill-all PGID [PATH]`: leaves its process group (setpgid), forks a child that sends
-//!   SIGKILL to its old group (kill 0), to every process it may (kill -1) and to the group
-//!   PGID, and waits for it; writes 19 to `/proc/self/autogroup` and `/proc/1/autogroup`
+//!   SIGKILL to the group PGID, to every process it may (kill -1) and to its old group
+//!   (kill 0), and waits for it; writes 19 to `/proc/self/autogroup` and `/proc/1/autogroup`
 //!   first; prints `survived` if it lived through it;
 //! - `session`: prints `leader yes|no tty N`: whether it leads its session and process group,
 //!   and its controlling terminal's number (0: none);
@@ -439,11 +439,12 @@ fn main() {
                         while libc::getpgid(libc::getppid()) == libc::getpgid(0) {
                             libc::sched_yield();
                         }
-                        libc::kill(0, libc::SIGKILL);
-                        libc::kill(-1, libc::SIGKILL);
+                        // kill(0) last: its group holds the caller itself.
                         if pgid > 0 {
                             libc::kill(-pgid, libc::SIGKILL);
                         }
+                        libc::kill(-1, libc::SIGKILL);
+                        libc::kill(0, libc::SIGKILL);
                         libc::_exit(0)
                     }
                 }
