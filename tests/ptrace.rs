@@ -362,9 +362,9 @@ fn the_host_s_own_programs_run_under_the_default_profile() {
     );
     let ran = run("ptrace", &[], &[&dotted, "open", "/proc/self/status", "r"]);
     assert_eq!(ran.out(), "ok\n", "{ran:?}");
-    // Pipes as stdin and stdout.
+    // Pipes as stdin (runbox's own, `-`, through a spool) and stdout.
     let mut child = Command::new(runbox_bin())
-        .args(["run", "--json", "--mode", "ptrace", "--stdin", "/dev/stdin"])
+        .args(["run", "--json", "--mode", "ptrace", "--stdin", "-"])
         .args(["--", "/bin/cat"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

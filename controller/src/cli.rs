@@ -84,7 +84,8 @@ struct RunArgs {
     // Bounds in LimitChoices::check, as for the other limits and the other entries.
     #[arg(long)]
     processes: Option<u64>,
-    /// File read as stdin [default: /dev/null].
+    /// File read as stdin (a regular file or /dev/null), or `-`: runbox's own stdin, read to
+    /// its end before the run [default: /dev/null].
     #[arg(long)]
     stdin: Option<PathBuf>,
     /// File written as stdout (created or truncated) [default: runbox's stdout].

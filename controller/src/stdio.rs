@@ -75,6 +75,7 @@ pub fn open(
     unnamed: OutputDefault,
 ) -> Result<Stdio, String> {
     let input = match stdin {
+        Some(path) if path == Path::new(OWN_STDIN) => spool_own_stdin()?,
         Some(path) => open_named(path, false).map_err(|e| format!("stdin {e}"))?,
         None => open_null()?,
     };
@@ -96,6 +97,31 @@ pub fn open(
         fds: [input, out, err],
         spools,
     })
+}
+
+/// The `--stdin` that names runbox's own stdin.
+pub const OWN_STDIN: &str = "-";
+
+/// runbox's own stdin, read to its end into a spool before the run: the program gets a
+/// regular file of its own, never a description it shares with runbox's caller (a shell's
+/// terminal, a pipe it could make non-blocking).
+fn spool_own_stdin() -> Result<OwnedFd, String> {
+    let spool =
+        fs::unnamed_file(&temp_dir()?).map_err(|e| format!("stdin: cannot make a spool: {e}"))?;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match fs::read(libc::STDIN_FILENO, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("stdin: cannot read runbox's own: {e}")),
+        };
+        write_fully(spool.as_raw_fd(), &buf[..n])
+            .map_err(|e| format!("stdin: cannot fill the spool: {e}"))?;
+    }
+    // The program reads from the start.
+    fs::rewind(spool.as_raw_fd()).map_err(|e| format!("stdin: {e}"))?;
+    Ok(spool)
 }
 
 fn temp_dir() -> Result<CString, String> {

@@ -8,7 +8,7 @@
 //! - `spin MS`: burns MS milliseconds of CPU by its own CPU clock, prints what it measured;
 //! - `spin-forever [THREADS]`: busy loops in THREADS threads (default 1), forever;
 //! - `spin-children N`: forks N children that busy loop forever, and waits;
-//! - `sleep`, `pause`, `read`: blocks in nanosleep, pause(2) or a read of stdin;
+//! - `sleep`, `pause`, `read`: blocks in nanosleep, pause(2) or a read of a pipe of its own;
 //! - `touch MIB`: allocates and touches exactly MIB MiB, prints `touched`;
 //! - `recurse`: recurses until the stack overflows;
 //! - `mmap-touch MIB`: maps MIB MiB anonymous memory and touches it all;
@@ -164,8 +164,14 @@ fn main() {
             unsafe { libc::pause() };
         }
         Some("read") => {
-            let mut buf = [0u8; 1];
-            let _ = std::io::Read::read(&mut std::io::stdin(), &mut buf);
+            // A pipe of its own that nobody writes: the read blocks for ever.
+            let mut fds = [0; 2];
+            // SAFETY: fds is a live array of two ints; the read goes into a live buffer.
+            unsafe {
+                libc::pipe(fds.as_mut_ptr());
+                let mut buf = [0u8; 1];
+                libc::read(fds[0], buf.as_mut_ptr().cast(), 1);
+            }
         }
         Some("touch") => {
             let mut memory = vec![0u8; (number(&argv, 2) as usize) << 20];

@@ -258,3 +258,9 @@ pub fn wait_writable(fd: RawFd) -> io::Result<()> {
     // SAFETY: pfd is one live pollfd.
     check(unsafe { libc::poll(&mut pfd, 1, -1) }).map(drop)
 }
+
+/// `lseek(fd, 0, SEEK_SET)`.
+pub fn rewind(fd: RawFd) -> io::Result<()> {
+    // SAFETY: offsets only.
+    check(unsafe { libc::lseek(fd, 0, libc::SEEK_SET) }).map(drop)
+}
