@@ -1,20 +1,21 @@
 //! `runbox batch`: run requests as JSON lines on stdin, one result line per request on
 //! stdout, in completion order, up to `parallel` at once.
 //!
-//! Container-mode requests with the default root go to a pool of `parallel` warm
-//! containers; a request with its own root (`dir`, `bind`, `rootfs`) gets a container of
-//! its own for that run; namespace-mode requests get fresh namespaces; ptrace-mode requests
-//! are traced from the worker's own thread. A line that cannot be
+//! Each request goes through the one lifecycle ([`crate::run::run`]) with a pool of
+//! `parallel` warm containers: container-mode requests on the default root are served by
+//! the pool; namespace-mode requests, and those with a root of their own (`dir`, `bind`,
+//! `rootfs`), get a container made for the run; ptrace-mode requests are traced from the
+//! worker's own thread. A line that cannot be
 //! run (bad JSON, no `argv`, an unknown field, a bad value) is answered with status
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
 
-use crate::container::{Container, ContainerConfig};
+use crate::container::ContainerConfig;
 use crate::error::Error;
-use crate::namespace;
 use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pool;
 use crate::result::RunResult;
+use crate::run::Refused;
 use crate::spec::{LimitChoices, Mode, MAX_PROCESSES};
 use crate::units::{parse_duration, parse_size};
 use serde::{Deserialize, Serialize};
@@ -231,38 +232,14 @@ fn count(v: serde_json::Value) -> Result<u64, String> {
         .ok_or_else(|| format!("processes: {v} is not a whole number from 1 to {MAX_PROCESSES}"))
 }
 
-/// Runs one parsed request.
+/// Runs one parsed request through the one lifecycle; whatever stops it is its result.
 fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
-    let stdio = match options.open_stdio(OutputDefault::Discard) {
-        Ok(stdio) => stdio,
-        Err(e) => return RunResult::internal_error(e),
-    };
-    let fds = stdio.borrow();
-    let (config, spec) = match options.resolve() {
-        Ok(resolved) => (resolved.config, resolved.spec),
-        Err(e) => return RunResult::internal_error(e),
-    };
-    let default_root = config.root == ContainerConfig::default().root;
-    let limits = &spec.limits;
-    let outcome = match options.mode {
-        // No wire request: the program is traced from this worker's process.
-        Mode::Ptrace => {
-            return crate::ptrace::run(&spec, options.dir.as_deref(), fds)
-                .unwrap_or_else(|e| RunResult::internal_error(e.to_string()))
-        }
-        Mode::Container if default_root => spec
-            .to_wire()
-            .and_then(|wire| pool.run(&wire.run(), fds, limits)),
-        Mode::Container => spec.to_wire().and_then(|wire| {
-            Container::create(&config).and_then(|mut c| c.run(&wire.run(), fds, limits))
-        }),
-        Mode::Namespace => spec
-            .to_wire()
-            .and_then(|wire| namespace::run(&config, &wire.run(), fds, limits)),
-    };
-    match outcome {
-        Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),
-        Err(e) => RunResult::internal_error(e.to_string()),
+    match crate::run::run(options, Some(pool), OutputDefault::Discard) {
+        Ok(result) => result,
+        Err(Refused::Usage(why)) => RunResult::internal_error(why),
+        Err(Refused::Request(e)) => RunResult::internal_error(e.to_string()),
+        // Discarded output has no spool to deliver.
+        Err(Refused::Deliver(e)) => RunResult::internal_error(e.to_string()),
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::mount::Bind;
 use crate::options::{OutputDefault, RunOptions};
 use crate::result::RunResult;
-use crate::run::run_once;
+use crate::run::Refused;
 use crate::spec::{LimitChoices, Mode};
 use crate::status::Status;
 use crate::units::{parse_duration, parse_size};
@@ -180,29 +180,16 @@ fn run(args: RunArgs) -> i32 {
     if let Err(why) = options.limits.check() {
         return usage_error(format!("--{why}"));
     }
-    let resolved = match options.resolve() {
-        Ok(resolved) => resolved,
-        Err(message) => return usage_error(format!("--{message}")),
-    };
-    let stdio = match options.open_stdio(OutputDefault::Inherit) {
-        Ok(stdio) => stdio,
-        Err(message) => return usage_error(format!("--{message}")),
-    };
-    let result = match run_once(
-        options.mode,
-        &resolved.config,
-        &resolved.spec,
-        stdio.borrow(),
-    ) {
+    let result = match crate::run::run(&options, None, OutputDefault::Inherit) {
         Ok(result) => result,
-        Err(e) if e.is_usage() => return usage_error(e),
-        Err(e) => RunResult::internal_error(e.to_string()),
+        Err(Refused::Usage(message)) => return usage_error(format!("--{message}")),
+        Err(Refused::Request(e)) => return usage_error(e),
+        // The program's output first, then the result: both checked.
+        Err(Refused::Deliver(e)) => {
+            eprintln!("runbox: cannot copy the program's output to runbox's own: {e}");
+            return EXIT_INTERNAL;
+        }
     };
-    // The program's output first, then the result: both checked.
-    if let Err(e) = stdio.deliver() {
-        eprintln!("runbox: cannot copy the program's output to runbox's own: {e}");
-        return EXIT_INTERNAL;
-    }
     report(&result, args.json)
 }
 

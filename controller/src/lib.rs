@@ -1,21 +1,21 @@
 //! # runbox: a Linux sandbox for online judges
 //!
-//! Runs untrusted programs under exact limits and reports what happened. Two isolation modes
-//! share one set-up (`container::spawn_sandbox`): fresh user, pid, mount, ipc, uts, net and
-//! cgroup namespaces, a read-only root of bind mounts on a tmpfs ([`mount`]), no
-//! capabilities.
+//! Runs untrusted programs under exact limits and reports what happened. Every entry (the
+//! CLI, `runbox batch`, the library) goes through one lifecycle, [`run::run`].
 //!
-//! - [`container`]: a pre-forked container with the embedded init (crate `runbox-init`) as
-//!   PID 1, serving runs over a socket ([`runbox_shared`] is the protocol);
-//! - [`namespace`]: the same isolation for one run;
+//! - [`container`]: a container with the embedded init (crate `runbox-init`) as PID 1, in
+//!   fresh user, pid, mount, ipc, uts, net and cgroup namespaces, on a read-only root of bind
+//!   mounts on a tmpfs ([`mount`]), without capabilities, serving runs over a socket
+//!   ([`runbox_shared`] is the protocol): pre-forked in a [`pool`] (container mode), or
+//!   made for one run (namespace mode);
 //! - [`ptrace`]: for hosts without namespaces, the program on the host under rlimits and a
 //!   filter whose file calls stop in a tracer that checks each path.
 //!
 //! Pure parts, tested without privileges: [`mount::plan`], [`units`], [`spec`], [`status`],
 //! [`result`], and ptrace mode's policy, paths, call table, registers and filter. Every
-//! syscall goes through [`sys`], the only module allowed `unsafe`, with three listed
+//! syscall goes through [`sys`], the only module allowed `unsafe`, with two listed
 //! exceptions: the places that fork a child that must stay async-signal-safe until it execs
-//! (`container::spawn_sandbox`, `namespace::waiter::run` and `ptrace::launch::spawn`),
+//! (`container::spawn_sandbox` and `ptrace::launch::spawn`),
 //! since `sys::process::clone` cannot make that promise for its caller.
 #![deny(unsafe_code)]
 
@@ -28,7 +28,6 @@ pub mod error;
 pub mod given_path;
 pub mod leftovers;
 pub mod mount;
-pub mod namespace;
 pub mod options;
 pub mod output;
 pub mod pool;

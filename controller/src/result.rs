@@ -30,7 +30,7 @@ fn ms(us: u64) -> u64 {
 }
 
 impl RunResult {
-    /// The result of a run of `program` that got as far as init (or the waiter), with what
+    /// The result of a run of `program` that got as far as init, with what
     /// the controller measured.
     pub fn from_outcome(outcome: &Outcome, limits: &Limits, program: &str) -> RunResult {
         match outcome {

@@ -1,32 +1,79 @@
-//! One run in any mode: the library's entry for a single program.
+//! # One run, from a request to its result: the lifecycle every entry calls
+//!
+//! `runbox run`, `runbox batch` (and the library) hand a run's options to [`run`], which
+//! goes through the steps in order:
+//!
+//! 1. **resolve** the options against the profile: the container's root, the program, its
+//!    limits and filter ([`RunOptions::resolve`]);
+//! 2. **open** the program's stdio ([`crate::stdio`]);
+//! 3. **get a sandbox**: a warm container of the pool (container mode on the default
+//!    root), a container made for this run alone (namespace mode, or a root of its own), or
+//!    the traced program on the host (ptrace mode);
+//! 4. **run** it there, which supervises, accounts and decides ([`crate::status`]) into a
+//!    [`RunResult`];
+//! 5. **deliver** the output spooled for runbox's own stdout and stderr.
 
-use crate::container::{ContainerConfig, Outcome};
+use crate::container::{Container, ContainerConfig, Outcome};
 use crate::error::Error;
-use crate::namespace;
+use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pool;
 use crate::result::RunResult;
 use crate::spec::{Mode, RunSpec};
-use std::os::fd::BorrowedFd;
+use crate::stdio::Stdio;
 
-/// Runs `spec` once in a fresh sandbox of `config`, with `stdio` as its fds 0, 1 and 2.
-pub fn run_once(
-    mode: Mode,
+/// Why a run never started: the request itself is wrong (a usage error: the CLI exits 2,
+/// a batch answers `internal_error`), or its output could not be delivered.
+#[derive(Debug)]
+pub enum Refused {
+    /// A bad option, profile, path or limit; the text starts with the option's name
+    /// (`stdin /x: ...`), to which the CLI adds its `--`.
+    Usage(String),
+    /// A request the sandbox refused as it made it (a bind source missing, a NUL byte); the
+    /// text says all.
+    Request(Error),
+    /// The program ran, but what it wrote to runbox's own stdout or stderr could not be
+    /// copied there.
+    Deliver(std::io::Error),
+}
+
+/// Runs the program `options` describe and returns how it ended. `pool` serves container
+/// mode's runs on the default root; without one (or for other runs) the run gets a
+/// container of its own.
+pub fn run(
+    options: &RunOptions,
+    pool: Option<&Pool>,
+    unnamed: OutputDefault,
+) -> Result<RunResult, Refused> {
+    let resolved = options.resolve().map_err(Refused::Usage)?;
+    let stdio = options.open_stdio(unnamed).map_err(Refused::Usage)?;
+    let (config, spec) = (&resolved.config, &resolved.spec);
+    let pooled = pool.filter(|_| {
+        options.mode == Mode::Container && config.root == ContainerConfig::default().root
+    });
+    let result = match options.mode {
+        Mode::Ptrace => crate::ptrace::run(spec, options.dir.as_deref(), stdio.borrow()),
+        Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled)
+            .map(|o| RunResult::from_outcome(&o, &spec.limits, &spec.argv[0])),
+    };
+    let result = match result {
+        Ok(result) => result,
+        Err(e) if e.is_usage() => return Err(Refused::Request(e)),
+        Err(e) => RunResult::internal_error(e.to_string()),
+    };
+    stdio.deliver().map_err(Refused::Deliver)?;
+    Ok(result)
+}
+
+/// Runs `spec` in a warm container of `pool`, or in one made for it alone.
+fn contained(
     config: &ContainerConfig,
     spec: &RunSpec,
-    stdio: [BorrowedFd<'_>; 3],
-) -> Result<RunResult, Error> {
-    let outcome: Outcome = match mode {
-        // No wire request: the program is traced from this process.
-        Mode::Ptrace => return crate::ptrace::run(spec, config.root.work_dir.as_deref(), stdio),
-        // The same machinery as a judge's: a pool, of one.
-        Mode::Container => {
-            Pool::new(config.clone(), 1)?.run(&spec.to_wire()?.run(), stdio, &spec.limits)?
-        }
-        Mode::Namespace => namespace::run(config, &spec.to_wire()?.run(), stdio, &spec.limits)?,
-    };
-    Ok(RunResult::from_outcome(
-        &outcome,
-        &spec.limits,
-        &spec.argv[0],
-    ))
+    stdio: &Stdio,
+    pool: Option<&Pool>,
+) -> Result<Outcome, Error> {
+    let wire = spec.to_wire()?;
+    match pool {
+        Some(pool) => pool.run(&wire.run(), stdio.borrow(), &spec.limits),
+        None => Container::create(config)?.run(&wire.run(), stdio.borrow(), &spec.limits),
+    }
 }

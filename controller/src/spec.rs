@@ -20,7 +20,7 @@ pub enum Mode {
     /// A container with an init as PID 1 (the default).
     #[default]
     Container,
-    /// Fresh namespaces for one run, with a minimal waiter as PID 1.
+    /// A container made for this one run and gone after it (the same init as PID 1).
     Namespace,
     /// On the host, traced: rlimits, a filter and a file-path policy (no namespaces).
     Ptrace,

@@ -1,4 +1,4 @@
-//! The controller's side of a run in container and namespace mode: wait for the reply
+//! The controller's side of a run in a container: wait for the reply
 //! while enforcing the CPU-time limit from the cgroup, then measure.
 //!
 //! CPU time cannot grow faster than wall time times the CPUs the run may use, so instead of
@@ -37,8 +37,7 @@ pub fn next_check(limit: Duration, used: Duration, cpus: u64) -> Duration {
 /// How the wait ended.
 #[derive(Debug)]
 pub struct Waited {
-    /// PID 1's reply, or `None` if the sandbox closed the socket without one (namespace mode,
-    /// killed by the controller).
+    /// PID 1's reply, or `None` if the sandbox closed the socket without one.
     pub reply: Option<Reply>,
     /// The controller killed the run for its CPU time.
     pub cpu_killed: bool,

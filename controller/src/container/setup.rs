@@ -1,6 +1,6 @@
 //! The set-up child: from `clone` into fresh namespaces to a sandboxed, unprivileged process
-//! in a new root. Shared by container mode (which then executes init) and namespace mode
-//! (which then runs the program under a waiter).
+//! in a new root, which then executes init (container mode; namespace mode is a container
+//! made for one run).
 //!
 //! Contract: this runs between fork and exec in a copy of a possibly multi-threaded
 //! controller, so it only makes syscalls on data prepared before the fork: no allocation, no
