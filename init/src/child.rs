@@ -29,6 +29,9 @@ fn fail(step: Step, errno: sys::Errno, index: usize) -> Failure {
     }
 }
 
+// The execve calls: sys::execve is an unsafe fn (raw pointer arrays); each call says why
+// its arrays hold.
+#[allow(unsafe_code)]
 fn prepare_and_exec(
     run: &Run<'_>,
     fds: &[i32],
@@ -46,7 +49,9 @@ fn prepare_and_exec(
         sys::dup_to(source, target as i32).map_err(|e| fail(Step::Stdio, e, target))?;
     }
     sys::close_from(3).map_err(|e| fail(Step::CloseFds, e, 0))?;
-    sys::chdir(run.cwd).map_err(|e| fail(Step::Chdir, e, 0))?;
+    let cwd = core::ffi::CStr::from_bytes_with_nul(run.cwd.as_bytes())
+        .map_err(|_| fail(Step::Chdir, sys::EINVAL, 0))?;
+    sys::chdir(cwd).map_err(|e| fail(Step::Chdir, e, 0))?;
     for (i, limit) in run.rlimits.iter().enumerate() {
         sys::setrlimit(limit.resource.number(), limit.soft, limit.hard)
             .map_err(|e| fail(Step::Setrlimit, e, i))?;
@@ -75,7 +80,10 @@ fn prepare_and_exec(
     }
     let program = run.argv[0];
     if program.as_bytes().contains(&b'/') {
-        let errno = sys::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        // SAFETY: the protocol's strings end with their only NUL (Run::check), and argv and
+        // envp are arrays of their pointers with at least one NULL after the last (the
+        // protocol bounds them below the arrays' length).
+        let errno = unsafe { sys::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         return Err(fail(Step::Exec, errno, 0));
     }
     search_and_exec(run.search_path, program, &argv, &envp)
@@ -83,6 +91,7 @@ fn prepare_and_exec(
 
 /// `execvp`'s search: try `dir/program` for each directory of `search_path`; remember
 /// EACCES; stop at the first error that is not "not here".
+#[allow(unsafe_code)]
 fn search_and_exec(
     search_path: &str,
     program: &str,
@@ -102,7 +111,9 @@ fn search_and_exec(
         buf[..dir.len()].copy_from_slice(dir.as_bytes());
         buf[dir.len()] = b'/';
         buf[dir.len() + 1..len].copy_from_slice(name); // name ends with its NUL
-        match sys::execve(buf.as_ptr(), argv.as_ptr(), envp.as_ptr()) {
+                                                       // SAFETY: buf holds `dir/program` ending with the program's NUL; argv and envp as
+                                                       // in prepare_and_exec.
+        match unsafe { sys::execve(buf.as_ptr(), argv.as_ptr(), envp.as_ptr()) } {
             sys::ENOENT | sys::ENOTDIR => {}
             sys::EACCES => saw_eacces = Some(i),
             errno => return Err(fail(Step::Exec, errno, i)),

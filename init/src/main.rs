@@ -16,8 +16,9 @@
 //!   program with the wall-clock deadline, reaping every orphan and listening for a kill order
 //!   -> `wait4` rusage -> kill and reap every other process of the container -> reply
 //!   `Finished` (or `Failed`, if the child could not exec);
-//! - **the child** ([`child`]), between fork and execve: stdio in place, every other fd
-//!   closed, chdir, rlimits, no_new_privs, seccomp last, execve. It only makes raw syscalls:
+//! - **the child** ([`child`]), between fork and execve: a session of its own (setsid),
+//!   stdio in place, every other fd closed, chdir, rlimits, no_new_privs, seccomp last,
+//!   execve. It only makes raw syscalls:
 //!   no allocation, no locks, no panics. A failure is written to a page shared with init.
 //!
 //! When the controller's end of the socket closes, init exits, and the kernel kills whatever
@@ -25,7 +26,8 @@
 //! goes on serving; it never panics on input.
 //!
 //! No libc, no allocator: [`sys`] holds every syscall, the entry point and the memory
-//! routines. The x86_64 binary must stay static and within 64 KiB (tests/ checks both).
+//! routines; the one exception to `deny(unsafe_code)` outside it is [`child`]'s calls of the
+//! unsafe `sys::execve`, each with the reason its pointer arrays hold. The x86_64 binary must stay static and within 64 KiB (tests/ checks both).
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]

@@ -27,6 +27,7 @@ pub const EACCES: Errno = 13;
 pub const ENOENT: Errno = 2;
 pub const ENOTDIR: Errno = 20;
 pub const ENOSYS: Errno = 38;
+pub const EINVAL: Errno = 22;
 pub const POLLIN: i16 = 1;
 pub const POLLHUP: i16 = 0x10;
 pub const WNOHANG: i32 = 1;
@@ -235,9 +236,9 @@ pub fn set_cloexec(fd: i32) -> Result<()> {
     check(unsafe { syscall!(Sysno::fcntl, fd, F_SETFD, 1) }).map(drop)
 }
 
-/// `chdir(path)`; `path` ends with a NUL.
-pub fn chdir(path: &str) -> Result<()> {
-    // SAFETY: the protocol checked that path is NUL-terminated.
+/// `chdir(path)`.
+pub fn chdir(path: &core::ffi::CStr) -> Result<()> {
+    // SAFETY: path is a live NUL-terminated string.
     check(unsafe { syscall!(Sysno::chdir, path.as_ptr()) }).map(drop)
 }
 
@@ -343,9 +344,12 @@ pub fn shared_u32<const OFFSET: usize>(page: *mut u8) -> &'static AtomicU32 {
 }
 
 /// `execve(path, argv, envp)`; only returns on failure.
-pub fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> Errno {
-    // SAFETY: the caller passes a NUL-terminated path and NULL-terminated arrays of
-    // NUL-terminated strings, all live until the call returns (which it only does on error).
+///
+/// # Safety
+/// `path` must point at a NUL-terminated string, and `argv` and `envp` at NULL-terminated
+/// arrays of pointers to NUL-terminated strings, all live for the call.
+pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: the caller's promise, above.
     match check(unsafe { syscall!(Sysno::execve, path, argv, envp) }) {
         Ok(_) => 0,
         Err(errno) => errno,

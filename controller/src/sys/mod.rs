@@ -2,9 +2,11 @@
 //! per unsafe block, each turned into an `io::Result` at once.
 //!
 //! Each wrapper is documented by its call shape; the man page of the same name in
-//! <https://man7.org/linux/man-pages/man2/> is the reference. Every function here may be
-//! called in a forked child before `execve`: none allocates (an `io::Error` made from an errno
-//! does not), locks or panics.
+//! <https://man7.org/linux/man-pages/man2/> is the reference. The wrappers a forked child
+//! calls before `execve` (the set-up child's and ptrace mode's program child's) neither
+//! allocate (an `io::Error` made from an errno does not), lock nor panic; the few that
+//! allocate say so by what they return or take (`CStrArray::new`, `allowed_cpus`'s `Vec`),
+//! and run in the controller only.
 #![allow(unsafe_code)]
 
 pub mod fs;
@@ -45,40 +47,18 @@ impl CStrArray {
 }
 
 /// A NULL-terminated `char *const[]` whose strings outlive it: what `execve` wants.
-pub trait ExecArray {
+///
+/// # Safety
+/// `as_ptr` must return a pointer to an array of pointers to NUL-terminated strings, ended
+/// by a NULL, all live as long as `self`: [`execve`](process::execve) trusts it.
+pub unsafe trait ExecArray {
     /// The array's first element.
     fn as_ptr(&self) -> *const *const libc::c_char;
 }
 
-impl ExecArray for CStrArray {
-    fn as_ptr(&self) -> *const *const libc::c_char {
-        self.pointers.as_ptr()
-    }
-}
-
-/// An [`ExecArray`] on the stack, for a forked child that must not allocate: at most
-/// `N - 1` strings, borrowed.
-#[derive(Debug)]
-pub struct StackArray<'a, const N: usize> {
-    pointers: [*const libc::c_char; N],
-    _strings: std::marker::PhantomData<&'a CStr>,
-}
-
-impl<'a, const N: usize> StackArray<'a, N> {
-    /// The pointers of up to `N - 1` of `strings`; the rest of the array stays NULL.
-    pub fn new(strings: impl IntoIterator<Item = &'a CStr>) -> Self {
-        let mut pointers = [std::ptr::null(); N];
-        for (slot, s) in pointers.iter_mut().take(N - 1).zip(strings) {
-            *slot = s.as_ptr();
-        }
-        StackArray {
-            pointers,
-            _strings: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<const N: usize> ExecArray for StackArray<'_, N> {
+// SAFETY: `pointers` points into `_owned`'s strings, which live as long as the array, and
+// `new` ends it with a NULL.
+unsafe impl ExecArray for CStrArray {
     fn as_ptr(&self) -> *const *const libc::c_char {
         self.pointers.as_ptr()
     }
