@@ -258,6 +258,11 @@ fn symlinks_and_fifos_left_in_a_dir_are_not_followed_or_opened() {
             "{{\"id\":\"s\",\"mode\":\"{mode}\",\"argv\":[\"/bin/cat\"],\"stdin\":\"{}\"}}\n{{\"id\":\"t\",\"mode\":\"{mode}\",\"argv\":[\"/bin/true\"]}}\n",
             dir.join("in.txt")
         );
+        let line = line
+            + &format!(
+                "{{\"id\":\"u\",\"mode\":\"{mode}\",\"argv\":[\"/bin/true\"],\"dir\":\"{}\"}}\n",
+                dir.join("sub")
+            );
         let mut results = batch(&line, 1);
         results.sort_by_key(|r| r["id"].as_str().unwrap().to_string());
         assert_eq!(results[0]["status"], "internal_error", "{results:?}");
@@ -266,6 +271,9 @@ fn symlinks_and_fifos_left_in_a_dir_are_not_followed_or_opened() {
             .unwrap()
             .contains("a symbolic link on the path"));
         assert_eq!(results[1]["status"], "ok", "{results:?}");
+        // A batch's error names its field, not the command line's flag.
+        let detail = results[2]["detail"].as_str().unwrap();
+        assert!(detail.starts_with("dir /"), "{mode}: {detail}");
     }
     // Root's files were neither read into a sandbox nor written.
     let victim = std::fs::read_to_string(secret.join("victim")).unwrap();
@@ -350,5 +358,55 @@ fn output_to_a_pipe_is_limited_and_input_is_never_output() {
             ("ok", "2097152"),
             "{mode}: {ran:?}"
         );
+    }
+}
+
+#[test]
+fn fallocate_reserves_no_disk_past_the_output_limit() {
+    let dir = TempDir::new("walls-fallocate");
+    let mode_0777 = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(&dir.0, mode_0777).unwrap();
+    for mode in ALL_MODES {
+        let inside = match mode {
+            "ptrace" => dir.join(""),
+            _ => "/w/".into(),
+        };
+        let opts = ["--dir", &dir.join(""), "--output", "1M"];
+        for (fmode, says) in [
+            ("0x01", "errno 95\n"), // FALLOC_FL_KEEP_SIZE: past RLIMIT_FSIZE's sight
+            ("0x03", "errno 95\n"), // and punching holes, which needs it
+            ("0", "output_limit_exceeded"), // growing the file: SIGXFSZ at the limit
+        ] {
+            let file = format!("{inside}f{fmode}");
+            let ran = probe(mode, &opts, &["fallocate", &file, fmode, "100"]);
+            let got = match ran.status() {
+                "ok" => ran.out(),
+                other => other.to_string(),
+            };
+            assert_eq!(got, says, "{mode} {fmode}: {ran:?}");
+            let on_disk = std::fs::metadata(dir.join(&format!("f{fmode}"))).unwrap();
+            let blocks = std::os::unix::fs::MetadataExt::blocks(&on_disk);
+            assert!(blocks * 512 <= 1 << 20, "{mode} {fmode}: {blocks} blocks");
+        }
+    }
+}
+
+#[test]
+fn a_deep_tree_left_behind_loses_no_result() {
+    // 20,000 nested directories in /tmp and /w: the cleaning between runs must neither
+    // overflow a stack (which ended the whole batch) nor serve the next run unclean.
+    let mut lines = String::new();
+    for (i, dir) in ["/tmp", "/w", "/tmp"].iter().enumerate() {
+        lines += &probe_request(
+            &format!("deep-{i}"),
+            "container",
+            &["deep-tree", dir, "20000"],
+        );
+        lines += &format!("{{\"id\":\"after-{i}\",\"argv\":[\"/bin/sh\",\"-c\",\"[ -z \\\"$(ls -A /tmp)$(ls -A /w)\\\" ]\"]}}\n");
+    }
+    let results = batch(&lines, 1);
+    assert_eq!(results.len(), 6, "{results:?}");
+    for result in &results {
+        assert_eq!(result["status"], "ok", "{result}");
     }
 }

@@ -9,7 +9,7 @@ use crate::spec::{LimitChoices, Mode};
 use crate::status::Status;
 use crate::units::{parse_duration, parse_size};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -183,6 +183,8 @@ fn run(args: RunArgs) -> i32 {
     let result = match crate::run::run(&options, None, OutputDefault::Inherit) {
         Ok(result) => result,
         Err(Refused::Usage(message)) => return usage_error(format!("--{message}")),
+        // A plan error names the request's field: here, the option.
+        Err(Refused::Request(e @ crate::Error::Plan(_))) => return usage_error(format!("--{e}")),
         Err(Refused::Request(e)) => return usage_error(e),
         // The program's output first, then the result: both checked.
         Err(Refused::Deliver(e)) => {
@@ -235,6 +237,11 @@ fn batch(args: BatchArgs) -> i32 {
 fn report(result: &RunResult, json: bool) -> i32 {
     let (fd, text) = match json {
         true => (libc::STDOUT_FILENO, format!("{}\n", result.to_json())),
+        // On a terminal, what the program printed before may have left attributes set
+        // (ESC[8m hides text): the summary resets them first.
+        false if std::io::stderr().is_terminal() => {
+            (libc::STDERR_FILENO, format!("\x1b[0m{}", result.to_human()))
+        }
         false => (libc::STDERR_FILENO, result.to_human()),
     };
     if let Err(e) = crate::stdio::write_fully(fd, text.as_bytes()) {

@@ -4,59 +4,163 @@
 //! that ignores SIGXFSZ only sees EFBIG and may exit 0: the sizes tell. And, in the same
 //! pass, a container's `/tmp` (and its own `/w`) is emptied for the next run, and ptrace
 //! mode's own working directory: every process of the run is dead by then, so nothing
-//! races the removal, and `remove_dir_all` does not follow symbolic links.
+//! races the removal, and no symbolic link is followed (entries are looked at with
+//! `lstat`).
+//!
+//! The walks are iterative and bounded ([`MAX_DEPTH`] levels, [`MAX_ENTRIES`] looked at for
+//! sizes): a program that leaves a tree 20,000 directories deep must not overflow the
+//! controller's stack. A tree too deep to remove is an error: the container is then
+//! retired, and the kernel frees its tmpfs with it.
 
-use std::fs::DirEntry;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most directory entries whose sizes are looked at under /w and /tmp per run.
 const MAX_ENTRIES: usize = 10_000;
+/// The deepest directory runbox walks into, to look or to remove.
+pub const MAX_DEPTH: usize = 256;
+
+/// True when the size of a file the run wrote calls for `output_limit_exceeded`: it reached
+/// the limit, with something in it (under `--output 0`, an empty file is no output).
+pub fn is_full(size: u64, limit: u64) -> bool {
+    size > 0 && size >= limit
+}
 
 /// True when a regular file among `outputs` (the program's stdout and stderr: never its
-/// stdin, which it only reads), or under one of `dirs`, is at least `limit` bytes long; the directories marked `true` are emptied on the way. An error is a
-/// directory to empty that could not be read or emptied.
+/// stdin, which it only reads), or under one of `dirs`, is full ([`is_full`]); the
+/// directories marked `true` are emptied on the way. An error is a directory to empty that
+/// could not be read or emptied.
 pub fn sweep(limit: u64, outputs: &[BorrowedFd<'_>], dirs: &[(&Path, bool)]) -> io::Result<bool> {
     let mut full = outputs
         .iter()
-        .any(|&fd| crate::sys::fs::regular_file_size(fd).is_some_and(|size| size >= limit));
+        .any(|&fd| crate::sys::fs::regular_file_size(fd).is_some_and(|size| is_full(size, limit)));
     let mut budget = MAX_ENTRIES;
     for &(dir, remove) in dirs {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if remove => return Err(e),
-            Err(_) => continue,
-        };
-        for entry in entries {
-            let entry = entry?;
-            full = full || is_full(&entry, limit, &mut budget);
-            if remove {
-                if entry.file_type()?.is_dir() {
-                    std::fs::remove_dir_all(entry.path())?;
-                } else {
-                    std::fs::remove_file(entry.path())?;
-                }
-            }
+        match std::fs::symlink_metadata(dir) {
+            Err(_) if !remove => continue,
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        full = full || holds_full_file(dir, limit, &mut budget);
+        if remove {
+            empty_dir(dir)?;
         }
     }
     Ok(full)
 }
 
-/// True when `entry` is a file of at least `limit` bytes, or a directory holding one.
-fn is_full(entry: &DirEntry, limit: u64, budget: &mut usize) -> bool {
-    if *budget == 0 {
-        return false;
-    }
-    *budget -= 1;
-    match entry.file_type() {
-        Ok(kind) if kind.is_dir() => {
-            let Ok(entries) = std::fs::read_dir(entry.path()) else {
+/// True when `dir` holds, at most [`MAX_DEPTH`] levels down, a regular file that is full;
+/// each entry looked at costs one of `budget`.
+fn holds_full_file(dir: &Path, limit: u64, budget: &mut usize) -> bool {
+    let mut pending: Vec<(PathBuf, usize)> = vec![(dir.to_path_buf(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if *budget == 0 {
                 return false;
-            };
-            entries.flatten().any(|e| is_full(&e, limit, budget))
+            }
+            *budget -= 1;
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() && depth + 1 < MAX_DEPTH => {
+                    pending.push((entry.path(), depth + 1))
+                }
+                Ok(kind) if kind.is_file() => {
+                    if entry.metadata().is_ok_and(|m| is_full(m.len(), limit)) {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
         }
-        Ok(kind) if kind.is_file() => entry.metadata().is_ok_and(|m| m.len() >= limit),
-        _ => false,
+    }
+    false
+}
+
+/// Removes everything in `dir` (not `dir` itself), without following symbolic links;
+/// deeper than [`MAX_DEPTH`] is an error.
+pub fn empty_dir(dir: &Path) -> io::Result<()> {
+    // (directory, its depth, whether its entries are gone and it is to be removed)
+    let mut pending: Vec<(PathBuf, usize, bool)> = vec![(dir.to_path_buf(), 0, false)];
+    while let Some((path, depth, emptied)) = pending.pop() {
+        if emptied {
+            std::fs::remove_dir(&path)?;
+            continue;
+        }
+        if depth > 0 {
+            pending.push((path.clone(), depth, true));
+        }
+        for entry in std::fs::read_dir(&path)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                std::fs::remove_file(entry.path())?;
+            } else if depth + 1 > MAX_DEPTH {
+                return Err(io::Error::other(format!(
+                    "{}: deeper than {MAX_DEPTH} directories",
+                    entry.path().display()
+                )));
+            } else {
+                pending.push((entry.path(), depth + 1, false));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes `dir` and everything in it, as [`empty_dir`] does.
+pub fn remove_tree(dir: &Path) -> io::Result<()> {
+    empty_dir(dir)?;
+    std::fs::remove_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("runbox-output-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_empty_file_is_no_output_even_at_a_zero_limit() {
+        assert!(!is_full(0, 0));
+        assert!(is_full(1, 0));
+        assert!(is_full(1 << 20, 1 << 20));
+        assert!(!is_full((1 << 20) - 1, 1 << 20));
+    }
+
+    #[test]
+    fn a_deep_tree_is_looked_at_and_refused_without_recursion() {
+        let dir = temp("deep");
+        // Deeper than MAX_DEPTH.
+        let mut here = dir.clone();
+        for _ in 0..MAX_DEPTH + 10 {
+            here = here.join("d");
+            if std::fs::create_dir(&here).is_err() {
+                break;
+            }
+        }
+        std::fs::write(dir.join("d/big"), vec![0u8; 100]).unwrap();
+        let mut budget = MAX_ENTRIES;
+        assert!(holds_full_file(&dir, 100, &mut budget));
+        let err = empty_dir(&dir).unwrap_err();
+        assert!(err.to_string().contains("deeper than 256"), "{err}");
+        // A tree within the bound goes whole, links not followed.
+        let kept = temp("kept");
+        std::fs::write(kept.join("file"), b"x").unwrap();
+        let shallow = temp("shallow");
+        std::fs::create_dir_all(shallow.join("a/b/c")).unwrap();
+        std::os::unix::fs::symlink(&kept, shallow.join("a/b/c/link")).unwrap();
+        empty_dir(&shallow).unwrap();
+        assert_eq!(std::fs::read_dir(&shallow).unwrap().count(), 0);
+        assert!(kept.join("file").exists(), "a link was followed");
+        for d in [&dir, &kept, &shallow] {
+            let _ = std::process::Command::new("rm").arg("-rf").arg(d).status();
+        }
     }
 }

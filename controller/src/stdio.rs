@@ -172,21 +172,39 @@ fn open_named(path: &Path, write: bool) -> Result<OwnedFd, String> {
         // A new description of the very file located, not of whatever the path names now.
         let again = CString::new(format!("/proc/self/fd/{}", located.as_raw_fd()))
             .map_err(|_| format!("{shown}: a NUL byte"))?;
+        // O_NONBLOCK: a lease a sandbox holds on the file (F_SETLEASE, as its owner) makes
+        // the open fail with EWOULDBLOCK instead of waiting out the lease break time.
         let flags = match write {
-            true => libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY,
-            false => libc::O_RDONLY | libc::O_NOCTTY,
+            true => libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY | libc::O_NONBLOCK,
+            false => libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
         };
-        return fs::open(&again, flags).map_err(|e| format!("{shown}: {e}"));
+        let opened = fs::open(&again, flags).map_err(|e| match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => format!("{shown}: held by a lease (F_SETLEASE)"),
+            _ => format!("{shown}: {e}"),
+        })?;
+        fs::set_blocking(opened.as_raw_fd()).map_err(|e| format!("{shown}: {e}"))?;
+        return Ok(opened);
     }
     Err(format!(
         "{shown}: created and removed while runbox opened it"
     ))
 }
 
-/// Copies the whole of `spool` to `own`, waiting where `own` is non-blocking and full.
+/// Copies the whole of `spool` to `own`, waiting where `own` is non-blocking and full, and
+/// ends it with a newline if the program did not: runbox's result, which follows on the
+/// same stream, then starts a line of its own (no output glued to its front).
 fn copy_out(spool: BorrowedFd<'_>, own: RawFd) -> io::Result<()> {
     let size = fs::regular_file_size(spool).unwrap_or(0) as i64;
     let spool = spool.as_raw_fd();
+    copy_range(spool, own, size)?;
+    let mut last = [b'\n'];
+    if size > 0 && fs::pread(spool, &mut last, size - 1)? == 1 && last[0] != b'\n' {
+        write_fully(own, b"\n")?;
+    }
+    Ok(())
+}
+
+fn copy_range(spool: RawFd, own: RawFd, size: i64) -> io::Result<()> {
     let mut offset = 0i64;
     while offset < size {
         let rest = (size - offset) as usize;

@@ -36,6 +36,9 @@
 //!   SIGKILL to the group PGID, to every process it may (kill -1) and to its old group
 //!   (kill 0), and waits for it; writes 19 to `/proc/self/autogroup` and `/proc/1/autogroup`
 //!   first; prints `survived` if it lived through it;
+//! - `fallocate PATH MODE MIB`: fallocate(MODE) of MIB MiB on PATH (created), prints `ok`
+//!   or `errno N`;
+//! - `deep-tree DIR N`: makes a chain of N nested directories in DIR, prints `made`;
 //! - `session`: prints `leader yes|no tty N`: whether it leads its session and process group,
 //!   and its controlling terminal's number (0: none);
 //! - `forge-results N`: sets O_NONBLOCK on its stdout and writes N forged result lines;
@@ -463,6 +466,27 @@ fn main() {
                     println!("survived");
                 }
             }
+        }
+        Some("fallocate") => {
+            let file = std::fs::File::create(&argv[2]).unwrap();
+            let mode = argv.get(3).and_then(|a| parse_number(a)).unwrap_or(0) as i32;
+            let bytes = (number(&argv, 4) as i64) << 20;
+            // SAFETY: a live fd; no memory is passed.
+            let ret =
+                unsafe { libc::fallocate(std::os::fd::AsRawFd::as_raw_fd(&file), mode, 0, bytes) };
+            report(if ret < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            });
+        }
+        Some("deep-tree") => {
+            std::env::set_current_dir(&argv[2]).unwrap();
+            for _ in 0..number(&argv, 3) {
+                std::fs::create_dir("d").unwrap();
+                std::env::set_current_dir("d").unwrap();
+            }
+            println!("made");
         }
         Some("session") => {
             // SAFETY: queries of our own ids.

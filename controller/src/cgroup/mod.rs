@@ -57,7 +57,8 @@ static LAYOUT: OnceLock<Result<Layout, String>> = OnceLock::new();
 const NAME_PREFIX: &str = "c-";
 
 /// The host's layout with runbox's parent directories created, detected once per process.
-/// The first call also sweeps cgroups left by controllers that died.
+/// A getter: the sweep of what dead controllers left is [`sweep_leftovers`], which the first
+/// [`Cgroup::create`] of a process calls.
 pub fn layout() -> Result<&'static Layout, String> {
     LAYOUT
         .get_or_init(|| {
@@ -84,7 +85,6 @@ pub fn layout() -> Result<&'static Layout, String> {
             };
             for parent in parents(&layout) {
                 file::mkdir(parent).map_err(|e| e.to_string())?;
-                sweep(parent);
             }
             Ok(layout)
         })
@@ -111,10 +111,18 @@ pub fn sweep(parent: &Path) {
     });
 }
 
+/// Removes, once per process, the cgroups that controllers which died left under runbox's
+/// parents.
+pub fn sweep_leftovers(layout: &Layout) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| parents(layout).into_iter().for_each(sweep));
+}
+
 impl Cgroup {
-    /// Creates a fresh cgroup with a new name.
+    /// Creates a fresh cgroup with a new name (the process's first also sweeps leftovers).
     pub fn create() -> Result<Cgroup, String> {
         let layout = layout()?;
+        sweep_leftovers(layout);
         let name = crate::leftovers::name(NAME_PREFIX);
         let made = match layout {
             Layout::V1 {

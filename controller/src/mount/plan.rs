@@ -170,10 +170,10 @@ pub enum PlanError {
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PlanError::RootfsNotDir(p) => write!(f, "--rootfs {}: not a directory", p.display()),
-            PlanError::RootfsUnreadable(p, e) => write!(f, "--rootfs {}: cannot list it: {e}", p.display()),
-            PlanError::WorkDirNotDir(p) => write!(f, "--dir {}: not a directory", p.display()),
-            PlanError::BindSourceMissing(p) => write!(f, "--bind source {}: no such file or directory", p.display()),
+            PlanError::RootfsNotDir(p) => write!(f, "rootfs {}: not a directory", p.display()),
+            PlanError::RootfsUnreadable(p, e) => write!(f, "rootfs {}: cannot list it: {e}", p.display()),
+            PlanError::WorkDirNotDir(p) => write!(f, "dir {}: not a directory", p.display()),
+            PlanError::BindSourceMissing(p) => write!(f, "bind source {}: no such file or directory", p.display()),
             PlanError::BadTarget(p) => write!(
                 f,
                 "bind target {}: must be an absolute path other than /, without . or ..",
@@ -264,9 +264,9 @@ fn refuse_symlinks(spec: &RootSpec, host: &dyn HostView) -> Result<(), PlanError
     let given = spec
         .work_dir
         .iter()
-        .map(|p| ("--dir", p))
-        .chain(spec.rootfs.iter().map(|p| ("--rootfs", p)))
-        .chain(spec.binds.iter().map(|b| ("--bind source", &b.source)));
+        .map(|p| ("dir", p))
+        .chain(spec.rootfs.iter().map(|p| ("rootfs", p)))
+        .chain(spec.binds.iter().map(|b| ("bind source", &b.source)));
     for (option, path) in given {
         if let Some(link) = symlink_on(path, host) {
             return Err(PlanError::SymlinkOnPath {
@@ -279,7 +279,8 @@ fn refuse_symlinks(spec: &RootSpec, host: &dyn HostView) -> Result<(), PlanError
     Ok(())
 }
 
-/// Plans the root for `spec`.
+/// Plans the root for `spec`. An error names the request's field (`rootfs`, `bind
+/// source`), to which the command line adds its `--`.
 pub fn plan(spec: &RootSpec, host: &dyn HostView) -> Result<MountPlan, PlanError> {
     refuse_symlinks(spec, host)?;
     let mut p = Planner {

@@ -340,19 +340,19 @@ fn given_paths_through_a_symbolic_link_are_refused_naming_the_link() {
     };
     assert_eq!(
         refused(dir("/judge/work/sub")),
-        "--dir /judge/work/sub: /judge/work/sub is a symbolic link, and runbox follows none in a path it is given (name the real path)"
+        "dir /judge/work/sub: /judge/work/sub is a symbolic link, and runbox follows none in a path it is given (name the real path)"
     );
     assert!(refused(dir("/judge/lnk/x")).contains(": /judge/lnk is a symbolic link"));
     let bind = RootSpec {
         binds: vec!["/judge/work/in.txt:/in.txt".parse().unwrap()],
         ..RootSpec::default()
     };
-    assert!(refused(bind).starts_with("--bind source /judge/work/in.txt: /judge/work/in.txt is"));
+    assert!(refused(bind).starts_with("bind source /judge/work/in.txt: /judge/work/in.txt is"));
     let rootfs = RootSpec {
         rootfs: Some("/judge/lnk".into()),
         ..RootSpec::default()
     };
-    assert!(refused(rootfs).starts_with("--rootfs /judge/lnk:"));
+    assert!(refused(rootfs).starts_with("rootfs /judge/lnk:"));
     // The real paths plan.
     assert!(plan(&dir("/judge/work"), &host).is_ok());
 }

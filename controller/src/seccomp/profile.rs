@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 const EPERM: u16 = 1;
 const ENOSYS: u16 = 38;
+const EOPNOTSUPP: u16 = 95;
+/// fallocate's mode bit that reserves blocks without growing the file: past
+/// `RLIMIT_FSIZE`'s sight (and so past `--output`), on the disk of a host file.
+pub const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
 const AF_UNIX: u32 = 1;
 /// clone's flags that make namespaces: `CLONE_NEWNS`, `CLONE_NEWCGROUP`, `CLONE_NEWUTS`,
 /// `CLONE_NEWIPC`, `CLONE_NEWUSER`, `CLONE_NEWPID`, `CLONE_NEWNET` (`CLONE_NEWTIME` is
@@ -150,7 +154,10 @@ pub const STRICT_ALLOWED: &[&str] = &[
 ///   clone3 (whose flags sit in memory, out of a filter's sight) with ENOSYS, so that libc
 ///   falls back to clone, whose flags the filter sees;
 /// - no keystrokes into a terminal: ioctl `TIOCSTI` and `TIOCLINUX` fail with EPERM (a
-///   second wall: every program already runs in a session of its own, with no terminal).
+///   second wall: every program already runs in a session of its own, with no terminal);
+/// - no disk past `--output`: fallocate with `FALLOC_FL_KEEP_SIZE` (which punching holes
+///   and keep-size zeroing also need) fails with EOPNOTSUPP, as on a file system without
+///   it; a fallocate that grows the file meets `RLIMIT_FSIZE`.
 pub fn add_walls(policy: &mut Policy, arch: Arch) {
     let mut wall = |name: &str, rule: Rule| {
         let Some(nr) = arch.number(name) else { return };
@@ -174,6 +181,15 @@ pub fn add_walls(policy: &mut Policy, arch: Arch) {
     wall("clone3", Rule::Always(Action::Errno(ENOSYS)));
     wall("unshare", Rule::Always(Action::Errno(EPERM)));
     wall("setns", Rule::Always(Action::Errno(EPERM)));
+    wall(
+        "fallocate",
+        Rule::AnyBit {
+            arg: 1,
+            mask: FALLOC_FL_KEEP_SIZE,
+            when_any: Action::Errno(EOPNOTSUPP),
+            otherwise: Action::Allow,
+        },
+    );
     wall(
         "ioctl",
         Rule::Arg {
@@ -264,7 +280,7 @@ mod tests {
                 open,
             ];
             for mut policy in bases {
-                for name in ["clone", "clone3", "unshare", "setns", "ioctl"] {
+                for name in ["clone", "clone3", "unshare", "setns", "ioctl", "fallocate"] {
                     policy
                         .rules
                         .insert(arch.number(name).unwrap(), Rule::Always(Action::Allow));
@@ -294,6 +310,16 @@ mod tests {
                     let args = [1, u64::from(ioctl), 0, 0, 0, 0];
                     assert_eq!(answer(&policy, arch, "ioctl", args), eperm);
                 }
+                let keep_size = [3, 0x01, 0, 1 << 30, 0, 0];
+                let eopnotsupp = Action::Errno(EOPNOTSUPP).ret();
+                assert_eq!(answer(&policy, arch, "fallocate", keep_size), eopnotsupp);
+                let punch = [3, 0x03, 0, 1 << 30, 0, 0];
+                assert_eq!(answer(&policy, arch, "fallocate", punch), eopnotsupp);
+                let grow = [3, 0, 0, 1 << 30, 0, 0];
+                assert_eq!(
+                    answer(&policy, arch, "fallocate", grow),
+                    Action::Allow.ret()
+                );
                 let tcgets = [1, 0x5401, 0, 0, 0, 0];
                 assert_eq!(answer(&policy, arch, "ioctl", tcgets), Action::Allow.ret());
             }

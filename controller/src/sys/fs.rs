@@ -264,3 +264,11 @@ pub fn rewind(fd: RawFd) -> io::Result<()> {
     // SAFETY: offsets only.
     check(unsafe { libc::lseek(fd, 0, libc::SEEK_SET) }).map(drop)
 }
+
+/// `fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)`.
+pub fn set_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: file status flags only.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) }).map(drop)
+}
