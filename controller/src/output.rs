@@ -67,10 +67,11 @@ fn holds_full_file(dir: &Path, limit: u64, budget: &mut usize) -> bool {
                 Ok(kind) if kind.is_dir() && depth + 1 < MAX_DEPTH => {
                     pending.push((entry.path(), depth + 1))
                 }
-                Ok(kind) if kind.is_file() => {
-                    if entry.metadata().is_ok_and(|m| is_full(m.len(), limit)) {
-                        return true;
-                    }
+                Ok(kind)
+                    if kind.is_file()
+                        && entry.metadata().is_ok_and(|m| is_full(m.len(), limit)) =>
+                {
+                    return true
                 }
                 _ => {}
             }
