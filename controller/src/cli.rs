@@ -7,7 +7,7 @@ use crate::result::RunResult;
 use crate::run::Refused;
 use crate::spec::{LimitChoices, Mode};
 use crate::status::Status;
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_count, parse_duration, parse_size};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -82,7 +82,7 @@ struct RunArgs {
     /// Processes and threads the run may have at once, at most 1000000 [default: the
     /// profile's, else 64; 1 in ptrace mode].
     // Bounds in LimitChoices::check, as for the other limits and the other entries.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     processes: Option<u64>,
     /// File read as stdin (a regular file or /dev/null), or `-`: runbox's own stdin, read to
     /// its end before the run [default: /dev/null].

@@ -29,6 +29,15 @@ const SIZE_UNITS: [(&str, u64); 5] = [
     ("", 1),
 ];
 
+/// Parses a count: decimal digits only (no sign, no spaces), e.g. `64`.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{text:?}: not a count (decimal digits only)"));
+    }
+    text.parse()
+        .map_err(|_| format!("{text:?}: too large a count"))
+}
+
 /// Parses `N[.F](us|ms|s|m)`, e.g. `500ms`, `1.5s`, `2m`. A unit is required.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = split_number(text);
@@ -153,6 +162,24 @@ fn scaled(number: &str, multiplier: u64) -> Result<u64, Scale> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn counts_are_digits_only() {
+        assert_eq!(parse_count("64"), Ok(64));
+        assert_eq!(parse_count("0"), Ok(0));
+        for bad in [
+            "+5",
+            "-1",
+            " 5",
+            "5 ",
+            "",
+            "0x10",
+            "1e3",
+            "18446744073709551616",
+        ] {
+            assert!(parse_count(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations() {
