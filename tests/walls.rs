@@ -272,6 +272,7 @@ fn symlinks_and_fifos_left_in_a_dir_are_not_followed_or_opened() {
             .contains("a symbolic link on the path"));
         assert_eq!(results[1]["status"], "ok", "{results:?}");
         // A batch's error names its field, not the command line's flag.
+        assert!(results.len() == 3, "{results:?}");
         let detail = results[2]["detail"].as_str().unwrap();
         assert!(detail.starts_with("dir /"), "{mode}: {detail}");
     }
@@ -409,4 +410,18 @@ fn a_deep_tree_left_behind_loses_no_result() {
     for result in &results {
         assert_eq!(result["status"], "ok", "{result}");
     }
+}
+
+#[test]
+fn a_batch_request_cannot_read_the_batchs_own_requests() {
+    let lines = "{\"id\":\"a\",\"argv\":[\"/bin/cat\"],\"stdin\":\"-\"}\n{\"id\":\"b\",\"argv\":[\"/bin/true\"]}\n";
+    let mut results = batch(lines, 1);
+    results.sort_by_key(|r| r["id"].as_str().unwrap().to_string());
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[0]["status"], "internal_error");
+    assert!(results[0]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("stdin -:"));
+    assert_eq!(results[1]["status"], "ok");
 }

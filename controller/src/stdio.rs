@@ -75,6 +75,10 @@ pub fn open(
     unnamed: OutputDefault,
 ) -> Result<Stdio, String> {
     let input = match stdin {
+        // A batch's own stdin is its requests, never a program's input.
+        Some(path) if path == Path::new(OWN_STDIN) && unnamed == OutputDefault::Discard => {
+            return Err("stdin -: runbox's own stdin holds the requests here".into())
+        }
         Some(path) if path == Path::new(OWN_STDIN) => spool_own_stdin()?,
         Some(path) => open_named(path, false).map_err(|e| format!("stdin {e}"))?,
         None => open_null()?,
