@@ -463,7 +463,10 @@ fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
     let null = std::fs::File::open("/dev/null").unwrap();
     let stdio = [null.as_fd(), null.as_fd(), null.as_fd()];
     let mut spec = runbox::RunSpec::new(vec!["/bin/true".into()]);
-    spec.seccomp = runbox::seccomp::ptrace_filter("default").unwrap();
+    spec.seccomp = runbox::config::current()
+        .get("default")
+        .unwrap()
+        .filter(true);
     spec.limits.processes = 1;
     let mut denied = spec.clone();
     denied.argv = vec![
@@ -488,7 +491,10 @@ fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
     assert_nothing_left("200 runs");
     // A container-mode filter is refused: it would let file calls through unchecked.
     let mut unchecked = spec.clone();
-    unchecked.seccomp = runbox::seccomp::filter("default").unwrap();
+    unchecked.seccomp = runbox::config::current()
+        .get("default")
+        .unwrap()
+        .filter(false);
     assert!(runbox::ptrace::run(&unchecked, None, stdio).is_err());
 }
 

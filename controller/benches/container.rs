@@ -142,7 +142,7 @@ fn main() {
     // 2. The headline, interleaved: as runs go by default, with the default profile's
     // filter, and without any filter.
     header("2. the headline: static true, interleaved");
-    let default_filter = runbox::seccomp::filter("default").unwrap();
+    let default_filter = runbox::seccomp::default_filter();
     let no_filter = runbox::seccomp::Filter::default();
     let (mut floor, mut warm, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..N {
@@ -178,7 +178,10 @@ fn main() {
     ];
     for profile in runbox::config::current().profiles() {
         let profile = profile.name.as_str();
-        let compiled = runbox::seccomp::filter(profile).unwrap();
+        let compiled = runbox::config::current()
+            .get(profile)
+            .unwrap()
+            .filter(false);
         let name = format!(
             "profile {profile}: {} instructions",
             compiled.bytes.len() / 8

@@ -38,7 +38,10 @@ fn main() {
     let open_many = built("RUNBOX_OPEN_MANY", "open-many");
     let null = std::fs::File::open("/dev/null").unwrap();
     let stdio = [null.as_fd(), null.as_fd(), null.as_fd()];
-    let traced = runbox::seccomp::ptrace_filter("default").unwrap();
+    let traced = runbox::config::current()
+        .get("default")
+        .unwrap()
+        .filter(true);
     let ptrace_spec = |argv: Vec<String>| {
         let mut spec = RunSpec::new(argv);
         spec.seccomp = Arc::clone(&traced);

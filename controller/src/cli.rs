@@ -204,7 +204,7 @@ fn profiles() -> i32 {
     );
     for profile in crate::config::current().profiles() {
         let limits = LimitChoices::default().resolve(&profile.limits);
-        let insns = crate::seccomp::filter(&profile.name).map_or(0, |f| f.bytes.len() / 8);
+        let insns = profile.filter(false).bytes.len() / 8;
         let _ = writeln!(
             out,
             "{:<10} {:<8} {:>6} {:>6} {:>6} {:>6}  {}",

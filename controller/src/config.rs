@@ -8,7 +8,7 @@ use crate::ptrace::fileset::Access;
 use crate::ptrace::settings::{MemoryRlimit, OnDenied, PtraceSettings};
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
-use crate::seccomp::profile;
+use crate::seccomp::{profile, Filter};
 use crate::spec::{impossible_count, impossible_duration, impossible_size, LimitChoices};
 use crate::units::{parse_duration, parse_size};
 use serde::Deserialize;
@@ -81,6 +81,9 @@ pub struct Profile {
     pub binds: Vec<Bind>,
     /// ptrace mode's file sets (the base ones and the profile's) and choices.
     pub ptrace: Arc<PtraceSettings>,
+    /// Its compiled filters for the native architecture, made on first use: the plain one
+    /// and ptrace mode's.
+    filters: [OnceLock<Arc<Filter>>; 2],
 }
 
 /// A set of profiles.
@@ -225,6 +228,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             binds,
             ptrace: Arc::new(ptrace),
             name,
+            filters: Default::default(),
         });
     }
     Ok(out)
@@ -320,6 +324,20 @@ impl Profile {
         }
         profile::add_walls(&mut policy, arch);
         policy
+    }
+
+    /// Its filter for the native architecture, compiled once: the plain one, or ptrace
+    /// mode's ([`crate::ptrace::filter::policy`], file calls stopping in the tracer).
+    pub fn filter(&self, ptrace: bool) -> Arc<Filter> {
+        let made = || {
+            let arch = Arch::native();
+            let policy = self.policy(arch);
+            Arc::new(match ptrace {
+                true => Filter::compile(&crate::ptrace::filter::policy(Some(policy), arch), true),
+                false => Filter::compile(&policy, false),
+            })
+        };
+        Arc::clone(self.filters[usize::from(ptrace)].get_or_init(made))
     }
 }
 

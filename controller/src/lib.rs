@@ -42,8 +42,9 @@ pub mod supervise;
 pub mod sys;
 pub mod units;
 
-pub use container::{Container, ContainerConfig, Outcome};
+pub use container::{Container, ContainerConfig};
 pub use error::Error;
 pub use result::RunResult;
 pub use spec::{Limits, Mode, RunSpec};
+pub use status::Outcome;
 pub use status::Status;

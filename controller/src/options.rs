@@ -67,11 +67,7 @@ impl RunOptions {
     pub fn resolve(&self) -> Result<Resolved, String> {
         let profile = self.profile().map_err(|e| format!("profile: {e}"))?;
         let ptrace = self.mode == Mode::Ptrace;
-        let seccomp = match ptrace {
-            true => crate::seccomp::ptrace_filter(&profile.name),
-            false => crate::seccomp::filter(&profile.name),
-        }
-        .ok_or_else(|| format!("profile: unknown profile {:?}", profile.name))?;
+        let seccomp = profile.filter(ptrace);
         // Shared with the profile unless this run adds to its file sets: container and
         // namespace runs never copy them.
         let mut settings = Arc::clone(&profile.ptrace);

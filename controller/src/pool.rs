@@ -10,9 +10,10 @@
 //! that created it (PR_SET_PDEATHSIG): the keeper lives as long as the pool. Dropping the
 //! pool stops the keeper, which destroys every idle container and its cgroup.
 
-use crate::container::{Container, ContainerConfig, Outcome};
+use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
 use crate::spec::Limits;
+use crate::status::Outcome;
 use runbox_shared::Run;
 use std::os::fd::BorrowedFd;
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};

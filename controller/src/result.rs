@@ -1,9 +1,10 @@
 //! What a run reports: the contract's result object, as JSON or for people.
 
-use crate::container::{not_started_detail, Outcome};
+use crate::error::describe_failure;
 use crate::spec::Limits;
-use crate::status::{decide, Status};
+use crate::status::{decide, Outcome, Status};
 use runbox_shared::Exit;
+use runbox_shared::Failure;
 use serde::Serialize;
 
 /// One run's result. Field order and names are the CLI contract's.
@@ -98,4 +99,13 @@ impl RunResult {
         );
         out
     }
+}
+
+/// A one-line description of a failure to start `program`, for a result's detail.
+pub fn not_started_detail(failure: &Failure, program: &str) -> String {
+    if failure.step == runbox_shared::Step::Exec {
+        let os = std::io::Error::from_raw_os_error(failure.errno);
+        return format!("cannot execute {program:?}: {os}");
+    }
+    describe_failure(failure)
 }

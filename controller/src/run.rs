@@ -13,12 +13,13 @@
 //!    [`RunResult`];
 //! 5. **deliver** the output spooled for runbox's own stdout and stderr.
 
-use crate::container::{Container, ContainerConfig, Outcome};
+use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
 use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pool;
 use crate::result::RunResult;
 use crate::spec::{Mode, RunSpec};
+use crate::status::Outcome;
 use crate::stdio::Stdio;
 
 /// Why a run never started: the request itself is wrong (a usage error: the CLI exits 2,

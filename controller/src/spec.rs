@@ -274,7 +274,7 @@ impl RunSpec {
             env: vec![format!("PATH={DEFAULT_PATH}")],
             cwd: "/w".into(),
             limits: Limits::default(),
-            seccomp: crate::seccomp::filter(DEFAULT_PROFILE).unwrap_or_default(),
+            seccomp: crate::seccomp::default_filter(),
             ptrace: Arc::default(),
         }
     }

@@ -1,8 +1,22 @@
 //! The verdict: one pure function from how a run ended to its status.
 
 use crate::spec::Limits;
-use runbox_shared::{Exit, Finished, KillReason};
+use runbox_shared::{Exit, Failure, Finished, KillReason};
 use serde::Serialize;
+
+/// How a run ended: PID 1's report and the controller's measurements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The program ran and ended.
+    Finished {
+        /// What PID 1 saw: the exit, rusage, wall time, its own kills.
+        finished: Finished,
+        /// What the controller measured and did.
+        accounting: Accounting,
+    },
+    /// The program could not be started (exec failed, a bad rlimit...).
+    NotStarted(Failure),
+}
 
 /// What happened to a program, as a judge needs to know it.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]

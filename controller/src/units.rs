@@ -3,7 +3,7 @@
 //! Every parse is exact and checked: a value that overflows `u64` (microseconds, bytes), a
 //! fraction finer than one microsecond or one byte, or a malformed number is an error, never a
 //! wrap or a rounding. Whether a value is a possible *limit* (not zero, not above the bounds)
-//! is for [`crate::spec`] to say, in one place.
+//! is for the spec module to say, in one place.
 
 use std::time::Duration;
 

@@ -28,16 +28,16 @@ pub mod init_image;
 pub mod setup;
 
 use crate::cgroup::Cgroup;
-use crate::error::{describe_failure, Error};
+use crate::error::Error;
 use crate::mount::apply::Prepared;
 use crate::mount::host::HostFs;
 use crate::mount::{plan, MountPlan, RootSpec};
 use crate::output;
 use crate::spec::Limits;
-use crate::status::Accounting;
+use crate::status::Outcome;
 use crate::supervise::{account, cgroup_error, hear, wait_for_reply, Figures, Heard};
 use crate::sys::{self, process, socket};
-use runbox_shared::{self as wire, Failure, Finished, Reply, Request, Run, MAX_MESSAGE};
+use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -73,20 +73,6 @@ pub struct ContainerConfig {
     pub root: RootSpec,
     /// Hostname and domainname.
     pub names: Names,
-}
-
-/// How a run ended: PID 1's report and the controller's measurements.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The program ran and ended.
-    Finished {
-        /// What PID 1 saw: the exit, rusage, wall time, its own kills.
-        finished: Finished,
-        /// What the controller measured and did.
-        accounting: Accounting,
-    },
-    /// The program could not be started (exec failed, a bad rlimit...).
-    NotStarted(Failure),
 }
 
 /// A live container: its PID 1, the controller's end of the socket, and its cgroup.
@@ -402,13 +388,4 @@ impl Drop for Container {
             kill_and_reap(self.pid);
         }
     }
-}
-
-/// A one-line description of a failure to start `program`, for a result's detail.
-pub fn not_started_detail(failure: &Failure, program: &str) -> String {
-    if failure.step == runbox_shared::Step::Exec {
-        let os = std::io::Error::from_raw_os_error(failure.errno);
-        return format!("cannot execute {program:?}: {os}");
-    }
-    describe_failure(failure)
 }

@@ -10,11 +10,13 @@ use super::tracer::{self, Rules, Traced};
 use super::watchdog::{Killed, Watch};
 use super::workdir::WorkDir;
 use crate::cgroup::{Cgroup, Usage};
-use crate::container::{not_started_detail, Outcome, SANDBOX_ID};
+use crate::container::SANDBOX_ID;
 use crate::error::Error;
+use crate::result::not_started_detail;
 use crate::result::RunResult;
 use crate::spec::RunSpec;
 use crate::status::Accounting;
+use crate::status::Outcome;
 use crate::supervise::cgroup_error;
 use crate::sys::{process, CStrArray};
 use runbox_shared::{Exit, Failure, Finished, KillReason, Rlimit, Step};
@@ -26,7 +28,7 @@ use std::time::Instant;
 
 /// Runs `spec` traced on the host, in `work_dir` (writable by the program) or, without one,
 /// in a fresh empty directory that is removed afterwards. `spec.seccomp` must be a
-/// ptrace-mode filter ([`crate::seccomp::ptrace_filter`]); `spec.cwd` is not used.
+/// ptrace-mode filter (`Profile::filter(true)`); `spec.cwd` is not used.
 pub fn run(
     spec: &RunSpec,
     work_dir: Option<&Path>,
@@ -34,7 +36,7 @@ pub fn run(
 ) -> Result<RunResult, Error> {
     if !spec.seccomp.traced {
         return Err(Error::BadRequest(
-            "ptrace mode needs its own filter (seccomp::ptrace_filter): any other lets file \
+            "ptrace mode needs its own filter (a profile's filter(true)): any other lets file \
              calls through unchecked"
                 .into(),
         ));

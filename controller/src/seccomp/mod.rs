@@ -1,14 +1,14 @@
-//! Syscall policies: built on the host as classic BPF ([`bpf`]), one per profile and
-//! architecture ([`profile`], [`arch`]), cached, and shipped to init as bytes, which installs
-//! them last before execve.
+//! Syscall policies: built on the host as classic BPF ([`bpf`]) from a policy per profile
+//! and architecture ([`profile`], [`arch`]), and shipped to init as bytes, which installs
+//! them last before execve. Pure: no configuration is read here (a profile compiles and
+//! caches its own filter).
 
 pub mod arch;
 pub mod bpf;
 pub mod interp;
 pub mod profile;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// A compiled filter, ready for a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,48 +17,39 @@ pub struct Filter {
     pub bytes: Vec<u8>,
     /// Install it with a listener that init holds (the policy notifies).
     pub listener: bool,
-    /// Made for ptrace mode: file calls stop in the tracer ([`crate::ptrace::filter`]).
+    /// Made for ptrace mode: file calls stop in the tracer (ptrace mode's filter module).
     /// Such a filter is useless without a tracer, and any other filter lets file calls
     /// through unchecked: each mode refuses the other's.
     pub traced: bool,
 }
 
-/// A profile's filter (from the process's configuration) for the native architecture,
-/// compiled once per process. `None` for an unknown profile.
-pub fn filter(profile: &str) -> Option<Arc<Filter>> {
-    cached(profile, false)
-}
-
-/// The ptrace-mode filter of a profile ([`crate::ptrace::filter::policy`]), compiled once
-/// per process. `None` for an unknown profile.
-pub fn ptrace_filter(profile: &str) -> Option<Arc<Filter>> {
-    cached(profile, true)
-}
-
-fn cached(profile: &str, traced: bool) -> Option<Arc<Filter>> {
-    /// Compiled filters by profile and kind.
-    type Cache = Mutex<HashMap<(String, bool), Arc<Filter>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    let key = (profile.to_string(), traced);
-    if let Some(filter) = cache.get(&key) {
-        return Some(filter.clone());
+impl Filter {
+    /// Compiles `policy`; `traced` marks ptrace mode's.
+    pub fn compile(policy: &bpf::Policy, traced: bool) -> Filter {
+        Filter {
+            listener: policy.notifies(),
+            bytes: bpf::encode(&bpf::compile(policy)),
+            traced,
+        }
     }
-    let arch = arch::Arch::native();
-    let policy = crate::config::current().get(profile)?.policy(arch);
-    let policy = match traced {
-        true => crate::ptrace::filter::policy(Some(policy), arch),
-        false => policy,
+}
+
+/// The built-in `default` profile's filter, with the walls (the default of `RunSpec::new`,
+/// which no configuration changes), compiled once.
+pub fn default_filter() -> Arc<Filter> {
+    static DEFAULT: OnceLock<Arc<Filter>> = OnceLock::new();
+    let made = || {
+        let arch = arch::Arch::native();
+        let mut policy = profile::builtin("default", arch).unwrap_or(bpf::Policy {
+            arch: arch.audit(),
+            foreign_from: arch.foreign_from(),
+            rules: Default::default(),
+            default: bpf::Action::Allow,
+        });
+        profile::add_walls(&mut policy, arch);
+        Arc::new(Filter::compile(&policy, false))
     };
-    let filter = Filter {
-        listener: policy.notifies(),
-        bytes: bpf::encode(&bpf::compile(&policy)),
-        traced,
-    };
-    let filter = Arc::new(filter);
-    cache.insert(key, filter.clone());
-    Some(filter)
+    Arc::clone(DEFAULT.get_or_init(made))
 }
 
 #[cfg(test)]
