@@ -180,7 +180,13 @@ fn run(args: RunArgs) -> i32 {
     if let Err(why) = options.limits.check() {
         return usage_error(format!("--{why}"));
     }
-    let result = match crate::run::run(&options, None, OutputDefault::Inherit) {
+    let result_on = if args.json {
+        libc::STDOUT_FILENO
+    } else {
+        libc::STDERR_FILENO
+    };
+    let unnamed = OutputDefault::Inherit { result: result_on };
+    let result = match crate::run::run(&options, None, unnamed) {
         Ok(result) => result,
         Err(Refused::Usage(message)) => return usage_error(format!("--{message}")),
         // A plan error names the request's field: here, the option.

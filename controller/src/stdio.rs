@@ -31,8 +31,12 @@ const DEV_NULL: libc::dev_t = libc::makedev(1, 3);
 /// Where a program's stdout or stderr goes when no file is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputDefault {
-    /// runbox's own stdout or stderr, through a spool (`runbox run`).
-    Inherit,
+    /// runbox's own stdout or stderr, through a spool (`runbox run`); `result` is the one of
+    /// the two that runbox's result follows on.
+    Inherit {
+        /// 1 (stdout: `--json`) or 2 (stderr: the summary).
+        result: RawFd,
+    },
     /// Nowhere (`runbox batch`: a program's output never mixes into the results).
     Discard,
 }
@@ -42,8 +46,9 @@ pub enum OutputDefault {
 pub struct Stdio {
     /// fds 0, 1 and 2 of the program.
     pub fds: [OwnedFd; 3],
-    /// (index in `fds`, runbox's own fd): stdout and stderr that were runbox's, spooled.
-    spools: Vec<(usize, RawFd)>,
+    /// (index in `fds`, runbox's own fd, whether runbox's result follows on it): stdout and
+    /// stderr that were runbox's, spooled.
+    spools: Vec<(usize, RawFd, bool)>,
 }
 
 impl Stdio {
@@ -58,8 +63,8 @@ impl Stdio {
 
     /// Copies what the program wrote to runbox's own stdout and stderr, once it has ended.
     pub fn deliver(&self) -> io::Result<()> {
-        for &(index, own) in &self.spools {
-            copy_out(self.fds[index].as_fd(), own)?;
+        for &(index, own, result_follows) in &self.spools {
+            copy_out(self.fds[index].as_fd(), own, result_follows)?;
         }
         Ok(())
     }
@@ -87,11 +92,11 @@ pub fn open(
     let mut output = |path: Option<&Path>, index: usize, name: &str| match (path, unnamed) {
         (Some(path), _) => open_named(path, true).map_err(|e| format!("{name} {e}")),
         (None, OutputDefault::Discard) => open_null(),
-        (None, OutputDefault::Inherit) => {
+        (None, OutputDefault::Inherit { result }) => {
             let spool = fs::unnamed_file(&temp_dir()?)
                 .map_err(|e| format!("{name}: cannot make a spool for runbox's own: {e}"))?;
             // runbox's own fd 1 or 2.
-            spools.push((index, index as RawFd));
+            spools.push((index, index as RawFd, index as RawFd == result));
             Ok(spool)
         }
     };
@@ -194,15 +199,16 @@ fn open_named(path: &Path, write: bool) -> Result<OwnedFd, String> {
     ))
 }
 
-/// Copies the whole of `spool` to `own`, waiting where `own` is non-blocking and full, and
-/// ends it with a newline if the program did not: runbox's result, which follows on the
-/// same stream, then starts a line of its own (no output glued to its front).
-fn copy_out(spool: BorrowedFd<'_>, own: RawFd) -> io::Result<()> {
+/// Copies the whole of `spool` to `own`, waiting where `own` is non-blocking and full; where
+/// runbox's result follows on the same stream, ends it with a newline if the program did
+/// not, so that the result starts a line of its own (nothing glued to its front).
+fn copy_out(spool: BorrowedFd<'_>, own: RawFd, result_follows: bool) -> io::Result<()> {
     let size = fs::regular_file_size(spool).unwrap_or(0) as i64;
     let spool = spool.as_raw_fd();
     copy_range(spool, own, size)?;
     let mut last = [b'\n'];
-    if size > 0 && fs::pread(spool, &mut last, size - 1)? == 1 && last[0] != b'\n' {
+    if result_follows && size > 0 && fs::pread(spool, &mut last, size - 1)? == 1 && last[0] != b'\n'
+    {
         write_fully(own, b"\n")?;
     }
     Ok(())

@@ -38,7 +38,7 @@ fn prepare_and_exec(
     record_page: *mut u8,
 ) -> Result<Infallible, Failure> {
     // Init blocks every signal; the program starts with none blocked.
-    sys::sigprocmask(sys::SIG_SETMASK, 0).map_err(|e| fail(Step::Fork, e, 0))?;
+    sys::sigprocmask(sys::SIG_SETMASK, 0).map_err(|e| fail(Step::RestoreSignals, e, 0))?;
     // A session and process group of its own: kill(0) and job-control signals reach only
     // the run, and no terminal is its controlling one.
     sys::setsid().map_err(|e| fail(Step::NewSession, e, 0))?;
@@ -60,7 +60,7 @@ fn prepare_and_exec(
     if run.seccomp_listener {
         // Dumpable, so that init (our parent, same uid, no capabilities) may take the
         // listener with pidfd_getfd; exec makes the program's own choice anyway.
-        sys::prctl(sys::PR_SET_DUMPABLE, 1).map_err(|e| fail(Step::Seccomp, e, 1))?;
+        sys::prctl(sys::PR_SET_DUMPABLE, 1).map_err(|e| fail(Step::SetDumpable, e, 0))?;
         let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER;
         let listener =
             sys::seccomp_filter(run.seccomp, flags).map_err(|e| fail(Step::Seccomp, e, 0))?;

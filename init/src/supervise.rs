@@ -31,9 +31,9 @@ pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
             let _ = sys::kill(pid as i32, sys::SIGKILL);
             kill_and_reap_all(ready.signals);
             return Reply::Failed(Failure {
-                step: Step::Seccomp,
+                step: Step::TakeListener,
                 errno,
-                index: 2,
+                index: 0,
             });
         }
     };

@@ -81,6 +81,16 @@ pub enum Step {
     /// `setsid()`: a session and process group of its own, no controlling terminal (the
     /// set-up child, and the program's child).
     NewSession,
+    /// `sigprocmask`: the program starts with no signal blocked (init blocks them all).
+    RestoreSignals,
+    /// `prctl(PR_SET_DUMPABLE)`, so that init may take the seccomp listener.
+    SetDumpable,
+    /// `pidfd_getfd` of the program's seccomp listener, by init.
+    TakeListener,
+    /// `close_range(CLOSE_RANGE_CLOEXEC)`: the fds the program must not inherit close at exec.
+    MarkCloseOnExec,
+    /// The stop that lets the tracer attach its options (ptrace mode).
+    StopForTracer,
 }
 
 impl Step {
@@ -122,6 +132,11 @@ impl Step {
             Step::Wait => "wait for the program",
             Step::Trace => "be traced",
             Step::NewSession => "start a session of its own",
+            Step::RestoreSignals => "unblock signals",
+            Step::SetDumpable => "make the program dumpable for the hand-over",
+            Step::TakeListener => "take the seccomp listener",
+            Step::MarkCloseOnExec => "mark inherited fds close-on-exec",
+            Step::StopForTracer => "stop for the tracer",
         }
     }
 }

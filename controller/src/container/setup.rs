@@ -60,7 +60,7 @@ pub fn enter(
     process::sethostname(names.hostname.as_bytes()).map_err(at(Step::SetHostname))?;
     process::setdomainname(names.domainname.as_bytes()).map_err(at(Step::SetDomainname))?;
     null_stdio().map_err(at(Step::NullStdio))?;
-    process::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(at(Step::DropCapabilities))?;
+    process::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(at(Step::NoNewPrivs))?;
     process::drop_all_capabilities().map_err(at(Step::DropCapabilities))
 }
 
@@ -113,6 +113,6 @@ pub fn exec_init(
     let memfd = fs::dup_at_least(init_memfd, 4).map_err(at(Step::ArrangeFds))?;
     let high_socket = fs::dup_at_least(socket, 4).map_err(at(Step::ArrangeFds))?;
     fs::dup_to(high_socket, wire::INIT_SOCKET_FD).map_err(at(Step::ArrangeFds))?;
-    fs::cloexec_from(wire::INIT_SOCKET_FD + 1).map_err(at(Step::ArrangeFds))?;
+    fs::cloexec_from(wire::INIT_SOCKET_FD + 1).map_err(at(Step::MarkCloseOnExec))?;
     Err((Step::ExecInit, process::execveat_fd(memfd, argv, envp), 0))
 }
