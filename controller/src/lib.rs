@@ -34,6 +34,7 @@ pub mod pool;
 pub mod ptrace;
 pub mod result;
 pub mod run;
+pub mod sandbox_ids;
 pub mod seccomp;
 pub mod spec;
 pub mod status;
