@@ -802,3 +802,24 @@ fn the_program_has_no_terminal_and_no_process_group_but_its_own() {
     }
     assert_nothing_left("tty");
 }
+
+#[test]
+fn threads_that_open_files_while_others_spawn_or_end_are_held_without_a_hang() {
+    let _serial = one_at_a_time();
+    // Three threads opening files while the main thread posix_spawns (a vfork: the parent
+    // waits for its child's exec, and is left as it is while the child's exec is checked).
+    let (_built, busy) = program("busy");
+    for _ in 0..5 {
+        let options = ["--processes", "8", "--allow-read", "/usr/bin/"];
+        let ran = run("ptrace", &options, &[&busy]);
+        assert_eq!(ran.status(), "ok", "{ran:?}");
+        assert_eq!(ran.out(), "opened 900 ran 5\n");
+    }
+    // A main thread that ended (pthread_exit) is a zombie that reports nothing until the
+    // other thread ends: once a hang until the wall limit.
+    let (_built, leader_exit) = program("leader-exit");
+    let ran = run("ptrace", &["--processes", "2"], &[&leader_exit]);
+    assert_eq!(ran.status(), "ok", "{ran:?}");
+    assert_eq!(ran.out(), "opened 100\n");
+    assert_nothing_left("busy");
+}

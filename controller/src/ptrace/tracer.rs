@@ -101,6 +101,8 @@ struct Tracee {
     in_vfork: bool,
     /// In a group-stop, left stopped (`PTRACE_LISTEN`).
     listening: bool,
+    /// Resumed from its exit stop: it runs no more code of the program's.
+    exiting: bool,
 }
 
 impl Tracee {
@@ -111,6 +113,7 @@ impl Tracee {
             running: false,
             in_vfork: false,
             listening: false,
+            exiting: false,
         }
     }
 }
@@ -310,6 +313,9 @@ impl Tracer<'_> {
             self.out.max_rss_kib = self.out.max_rss_kib.max(rss);
             self.out.max_vm_kib = self.out.max_vm_kib.max(vm);
         }
+        if let Some(t) = self.tracees.get_mut(&tid) {
+            t.exiting = true;
+        }
         self.resume(tid, Resume::Cont(0))
     }
 
@@ -483,24 +489,41 @@ impl Tracer<'_> {
     /// Stops every other tracee that may be running, and waits until none is; false if
     /// `tid` itself is gone meanwhile.
     fn hold_others(&mut self, tid: libc::pid_t) -> io::Result<bool> {
-        let others = |t: &HashMap<libc::pid_t, Tracee>| -> Vec<libc::pid_t> {
+        // A process's leader that has exited while its other threads go on is a zombie
+        // that reports nothing until they end: it is waited for until it is one.
+        let others = |t: &HashMap<libc::pid_t, Tracee>| -> Vec<(libc::pid_t, bool)> {
             t.iter()
                 .filter(|(&p, tr)| p != tid && tr.running && !tr.in_vfork)
-                .map(|(&p, _)| p)
+                .filter(|(&p, tr)| !(tr.exiting && p == tr.tgid && is_zombie(p)))
+                .map(|(&p, tr)| (p, tr.exiting))
                 .collect()
         };
-        for pid in others(&self.tracees) {
+        for (pid, _) in others(&self.tracees) {
             gone_is_fine(ptrace::interrupt(pid))?;
         }
         loop {
-            while !others(&self.tracees).is_empty() {
-                let (pid, status, usage) =
-                    match process::wait4(-1, libc::__WALL | libc::__WNOTHREAD) {
-                        Ok(Some(event)) => event,
-                        Ok(None) => continue,
-                        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(false),
-                        Err(e) => return Err(e),
-                    };
+            loop {
+                let left = others(&self.tracees);
+                if left.is_empty() {
+                    break;
+                }
+                // Only exiting ones left, which may never report: look again shortly.
+                let only_exiting = left.iter().all(|&(_, exiting)| exiting);
+                let flags = libc::__WALL | libc::__WNOTHREAD;
+                let flags = if only_exiting {
+                    flags | libc::WNOHANG
+                } else {
+                    flags
+                };
+                let (pid, status, usage) = match process::wait4(-1, flags) {
+                    Ok(Some(event)) => event,
+                    Ok(None) => {
+                        std::thread::sleep(Duration::from_micros(50));
+                        continue;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(false),
+                    Err(e) => return Err(e),
+                };
                 if pid == tid {
                     // Killed (a stopped thread makes no other stop): handled as usual.
                     self.held.push_front((pid, status, usage));
@@ -567,13 +590,18 @@ fn still_stopped(pid: libc::pid_t, listening: bool) -> bool {
     if !listening {
         return ptrace::event_message(pid).is_ok();
     }
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(") ")
-                .map(|(_, rest)| rest.starts_with('t'))
-        })
-        .unwrap_or(false)
+    proc_state(pid) == Some('t')
+}
+
+/// Whether `pid` is a zombie (`Z` in `/proc/<pid>/stat`).
+fn is_zombie(pid: libc::pid_t) -> bool {
+    proc_state(pid) == Some('Z')
+}
+
+/// The state letter of `/proc/<pid>/stat`, after the command name's `)`.
+fn proc_state(pid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
 }
 
 fn duration(tv: libc::timeval) -> Duration {
