@@ -99,8 +99,6 @@ struct Tracee {
     running: bool,
     /// Resumed from its vfork: blocked until the child execs or exits.
     in_vfork: bool,
-    /// In a group-stop, left stopped (`PTRACE_LISTEN`).
-    listening: bool,
     /// Resumed from its exit stop: it runs no more code of the program's.
     exiting: bool,
 }
@@ -112,7 +110,6 @@ impl Tracee {
             spawning: false,
             running: false,
             in_vfork: false,
-            listening: false,
             exiting: false,
         }
     }
@@ -215,7 +212,6 @@ impl Tracer<'_> {
         };
         if let Some(t) = self.tracees.get_mut(&tid) {
             t.running = how != Resume::Listen;
-            t.listening = how == Resume::Listen;
         }
         gone_is_fine(result)
     }
@@ -232,7 +228,6 @@ impl Tracer<'_> {
         };
         let tracee = self.tracees.entry(tid).or_insert_with(|| Tracee::new(tid));
         tracee.running = false;
-        tracee.listening = false;
         let signal = libc::WSTOPSIG(status);
         let result = match event {
             // A signal about to be delivered: delivered, whatever it is (a stop signal
@@ -454,6 +449,13 @@ impl Tracer<'_> {
         if !self.decide_file(tid, call, regs, Resume::ToExit)? {
             return Ok(());
         }
+        // An exec kills the caller's other threads and waits until they are gone; each
+        // stops at its exit first (the SIGKILL is taken before the exit begins). By then
+        // the exec has read its path (the image is open before the other threads are
+        // killed), so they are let go on to their end.
+        let execs = file_call(self.arch, call.number)
+            .is_some_and(|f| matches!(f.name, "execve" | "execveat"));
+        let tgid = self.tracees.get(&tid).map_or(tid, |t| t.tgid);
         // Until its exit stop, every other tracee's stop is kept for later.
         loop {
             let (pid, status, usage) = match process::wait4(-1, libc::__WALL | libc::__WNOTHREAD) {
@@ -465,7 +467,14 @@ impl Tracer<'_> {
             let exec_of_checked = stop_event(status) == Some(libc::PTRACE_EVENT_EXEC)
                 && ptrace::event_message(pid).ok() == Some(tid as u64);
             if pid != tid && !exec_of_checked {
-                self.hold(pid, status, usage);
+                let killed_by_exec = execs
+                    && stop_event(status) == Some(libc::PTRACE_EVENT_EXIT)
+                    && self.tracees.get(&pid).is_some_and(|t| t.tgid == tgid);
+                if killed_by_exec {
+                    self.event(pid, status, &usage)?;
+                } else {
+                    self.hold(pid, status, usage);
+                }
                 continue;
             }
             match stop_event(status) {
@@ -487,7 +496,10 @@ impl Tracer<'_> {
     }
 
     /// Stops every other tracee that may be running, and waits until none is; false if
-    /// `tid` itself is gone meanwhile.
+    /// `tid` itself is gone meanwhile. A tracee seen stopped stays so: only a SIGKILL wakes
+    /// it, and a killed one runs none of the program's code and writes nothing to its
+    /// memory before it stops again at its exit (where the clear-child-tid word and the
+    /// robust futex list are still to be written), which is held like any stop.
     fn hold_others(&mut self, tid: libc::pid_t) -> io::Result<bool> {
         // A process's leader that has exited while its other threads go on is a zombie
         // that reports nothing until they end: it is waited for until it is one.
@@ -502,56 +514,33 @@ impl Tracer<'_> {
             gone_is_fine(ptrace::interrupt(pid))?;
         }
         loop {
-            loop {
-                let left = others(&self.tracees);
-                if left.is_empty() {
-                    break;
-                }
-                // Only exiting ones left, which may never report: look again shortly.
-                let only_exiting = left.iter().all(|&(_, exiting)| exiting);
-                let flags = libc::__WALL | libc::__WNOTHREAD;
-                let flags = if only_exiting {
-                    flags | libc::WNOHANG
-                } else {
-                    flags
-                };
-                let (pid, status, usage) = match process::wait4(-1, flags) {
-                    Ok(Some(event)) => event,
-                    Ok(None) => {
-                        std::thread::sleep(Duration::from_micros(50));
-                        continue;
-                    }
-                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(false),
-                    Err(e) => return Err(e),
-                };
-                if pid == tid {
-                    // Killed (a stopped thread makes no other stop): handled as usual.
-                    self.held.push_front((pid, status, usage));
-                    return Ok(false);
-                }
-                self.hold(pid, status, usage);
-            }
-            // A tracee seen stopped may have been killed since (by one that ran before it
-            // was interrupted): dying, it still writes its memory (the thread-id word it
-            // clears). It is running until its exit is seen.
-            let mut dying = false;
-            let stopped: Vec<(libc::pid_t, bool)> = self
-                .tracees
-                .iter()
-                .filter(|(&p, tr)| p != tid && !tr.running)
-                .map(|(&p, tr)| (p, tr.listening))
-                .collect();
-            for (pid, listening) in stopped {
-                if !still_stopped(pid, listening) {
-                    if let Some(t) = self.tracees.get_mut(&pid) {
-                        t.running = true;
-                    }
-                    dying = true;
-                }
-            }
-            if !dying {
+            let left = others(&self.tracees);
+            if left.is_empty() {
                 return Ok(true);
             }
+            // Only exiting ones left, which may never report: look again shortly.
+            let only_exiting = left.iter().all(|&(_, exiting)| exiting);
+            let flags = libc::__WALL | libc::__WNOTHREAD;
+            let flags = if only_exiting {
+                flags | libc::WNOHANG
+            } else {
+                flags
+            };
+            let (pid, status, usage) = match process::wait4(-1, flags) {
+                Ok(Some(event)) => event,
+                Ok(None) => {
+                    std::thread::sleep(Duration::from_micros(50));
+                    continue;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            if pid == tid {
+                // Killed (a stopped thread makes no other stop): handled as usual.
+                self.held.push_front((pid, status, usage));
+                return Ok(false);
+            }
+            self.hold(pid, status, usage);
         }
     }
 
@@ -564,7 +553,6 @@ impl Tracer<'_> {
         }
         if let Some(t) = self.tracees.get_mut(&pid) {
             t.running = false;
-            t.listening = false;
         }
         self.held.push_back((pid, status, usage));
     }
@@ -582,15 +570,6 @@ impl Tracer<'_> {
         }
         self.resume(tid, Resume::Cont(0))
     }
-}
-
-/// Whether a tracee seen stopped still is (not woken by a SIGKILL since): a ptrace request
-/// succeeds only on a stopped tracee; one left in its group-stop is read from `/proc`.
-fn still_stopped(pid: libc::pid_t, listening: bool) -> bool {
-    if !listening {
-        return ptrace::event_message(pid).is_ok();
-    }
-    proc_state(pid) == Some('t')
 }
 
 /// Whether `pid` is a zombie (`Z` in `/proc/<pid>/stat`).
