@@ -687,6 +687,29 @@ fn two_runs_at_once_cannot_kill_prlimit_or_read_each_other() {
         detail.starts_with("openat /proc/") && detail.ends_with(" (write)"),
         "{detail}"
     );
+    // The same from two runbox processes at once: the ids are claimed host-wide.
+    let dir = writable("ptrace-neighbours-apart");
+    let d = dir.0.to_string_lossy().into_owned();
+    let start = |who: &str| {
+        Command::new(runbox_bin())
+            .args(["run", "--json", "--mode", "ptrace", "--wall", "20s"])
+            .args(["--dir", &d, "--", &neighbour, who])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (victim, attacker) = (start("victim"), start("attacker"));
+    let victim = runbox_tests::finish(victim.wait_with_output().unwrap());
+    let attacker = runbox_tests::finish(attacker.wait_with_output().unwrap());
+    assert_eq!(victim.status(), "ok", "{victim:?}");
+    assert_eq!(victim.out(), "answer 1\n");
+    assert_eq!(
+        attacker.out(),
+        "kill errno 1\nprlimit errno 1\nkill-all ok\n",
+        "{attacker:?}"
+    );
+    assert_eq!(attacker.status(), "file_access_denied", "{attacker:?}");
     assert_nothing_left("neighbours");
 }
 

@@ -55,12 +55,7 @@ pub fn run(
     // As root, the program runs as a uid of its own among the runs alive: none can signal,
     // prlimit or read another (as itself otherwise, and the README says what that leaves).
     let id = match process::effective_uid() {
-        0 => Some(crate::sandbox_ids::take().ok_or_else(|| {
-            Error::io(
-                "take a sandbox uid",
-                std::io::Error::from_raw_os_error(libc::EAGAIN),
-            )
-        })?),
+        0 => Some(crate::sandbox_ids::take().map_err(|e| Error::io("take a sandbox uid", e))?),
         _ => None,
     };
     let uid = id.as_ref().map(crate::sandbox_ids::Id::get);
