@@ -24,8 +24,17 @@ use std::sync::Mutex;
 pub const FIRST: u32 = 2_000_000_000;
 /// How many ids the range holds: live runs at once on the host, at most.
 pub const COUNT: u32 = 65_536;
-/// Where the host-wide claims are: one file per id, root's alone.
+/// Where the host-wide claims are: one file per id, root's alone (in the temp dir on a
+/// host without `/run`, such as a bare initramfs).
 pub const CLAIMS: &str = "/run/runbox-ids";
+
+/// [`CLAIMS`], or `runbox-ids` in the temp dir where there is no `/run`.
+fn claims_dir() -> std::path::PathBuf {
+    match Path::new("/run").is_dir() {
+        true => CLAIMS.into(),
+        false => std::env::temp_dir().join("runbox-ids"),
+    }
+}
 
 /// Whether `uid` is one of the range's ids (a process running as a sandbox).
 pub fn is_sandbox_id(uid: u32) -> bool {
@@ -104,7 +113,7 @@ impl Drop for Id {
 /// A free id of the range for one run, claimed host-wide in [`CLAIMS`]. Fails when every
 /// id is taken, or when the claims directory cannot be made or is not root's alone.
 pub fn take() -> io::Result<Id> {
-    take_in(Path::new(CLAIMS))
+    take_in(&claims_dir())
 }
 
 fn take_in(claims: &Path) -> io::Result<Id> {
