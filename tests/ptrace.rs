@@ -568,7 +568,11 @@ fn ordinary_programs_run_with_their_stdio_in_files_outside_the_work_dir() {
     assert!(built.is_ok_and(|s| s.success()), "g++");
     let python = "import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b)\n\
                   print('to stderr', file=sys.stderr)";
-    let cases: [(&str, Vec<String>, &str); 3] = [
+    // A script outside the work dir: Python's realpath reads each directory above it as a
+    // link (once the end of the run: readlink of /tmp).
+    let script = files.join("sum.py");
+    std::fs::write(&script, python).unwrap();
+    let cases: [(&str, Vec<String>, &str); 4] = [
         ("c", vec![hello.join("hello")], "hello 40 2\n"),
         ("c++", vec![cpp.join("sum")], "42\n"),
         (
@@ -576,11 +580,25 @@ fn ordinary_programs_run_with_their_stdio_in_files_outside_the_work_dir() {
             vec!["python3".into(), "-c".into(), python.into()],
             "42\n",
         ),
+        (
+            "python3 script",
+            vec!["python3".into(), script.clone()],
+            "42\n",
+        ),
     ];
     for (what, argv, expect) in cases {
         let (out, err) = (files.join("out.txt"), files.join("err.txt"));
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let options = ["--stdin", &input, "--stdout", &out, "--stderr", &err];
+        let options = [
+            "--stdin",
+            &input,
+            "--stdout",
+            &out,
+            "--stderr",
+            &err,
+            "--allow-read",
+            &script,
+        ];
         let ran = run("ptrace", &options, &argv);
         assert_eq!(ran.status(), "ok", "{what}: {ran:?}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), expect, "{what}");

@@ -84,6 +84,7 @@ pub fn check(
                 addr: args[path_at],
                 empty_is_dirfd: at_flags & AT_EMPTY_PATH != 0,
                 on_fd: call.on_fd,
+                reads_link: matches!(call.name, "readlink" | "readlinkat"),
                 access,
                 follow,
             },
@@ -101,6 +102,8 @@ struct Target {
     addr: u64,
     empty_is_dirfd: bool,
     on_fd: OnFd,
+    /// readlink: reading a link's target.
+    reads_link: bool,
     access: Access,
     follow: bool,
 }
@@ -159,6 +162,14 @@ fn check_one(view: &dyn View, caller: Caller, policy: &FilePolicy, t: Target) ->
             let shown = as_self(&path, caller);
             if policy.allows(&shown, t.access) {
                 Decision::Allow
+            } else if t.reads_link
+                && view.readlink(&path).is_none()
+                && view.exists(&path)
+                && policy.allows(&shown, Access::Stat)
+            {
+                // Not a link, which the kernel says with EINVAL: no more than a stat tells
+                // (Python's realpath reads every directory of a script's path as a link).
+                Decision::Fail(libc::EINVAL)
             } else if t.access != Access::Write && !view.exists(&path) {
                 // What the kernel would answer, without letting the call run: a program
                 // probing for optional files (Python's pyvenv.cfg) is not ended for it.
@@ -331,6 +342,30 @@ mod tests {
         );
         assert_eq!(
             decide("openat", [AT, P2, 0, 0, 0, 0], &view),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn readlink_of_what_is_no_link_fails_with_einval_where_a_stat_would_be_allowed() {
+        let view = fake(&[(P1, "/etc"), (P2, "/root"), (0x3000, "/w/sneaky")]);
+        // /etc is statable (a parent of allowed files), and no link.
+        assert_eq!(
+            decide("readlink", [P1, 0, 0, 0, 0, 0], &view),
+            Decision::Fail(libc::EINVAL)
+        );
+        assert_eq!(
+            decide("readlinkat", [AT, P1, 0, 0, 0, 0], &view),
+            Decision::Fail(libc::EINVAL)
+        );
+        // /root is not even statable: denied as before.
+        assert_eq!(
+            decide("readlink", [P2, 0, 0, 0, 0, 0], &view),
+            denied("/root", Access::Read)
+        );
+        // A link is read only where reading is allowed (/w is writable, so it is).
+        assert_eq!(
+            decide("readlink", [0x3000, 0, 0, 0, 0, 0], &view),
             Decision::Allow
         );
     }
