@@ -870,5 +870,20 @@ fn threads_that_open_files_while_others_spawn_exec_or_end_are_held_without_a_han
     let ran = run("ptrace", &options, &[&thread_exec]);
     assert_eq!(ran.status(), "ok", "{ran:?}");
     assert_eq!(ran.out(), "from the thread\n");
+    // ... and the new program, with threads of its own, is traced as any other (the old
+    // threads' kept stops, handled after the exec, once resumed it from a stop unseen).
+    for _ in 0..5 {
+        let options = [
+            "--processes",
+            "8",
+            "--allow-read",
+            "/usr/bin/",
+            "--allow-read",
+            &busy,
+        ];
+        let ran = run("ptrace", &options, &[&thread_exec, &busy]);
+        assert_eq!(ran.status(), "ok", "{ran:?}");
+        assert_eq!(ran.out(), "opened 900 ran 5\n");
+    }
     assert_nothing_left("busy");
 }

@@ -289,7 +289,15 @@ impl Tracer<'_> {
         // A thread other than the leader that execs takes over the leader's pid.
         let former = ptrace::event_message(tid)? as libc::pid_t;
         if former != tid {
+            // Stops kept for either pid are the old threads' (the new program has not run
+            // yet): handled now, one would resume the new program from a stop not seen.
             self.tracees.remove(&former);
+            self.held.retain(|&(pid, _, _)| pid != former && pid != tid);
+        }
+        // A new program: whatever its pid's thread was doing is over.
+        if let Some(t) = self.tracees.get_mut(&tid) {
+            t.exiting = false;
+            t.in_vfork = false;
         }
         if tid == self.main {
             self.out.started = true;
@@ -317,6 +325,9 @@ impl Tracer<'_> {
     fn exited(&mut self, tid: libc::pid_t, status: libc::c_int, usage: &libc::rusage) {
         self.out.max_rss_kib = self.out.max_rss_kib.max(usage.ru_maxrss.max(0) as u64);
         let tgid = self.tracees.remove(&tid).map_or(tid, |t| t.tgid);
+        // Its stops kept while another's call was checked are stale now: handled, they
+        // would bring it back as a tracee that never reports again.
+        self.held.retain(|&(pid, _, _)| pid != tid);
         if tgid == tid {
             let cpu = self.cpu.get(&tid).copied().unwrap_or_default();
             self.watch.gone(tid, cpu);
