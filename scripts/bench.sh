@@ -11,11 +11,20 @@ printf 'int main(void) { return 0; }\n' > target/bench/true.c
 cc -static -O2 -o target/bench/true-static target/bench/true.c
 cat > target/bench/open-many.c <<'C'
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
-/* open-many PATH N: opens and closes PATH N times; exits 1 if an open fails. */
+/* open-many PATH N [thread]: opens and closes PATH N times; with "thread", a second thread
+ * waits meanwhile (blocked in pause). Exits 1 if an open fails. */
+static void *wait_forever(void *unused) {
+    (void)unused;
+    for (;;) pause();
+    return NULL;
+}
 int main(int argc, char **argv) {
     long n = argc > 2 ? atol(argv[2]) : 1;
+    pthread_t thread;
+    if (argc > 3 && pthread_create(&thread, NULL, wait_forever, NULL)) return 2;
     for (long i = 0; i < n; i++) {
         int fd = open(argv[1], O_RDONLY);
         if (fd < 0) return 1;
@@ -24,7 +33,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 C
-cc -static -O2 -o target/bench/open-many target/bench/open-many.c
+cc -static -O2 -pthread -o target/bench/open-many target/bench/open-many.c
 echo "runbox benchmarks: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) CPUs"
 cargo bench --locked --bench container
 echo

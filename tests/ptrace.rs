@@ -7,8 +7,8 @@
 //! behind, which another test's run in flight would look like.
 
 use runbox_tests::{
-    assert_verdict, batch, num, one_at_a_time, probe_bin, processes_with, run, runbox_bin,
-    runbox_cgroups, sandbox_processes, Ran, TempDir,
+    assert_verdict, batch, num, one_at_a_time, per_run_uid_processes, probe_bin, processes_with,
+    run, runbox_bin, runbox_cgroups, Ran, TempDir,
 };
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -33,7 +33,7 @@ fn writable(name: &str) -> TempDir {
 fn static_c(name: &str, source: &str) -> TempDir {
     let dir = TempDir::new(&format!("ptrace-cc-{name}"));
     let built = Command::new("cc")
-        .args(["-static", "-O2", "-x", "c", "-", "-o"])
+        .args(["-static", "-O2", "-pthread", "-x", "c", "-", "-o"])
         .arg(dir.0.join(name))
         .stdin(Stdio::piped())
         .spawn()
@@ -45,8 +45,49 @@ fn static_c(name: &str, source: &str) -> TempDir {
     dir
 }
 
+/// One of tests/ptrace-programs, built static: its path (and the dir that holds it).
+fn program(name: &str) -> (TempDir, String) {
+    let source = std::fs::read_to_string(format!(
+        "{}/ptrace-programs/{name}.c",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let dir = static_c(name, &source);
+    let path = dir.join(name);
+    (dir, path)
+}
+
+/// `runbox run --json --mode ptrace OPTIONS -- ARGV` as nobody: no cgroup can be made, no
+/// uid change is needed.
+fn as_nobody(options: &[&str], argv: &[&str]) -> Ran {
+    let output = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(runbox_bin())
+        .args(["run", "--json", "--mode", "ptrace"])
+        .args(options)
+        .arg("--")
+        .args(argv)
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv");
+    runbox_tests::finish(output)
+}
+
+/// A run configuration whose profile `soft` is `default` with denied files failing with
+/// EACCES (the program goes on): for programs that count their refusals.
+fn soft_profile(dir: &TempDir) -> String {
+    let config = dir.join("soft.toml");
+    std::fs::write(
+        &config,
+        "[profile.soft]\nsyscalls = \"default\"\nfile_denied = \"errno\"\n",
+    )
+    .unwrap();
+    config
+}
+
 fn assert_nothing_left(what: &str) {
-    assert_eq!(sandbox_processes(), vec![], "{what}: processes left");
+    // Containers of other test processes share the first id: ptrace runs have their own.
+    assert_eq!(per_run_uid_processes(), vec![], "{what}: processes left");
     let own_dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
@@ -265,20 +306,10 @@ fn every_limit_has_its_verdict() {
 #[test]
 fn without_root_or_cgroups_the_rlimits_tracer_and_clocks_keep_the_limits() {
     let _serial = one_at_a_time();
-    // As nobody: no cgroup can be made, no uid change is needed.
     let nobody_runs = |options: &[&str], program: &str, args: &[&str]| {
-        let output = Command::new("setpriv")
-            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
-            .arg(runbox_bin())
-            .args(["run", "--json", "--mode", "ptrace"])
-            .args(options)
-            .arg("--")
-            .arg(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("setpriv");
-        runbox_tests::finish(output)
+        let mut argv = vec![program];
+        argv.extend(args);
+        as_nobody(options, &argv)
     };
     let probe = probe_bin().to_string_lossy().into_owned();
     let nobody = |options: &[&str], args: &[&str]| nobody_runs(options, &probe, args);
@@ -515,4 +546,350 @@ fn one_batch_mixes_traced_runs_with_containers_and_namespaces() {
         assert_eq!(result["status"], "ok", "{result}");
     }
     assert_nothing_left("mixed batch");
+}
+
+#[test]
+fn ordinary_programs_run_with_their_stdio_in_files_outside_the_work_dir() {
+    let _serial = one_at_a_time();
+    // Every judge redirects: printf's fstat(1) was once judged as a stat of the stdout file.
+    let files = TempDir::new("ptrace-stdio");
+    let input = files.join("in.txt");
+    std::fs::write(&input, "40 2\n").unwrap();
+    let hello = static_c(
+        "hello",
+        "#include <stdio.h>\nint main(void){ char l[64]; if (!fgets(l, sizeof l, stdin)) return 2;\n\
+         printf(\"hello %s\", l); fprintf(stderr, \"to stderr\\n\"); return 0; }\n",
+    );
+    let cpp = TempDir::new("ptrace-cpp");
+    let source = cpp.join("sum.cpp");
+    std::fs::write(
+        &source,
+        "#include <iostream>\nint main(){ long a, b; std::cin >> a >> b;\n\
+         std::cout << a + b << std::endl; std::cerr << \"to stderr\" << std::endl; }\n",
+    )
+    .unwrap();
+    let built = Command::new("g++")
+        .args(["-O2", "-o", &cpp.join("sum"), &source])
+        .status();
+    assert!(built.is_ok_and(|s| s.success()), "g++");
+    let python = "import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b)\n\
+                  print('to stderr', file=sys.stderr)";
+    // A script outside the work dir: Python's realpath reads each directory above it as a
+    // link (once the end of the run: readlink of /tmp).
+    let script = files.join("sum.py");
+    std::fs::write(&script, python).unwrap();
+    let cases: [(&str, Vec<String>, &str); 4] = [
+        ("c", vec![hello.join("hello")], "hello 40 2\n"),
+        ("c++", vec![cpp.join("sum")], "42\n"),
+        (
+            "python3",
+            vec!["python3".into(), "-c".into(), python.into()],
+            "42\n",
+        ),
+        (
+            "python3 script",
+            vec!["python3".into(), script.clone()],
+            "42\n",
+        ),
+    ];
+    for (what, argv, expect) in cases {
+        let (out, err) = (files.join("out.txt"), files.join("err.txt"));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let options = [
+            "--stdin",
+            &input,
+            "--stdout",
+            &out,
+            "--stderr",
+            &err,
+            "--allow-read",
+            &script,
+        ];
+        let ran = run("ptrace", &options, &argv);
+        assert_eq!(ran.status(), "ok", "{what}: {ran:?}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), expect, "{what}");
+        assert_eq!(
+            std::fs::read_to_string(&err).unwrap(),
+            "to stderr\n",
+            "{what}"
+        );
+    }
+    // /dev/null and /dev/zero take writes; /dev/tty (the judge's terminal) is not there.
+    for device in ["/dev/null", "/dev/zero"] {
+        let ran = probe(&[], &["open", device, "w"]);
+        assert_eq!(ran.out(), "ok\n", "{device}: {ran:?}");
+    }
+    let tty = probe(&[], &["open", "/dev/tty", "r"]);
+    assert_verdict(&tty, "file_access_denied", "openat /dev/tty (read)", "tty");
+    assert_nothing_left("stdio");
+}
+
+#[test]
+fn a_program_cannot_install_a_filter_of_its_own_or_escape_the_count() {
+    let _serial = one_at_a_time();
+    let (_built, own) = program("own-filter");
+    let outside = writable("ptrace-own-filter");
+    let secret = outside.join("secret");
+    std::fs::write(&secret, "SECRET").unwrap();
+    let victim = outside.join("victim");
+    let refused = "seccomp errno 1\nprctl errno 1\n";
+    let as_root = |options: &[&str], args: &[&str]| {
+        let mut argv = vec![own.as_str()];
+        argv.extend(args);
+        run("ptrace", options, &argv)
+    };
+    let as_nobody = |options: &[&str], args: &[&str]| {
+        let mut argv = vec![own.as_str()];
+        argv.extend(args);
+        as_nobody(options, &argv)
+    };
+    for (who, run) in [
+        (
+            "root, cgroups",
+            &as_root as &dyn Fn(&[&str], &[&str]) -> Ran,
+        ),
+        ("nobody, no cgroups", &as_nobody),
+    ] {
+        let read = run(&[], &["read", &secret]);
+        let detail = format!("openat {secret} (read)");
+        assert_verdict(&read, "file_access_denied", &detail, who);
+        assert_eq!(read.out(), refused, "{who}: nothing read");
+        let write = run(&[], &["write", &victim]);
+        let detail = format!("openat {victim} (write)");
+        assert_verdict(&write, "file_access_denied", &detail, who);
+        assert!(
+            !std::path::Path::new(&victim).exists(),
+            "{who}: not written"
+        );
+        let forks = run(&["--processes", "2"], &["fork", "30"]);
+        assert_eq!(forks.status(), "ok", "{who}: {forks:?}");
+        assert_eq!(forks.out(), format!("{refused}forks 1\n"), "{who}");
+        let socket = run(&[], &["socket"]);
+        assert_eq!(socket.out(), format!("{refused}socket errno 1\n"), "{who}");
+        // A child the tracer would not follow, and clone3's flags in memory, are refused.
+        let untraced = run(&["--processes", "2"], &["untraced"]);
+        assert_eq!(untraced.out(), format!("{refused}clone errno 1\n"), "{who}");
+        let clone3 = run(&["--processes", "2"], &["clone3"]);
+        assert_eq!(clone3.out(), format!("{refused}clone3 errno 38\n"), "{who}");
+    }
+    assert_nothing_left("own filter");
+}
+
+#[test]
+fn two_runs_at_once_cannot_kill_prlimit_or_read_each_other() {
+    let _serial = one_at_a_time();
+    let (_built, neighbour) = program("neighbour");
+    let dir = writable("ptrace-neighbours");
+    let d = dir.0.to_string_lossy();
+    let line = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","mode":"ptrace","argv":["{neighbour}","{id}"],"dir":"{d}","stdout":"{d}/{id}.out","wall":"20s"}}"#
+        )
+    };
+    let results = batch(&format!("{}\n{}\n", line("victim"), line("attacker")), 2);
+    let by_id = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {results:?}"))
+    };
+    let output = |id: &str| std::fs::read_to_string(dir.0.join(format!("{id}.out"))).unwrap();
+    assert_eq!(by_id("victim")["status"], "ok", "{results:?}");
+    assert_eq!(output("victim"), "answer 1\n", "unchanged");
+    // Each runs as a uid of its own: the kernel refuses the signal and the prlimit. kill(-1)
+    // says ok whenever any other process exists (those it may not signal are counted too):
+    // the victim's answer above is what shows it reached nothing. /proc/PID/mem is the
+    // tracer's to refuse.
+    assert_eq!(
+        output("attacker"),
+        "kill errno 1\nprlimit errno 1\nkill-all ok\n"
+    );
+    let attacker = by_id("attacker");
+    assert_eq!(attacker["status"], "file_access_denied", "{attacker}");
+    let detail = attacker["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("openat /proc/") && detail.ends_with(" (write)"),
+        "{detail}"
+    );
+    // The same from two runbox processes at once: the ids are claimed host-wide.
+    let dir = writable("ptrace-neighbours-apart");
+    let d = dir.0.to_string_lossy().into_owned();
+    let start = |who: &str| {
+        Command::new(runbox_bin())
+            .args(["run", "--json", "--mode", "ptrace", "--wall", "20s"])
+            .args(["--dir", &d, "--", &neighbour, who])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (victim, attacker) = (start("victim"), start("attacker"));
+    let victim = runbox_tests::finish(victim.wait_with_output().unwrap());
+    let attacker = runbox_tests::finish(attacker.wait_with_output().unwrap());
+    assert_eq!(victim.status(), "ok", "{victim:?}");
+    assert_eq!(victim.out(), "answer 1\n");
+    assert_eq!(
+        attacker.out(),
+        "kill errno 1\nprlimit errno 1\nkill-all ok\n",
+        "{attacker:?}"
+    );
+    assert_eq!(attacker.status(), "file_access_denied", "{attacker:?}");
+    assert_nothing_left("neighbours");
+}
+
+#[test]
+fn a_path_rewritten_by_another_thread_or_process_is_used_as_checked() {
+    let _serial = one_at_a_time();
+    let (_built, toctou) = program("toctou");
+    let dir = writable("ptrace-toctou");
+    let config = soft_profile(&dir);
+    // The same length, so that the flipper swaps one for the other.
+    let (public, secret) = (dir.join("public"), dir.join("secret"));
+    std::fs::write(&public, "public").unwrap();
+    std::fs::write(&secret, "SECRET").unwrap();
+    for variant in ["thread", "fork"] {
+        let options = [
+            "--config",
+            &config,
+            "--profile",
+            "soft",
+            "--processes",
+            "2",
+            "--allow-read",
+            &public,
+            "--time",
+            "20s",
+            "--wall",
+            "30s",
+        ];
+        let ran = run(
+            "ptrace",
+            &options,
+            &[&toctou, variant, &public, &secret, "3"],
+        );
+        assert_eq!(ran.status(), "ok", "{variant}: {ran:?}");
+        let out = ran.out();
+        let counts: Vec<u64> = out
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let [opened, denied, leaked] = counts[..] else {
+            panic!("{variant}: {out}");
+        };
+        assert_eq!(leaked, 0, "{variant}: the forbidden file was read: {out}");
+        assert!(
+            opened > 0 && denied > 0,
+            "{variant}: both paths were tried: {out}"
+        );
+    }
+    assert_nothing_left("toctou");
+}
+
+#[test]
+fn a_stopped_program_stays_stopped_until_continued_or_its_wall_limit() {
+    let _serial = one_at_a_time();
+    let (_built, jobs) = program("jobs");
+    let stopped = run("ptrace", &["--wall", "1s"], &[&jobs, "stop"]);
+    assert_verdict(&stopped, "time_limit_exceeded", "wall time", "SIGSTOP");
+    assert_eq!(stopped.out(), "", "never continued");
+    let continued = run("ptrace", &["--processes", "2"], &[&jobs, "cont"]);
+    assert_eq!(continued.status(), "ok", "{continued:?}");
+    assert_eq!(continued.out(), "stopped 19\nexited 7\n");
+    assert_nothing_left("jobs");
+}
+
+#[test]
+fn the_program_has_no_terminal_and_no_process_group_but_its_own() {
+    let _serial = one_at_a_time();
+    let (_pty_built, pty_run) = program("pty-run");
+    let (_built, tty) = program("tty");
+    let runbox = runbox_bin().to_string_lossy().into_owned();
+    let ptrace_run = [
+        runbox.as_str(),
+        "run",
+        "--json",
+        "--mode",
+        "ptrace",
+        "--processes",
+        "2",
+        "--stdout",
+        "{tty}",
+        "--",
+        tty.as_str(),
+    ];
+    // As root every kill reaches only the run (its uid is its own); as nobody, runbox and
+    // the program are the same user, so only the process group and session keep kill(0)
+    // from the judge's group (kill(-1) would reach runbox: see the README).
+    let setpriv = [
+        "setpriv",
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+    ];
+    for (who, prefix, all) in [("root", &[][..], true), ("nobody", &setpriv[..], false)] {
+        let mut argv: Vec<&str> = prefix.to_vec();
+        argv.push(pty_run.as_str());
+        argv.extend(ptrace_run);
+        if all {
+            argv.push("all");
+        }
+        let output = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (result, report) = text.split_once('\n').unwrap_or(("", ""));
+        assert!(result.contains("\"status\":\"signaled\""), "{who}: {text}");
+        assert_eq!(
+            report, "runbox 0\ntyped 0\nbystander alive\n",
+            "{who}: nothing typed into the terminal, nothing outside the run killed"
+        );
+    }
+    assert_nothing_left("tty");
+}
+
+#[test]
+fn threads_that_open_files_while_others_spawn_exec_or_end_are_held_without_a_hang() {
+    let _serial = one_at_a_time();
+    // Three threads opening files while the main thread posix_spawns (a vfork: the parent
+    // waits for its child's exec, and is left as it is while the child's exec is checked).
+    let (_built, busy) = program("busy");
+    for _ in 0..5 {
+        let options = ["--processes", "8", "--allow-read", "/usr/bin/"];
+        let ran = run("ptrace", &options, &[&busy]);
+        assert_eq!(ran.status(), "ok", "{ran:?}");
+        assert_eq!(ran.out(), "opened 900 ran 5\n");
+    }
+    // A main thread that ended (pthread_exit) is a zombie that reports nothing until the
+    // other thread ends: once a hang until the wall limit.
+    let (_built, leader_exit) = program("leader-exit");
+    let ran = run("ptrace", &["--processes", "2"], &[&leader_exit]);
+    assert_eq!(ran.status(), "ok", "{ran:?}");
+    assert_eq!(ran.out(), "opened 100\n");
+    // A thread's exec kills the main thread, which stops at its exit first: once a hang
+    // until the wall limit, the exec waiting for it and it held for the exec.
+    let (_built, thread_exec) = program("thread-exec");
+    let options = ["--processes", "2", "--allow-read", "/usr/bin/"];
+    let ran = run("ptrace", &options, &[&thread_exec]);
+    assert_eq!(ran.status(), "ok", "{ran:?}");
+    assert_eq!(ran.out(), "from the thread\n");
+    // ... and the new program, with threads of its own, is traced as any other (the old
+    // threads' kept stops, handled after the exec, once resumed it from a stop unseen).
+    for _ in 0..5 {
+        let options = [
+            "--processes",
+            "8",
+            "--allow-read",
+            "/usr/bin/",
+            "--allow-read",
+            &busy,
+        ];
+        let ran = run("ptrace", &options, &[&thread_exec, &busy]);
+        assert_eq!(ran.status(), "ok", "{ran:?}");
+        assert_eq!(ran.out(), "opened 900 ran 5\n");
+    }
+    assert_nothing_left("busy");
 }

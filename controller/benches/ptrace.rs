@@ -4,7 +4,9 @@
 //! 1. one run of a static `true` in ptrace mode, beside the same in a warm container and a
 //!    plain fork + execve + wait4 (the floor);
 //! 2. the cost of one checked file syscall: a static program that opens an allowed file
-//!    10,000 times, traced and not, the difference divided by 10,000.
+//!    10,000 times, traced and not, the difference divided by 10,000; alone, and with a
+//!    second thread (blocked meanwhile), where each checked call holds the other thread
+//!    still until it has returned (the check-then-use race closed).
 #![allow(unsafe_code)]
 
 mod table;
@@ -104,25 +106,44 @@ fn main() {
         .iter()
         .map(|a| CString::new(a.as_str()).unwrap())
         .collect();
-    let opens_traced = ptrace_spec(argv);
+    let opens_traced = ptrace_spec(argv.clone());
     // With more than one process allowed, the run and its tracer are not bound to one CPU.
     let mut opens_unbound = opens_traced.clone();
     opens_unbound.limits.processes = 2;
+    // The same with a second thread: every checked call interrupts it and waits for the
+    // call's exit stop before letting it go on.
+    let mut threaded_argv = argv.clone();
+    threaded_argv.push("thread".into());
+    let host_threaded: Vec<CString> = threaded_argv
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap())
+        .collect();
+    let mut opens_threaded = ptrace_spec(threaded_argv);
+    opens_threaded.limits.processes = 2;
     let (mut plain, mut checked, mut unbound) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut plain_threaded, mut threaded) = (Vec::new(), Vec::new());
     for _ in 0..15 {
         let t = Instant::now();
         fork_exec_wait(&host_argv);
         plain.push(micros(t));
         checked.push(traced_run(&opens_traced));
         unbound.push(traced_run(&opens_unbound));
+        let t = Instant::now();
+        fork_exec_wait(&host_threaded);
+        plain_threaded.push(micros(t));
+        threaded.push(traced_run(&opens_threaded));
     }
     let plain = row("unsandboxed (fork + execve + wait4)", plain);
     let checked = row("ptrace mode, run and tracer on one CPU", checked);
     let unbound = row("ptrace mode, --processes 2 (any CPU)", unbound);
-    let per_call = |m: u64| m.saturating_sub(plain) as f64 / OPENS as f64;
+    let plain_threaded = row("unsandboxed, with a second thread", plain_threaded);
+    let threaded = row("ptrace, --processes 2, a 2nd thread held", threaded);
+    let per_call = |m: u64, floor: u64| m.saturating_sub(floor) as f64 / OPENS as f64;
     println!(
-        "cost per checked file syscall: {:.1} us on one CPU, {:.1} us across CPUs (median difference / {OPENS})",
-        per_call(checked),
-        per_call(unbound)
+        "cost per checked file syscall: {:.1} us on one CPU, {:.1} us across CPUs, {:.1} us \
+         with a second thread held still (median difference / {OPENS})",
+        per_call(checked, plain),
+        per_call(unbound, plain),
+        per_call(threaded, plain_threaded)
     );
 }

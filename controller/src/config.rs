@@ -3,9 +3,9 @@
 //! `controller/profiles.toml`, embedded; `--config FILE` adds profiles or replaces them by
 //! name. Every error names the file, the line and the key.
 
+use crate::file_policy::fileset::Access;
+use crate::file_policy::settings::{MemoryRlimit, OnDenied, PtraceSettings};
 use crate::mount::Bind;
-use crate::ptrace::fileset::Access;
-use crate::ptrace::settings::{MemoryRlimit, OnDenied, PtraceSettings};
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::{profile, Filter};

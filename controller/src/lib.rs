@@ -13,10 +13,12 @@
 //!
 //! Pure parts, tested without privileges: [`mount::plan`], [`units`], [`spec`], [`status`],
 //! [`result`], and ptrace mode's policy, paths, call table, registers and filter. Every
-//! syscall goes through [`sys`], the only module allowed `unsafe`, with two listed
+//! syscall goes through [`sys`], the only module allowed `unsafe`, with four listed
 //! exceptions: the places that fork a child that must stay async-signal-safe until it execs
-//! (`container::spawn_sandbox` and `ptrace::launch::spawn`),
-//! since `sys::process::clone` cannot make that promise for its caller.
+//! (`container::spawn_sandbox` and `ptrace::launch::spawn`), since `sys::process::clone`
+//! cannot make that promise for its caller; and the two children's closing of inherited fds
+//! before exec (`container::setup::exec_init`, `ptrace::launch`'s `prepare_and_exec`), whose
+//! `unsafe fn`s need the caller's word that the fds are its own.
 #![deny(unsafe_code)]
 
 pub mod batch;
@@ -25,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod file_policy;
 pub mod given_path;
 pub mod leftovers;
 pub mod mount;
@@ -34,6 +37,7 @@ pub mod pool;
 pub mod ptrace;
 pub mod result;
 pub mod run;
+pub mod sandbox_ids;
 pub mod seccomp;
 pub mod spec;
 pub mod status;

@@ -3,8 +3,8 @@
 
 use crate::config::Profile;
 use crate::container::ContainerConfig;
+use crate::file_policy::fileset::Access;
 use crate::mount::{Bind, RootSpec};
-use crate::ptrace::fileset::Access;
 use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 pub use crate::stdio::OutputDefault;
 use crate::stdio::Stdio;

@@ -7,7 +7,7 @@
 //! races the removal, and no symbolic link is followed (entries are looked at with
 //! `lstat`).
 //!
-//! The walks are iterative and bounded ([`MAX_DEPTH`] levels, [`MAX_ENTRIES`] looked at for
+//! The walks are iterative and bounded ([`MAX_DEPTH`] levels, 10,000 entries looked at for
 //! sizes): a program that leaves a tree 20,000 directories deep must not overflow the
 //! controller's stack. A tree too deep to remove is an error: the container is then
 //! retired, and the kernel frees its tmpfs with it.

@@ -1,7 +1,7 @@
 //! A run as the library's users describe it, and its translation into the wire request.
 
 use crate::error::Error;
-use crate::ptrace::PtraceSettings;
+use crate::file_policy::PtraceSettings;
 use crate::seccomp::Filter;
 use crate::units::{format_duration, format_size};
 use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};

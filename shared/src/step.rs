@@ -76,7 +76,7 @@ pub enum Step {
     Exec,
     /// Waiting for the program.
     Wait,
-    /// `ptrace(PTRACE_TRACEME)` and the stop for the tracer (ptrace mode).
+    /// Waiting for the tracer's `PTRACE_SEIZE` (index 0), `setsid` (index 1) (ptrace mode).
     Trace,
     /// `setsid()`: a session and process group of its own, no controlling terminal (the
     /// set-up child, and the program's child).

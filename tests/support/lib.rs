@@ -164,9 +164,20 @@ pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
         .collect()
 }
 
-/// Host processes running as the sandbox's uid, as (pid, command line).
+/// Host processes running as a sandbox's uid (any of [`runbox::sandbox_ids`]'s range), as
+/// (pid, command line).
 pub fn sandbox_processes() -> Vec<(u32, String)> {
-    let uid = runbox::container::SANDBOX_ID.to_string();
+    processes_as(runbox::sandbox_ids::is_sandbox_id)
+}
+
+/// Host processes running as a uid handed out per run (the range but its first id, which
+/// every container shares, so that containers of other test processes are not counted).
+pub fn per_run_uid_processes() -> Vec<(u32, String)> {
+    processes_as(|uid| runbox::sandbox_ids::is_sandbox_id(uid) && uid != runbox::sandbox_ids::FIRST)
+}
+
+/// Host processes whose real uid passes `wanted`, zombies left out, as (pid, command line).
+fn processes_as(wanted: impl Fn(u32) -> bool) -> Vec<(u32, String)> {
     let runs_as_sandbox = |pid: u32| {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let field = |key: &str| {
@@ -178,7 +189,11 @@ pub fn sandbox_processes() -> Vec<(u32, String)> {
         };
         // A zombie whose parent was killed is the host init's to reap; it holds nothing.
         let zombie = field("State:").contains('Z');
-        !zombie && field("Uid:").split_whitespace().nth(1) == Some(uid.as_str())
+        let uid = field("Uid:")
+            .split_whitespace()
+            .nth(1)
+            .map(str::parse::<u32>);
+        !zombie && matches!(uid, Some(Ok(uid)) if wanted(uid))
     };
     host_processes()
         .into_iter()

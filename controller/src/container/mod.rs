@@ -45,8 +45,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The host uid and gid that the container's root (uid 0 inside) maps to: above the ranges
-/// that passwd (0-65535) and subuid (100000 + 65536 n) hand out, so it is no real user.
-pub const SANDBOX_ID: u32 = 2_000_000_000;
+/// that passwd (0-65535) and subuid (100000 + 65536 n) hand out, so it is no real user. The
+/// first of [`crate::sandbox_ids`]'s range, held for container mode.
+pub const SANDBOX_ID: u32 = crate::sandbox_ids::FIRST;
 
 /// Where each set-up child mounts its new root, in its own mount namespace (so one fixed,
 /// empty directory serves every container at once). Root-owned, never written.
@@ -119,7 +120,7 @@ pub(crate) fn spawn_sandbox(
         None => {
             // The controller's end must not stay open here: with it, the child would never
             // see the controller go away while it waits for "go".
-            sys::fs::close(ours.as_raw_fd());
+            drop(ours);
             let fd = theirs.as_raw_fd();
             let err = match setup::enter(&prepared, names, fd, &join_fds) {
                 Ok(()) => then(fd).map_or_else(|e| e, |never| match never {}),

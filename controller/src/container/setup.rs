@@ -10,7 +10,7 @@ use crate::mount::apply::{Prepared, StepError};
 use crate::sys::{self, fs, process};
 use runbox_shared::{self as wire, Failure, Reply, Step};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// The names set in the container's uts namespace.
 #[derive(Debug, Clone)]
@@ -76,12 +76,13 @@ fn await_id_maps(socket: RawFd) -> Result<(), StepError> {
 }
 
 fn null_stdio() -> io::Result<()> {
-    let null = fs::open_rdwr(c"/dev/null")?;
+    let null = fs::open(c"/dev/null", libc::O_RDWR)?;
     for target in 0..3 {
-        fs::dup_to(null, target)?;
+        fs::dup_to(null.as_raw_fd(), target)?;
     }
-    if null > 2 {
-        fs::close(null);
+    // Dropped below 3 would close the stdio just made: keep that one open.
+    if null.as_raw_fd() <= 2 {
+        std::mem::forget(null);
     }
     Ok(())
 }
@@ -102,6 +103,7 @@ pub fn fail(socket: RawFd, (step, error, index): StepError) -> ! {
 
 /// Container mode's end of the set-up: the socket at fd 3, every other fd but stdio closed
 /// at exec, and `execveat` of the init memfd.
+#[allow(unsafe_code)] // cloexec_from; see the crate docs
 pub fn exec_init(
     socket: RawFd,
     init_memfd: RawFd,
@@ -113,6 +115,7 @@ pub fn exec_init(
     let memfd = fs::dup_at_least(init_memfd, 4).map_err(at(Step::ArrangeFds))?;
     let high_socket = fs::dup_at_least(socket, 4).map_err(at(Step::ArrangeFds))?;
     fs::dup_to(high_socket, wire::INIT_SOCKET_FD).map_err(at(Step::ArrangeFds))?;
-    fs::cloexec_from(wire::INIT_SOCKET_FD + 1).map_err(at(Step::MarkCloseOnExec))?;
+    // SAFETY: this child execs init next; every fd above the socket is its own to close.
+    unsafe { fs::cloexec_from(wire::INIT_SOCKET_FD + 1) }.map_err(at(Step::MarkCloseOnExec))?;
     Err((Step::ExecInit, process::execveat_fd(memfd, argv, envp), 0))
 }

@@ -2,7 +2,7 @@
 //! each implies: the table the tracer reads a stopped call by. Pure: numbers come from the
 //! syscall tables of [`crate::seccomp::arch`], flags are decoded per architecture.
 
-use super::fileset::Access;
+use crate::file_policy::fileset::Access;
 use crate::seccomp::arch::Arch;
 
 /// Where a path argument is.
@@ -34,6 +34,17 @@ pub enum Rule {
     StatAt,
 }
 
+/// What an `AT_EMPTY_PATH` form (an empty path on a real dirfd) does with the fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFd {
+    /// Acts on the file the program holds (fstat, fchownat, linkat of an fd): the fd was
+    /// judged when it was opened, or handed in by the judge, so there is no path to check.
+    Held,
+    /// Executes the fd's file (execveat): judged as a read of that file, since an `O_PATH`
+    /// fd, which only needs stat, can be executed.
+    Executed,
+}
+
 /// One file syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileCall {
@@ -41,6 +52,8 @@ pub struct FileCall {
     pub name: &'static str,
     /// Its path arguments and their rule.
     pub paths: &'static [(PathArg, Rule)],
+    /// What its `AT_EMPTY_PATH` form does with the fd.
+    pub on_fd: OnFd,
 }
 
 const fn cwd(path: usize) -> PathArg {
@@ -92,243 +105,302 @@ pub const FILE_CALLS: &[FileCall] = &[
     FileCall {
         name: "open",
         paths: &[(cwd(0), Rule::OpenFlags { flags: 1 })],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "openat",
         paths: &[(at(0, 1), Rule::OpenFlags { flags: 2 })],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "openat2",
         paths: &[(at(0, 1), Rule::OpenHow { how: 2 })],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "creat",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     // read or execute
     FileCall {
         name: "readlink",
         paths: &[(cwd(0), READ_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "readlinkat",
         paths: &[(at(0, 1), READ_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "execve",
         paths: &[(cwd(0), READ)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "execveat",
         paths: &[(at_flags(0, 1, 4), READ)],
+        on_fd: OnFd::Executed,
     },
     // write
     FileCall {
         name: "unlink",
         paths: &[(cwd(0), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "unlinkat",
         paths: &[(at(0, 1), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "rename",
         paths: &[(cwd(0), WRITE_LINK), (cwd(1), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "renameat",
         paths: &[(at(0, 1), WRITE_LINK), (at(2, 3), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "renameat2",
         paths: &[(at(0, 1), WRITE_LINK), (at(2, 3), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "link",
         paths: &[(cwd(0), WRITE), (cwd(1), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "linkat",
         paths: &[(at_flags(0, 1, 4), WRITE), (at(2, 3), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "symlink",
         paths: &[(cwd(1), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "symlinkat",
         paths: &[(at(1, 2), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "mkdir",
         paths: &[(cwd(0), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "mkdirat",
         paths: &[(at(0, 1), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "mknod",
         paths: &[(cwd(0), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "mknodat",
         paths: &[(at(0, 1), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "chmod",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "fchmodat",
         paths: &[(at(0, 1), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "fchmodat2",
-        paths: &[(at(0, 1), WRITE)],
+        paths: &[(at_flags(0, 1, 3), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "truncate",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "truncate64",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "chown",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "chown32",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "lchown",
         paths: &[(cwd(0), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "lchown32",
         paths: &[(cwd(0), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "fchownat",
         paths: &[(at_flags(0, 1, 4), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "utime",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "utimes",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "futimesat",
         paths: &[(at(0, 1), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "utimensat",
-        paths: &[(at(0, 1), WRITE)],
+        paths: &[(at_flags(0, 1, 3), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "utimensat_time64",
-        paths: &[(at(0, 1), WRITE)],
+        paths: &[(at_flags(0, 1, 3), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "setxattr",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "lsetxattr",
         paths: &[(cwd(0), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "removexattr",
         paths: &[(cwd(0), WRITE)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "lremovexattr",
         paths: &[(cwd(0), WRITE_LINK)],
+        on_fd: OnFd::Held,
     },
     // read
     FileCall {
         name: "getxattr",
         paths: &[(cwd(0), READ)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "lgetxattr",
         paths: &[(cwd(0), READ_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "listxattr",
         paths: &[(cwd(0), READ)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "llistxattr",
         paths: &[(cwd(0), READ_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "inotify_add_watch",
         paths: &[(cwd(1), READ)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "uselib",
         paths: &[(cwd(0), READ)],
+        on_fd: OnFd::Held,
     },
     // stat
     FileCall {
         name: "chdir",
         paths: &[(cwd(0), STAT)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "statfs",
         paths: &[(cwd(0), STAT)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "statfs64",
         paths: &[(cwd(0), STAT)],
+        on_fd: OnFd::Held,
     },
     // stat
     FileCall {
         name: "stat",
         paths: &[(cwd(0), STAT)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "stat64",
         paths: &[(cwd(0), STAT)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "lstat",
         paths: &[(cwd(0), STAT_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "lstat64",
         paths: &[(cwd(0), STAT_LINK)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "newfstatat",
         paths: &[(at_flags(0, 1, 3), Rule::StatAt)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "fstatat64",
         paths: &[(at_flags(0, 1, 3), Rule::StatAt)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "statx",
         paths: &[(at_flags(0, 1, 2), Rule::StatAt)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "access",
         paths: &[(cwd(0), STAT)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "faccessat",
         paths: &[(at(0, 1), STAT)],
+        on_fd: OnFd::Held,
     },
     FileCall {
         name: "faccessat2",
         paths: &[(at_flags(0, 1, 3), Rule::StatAt)],
+        on_fd: OnFd::Held,
     },
 ];
 

@@ -1,9 +1,11 @@
 //! Starting a traced program: everything it needs is prepared before the fork, and the
 //! forked child makes only async-signal-safe calls (the controller has threads) until it
-//! execs: into the run's cgroup where there is one, stdio in place, other fds closed, cwd, rlimits, unprivileged ids, a parent-death
-//! signal, `PTRACE_TRACEME` and a stop that waits for the tracer's options, no_new_privs,
-//! the filter, execve. The execve itself stops in the tracer like any file call. A failed
-//! step is written to a close-on-exec pipe, which stays empty on success.
+//! execs: a wait until the tracer has seized it (`PTRACE_SEIZE`, with its options), into
+//! the run's cgroup where there is one, stdio in place, other fds closed, cwd, rlimits, a
+//! session and process group of its own (no controlling terminal: nothing it does reaches
+//! the judge's terminal or process group), unprivileged ids, a parent-death signal,
+//! no_new_privs, the filter, execve. The execve itself stops in the tracer like any file
+//! call. A failed step is written to a close-on-exec pipe, which stays empty on success.
 #![allow(unsafe_code)] // the fork; see `spawn`
 
 use crate::sys::process;
@@ -48,16 +50,47 @@ pub struct Started {
     pub report: OwnedFd,
 }
 
-/// Forks the child, which stops itself (SIGSTOP) for this thread, its tracer.
-pub fn spawn(prepared: &Prepared, stdio: [BorrowedFd<'_>; 3]) -> io::Result<Started> {
+/// Forks the child and seizes it from this thread, its tracer, with `options`; the child
+/// waits for that before anything else.
+pub fn spawn(
+    prepared: &Prepared,
+    stdio: [BorrowedFd<'_>; 3],
+    options: libc::c_int,
+) -> io::Result<Started> {
     let (report, report_child) = fs::pipe()?;
+    let (go_child, go) = fs::pipe()?;
     let raw = stdio.map(|fd| fd.as_raw_fd());
+    let pipes = Pipes {
+        report: report_child.as_raw_fd(),
+        go: go_child.as_raw_fd(),
+        go_parent: go.as_raw_fd(),
+    };
     // SAFETY: the child runs only `child`, which makes async-signal-safe calls (raw syscalls
     // through crate::sys, no allocation, no locks, no panics) and ends in execve or _exit.
-    match unsafe { process::fork() }? {
-        None => child(prepared, raw, report_child.as_raw_fd()),
-        Some(pid) => Ok(Started { pid, report }),
+    let pid = match unsafe { process::fork() }? {
+        None => child(prepared, raw, pipes),
+        Some(pid) => pid,
+    };
+    drop(go_child);
+    let seized = ptrace::seize(pid, options).and_then(|()| fs::write_all(go.as_raw_fd(), b"g"));
+    if let Err(e) = seized {
+        // The child sees the pipe close and exits: reap it.
+        drop(go);
+        let _ = process::wait4(pid, libc::__WALL);
+        return Err(e);
     }
+    Ok(Started { pid, report })
+}
+
+/// The pipes' ends as the child sees them.
+#[derive(Debug, Clone, Copy)]
+struct Pipes {
+    /// Where a failed step is reported.
+    report: RawFd,
+    /// One byte comes once the tracer has seized the child.
+    go: RawFd,
+    /// The tracer's end of `go`, which the child closes.
+    go_parent: RawFd,
 }
 
 /// The failure the child reported, if it did: read once the child exited before its exec.
@@ -67,8 +100,8 @@ pub fn failure(report: &OwnedFd) -> Option<Failure> {
     postcard::from_bytes(&buf[..n]).ok()
 }
 
-fn child(p: &Prepared, stdio: [RawFd; 3], report: RawFd) -> ! {
-    let (step, error, index) = match prepare_and_exec(p, stdio, report) {
+fn child(p: &Prepared, stdio: [RawFd; 3], pipes: Pipes) -> ! {
+    let (step, error, index) = match prepare_and_exec(p, stdio, pipes) {
         Err(e) => e,
         Ok(never) => match never {},
     };
@@ -86,13 +119,26 @@ fn child(p: &Prepared, stdio: [RawFd; 3], report: RawFd) -> ! {
 
 type StepError = (Step, io::Error, usize);
 
+#[allow(unsafe_code)] // closing inherited fds; see the crate docs
 fn prepare_and_exec(
     p: &Prepared,
     stdio: [RawFd; 3],
-    report: RawFd,
+    pipes: Pipes,
 ) -> Result<std::convert::Infallible, StepError> {
     let at = |step: Step, index: usize| move |e: io::Error| (step, e, index);
-    process::sigprocmask(libc::SIG_SETMASK, &[]).map_err(at(Step::Fork, 0))?;
+    process::sigprocmask(libc::SIG_SETMASK, &[]).map_err(at(Step::RestoreSignals, 0))?;
+    // Traced from here on, or nothing: the pipe closes unwritten if the tracer failed.
+    // SAFETY: the parent's end, inherited by this child, which never uses it.
+    unsafe { fs::close(pipes.go_parent) };
+    let mut go = [0u8; 1];
+    match fs::read(pipes.go, &mut go) {
+        Ok(1) => {}
+        Ok(_) => return Err((Step::Trace, io::Error::from_raw_os_error(libc::EPIPE), 0)),
+        Err(e) => return Err((Step::Trace, e, 0)),
+    }
+    // SAFETY: read once above; nothing uses it again.
+    unsafe { fs::close(pipes.go) };
+    let report = pipes.report;
     for (i, &join) in p.cgroup_joins.iter().enumerate() {
         fs::write_all(join, b"0").map_err(at(Step::JoinCgroup, i))?;
     }
@@ -106,13 +152,17 @@ fn prepare_and_exec(
         fs::dup_to(source, target as RawFd).map_err(at(Step::Stdio, target))?;
     }
     fs::dup_to(report, REPORT_FD).map_err(at(Step::Stdio, 3))?;
-    fs::close_from(REPORT_FD + 1).map_err(at(Step::CloseFds, 0))?;
-    fs::cloexec_from(REPORT_FD).map_err(at(Step::CloseFds, 1))?;
+    // SAFETY: this child execs the program next; every fd above the report pipe is an
+    // inherited copy it owns and never uses, and the report pipe itself closes at the exec.
+    unsafe { fs::close_from(REPORT_FD + 1) }.map_err(at(Step::CloseFds, 0))?;
+    // SAFETY: as above.
+    unsafe { fs::cloexec_from(REPORT_FD) }.map_err(at(Step::MarkCloseOnExec, 0))?;
     crate::sys::mount::chdir(&p.cwd).map_err(at(Step::Chdir, 0))?;
     for (i, limit) in p.rlimits.iter().enumerate() {
         process::setrlimit(limit.resource.number(), limit.soft, limit.hard)
             .map_err(at(Step::Setrlimit, i))?;
     }
+    process::setsid().map_err(at(Step::NewSession, 0))?;
     if let Some(id) = p.ids {
         process::become_user(id).map_err(at(Step::SetIds, 0))?;
     }
@@ -120,8 +170,6 @@ fn prepare_and_exec(
     // ends, so does the program (PTRACE_O_EXITKILL says the same for every tracee).
     process::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
         .map_err(at(Step::ParentDeathSignal, 0))?;
-    ptrace::traceme().map_err(at(Step::Trace, 0))?;
-    ptrace::stop_self().map_err(at(Step::Trace, 1))?;
     process::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(at(Step::NoNewPrivs, 0))?;
     process::seccomp_filter(&p.filter).map_err(at(Step::Seccomp, 0))?;
     Err((Step::Exec, process::execve(&p.path, &p.argv, &p.envp), 0))

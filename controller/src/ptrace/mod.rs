@@ -3,10 +3,10 @@
 //! checks each path against the run's file sets and lets the call go, fails it with EACCES,
 //! or ends the run.
 //!
-//! Pure parts: the file policy ([`fileset`]), path resolution as the program sees it
-//! ([`path`]), the table of file syscalls ([`calls`]), the decision on one call ([`check`]),
-//! the register layouts ([`regs`]), the filter ([`filter`]) and the settings
-//! ([`settings`]). The rest makes syscalls: the program's start ([`launch`]), the tracer
+//! Pure parts: path resolution as the program sees it ([`path`]), the table of file
+//! syscalls ([`calls`]), the decision on one call ([`check`]), the register layouts
+//! ([`regs`]) and the filter ([`filter`]); the file sets and settings they judge by are
+//! [`crate::file_policy`], plain data below this module. The rest makes syscalls: the program's start ([`launch`]), the tracer
 //! ([`tracer`]), the limits kept from outside ([`watchdog`]), the CPU a run and its tracer
 //! share ([`cpu`]), the program's path ([`program`]), the working directory ([`workdir`]),
 //! and the run ([`run()`]).
@@ -14,17 +14,14 @@
 pub mod calls;
 pub mod check;
 pub mod cpu;
-pub mod fileset;
 pub mod filter;
 pub mod launch;
 pub mod path;
 pub mod program;
 pub mod regs;
 pub mod run;
-pub mod settings;
 pub mod tracer;
 pub mod watchdog;
 pub mod workdir;
 
 pub use run::run;
-pub use settings::PtraceSettings;

@@ -2,16 +2,15 @@
 //! give it a working directory, start it traced, keep its limits, and judge how it ended.
 
 use super::cpu;
-use super::fileset::Access;
 use super::launch::{self, Prepared};
 use super::program::{find_program, lexically_normal, search_path};
-use super::settings::memory_rlimit;
 use super::tracer::{self, Rules, Traced};
 use super::watchdog::{Killed, Watch};
 use super::workdir::WorkDir;
 use crate::cgroup::{Cgroup, Usage};
-use crate::container::SANDBOX_ID;
 use crate::error::Error;
+use crate::file_policy::fileset::Access;
+use crate::file_policy::settings::memory_rlimit;
 use crate::result::not_started_detail;
 use crate::result::RunResult;
 use crate::spec::RunSpec;
@@ -54,7 +53,14 @@ pub fn run(
             &failure, program,
         )));
     };
-    let dir = WorkDir::new(work_dir)?;
+    // As root, the program runs as a uid of its own among the runs alive: none can signal,
+    // prlimit or read another (as itself otherwise, and the README says what that leaves).
+    let id = match process::effective_uid() {
+        0 => Some(crate::sandbox_ids::take().map_err(|e| Error::io("take a sandbox uid", e))?),
+        _ => None,
+    };
+    let uid = id.as_ref().map(crate::sandbox_ids::Id::get);
+    let dir = WorkDir::new(work_dir, uid)?;
     let mut files = spec.ptrace.files.clone();
     // The program as named (dots resolved: interpreters read their own link) and as its
     // links resolve (the exec is checked on that), and the working directory (canonical).
@@ -84,7 +90,9 @@ pub fn run(
         None => Vec::new(),
     };
     let joins: Vec<RawFd> = join_files.iter().map(|fd| fd.as_raw_fd()).collect();
+    let filter = super::filter::decode(&spec.seccomp.bytes);
     let rules = Rules {
+        filter: &filter,
         files: &files,
         on_denied: spec.ptrace.on_denied,
         processes: spec.limits.processes,
@@ -99,7 +107,7 @@ pub fn run(
             let cgroup = cgroup; // the thread's now (a cgroup is Send, not Sync)
             let _finish = Finish(&watch); // the watchdog stops however this ends
             let traced = start_and_trace(
-                spec, &path, &dir.path, &joins, stdio, &rules, &watch, &cgroup,
+                spec, &path, &dir.path, uid, &joins, stdio, &rules, &watch, &cgroup,
             );
             (cgroup, traced)
         });
@@ -111,6 +119,9 @@ pub fn run(
     let (report, traced) = traced?;
     drop(join_files);
     let wall = started.elapsed();
+    if let Some(detail) = &traced.internal {
+        return Ok(RunResult::internal_error(detail.clone()));
+    }
     let Some(status) = traced.status else {
         return Ok(RunResult::internal_error(
             "the program was not reaped".into(),
@@ -183,13 +194,14 @@ fn start_and_trace(
     spec: &RunSpec,
     path: &Path,
     dir: &Path,
+    uid: Option<u32>,
     joins: &[RawFd],
     stdio: [BorrowedFd<'_>; 3],
     rules: &Rules<'_>,
     watch: &Watch,
     cgroup: &Option<Cgroup>,
 ) -> Result<(OwnedFd, Traced), Error> {
-    let mut prepared = prepare(spec, path, dir, cgroup.is_some())?;
+    let mut prepared = prepare(spec, path, dir, uid, cgroup.is_some())?;
     prepared.cgroup_joins = joins.to_vec();
     // A single-process run shares one CPU with this thread, its tracer: the child inherits
     // the binding. A run with threads or children keeps every CPU.
@@ -200,7 +212,8 @@ fn start_and_trace(
             .filter(|slot| process::bind_thread_to_cpu(slot.0).is_ok()),
         _ => None,
     };
-    let child = launch::spawn(&prepared, stdio).map_err(|e| Error::io("fork", e))?;
+    let child =
+        launch::spawn(&prepared, stdio, tracer::OPTIONS).map_err(|e| Error::io("fork", e))?;
     let traced = watch.add(child.pid).and_then(|()| {
         // Unified hierarchy: moved in by us, before its exec (it waits for us, stopped).
         if let Some(c) = cgroup.as_ref().filter(|_| joins.is_empty()) {
@@ -293,7 +306,13 @@ fn rlimits(spec: &RunSpec, cgroup: bool) -> Vec<Rlimit> {
     limits
 }
 
-fn prepare(spec: &RunSpec, path: &Path, dir: &Path, cgroup: bool) -> Result<Prepared, Error> {
+fn prepare(
+    spec: &RunSpec,
+    path: &Path,
+    dir: &Path,
+    uid: Option<u32>,
+    cgroup: bool,
+) -> Result<Prepared, Error> {
     let c = |s: &[u8]| {
         CString::new(s).map_err(|_| Error::BadRequest(format!("{s:?} holds a NUL byte")))
     };
@@ -310,7 +329,7 @@ fn prepare(spec: &RunSpec, path: &Path, dir: &Path, cgroup: bool) -> Result<Prep
         envp: strings(&spec.env)?,
         cwd: c(dir.as_os_str().as_bytes())?,
         rlimits: rlimits(spec, cgroup),
-        ids: (process::effective_uid() == 0).then_some(SANDBOX_ID),
+        ids: uid,
         filter: spec.seccomp.bytes.clone(),
         cgroup_joins: Vec::new(),
     })

@@ -1,10 +1,8 @@
 //! A ptrace run's working directory: the one given (`--dir`), or a fresh one of its own,
-//! owned by the sandbox's uid and removed afterwards; those of controllers killed mid-run
+//! owned by the run's uid and removed afterwards; those of controllers killed mid-run
 //! are swept.
 
-use crate::container::SANDBOX_ID;
 use crate::error::Error;
-use crate::sys::process;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -22,8 +20,9 @@ pub struct WorkDir {
 }
 
 impl WorkDir {
-    /// `given`, checked to be a directory, or a fresh one of its own.
-    pub fn new(given: Option<&Path>) -> Result<WorkDir, Error> {
+    /// `given`, checked to be a directory, or a fresh one of its own, owned by `owner` if
+    /// the program runs as another uid.
+    pub fn new(given: Option<&Path>, owner: Option<u32>) -> Result<WorkDir, Error> {
         if let Some(dir) = given {
             let path = std::fs::canonicalize(dir)
                 .map_err(|e| Error::BadRequest(format!("--dir {}: {e}", dir.display())))?;
@@ -46,8 +45,8 @@ impl WorkDir {
         std::fs::create_dir(&path)
             .map_err(|e| Error::io(format!("mkdir {}", path.display()), e))?;
         let dir = WorkDir { path, own: true };
-        if process::effective_uid() == 0 {
-            std::os::unix::fs::chown(&dir.path, Some(SANDBOX_ID), Some(SANDBOX_ID))
+        if let Some(id) = owner {
+            std::os::unix::fs::chown(&dir.path, Some(id), Some(id))
                 .map_err(|e| Error::io(format!("chown {}", dir.path.display()), e))?;
         }
         std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o700))

@@ -24,7 +24,8 @@ pub fn create_file(path: Path, mode: u32) -> io::Result<()> {
             mode,
         )
     })?;
-    close(fd);
+    // SAFETY: fd was just opened here and is used no more.
+    unsafe { close(fd) };
     Ok(())
 }
 
@@ -41,8 +42,12 @@ pub fn open_rdwr(path: Path) -> io::Result<RawFd> {
 }
 
 /// `close(fd)`.
-pub fn close(fd: RawFd) {
-    // SAFETY: the caller owns fd and no longer uses it.
+///
+/// # Safety
+/// The caller owns `fd` and nothing uses it afterwards (no `OwnedFd` of it is dropped
+/// later, which would close a number that may by then be another file's).
+pub unsafe fn close(fd: RawFd) {
+    // SAFETY: the caller's promise, above.
     unsafe { libc::close(fd) };
 }
 
@@ -64,7 +69,10 @@ pub fn dup_at_least(fd: RawFd, min: RawFd) -> io::Result<RawFd> {
 
 /// `close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`: every fd from `first` on closes at the
 /// next execve. Falls back to `fcntl(FD_CLOEXEC)` fd by fd on kernels before 5.11.
-pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+///
+/// # Safety
+/// Every fd from `first` on is the caller's to close: it execs next (a forked child).
+pub unsafe fn cloexec_from(first: RawFd) -> io::Result<()> {
     // SAFETY: descriptor flags only.
     let ret = unsafe {
         libc::syscall(
@@ -85,7 +93,11 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
 }
 
 /// `close_range(first, ~0, 0)`, or `close` fd by fd on kernels before 5.9.
-pub fn close_from(first: RawFd) -> io::Result<()> {
+///
+/// # Safety
+/// Every fd from `first` on is the caller's, and none is used afterwards (a forked child
+/// about to exec).
+pub unsafe fn close_from(first: RawFd) -> io::Result<()> {
     // SAFETY: closes descriptors the caller (a child about to exec) no longer uses.
     let ret = unsafe {
         libc::syscall(
@@ -99,7 +111,8 @@ pub fn close_from(first: RawFd) -> io::Result<()> {
         return Ok(());
     }
     for fd in first..65536 {
-        close(fd);
+        // SAFETY: the caller's promise covers every fd from `first` on.
+        unsafe { close(fd) };
     }
     Ok(())
 }

@@ -6,29 +6,38 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-/// `ptrace(PTRACE_TRACEME)`: the parent (the forking thread) becomes the tracer.
-pub fn traceme() -> io::Result<()> {
+/// `ptrace(PTRACE_SEIZE, pid, 0, options)`: traces `pid` without stopping it, with
+/// `PTRACE_LISTEN` and `PTRACE_INTERRUPT` available and group-stops reported as such.
+pub fn seize(pid: libc::pid_t, options: libc::c_int) -> io::Result<()> {
     // SAFETY: no memory is involved.
-    check(unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0usize, 0usize) }).map(drop)
+    check(unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0usize, options as usize) }).map(drop)
 }
 
-/// `kill(getpid(), SIGSTOP)`: waits, stopped, for the tracer.
-pub fn stop_self() -> io::Result<()> {
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() };
-    super::process::kill(pid, libc::SIGSTOP)
+/// `ptrace(PTRACE_INTERRUPT, pid, 0, 0)`: a seized tracee stops (`PTRACE_EVENT_STOP`) as
+/// soon as it can.
+pub fn interrupt(pid: libc::pid_t) -> io::Result<()> {
+    // SAFETY: no memory is involved.
+    check(unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0usize, 0usize) }).map(drop)
 }
 
-/// `ptrace(PTRACE_SETOPTIONS, pid, 0, options)`.
-pub fn set_options(pid: libc::pid_t, options: libc::c_int) -> io::Result<()> {
+/// `ptrace(PTRACE_LISTEN, pid, 0, 0)`: a tracee in group-stop stays stopped, as without a
+/// tracer, until a `SIGCONT` (or `SIGKILL`).
+pub fn listen(pid: libc::pid_t) -> io::Result<()> {
     // SAFETY: no memory is involved.
-    check(unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0usize, options as usize) }).map(drop)
+    check(unsafe { libc::ptrace(libc::PTRACE_LISTEN, pid, 0usize, 0usize) }).map(drop)
 }
 
 /// `ptrace(PTRACE_CONT, pid, 0, signal)`.
 pub fn cont(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: no memory is involved.
     check(unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0usize, signal as usize) }).map(drop)
+}
+
+/// `ptrace(PTRACE_SYSCALL, pid, 0, signal)`: resumes, stopping at the next syscall stop
+/// (from a seccomp stop: the call's exit).
+pub fn resume_to_syscall(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: no memory is involved.
+    check(unsafe { libc::ptrace(libc::PTRACE_SYSCALL, pid, 0usize, signal as usize) }).map(drop)
 }
 
 /// `ptrace(PTRACE_GETEVENTMSG, pid)`: a new tracee's pid, or a seccomp stop's data.

@@ -58,7 +58,8 @@ impl MemoryRlimit {
 }
 
 /// What every program may read whatever its profile: the dynamic loader's files, the shared
-/// libraries, its own `/proc` entries, the harmless devices, time zones and locales, and
+/// libraries, its own `/proc` entries, the harmless devices (and [`BASE_WRITE`]), time
+/// zones and locales, and
 /// the world-readable user and group names the C library's name service reads (Python
 /// reads them at start).
 pub const BASE_READ: &[&str] = &[
@@ -85,13 +86,14 @@ pub const BASE_READ: &[&str] = &[
     "/proc/cpuinfo",
     "/proc/stat",
     "/sys/devices/system/cpu/",
-    "/dev/null",
-    "/dev/zero",
     "/dev/full",
     "/dev/random",
     "/dev/urandom",
-    "/dev/tty",
 ];
+
+/// What every program may write (and read) whatever its profile: the two devices that
+/// swallow writes. Not `/dev/tty`: the judge's terminal is never the program's.
+pub const BASE_WRITE: &[&str] = &["/dev/null", "/dev/zero"];
 
 /// What every program may stat: the directories a path search walks, and the user
 /// databases systemd's name service module walks (with `O_PATH`) when the C library looks up
@@ -118,9 +120,15 @@ pub struct PtraceSettings {
 }
 
 impl Default for PtraceSettings {
-    /// The base sets ([`BASE_READ`], [`BASE_STAT`]), ending the run on a denial.
+    /// The base sets ([`BASE_READ`], [`BASE_WRITE`], [`BASE_STAT`]), ending the run on a
+    /// denial.
     fn default() -> Self {
         let mut files = FilePolicy::default();
+        for entry in BASE_WRITE {
+            files
+                .allow(Access::Write, entry)
+                .expect("the base entries are absolute (tested)");
+        }
         for entry in BASE_READ {
             files
                 .allow(Access::Read, entry)
@@ -172,7 +180,16 @@ mod tests {
         ] {
             assert!(!base.allows(Path::new(no), Access::Read), "{no}");
         }
-        assert!(!base.allows(Path::new("/dev/null"), Access::Write));
+        for device in ["/dev/null", "/dev/zero"] {
+            assert!(base.allows(Path::new(device), Access::Write), "{device}");
+        }
+        for device in ["/dev/urandom", "/dev/random"] {
+            assert!(base.allows(Path::new(device), Access::Read), "{device}");
+            assert!(!base.allows(Path::new(device), Access::Write), "{device}");
+        }
+        // The judge's terminal: a program that could open it could type into it.
+        assert!(!base.allows(Path::new("/dev/tty"), Access::Read));
+        assert!(!base.allows(Path::new("/dev/full"), Access::Write));
     }
 
     #[test]
