@@ -380,14 +380,15 @@ fn fallocate_reserves_no_disk_past_the_output_limit() {
             ("0x03", "errno 95\n"), // and punching holes, which needs it
             ("0", "output_limit_exceeded"), // growing the file: SIGXFSZ at the limit
         ] {
-            let file = format!("{inside}f{fmode}");
+            // A file per mode: each run's uid is its own, and may not write another's.
+            let file = format!("{inside}f{mode}{fmode}");
             let ran = probe(mode, &opts, &["fallocate", &file, fmode, "100"]);
             let got = match ran.status() {
                 "ok" => ran.out(),
                 other => other.to_string(),
             };
             assert_eq!(got, says, "{mode} {fmode}: {ran:?}");
-            let on_disk = std::fs::metadata(dir.join(&format!("f{fmode}"))).unwrap();
+            let on_disk = std::fs::metadata(dir.join(&format!("f{mode}{fmode}"))).unwrap();
             let blocks = std::os::unix::fs::MetadataExt::blocks(&on_disk);
             assert!(blocks * 512 <= 1 << 20, "{mode} {fmode}: {blocks} blocks");
         }

@@ -32,6 +32,8 @@ pub enum Error {
     Cgroup(String),
     /// The pool has no container to give, and why the last creation failed.
     Pool(String),
+    /// ptrace mode's tracer could not see the run through; the text says what happened.
+    Traced(String),
 }
 
 impl Error {
@@ -82,6 +84,7 @@ impl fmt::Display for Error {
             }
             Error::ContainerDied(how) => write!(f, "the container died: {how}"),
             Error::Protocol(what) => write!(f, "protocol error: {what}"),
+            Error::Traced(what) => write!(f, "{what}"),
             Error::Unresponsive(when) => {
                 write!(f, "the container did not answer {when}; it was killed")
             }

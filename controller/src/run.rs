@@ -9,8 +9,8 @@
 //! 3. **get a sandbox**: a warm container of the pool (container mode on the default
 //!    root), a container made for this run alone (namespace mode, or a root of its own), or
 //!    the traced program on the host (ptrace mode);
-//! 4. **run** it there, which supervises, accounts and decides ([`crate::status`]) into a
-//!    [`RunResult`];
+//! 4. **run** it there, which supervises and accounts into an [`Outcome`], the same in every
+//!    mode, which [`RunResult::from_outcome`] alone decides ([`crate::status`]) into a result;
 //! 5. **deliver** the output spooled for runbox's own stdout and stderr.
 
 use crate::container::{Container, ContainerConfig};
@@ -51,13 +51,12 @@ pub fn run(
     let pooled = pool.filter(|_| {
         options.mode == Mode::Container && config.root == ContainerConfig::default().root
     });
-    let result = match options.mode {
+    let outcome = match options.mode {
         Mode::Ptrace => crate::ptrace::run(spec, options.dir.as_deref(), stdio.borrow()),
-        Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled)
-            .map(|o| RunResult::from_outcome(&o, &spec.limits, &spec.argv[0])),
+        Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled),
     };
-    let result = match result {
-        Ok(result) => result,
+    let result = match outcome {
+        Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),
         Err(e) if e.is_usage() => return Err(Refused::Request(e)),
         Err(e) => RunResult::internal_error(e.to_string()),
     };

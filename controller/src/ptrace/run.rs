@@ -11,8 +11,6 @@ use crate::cgroup::{Cgroup, Usage};
 use crate::error::Error;
 use crate::file_policy::fileset::Access;
 use crate::file_policy::settings::memory_rlimit;
-use crate::result::not_started_detail;
-use crate::result::RunResult;
 use crate::spec::RunSpec;
 use crate::status::Accounting;
 use crate::status::Outcome;
@@ -32,7 +30,7 @@ pub fn run(
     spec: &RunSpec,
     work_dir: Option<&Path>,
     stdio: [BorrowedFd<'_>; 3],
-) -> Result<RunResult, Error> {
+) -> Result<Outcome, Error> {
     if !spec.seccomp.traced {
         return Err(Error::BadRequest(
             "ptrace mode needs its own filter (a profile's filter(true)): any other lets file \
@@ -49,9 +47,7 @@ pub fn run(
             errno: found.err().unwrap_or(libc::ENOENT),
             index: 0,
         };
-        return Ok(RunResult::internal_error(not_started_detail(
-            &failure, program,
-        )));
+        return Ok(Outcome::NotStarted(failure));
     };
     // As root, the program runs as a uid of its own among the runs alive: none can signal,
     // prlimit or read another (as itself otherwise, and the README says what that leaves).
@@ -120,22 +116,21 @@ pub fn run(
     drop(join_files);
     let wall = started.elapsed();
     if let Some(detail) = &traced.internal {
-        return Ok(RunResult::internal_error(detail.clone()));
+        return Err(Error::Traced(detail.clone()));
     }
     let Some(status) = traced.status else {
-        return Ok(RunResult::internal_error(
-            "the program was not reaped".into(),
-        ));
+        return Err(Error::Traced("the program was not reaped".into()));
     };
     // An execve that fails past its point of no return (the image's segments could not be
     // mapped within the rlimit) kills the program before its exec event.
     let died_in_exec = !traced.started && libc::WIFSIGNALED(status);
     if !traced.started && !died_in_exec {
-        let detail = match launch::failure(&report) {
-            Some(failure) => not_started_detail(&failure, program),
-            None => format!("{program:?} ended before it started"),
+        return match launch::failure(&report) {
+            Some(failure) => Ok(Outcome::NotStarted(failure)),
+            None => Err(Error::Traced(format!(
+                "{program:?} ended before it started"
+            ))),
         };
-        return Ok(RunResult::internal_error(detail));
     }
     let output_full = crate::output::sweep(spec.limits.output, &stdio[1..], &[(&dir.path, false)])
         .unwrap_or(false);
@@ -168,14 +163,10 @@ pub fn run(
         died_in_exec,
     };
     let accounting = account(&measured, &finished, watch.killed(), output_full, spec);
-    Ok(RunResult::from_outcome(
-        &Outcome::Finished {
-            finished,
-            accounting,
-        },
-        &spec.limits,
-        program,
-    ))
+    Ok(Outcome::Finished {
+        finished,
+        accounting,
+    })
 }
 
 /// Tells the watchdog to stop when dropped.
