@@ -242,14 +242,27 @@ pub fn unnamed_file(dir: Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// An offset as this target's `off_t` (32 bits on armv7's glibc): EOVERFLOW past it.
+fn off_t(offset: i64) -> io::Result<libc::off_t> {
+    libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))
+}
+
 /// `sendfile(out, in, &offset, len)` from `offset`: the bytes copied (0 at the end).
 pub fn sendfile(out: RawFd, from: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
-    // SAFETY: offset is a live off_t the kernel updates; no other memory is touched.
-    check(unsafe { libc::sendfile(out, from, offset, len) }).map(|n| n as usize)
+    let mut off = off_t(*offset)?;
+    // SAFETY: off is a live off_t the kernel updates; no other memory is touched.
+    let n = check(unsafe { libc::sendfile(out, from, &mut off, len) })?;
+    // off_t is i64 on most targets, i32 on armv7's glibc: widening either way.
+    #[allow(clippy::useless_conversion)]
+    {
+        *offset = i64::from(off);
+    }
+    Ok(n as usize)
 }
 
 /// `pread(fd, buf, offset)`.
 pub fn pread(fd: RawFd, buf: &mut [u8], offset: i64) -> io::Result<usize> {
+    let offset = off_t(offset)?;
     // SAFETY: buf is live and writable for its whole length.
     check(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset) })
         .map(|n| n as usize)
