@@ -494,7 +494,7 @@ fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
     let null = std::fs::File::open("/dev/null").unwrap();
     let stdio = [null.as_fd(), null.as_fd(), null.as_fd()];
     let mut spec = runbox::RunSpec::new(vec!["/bin/true".into()]);
-    spec.seccomp = runbox::config::current()
+    spec.seccomp = runbox::config::Config::builtin()
         .get("default")
         .unwrap()
         .filter(true);
@@ -523,7 +523,7 @@ fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
     assert_nothing_left("200 runs");
     // A container-mode filter is refused: it would let file calls through unchecked.
     let mut unchecked = spec.clone();
-    unchecked.seccomp = runbox::config::current()
+    unchecked.seccomp = runbox::config::Config::builtin()
         .get("default")
         .unwrap()
         .filter(false);

@@ -176,14 +176,11 @@ fn main() {
         ("40 instructions, linear".into(), raw(filter(40))),
         ("400 instructions, linear".into(), raw(filter(400))),
     ];
-    for profile in runbox::config::current().profiles() {
-        let profile = profile.name.as_str();
-        let compiled = runbox::config::current()
-            .get(profile)
-            .unwrap()
-            .filter(false);
+    for profile in runbox::config::Config::builtin().profiles() {
+        let compiled = profile.filter(false);
         let name = format!(
-            "profile {profile}: {} instructions",
+            "profile {}: {} instructions",
+            profile.name,
             compiled.bytes.len() / 8
         );
         filters.push((name, (*compiled).clone()));

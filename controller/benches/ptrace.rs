@@ -40,7 +40,7 @@ fn main() {
     let open_many = built("RUNBOX_OPEN_MANY", "open-many");
     let null = std::fs::File::open("/dev/null").unwrap();
     let stdio = [null.as_fd(), null.as_fd(), null.as_fd()];
-    let traced = runbox::config::current()
+    let traced = runbox::config::Config::builtin()
         .get("default")
         .unwrap()
         .filter(true);

@@ -10,6 +10,7 @@
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
 
+use crate::config::Config;
 use crate::container::ContainerConfig;
 use crate::error::Error;
 use crate::options::{OutputDefault, RunOptions};
@@ -184,13 +185,6 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         None => Mode::Container,
         Some(name) => Mode::parse(name).map_err(|e| format!("mode: {e}"))?,
     };
-    if let Some(profile) = r
-        .profile
-        .as_deref()
-        .filter(|p| crate::config::current().get(p).is_none())
-    {
-        return Err(format!("profile: unknown profile {profile:?}"));
-    }
     if r.argv.is_empty() {
         return Err("argv: no program given".into());
     }
@@ -233,8 +227,8 @@ fn count(v: serde_json::Value) -> Result<u64, String> {
 }
 
 /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
-fn execute(options: &RunOptions, pool: &Pool) -> RunResult {
-    match crate::run::run(options, Some(pool), OutputDefault::Discard) {
+fn execute(options: &RunOptions, config: &Config, pool: &Pool) -> RunResult {
+    match crate::run::run(options, config, Some(pool), OutputDefault::Discard) {
         Ok(result) => result,
         Err(Refused::Usage(why)) => RunResult::internal_error(why),
         Err(Refused::Request(e)) => RunResult::internal_error(e.to_string()),
@@ -265,7 +259,7 @@ impl Results {
 }
 
 /// Reads requests from `input` until EOF, runs them on `parallel` workers, prints results.
-pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
+pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Result<(), Error> {
     let parallel = parallel.max(1);
     let pool = Pool::new(ContainerConfig::default(), parallel)?;
     let out = Results {
@@ -280,7 +274,7 @@ pub fn run_batch(input: impl BufRead, parallel: usize) -> Result<(), Error> {
             scope.spawn(move || loop {
                 let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((id, options)) = job else { break };
-                out.emit(id.as_deref(), &execute(&options, pool));
+                out.emit(id.as_deref(), &execute(&options, config, pool));
             });
         }
         for (id, parsed) in requests(input) {
@@ -353,11 +347,6 @@ mod tests {
                 r#"{"argv":["true"],"processes":0}"#,
                 None,
                 "processes: must be at least 1",
-            ),
-            (
-                r#"{"argv":["true"],"profile":"nope"}"#,
-                None,
-                "unknown profile",
             ),
             (r#"{"id":7,"argv":["true"]}"#, None, "invalid type"),
             // Past the bounds, or past 64 bits: named, never wrapped.

@@ -1,6 +1,7 @@
 //! The `runbox` command line: parsing (clap), opening the stdio files, printing the result,
 //! and the exit codes of the contract (0: the sandbox did its job, 2: usage, 3: internal).
 
+use crate::config::Config;
 use crate::mount::Bind;
 use crate::options::{OutputDefault, RunOptions};
 use crate::result::RunResult;
@@ -132,16 +133,18 @@ struct RunArgs {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    if let Some(file) = &cli.config {
-        match crate::config::Config::load(file) {
-            Ok(config) => crate::config::set(config),
+    // The one configuration of this process: built in, or with a file's profiles.
+    let config = match &cli.config {
+        Some(file) => match Config::load(file) {
+            Ok(config) => config,
             Err(e) => return usage_error(e),
-        }
-    }
+        },
+        None => Config::builtin(),
+    };
     match cli.command {
-        Command::Run(args) => run(*args),
-        Command::Batch(args) => batch(args),
-        Command::Profiles => profiles(),
+        Command::Run(args) => run(*args, &config),
+        Command::Batch(args) => batch(args, &config),
+        Command::Profiles => profiles(&config),
     }
 }
 
@@ -150,7 +153,7 @@ fn usage_error(message: impl std::fmt::Display) -> i32 {
     EXIT_USAGE
 }
 
-fn run(args: RunArgs) -> i32 {
+fn run(args: RunArgs, config: &Config) -> i32 {
     let options = RunOptions {
         mode: match args.mode {
             ModeArg::Container => Mode::Container,
@@ -186,7 +189,7 @@ fn run(args: RunArgs) -> i32 {
         libc::STDERR_FILENO
     };
     let unnamed = OutputDefault::Inherit { result: result_on };
-    let result = match crate::run::run(&options, None, unnamed) {
+    let result = match crate::run::run(&options, config, None, unnamed) {
         Ok(result) => result,
         Err(Refused::Usage(message)) => return usage_error(format!("--{message}")),
         // A plan error names the request's field: here, the option.
@@ -201,14 +204,14 @@ fn run(args: RunArgs) -> i32 {
     report(&result, args.json)
 }
 
-fn profiles() -> i32 {
+fn profiles(config: &Config) -> i32 {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "{:<10} {:<8} {:>6} {:>6} {:>6} {:>6}  description",
         "profile", "syscalls", "insns", "time", "memory", "procs"
     );
-    for profile in crate::config::current().profiles() {
+    for profile in config.profiles() {
         let limits = LimitChoices::default().resolve(&profile.limits);
         let insns = profile.filter(false).bytes.len() / 8;
         let _ = writeln!(
@@ -226,10 +229,10 @@ fn profiles() -> i32 {
     EXIT_OK
 }
 
-fn batch(args: BatchArgs) -> i32 {
+fn batch(args: BatchArgs, config: &Config) -> i32 {
     let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
     let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
-    match crate::batch::run_batch(std::io::stdin().lock(), parallel) {
+    match crate::batch::run_batch(std::io::stdin().lock(), config, parallel) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("runbox: {e}");

@@ -341,18 +341,6 @@ impl Profile {
     }
 }
 
-static CURRENT: OnceLock<Config> = OnceLock::new();
-
-/// Sets the configuration of this process (once, before any run); later calls are ignored.
-pub fn set(config: Config) {
-    let _ = CURRENT.set(config);
-}
-
-/// The configuration of this process: what [`set`] gave, or the built-in one.
-pub fn current() -> &'static Config {
-    CURRENT.get_or_init(Config::builtin)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

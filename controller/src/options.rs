@@ -1,7 +1,7 @@
 //! The options of one run, as the command line and the batch interface both give them, and
 //! what they become: a mode, a container configuration, a [`RunSpec`] and three open fds.
 
-use crate::config::Profile;
+use crate::config::{Config, Profile};
 use crate::container::ContainerConfig;
 use crate::file_policy::fileset::Access;
 use crate::mount::{Bind, RootSpec};
@@ -52,10 +52,9 @@ pub struct Resolved {
 }
 
 impl RunOptions {
-    /// The named profile of the process's configuration, or an error listing the known ones.
-    pub fn profile(&self) -> Result<&'static Profile, String> {
+    /// The named profile of `config`, or an error listing the known ones.
+    pub fn profile<'c>(&self, config: &'c Config) -> Result<&'c Profile, String> {
         let name = self.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
-        let config = crate::config::current();
         config.get(name).ok_or_else(|| {
             let known: Vec<&str> = config.profiles().map(|p| p.name.as_str()).collect();
             format!("unknown profile {name:?} (known: {})", known.join(", "))
@@ -64,8 +63,8 @@ impl RunOptions {
 
     /// The container and the run, with the profile's defaults filled in. An error (an
     /// unknown profile, options the mode cannot honour) starts with the option's name.
-    pub fn resolve(&self) -> Result<Resolved, String> {
-        let profile = self.profile().map_err(|e| format!("profile: {e}"))?;
+    pub fn resolve(&self, config: &Config) -> Result<Resolved, String> {
+        let profile = self.profile(config).map_err(|e| format!("profile: {e}"))?;
         let ptrace = self.mode == Mode::Ptrace;
         let seccomp = profile.filter(ptrace);
         // Shared with the profile unless this run adds to its file sets: container and
@@ -170,7 +169,7 @@ mod tests {
             profile: Some("python3".into()),
             ..RunOptions::default()
         };
-        let resolved = python.resolve().unwrap();
+        let resolved = python.resolve(&Config::builtin()).unwrap();
         assert!(resolved
             .spec
             .env
@@ -180,9 +179,16 @@ mod tests {
             env: Some(vec!["A=1".into()]),
             ..python
         };
-        assert_eq!(own.resolve().unwrap().spec.env, vec!["A=1".to_string()]);
         assert_eq!(
-            RunOptions::default().resolve().unwrap().spec.env,
+            own.resolve(&Config::builtin()).unwrap().spec.env,
+            vec!["A=1".to_string()]
+        );
+        assert_eq!(
+            RunOptions::default()
+                .resolve(&Config::builtin())
+                .unwrap()
+                .spec
+                .env,
             vec![format!("PATH={DEFAULT_PATH}")]
         );
         let unknown = RunOptions {
@@ -190,7 +196,7 @@ mod tests {
             ..RunOptions::default()
         };
         assert!(unknown
-            .resolve()
+            .resolve(&Config::builtin())
             .unwrap_err()
             .contains("unknown profile \"nope\""));
     }

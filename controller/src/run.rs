@@ -3,8 +3,9 @@
 //! `runbox run`, `runbox batch` (and the library) hand a run's options to [`run`], which
 //! goes through the steps in order:
 //!
-//! 1. **resolve** the options against the profile: the container's root, the program, its
-//!    limits and filter ([`RunOptions::resolve`]);
+//! 1. **resolve** the options against their profile in the configuration (a value the
+//!    entry passes in): the container's root, the program, its limits and filter
+//!    ([`RunOptions::resolve`]);
 //! 2. **open** the program's stdio ([`crate::stdio`]);
 //! 3. **get a sandbox**: a warm container of the pool (container mode on the default
 //!    root), a container made for this run alone (namespace mode, or a root of its own), or
@@ -13,6 +14,7 @@
 //!    mode, which [`RunResult::from_outcome`] alone decides ([`crate::status`]) into a result;
 //! 5. **deliver** the output spooled for runbox's own stdout and stderr.
 
+use crate::config::Config;
 use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
 use crate::options::{OutputDefault, RunOptions};
@@ -37,15 +39,17 @@ pub enum Refused {
     Deliver(std::io::Error),
 }
 
-/// Runs the program `options` describe and returns how it ended. `pool` serves container
+/// Runs the program `options` describe, with the profiles of `config`, and returns how it
+/// ended. `pool` serves container
 /// mode's runs on the default root; without one (or for other runs) the run gets a
 /// container of its own.
 pub fn run(
     options: &RunOptions,
+    config: &Config,
     pool: Option<&Pool>,
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
-    let resolved = options.resolve().map_err(Refused::Usage)?;
+    let resolved = options.resolve(config).map_err(Refused::Usage)?;
     let stdio = options.open_stdio(unnamed).map_err(Refused::Usage)?;
     let (config, spec) = (&resolved.config, &resolved.spec);
     let pooled = pool.filter(|_| {
