@@ -6,14 +6,10 @@
 
 use runbox::mount::{Bind, RootSpec};
 use runbox::{Container, ContainerConfig, Error};
-use runbox_tests::{run, runbox_cgroups, sandbox_processes, TempDir, MODES};
+use runbox_tests::{assert_nothing_left, run, TempDir, MODES};
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
-
-fn mounts() -> String {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
-}
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -36,32 +32,9 @@ fn runbox(options: &[&str], argv: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn assert_nothing_left(case: &str, mounts_before: &str) {
-    assert_eq!(
-        sandbox_processes(),
-        vec![],
-        "{case}: sandbox processes left"
-    );
-    assert_eq!(
-        runbox_cgroups(),
-        Vec::<std::path::PathBuf>::new(),
-        "{case}: cgroups left"
-    );
-    assert_eq!(mounts(), mounts_before, "{case}: host mounts changed");
-    let state: Vec<_> = std::fs::read_dir("/run/runbox")
-        .map_or(vec![], |d| d.flatten().map(|e| e.file_name()).collect());
-    assert!(
-        state.iter().all(|n| n == "root"),
-        "{case}: /run/runbox holds {state:?}"
-    );
-    if let Ok(stage) = std::fs::read_dir("/run/runbox/root") {
-        assert_eq!(stage.count(), 0, "{case}: the staging dir is not empty");
-    }
-}
-
 #[test]
 fn bad_input_is_reported_and_leaves_nothing_behind() {
-    let before = mounts();
+    assert_nothing_left("before any case"); // and the host's mounts noted
     let dir = TempDir::new("bad-input");
     let file = dir.join("file");
     std::fs::write(&file, "not a directory").unwrap();
@@ -97,7 +70,7 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
             );
             let detail = ran.result["detail"].as_str().unwrap();
             assert!(detail.starts_with(says), "{mode}: {detail}");
-            assert_nothing_left(&format!("{mode} {argv:?}"), &before);
+            assert_nothing_left(&format!("{mode} {argv:?}"));
         }
         // A rootfs with nothing in it: no shell to run.
         let ran = run(mode, &["--rootfs", &empty_rootfs], &["sh", "-c", "true"]);
@@ -106,7 +79,7 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
             ("internal_error", 3),
             "{mode}: {ran:?}"
         );
-        assert_nothing_left(&format!("{mode} empty rootfs"), &before);
+        assert_nothing_left(&format!("{mode} empty rootfs"));
         // A bind source the sandbox's uid cannot reach: the set-up child fails at that step.
         let bind = format!("{}:/data", private.join("data").display());
         let ran = run(mode, &["--bind", &bind], &["true"]);
@@ -120,7 +93,7 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
             detail.contains("bind mount: Permission denied") && detail.contains("/data"),
             "{mode}: {detail}"
         );
-        assert_nothing_left(&format!("{mode} private bind"), &before);
+        assert_nothing_left(&format!("{mode} private bind"));
     }
 
     // Usage errors: exit 2, a message naming the culprit, no result, nothing started.
@@ -155,12 +128,12 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
             assert_eq!(code, 2, "{options:?}: {stderr}");
             assert!(stderr.contains(says), "{options:?}: {stderr}");
             assert_eq!(stdout, "", "{options:?}: no result for a usage error");
-            assert_nothing_left(&format!("{options:?}"), &before);
+            assert_nothing_left(&format!("{options:?}"));
         }
     }
 
-    limits_at_and_past_their_bounds(&before, &dir);
-    a_batch_answers_every_line(&before);
+    limits_at_and_past_their_bounds(&dir);
+    a_batch_answers_every_line();
 
     // The library: a plan error and a set-up failure close every fd they opened.
     let fds = open_fds();
@@ -175,7 +148,7 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
         };
         let err = Container::create(&config).unwrap_err();
         assert!(matches!(err, Error::Plan(_) | Error::Setup { .. }), "{err}");
-        assert_nothing_left(bind, &before);
+        assert_nothing_left(bind);
     }
     // The init memfd is made once per process and kept: allow for it.
     assert!(
@@ -189,7 +162,7 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
 /// past it, or past 64 bits, is a usage error naming the option (or the file, line and key
 /// of a profile), never a wrap (`--time 18446744073709s` once made init's deadline pass at
 /// once: a wall-time TLE for /bin/true).
-fn limits_at_and_past_their_bounds(before: &str, dir: &TempDir) {
+fn limits_at_and_past_their_bounds(dir: &TempDir) {
     let at_max = [
         "--time",
         "86400s",
@@ -212,7 +185,7 @@ fn limits_at_and_past_their_bounds(before: &str, dir: &TempDir) {
                 ("ok", 0),
                 "{mode} {options:?}: {ran:?}"
             );
-            assert_nothing_left(&format!("{mode} {options:?}"), before);
+            assert_nothing_left(&format!("{mode} {options:?}"));
         }
     }
     let past: [(&[&str], &str); 14] = [
@@ -260,7 +233,7 @@ fn limits_at_and_past_their_bounds(before: &str, dir: &TempDir) {
                 stdout, "",
                 "{mode} {options:?}: no result for a usage error"
             );
-            assert_nothing_left(&format!("{mode} {options:?}"), before);
+            assert_nothing_left(&format!("{mode} {options:?}"));
         }
     }
     // The wrapped parse errors name the option too (clap's own words around ours).
@@ -285,7 +258,7 @@ fn limits_at_and_past_their_bounds(before: &str, dir: &TempDir) {
             ("ok", 0),
             "{mode} profile: {ran:?}"
         );
-        assert_nothing_left(&format!("{mode} profile at the bounds"), before);
+        assert_nothing_left(&format!("{mode} profile at the bounds"));
     }
     for (text, says) in [
         (
@@ -317,7 +290,7 @@ fn limits_at_and_past_their_bounds(before: &str, dir: &TempDir) {
             "{text}: {stderr}"
         );
         assert_eq!(stdout, "", "{text}");
-        assert_nothing_left(text, before);
+        assert_nothing_left(text);
     }
 }
 
@@ -342,7 +315,7 @@ fn batch_bytes(input: &[u8]) -> (i32, Vec<Value>) {
 /// A batch answers every line: one that is not UTF-8, one too long, and limits past their
 /// bounds are each one internal_error naming what is wrong, and the requests after them
 /// run.
-fn a_batch_answers_every_line(before: &str) {
+fn a_batch_answers_every_line() {
     let mut input = Vec::new();
     let line = |input: &mut Vec<u8>, text: &str| {
         input.extend_from_slice(text.as_bytes());
@@ -412,5 +385,5 @@ fn a_batch_answers_every_line(before: &str) {
         let r = result(id, says).unwrap_or_else(|| panic!("{id:?} {says}: {results:?}"));
         assert_eq!(r["status"], "internal_error", "{r}");
     }
-    assert_nothing_left("batch", before);
+    assert_nothing_left("batch");
 }

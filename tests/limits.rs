@@ -5,8 +5,8 @@
 //! are only meaningful when the runs do not compete.
 
 use runbox_tests::{
-    assert_verdict, num, one_at_a_time, probe_bind, run, runbox_cgroups, sandbox_processes, Ran,
-    TempDir, MODES, PROBE,
+    assert_nothing_left, assert_verdict, num, one_at_a_time, probe_bind, run, Ran, TempDir, MODES,
+    PROBE,
 };
 
 fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
@@ -16,15 +16,6 @@ fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
     let mut argv = vec![PROBE];
     argv.extend(args);
     run(mode, &all, &argv)
-}
-
-fn assert_nothing_left(what: &str) {
-    assert_eq!(
-        runbox_cgroups(),
-        Vec::<std::path::PathBuf>::new(),
-        "{what}: cgroups left"
-    );
-    assert_eq!(sandbox_processes(), vec![], "{what}: processes left");
 }
 
 #[test]

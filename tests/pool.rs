@@ -4,15 +4,11 @@
 
 use runbox::pool::Pool;
 use runbox::{ContainerConfig, Outcome, RunSpec};
-use runbox_tests::{one_at_a_time, runbox_cgroups, sandbox_processes, TempDir};
+use runbox_tests::{assert_nothing_left, one_at_a_time, TempDir};
 use std::os::fd::AsFd;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn host_mounts() -> String {
-    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
 }
 
 fn run_in(pool: &Pool, argv: &[&str], stdout: &std::fs::File) -> Outcome {
@@ -35,7 +31,8 @@ fn exit_of(outcome: &Outcome) -> runbox_shared::Exit {
 fn a_thousand_runs_through_one_container_leave_nothing_and_do_not_grow() {
     let _serial = one_at_a_time();
     let null = std::fs::File::create("/dev/null").unwrap();
-    let (fds, mounts) = (open_fds(), host_mounts());
+    assert_nothing_left("before"); // and the host's mounts noted
+    let fds = open_fds();
     let pool = Pool::new(ContainerConfig::default(), 1).unwrap();
     let pid = pool.idle_pids()[0];
     let mut memory_after_warmup = 0;
@@ -64,13 +61,7 @@ fn a_thousand_runs_through_one_container_leave_nothing_and_do_not_grow() {
         "the container grew from {memory_after_warmup} to {memory} bytes"
     );
     drop(pool);
-    assert_eq!(sandbox_processes(), vec![], "processes left");
-    assert_eq!(
-        runbox_cgroups(),
-        Vec::<std::path::PathBuf>::new(),
-        "cgroups left"
-    );
-    assert_eq!(host_mounts(), mounts, "mounts left");
+    assert_nothing_left("1000 runs");
     // The init memfd is made once per process and kept.
     assert!(
         open_fds() <= fds + 1,

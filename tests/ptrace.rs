@@ -7,8 +7,8 @@
 //! behind, which another test's run in flight would look like.
 
 use runbox_tests::{
-    assert_verdict, batch, num, one_at_a_time, per_run_uid_processes, probe_bin, processes_with,
-    run, runbox_bin, runbox_cgroups, Ran, TempDir,
+    assert_nothing_left, assert_verdict, batch, num, one_at_a_time, probe_bin, processes_with, run,
+    runbox_bin, Ran, TempDir,
 };
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -83,23 +83,6 @@ fn soft_profile(dir: &TempDir) -> String {
     )
     .unwrap();
     config
-}
-
-fn assert_nothing_left(what: &str) {
-    // Containers of other test processes share the first id: ptrace runs have their own.
-    assert_eq!(per_run_uid_processes(), vec![], "{what}: processes left");
-    let own_dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("runbox-ptrace-"))
-        .collect();
-    assert_eq!(own_dirs, Vec::<String>::new(), "{what}: work dirs left");
-    assert_eq!(
-        runbox_cgroups(),
-        Vec::<std::path::PathBuf>::new(),
-        "{what}: cgroups left"
-    );
 }
 
 #[test]

@@ -170,11 +170,6 @@ pub fn sandbox_processes() -> Vec<(u32, String)> {
     processes_as(runbox::sandbox_ids::is_sandbox_id)
 }
 
-/// Host processes running as a uid handed out per run (the range but its first id, which
-/// every container shares, so that containers of other test processes are not counted).
-pub fn per_run_uid_processes() -> Vec<(u32, String)> {
-    processes_as(|uid| runbox::sandbox_ids::is_sandbox_id(uid) && uid != runbox::sandbox_ids::FIRST)
-}
 
 /// Host processes whose real uid passes `wanted`, zombies left out, as (pid, command line).
 fn processes_as(wanted: impl Fn(u32) -> bool) -> Vec<(u32, String)> {
@@ -253,4 +248,44 @@ pub fn runbox_cgroups() -> Vec<PathBuf> {
 pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The host's mount table, as this process sees it.
+pub fn host_mounts() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo")
+}
+
+/// Asserts that runbox left nothing on the host: no process of a sandbox uid, no cgroup of
+/// its own, no ptrace work directory, nothing staged in `/run/runbox`, and the host's mount
+/// table as it was when this test process first asked (runbox never mounts on the host).
+pub fn assert_nothing_left(what: &str) {
+    static MOUNTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let mounts_before = MOUNTS.get_or_init(host_mounts);
+    assert_eq!(sandbox_processes(), vec![], "{what}: processes left");
+    assert_eq!(
+        runbox_cgroups(),
+        Vec::<PathBuf>::new(),
+        "{what}: cgroups left"
+    );
+    let work_dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .expect("read the temp dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("runbox-ptrace-"))
+        .collect();
+    assert_eq!(
+        work_dirs,
+        Vec::<String>::new(),
+        "{what}: ptrace work dirs left"
+    );
+    assert_eq!(&host_mounts(), mounts_before, "{what}: host mounts changed");
+    let state: Vec<_> = std::fs::read_dir("/run/runbox")
+        .map_or(vec![], |d| d.flatten().map(|e| e.file_name()).collect());
+    assert!(
+        state.iter().all(|n| n == "root"),
+        "{what}: /run/runbox holds {state:?}"
+    );
+    if let Ok(stage) = std::fs::read_dir("/run/runbox/root") {
+        assert_eq!(stage.count(), 0, "{what}: the staging dir is not empty");
+    }
 }
