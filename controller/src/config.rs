@@ -468,9 +468,6 @@ mod tests {
         }
     }
 
-    use crate::spec::{
-        MAX_MEMORY, MAX_OUTPUT, MAX_PROCESSES, MAX_STACK, MAX_TIME, MAX_WALL, MIN_MEMORY, MIN_STACK,
-    };
     use crate::units::{format_duration, format_size};
     use proptest::prelude::*;
 
@@ -526,25 +523,19 @@ mod tests {
         }
 
         #[test]
-        fn limits_written_out_parse_back(
-            time in 1..=MAX_TIME.as_micros() as u64,
-            wall in 1..=MAX_WALL.as_micros() as u64,
-            memory in MIN_MEMORY..=MAX_MEMORY,
-            stack in MIN_STACK..=MAX_STACK,
-            output in 0..=MAX_OUTPUT,
-            processes in 1..=MAX_PROCESSES,
-        ) {
-            let (time, wall) = (Duration::from_micros(time), Duration::from_micros(wall));
+        fn limits_written_out_parse_back(limits in crate::spec::limits_within_bounds()) {
+            let given = |v: Option<u64>| v.unwrap_or_default();
             let text = format!(
-                "[profile.p]\ntime = {:?}\nwall = {:?}\nmemory = {:?}\nstack = {:?}\noutput = {:?}\nprocesses = {processes}\n",
-                format_duration(time), format_duration(wall), format_size(memory),
-                format_size(stack), format_size(output),
+                "[profile.p]\ntime = {:?}\nwall = {:?}\nmemory = {:?}\nstack = {:?}\noutput = {:?}\nprocesses = {}\n",
+                format_duration(limits.time.unwrap_or_default()),
+                format_duration(limits.wall.unwrap_or_default()),
+                format_size(given(limits.memory)),
+                format_size(given(limits.stack)),
+                format_size(given(limits.output)),
+                given(limits.processes),
             );
             let profiles = parse(&text, Path::new("x.toml")).unwrap();
-            prop_assert_eq!(&profiles[0].limits, &LimitChoices {
-                time: Some(time), wall: Some(wall), memory: Some(memory),
-                stack: Some(stack), output: Some(output), processes: Some(processes),
-            });
+            prop_assert_eq!(&profiles[0].limits, &limits);
         }
     }
 

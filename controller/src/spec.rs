@@ -354,6 +354,32 @@ impl WireRun {
     }
 }
 
+/// Every limit given, each anywhere within its bounds: for the property tests of the
+/// entries that parse limits (batch lines, profiles).
+#[cfg(test)]
+pub fn limits_within_bounds() -> impl proptest::strategy::Strategy<Value = LimitChoices> {
+    use proptest::strategy::Strategy;
+    let micros = |max: Duration| 1..=max.as_micros() as u64;
+    (
+        micros(MAX_TIME),
+        micros(MAX_WALL),
+        MIN_MEMORY..=MAX_MEMORY,
+        MIN_STACK..=MAX_STACK,
+        0..=MAX_OUTPUT,
+        1..=MAX_PROCESSES,
+    )
+        .prop_map(
+            |(time, wall, memory, stack, output, processes)| LimitChoices {
+                time: Some(Duration::from_micros(time)),
+                wall: Some(Duration::from_micros(wall)),
+                memory: Some(memory),
+                stack: Some(stack),
+                output: Some(output),
+                processes: Some(processes),
+            },
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,7 +170,6 @@ pub fn sandbox_processes() -> Vec<(u32, String)> {
     processes_as(runbox::sandbox_ids::is_sandbox_id)
 }
 
-
 /// Host processes whose real uid passes `wanted`, zombies left out, as (pid, command line).
 fn processes_as(wanted: impl Fn(u32) -> bool) -> Vec<(u32, String)> {
     let runs_as_sandbox = |pid: u32| {
