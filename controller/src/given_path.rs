@@ -8,39 +8,36 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// `openat2(path, flags, mode)` with no symbolic link followed; the error starts with the
-/// path and says when a link was the reason.
+/// `openat2(path, flags, mode)` with no symbolic link followed.
 pub fn open(path: &Path, flags: libc::c_int, mode: u32) -> Result<OwnedFd, Refused> {
-    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| Refused {
-        shown: path.display().to_string(),
-        error: io::Error::from_raw_os_error(libc::EINVAL),
-    })?;
-    fs::open_no_symlinks(&cpath, flags, mode).map_err(|error| Refused {
-        shown: path.display().to_string(),
+    let refused = |error| Refused {
+        path: path.to_path_buf(),
         error,
-    })
+    };
+    let cpath = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| refused(io::Error::from_raw_os_error(libc::EINVAL)))?;
+    fs::open_no_symlinks(&cpath, flags, mode).map_err(refused)
 }
 
-/// A given path that could not be opened.
-#[derive(Debug)]
+/// A given path that could not be opened: the path, and the error of the open (ELOOP for a
+/// symbolic link on it, said so).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}", path.display(), explain(error))]
 pub struct Refused {
-    shown: String,
-    /// The error of the open: ELOOP for a symbolic link on the path.
+    /// The path as given.
+    pub path: PathBuf,
+    /// What the open said.
+    #[source]
     pub error: io::Error,
 }
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.error.raw_os_error() {
-            Some(libc::ELOOP) => write!(
-                f,
-                "{}: a symbolic link on the path (runbox follows none in a path it is given: \
-                 name the file itself)",
-                self.shown
-            ),
-            _ => write!(f, "{}: {}", self.shown, self.error),
-        }
+fn explain(error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(libc::ELOOP) => "a symbolic link on the path (runbox follows none in a path it is \
+                              given: name the file itself)"
+            .into(),
+        _ => error.to_string(),
     }
 }

@@ -7,7 +7,7 @@ use crate::file_policy::fileset::Access;
 use crate::mount::{Bind, RootSpec};
 use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 pub use crate::stdio::OutputDefault;
-use crate::stdio::Stdio;
+use crate::stdio::{Stdio, StdioError};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -124,7 +124,7 @@ impl RunOptions {
 
     /// Opens the program's stdin, stdout and stderr ([`crate::stdio`]); an error names the
     /// option and the path.
-    pub fn open_stdio(&self, unnamed_output: OutputDefault) -> Result<Stdio, String> {
+    pub fn open_stdio(&self, unnamed_output: OutputDefault) -> Result<Stdio, StdioError> {
         crate::stdio::open(
             self.stdin.as_deref(),
             self.stdout.as_deref(),

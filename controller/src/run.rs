@@ -50,7 +50,9 @@ pub fn run(
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
     let resolved = options.resolve(config).map_err(Refused::Usage)?;
-    let stdio = options.open_stdio(unnamed).map_err(Refused::Usage)?;
+    let stdio = options
+        .open_stdio(unnamed)
+        .map_err(|e| Refused::Usage(e.to_string()))?;
     let (config, spec) = (&resolved.config, &resolved.spec);
     let pooled = pool.filter(|_| {
         options.mode == Mode::Container && config.root == ContainerConfig::default().root

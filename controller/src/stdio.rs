@@ -23,7 +23,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `/dev/null`'s device number (character device 1, 3).
 const DEV_NULL: libc::dev_t = libc::makedev(1, 3);
@@ -39,6 +39,77 @@ pub enum OutputDefault {
     },
     /// Nowhere (`runbox batch`: a program's output never mixes into the results).
     Discard,
+}
+
+/// Why the program's stdio could not be opened: each names the option (`stdin`, `stdout`,
+/// `stderr`) and, for a named file, its path.
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    /// A path the judge named could not be opened, or no link-free way led to it.
+    #[error("{option} {0}", option = .1)]
+    Open(#[source] given_path::Refused, &'static str),
+    /// A path the judge named is no regular file or `/dev/null`.
+    #[error("{option} {}: {kind}; runbox takes a regular file or /dev/null", path.display())]
+    Kind {
+        /// `stdin`, `stdout` or `stderr`.
+        option: &'static str,
+        /// The path as given.
+        path: PathBuf,
+        /// What it is instead ("a FIFO").
+        kind: &'static str,
+    },
+    /// A lease another process (a sandbox that made the file) holds on it.
+    #[error("{option} {}: held by a lease (F_SETLEASE)", path.display())]
+    Leased {
+        /// `stdin`, `stdout` or `stderr`.
+        option: &'static str,
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The file was created and removed by someone else while runbox opened it.
+    #[error("{option} {}: created and removed while runbox opened it", path.display())]
+    Vanished {
+        /// `stdin`, `stdout` or `stderr`.
+        option: &'static str,
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A call on a file the judge named failed after it was located.
+    #[error("{option} {}: {what}: {source}", path.display())]
+    Named {
+        /// `stdin`, `stdout` or `stderr`.
+        option: &'static str,
+        /// The path as given.
+        path: PathBuf,
+        /// The call (`fstat`, `open`).
+        what: &'static str,
+        /// Its error.
+        #[source]
+        source: io::Error,
+    },
+    /// A spool (for runbox's own stdin, stdout or stderr) or `/dev/null` failed: `what` is
+    /// the step.
+    #[error("{option}: {what}: {source}")]
+    Io {
+        /// `stdin`, `stdout` or `stderr`.
+        option: &'static str,
+        /// The step that failed.
+        what: &'static str,
+        /// Its error.
+        #[source]
+        source: io::Error,
+    },
+    /// `--stdin -` in a batch, whose own stdin is its requests.
+    #[error("stdin -: runbox's own stdin holds the requests here")]
+    OwnStdinInBatch,
+}
+
+fn io_error(option: &'static str, what: &'static str) -> impl Fn(io::Error) -> StdioError {
+    move |source| StdioError::Io {
+        option,
+        what,
+        source,
+    }
 }
 
 /// The program's three stdio fds, and where its spooled output goes afterwards.
@@ -71,30 +142,29 @@ impl Stdio {
 }
 
 /// Opens the program's stdio: `stdin` (default `/dev/null`), and `stdout` and `stderr`
-/// (created or truncated; unnamed, runbox's own through a spool or `/dev/null`). An error
-/// names the option and the path.
+/// (created or truncated; unnamed, runbox's own through a spool or `/dev/null`).
 pub fn open(
     stdin: Option<&Path>,
     stdout: Option<&Path>,
     stderr: Option<&Path>,
     unnamed: OutputDefault,
-) -> Result<Stdio, String> {
+) -> Result<Stdio, StdioError> {
     let input = match stdin {
         // A batch's own stdin is its requests, never a program's input.
         Some(path) if path == Path::new(OWN_STDIN) && unnamed == OutputDefault::Discard => {
-            return Err("stdin -: runbox's own stdin holds the requests here".into())
+            return Err(StdioError::OwnStdinInBatch)
         }
         Some(path) if path == Path::new(OWN_STDIN) => spool_own_stdin()?,
-        Some(path) => open_named(path, false).map_err(|e| format!("stdin {e}"))?,
-        None => open_null()?,
+        Some(path) => open_named(path, "stdin")?,
+        None => open_null("stdin")?,
     };
     let mut spools = Vec::new();
-    let mut output = |path: Option<&Path>, index: usize, name: &str| match (path, unnamed) {
-        (Some(path), _) => open_named(path, true).map_err(|e| format!("{name} {e}")),
-        (None, OutputDefault::Discard) => open_null(),
+    let mut output = |path: Option<&Path>, index: usize, option| match (path, unnamed) {
+        (Some(path), _) => open_named(path, option),
+        (None, OutputDefault::Discard) => open_null(option),
         (None, OutputDefault::Inherit { result }) => {
-            let spool = fs::unnamed_file(&temp_dir()?)
-                .map_err(|e| format!("{name}: cannot make a spool for runbox's own: {e}"))?;
+            let spool = fs::unnamed_file(&temp_dir(option)?)
+                .map_err(io_error(option, "make a spool for runbox's own"))?;
             // runbox's own fd 1 or 2.
             spools.push((index, index as RawFd, index as RawFd == result));
             Ok(spool)
@@ -114,32 +184,34 @@ pub const OWN_STDIN: &str = "-";
 /// runbox's own stdin, read to its end into a spool before the run: the program gets a
 /// regular file of its own, never a description it shares with runbox's caller (a shell's
 /// terminal, a pipe it could make non-blocking).
-fn spool_own_stdin() -> Result<OwnedFd, String> {
-    let spool =
-        fs::unnamed_file(&temp_dir()?).map_err(|e| format!("stdin: cannot make a spool: {e}"))?;
+fn spool_own_stdin() -> Result<OwnedFd, StdioError> {
+    let spool = fs::unnamed_file(&temp_dir("stdin")?).map_err(io_error("stdin", "make a spool"))?;
     let mut buf = vec![0u8; 64 << 10];
     loop {
         let n = match fs::read(libc::STDIN_FILENO, &mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("stdin: cannot read runbox's own: {e}")),
+            Err(e) => return Err(io_error("stdin", "read runbox's own")(e)),
         };
-        write_fully(spool.as_raw_fd(), &buf[..n])
-            .map_err(|e| format!("stdin: cannot fill the spool: {e}"))?;
+        write_fully(spool.as_raw_fd(), &buf[..n]).map_err(io_error("stdin", "fill the spool"))?;
     }
     // The program reads from the start.
-    fs::rewind(spool.as_raw_fd()).map_err(|e| format!("stdin: {e}"))?;
+    fs::rewind(spool.as_raw_fd()).map_err(io_error("stdin", "rewind the spool"))?;
     Ok(spool)
 }
 
-fn temp_dir() -> Result<CString, String> {
-    CString::new(std::env::temp_dir().as_os_str().as_bytes())
-        .map_err(|_| "the temp dir's path holds a NUL byte".to_string())
+fn temp_dir(option: &'static str) -> Result<CString, StdioError> {
+    CString::new(std::env::temp_dir().as_os_str().as_bytes()).map_err(|_| StdioError::Io {
+        option,
+        what: "name the temp dir",
+        source: io::Error::from_raw_os_error(libc::EINVAL),
+    })
 }
 
-fn open_null() -> Result<OwnedFd, String> {
-    fs::open(c"/dev/null", libc::O_RDWR | libc::O_NOCTTY).map_err(|e| format!("/dev/null: {e}"))
+fn open_null(option: &'static str) -> Result<OwnedFd, StdioError> {
+    fs::open(c"/dev/null", libc::O_RDWR | libc::O_NOCTTY)
+        .map_err(io_error(option, "open /dev/null"))
 }
 
 /// Why a file of this type cannot be a program's stdio, if it cannot.
@@ -156,10 +228,19 @@ pub fn refused_type(mode: libc::mode_t, rdev: libc::dev_t) -> Option<&'static st
     }
 }
 
-/// Opens a path the judge named: for writing (created if missing, else truncated) or for
-/// reading. The error starts with the path.
-fn open_named(path: &Path, write: bool) -> Result<OwnedFd, String> {
-    let shown = path.display();
+/// Opens a path the judge named: for reading (`stdin`), or for writing (created if
+/// missing, else truncated).
+fn open_named(path: &Path, option: &'static str) -> Result<OwnedFd, StdioError> {
+    let write = option != "stdin";
+    let refused = |e| StdioError::Open(e, option);
+    let named = |what: &'static str| {
+        move |source| StdioError::Named {
+            option,
+            path: path.to_path_buf(),
+            what,
+            source,
+        }
+    };
     // Twice at most: a file created by someone else between the two calls is looked at again.
     for _ in 0..2 {
         let located = match given_path::open(path, libc::O_PATH, 0) {
@@ -167,36 +248,42 @@ fn open_named(path: &Path, write: bool) -> Result<OwnedFd, String> {
                 let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
                 match given_path::open(path, flags, 0o666) {
                     Err(e) if e.error.raw_os_error() == Some(libc::EEXIST) => continue,
-                    created => return created.map_err(|e| e.to_string()),
+                    created => return created.map_err(refused),
                 }
             }
-            located => located.map_err(|e| e.to_string())?,
+            located => located.map_err(refused)?,
         };
-        let (mode, rdev) = fs::file_type(located.as_fd()).map_err(|e| format!("{shown}: {e}"))?;
+        let (mode, rdev) = fs::file_type(located.as_fd()).map_err(named("fstat"))?;
         if let Some(kind) = refused_type(mode, rdev) {
-            return Err(format!(
-                "{shown}: {kind}; runbox takes a regular file or /dev/null"
-            ));
+            return Err(StdioError::Kind {
+                option,
+                path: path.to_path_buf(),
+                kind,
+            });
         }
         // A new description of the very file located, not of whatever the path names now.
-        let again = CString::new(format!("/proc/self/fd/{}", located.as_raw_fd()))
-            .map_err(|_| format!("{shown}: a NUL byte"))?;
         // O_NONBLOCK: a lease a sandbox holds on the file (F_SETLEASE, as its owner) makes
         // the open fail with EWOULDBLOCK instead of waiting out the lease break time.
+        let again = CString::new(format!("/proc/self/fd/{}", located.as_raw_fd()))
+            .expect("no NUL in a number");
         let flags = match write {
             true => libc::O_WRONLY | libc::O_TRUNC | libc::O_NOCTTY | libc::O_NONBLOCK,
             false => libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK,
         };
         let opened = fs::open(&again, flags).map_err(|e| match e.raw_os_error() {
-            Some(libc::EWOULDBLOCK) => format!("{shown}: held by a lease (F_SETLEASE)"),
-            _ => format!("{shown}: {e}"),
+            Some(libc::EWOULDBLOCK) => StdioError::Leased {
+                option,
+                path: path.to_path_buf(),
+            },
+            _ => named("open")(e),
         })?;
-        fs::set_blocking(opened.as_raw_fd()).map_err(|e| format!("{shown}: {e}"))?;
+        fs::set_blocking(opened.as_raw_fd()).map_err(named("clear O_NONBLOCK"))?;
         return Ok(opened);
     }
-    Err(format!(
-        "{shown}: created and removed while runbox opened it"
-    ))
+    Err(StdioError::Vanished {
+        option,
+        path: path.to_path_buf(),
+    })
 }
 
 /// Copies the whole of `spool` to `own`, waiting where `own` is non-blocking and full; where
