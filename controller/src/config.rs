@@ -157,18 +157,19 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
                 })
                 .collect()
         };
-        let duration =
-            |v: Option<Spanned<String>>, key: &str| -> Result<Option<Duration>, ConfigError> {
-                let Some(v) = v else { return Ok(None) };
-                let d = parse_duration(v.get_ref()).map_err(|e| error(v.span(), key, e))?;
-                match impossible_duration(key, d) {
-                    None => Ok(Some(d)),
-                    Some(why) => Err(error(v.span(), key, why)),
-                }
-            };
+        let duration = |v: Option<Spanned<String>>,
+                        key: &str|
+         -> Result<Option<Duration>, ConfigError> {
+            let Some(v) = v else { return Ok(None) };
+            let d = parse_duration(v.get_ref()).map_err(|e| error(v.span(), key, e.to_string()))?;
+            match impossible_duration(key, d) {
+                None => Ok(Some(d)),
+                Some(why) => Err(error(v.span(), key, why)),
+            }
+        };
         let size = |v: Option<Spanned<String>>, key: &str| -> Result<Option<u64>, ConfigError> {
             let Some(v) = v else { return Ok(None) };
-            let bytes = parse_size(v.get_ref()).map_err(|e| error(v.span(), key, e))?;
+            let bytes = parse_size(v.get_ref()).map_err(|e| error(v.span(), key, e.to_string()))?;
             match impossible_size(key, bytes) {
                 None => Ok(Some(bytes)),
                 Some(why) => Err(error(v.span(), key, why)),

@@ -29,35 +29,95 @@ const SIZE_UNITS: [(&str, u64); 5] = [
     ("", 1),
 ];
 
+/// A count, duration or size that does not parse: the text as given, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?}: {why}")]
+pub struct ParseError {
+    /// The text as given.
+    pub text: String,
+    /// What is wrong with it.
+    pub why: Why,
+}
+
+/// What is wrong with a count, duration or size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Why {
+    /// A count with something else than decimal digits (a sign, a space).
+    #[error("not a count (decimal digits only)")]
+    NotACount,
+    /// A count past `u64`.
+    #[error("too large a count")]
+    CountTooLarge,
+    /// A duration without its unit.
+    #[error("a duration needs a unit (us, ms, s, m), e.g. 500ms")]
+    NoDurationUnit,
+    /// A duration unit runbox does not know.
+    #[error("unknown duration unit {0:?} (us, ms, s, m)")]
+    DurationUnit(String),
+    /// Not `DIGITS[.DIGITS]` before a duration unit.
+    #[error("not a duration")]
+    NotADuration,
+    /// A part of a microsecond.
+    #[error("finer than 1us")]
+    FinerThanMicrosecond,
+    /// A size unit runbox does not know.
+    #[error("unknown size unit {0:?} (K, M, G, T; B or iB optional)")]
+    SizeUnit(String),
+    /// Not `DIGITS[.DIGITS]` before a size unit.
+    #[error("not a size")]
+    NotASize,
+    /// A part of a byte.
+    #[error("not a whole number of bytes")]
+    PartOfAByte,
+    /// More significant decimal places than any unit needs.
+    #[error("more than {MAX_DECIMALS} decimal places")]
+    TooManyDecimals,
+    /// A duration past `u64` microseconds.
+    #[error("too long a duration")]
+    TooLong,
+    /// A size past `u64` bytes.
+    #[error("too large a size")]
+    TooLarge,
+}
+
+fn refuse<T>(text: &str, why: Why) -> Result<T, ParseError> {
+    Err(ParseError {
+        text: text.to_string(),
+        why,
+    })
+}
+
 /// Parses a count: decimal digits only (no sign, no spaces), e.g. `64`.
-pub fn parse_count(text: &str) -> Result<u64, String> {
+pub fn parse_count(text: &str) -> Result<u64, ParseError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{text:?}: not a count (decimal digits only)"));
+        return refuse(text, Why::NotACount);
     }
-    text.parse()
-        .map_err(|_| format!("{text:?}: too large a count"))
+    text.parse().or_else(|_| refuse(text, Why::CountTooLarge))
 }
 
 /// Parses `N[.F](us|ms|s|m)`, e.g. `500ms`, `1.5s`, `2m`. A unit is required.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
     let (number, unit) = split_number(text);
     let Some(&(_, micros_per_unit)) = DURATION_UNITS.iter().find(|(name, _)| *name == unit) else {
-        return Err(match unit {
-            "" => format!("{text:?}: a duration needs a unit (us, ms, s, m), e.g. 500ms"),
-            _ => format!("{text:?}: unknown duration unit {unit:?} (us, ms, s, m)"),
-        });
+        return refuse(
+            text,
+            match unit {
+                "" => Why::NoDurationUnit,
+                _ => Why::DurationUnit(unit.to_string()),
+            },
+        );
     };
-    let micros = scaled(number, micros_per_unit).map_err(|why| match why {
-        Scale::Malformed => format!("{text:?}: not a duration"),
-        Scale::TooFine => format!("{text:?}: finer than 1us"),
-        Scale::TooManyDecimals => format!("{text:?}: more than {MAX_DECIMALS} decimal places"),
-        Scale::Overflow => format!("{text:?}: too long a duration"),
-    })?;
-    Ok(Duration::from_micros(micros))
+    match scaled(number, micros_per_unit) {
+        Ok(micros) => Ok(Duration::from_micros(micros)),
+        Err(Scale::Malformed) => refuse(text, Why::NotADuration),
+        Err(Scale::TooFine) => refuse(text, Why::FinerThanMicrosecond),
+        Err(Scale::TooManyDecimals) => refuse(text, Why::TooManyDecimals),
+        Err(Scale::Overflow) => refuse(text, Why::TooLong),
+    }
 }
 
 /// Parses `N[.F][K|M|G|T][B|iB]` in bytes, binary units: `64M`, `65536K`, `1G`, `4096`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, ParseError> {
     let (number, unit) = split_number(text);
     let upper = unit.to_ascii_uppercase();
     let base = match upper.strip_suffix("IB") {
@@ -73,16 +133,15 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             .map(|&(_, m)| m)
     });
     let Some(multiplier) = multiplier else {
-        return Err(format!(
-            "{text:?}: unknown size unit {unit:?} (K, M, G, T; B or iB optional)"
-        ));
+        return refuse(text, Why::SizeUnit(unit.to_string()));
     };
-    scaled(number, multiplier).map_err(|why| match why {
-        Scale::Malformed => format!("{text:?}: not a size"),
-        Scale::TooFine => format!("{text:?}: not a whole number of bytes"),
-        Scale::TooManyDecimals => format!("{text:?}: more than {MAX_DECIMALS} decimal places"),
-        Scale::Overflow => format!("{text:?}: too large a size"),
-    })
+    match scaled(number, multiplier) {
+        Ok(bytes) => Ok(bytes),
+        Err(Scale::Malformed) => refuse(text, Why::NotASize),
+        Err(Scale::TooFine) => refuse(text, Why::PartOfAByte),
+        Err(Scale::TooManyDecimals) => refuse(text, Why::TooManyDecimals),
+        Err(Scale::Overflow) => refuse(text, Why::TooLarge),
+    }
 }
 
 /// Writes `d` as [`parse_duration`] reads it, in the largest unit that holds it exactly
@@ -239,7 +298,7 @@ mod tests {
             ("1.0000000000000000001s", "more than 18 decimal places"),
         ] {
             let err = parse_duration(text).unwrap_err();
-            assert!(err.ends_with(says), "{text}: {err}");
+            assert!(err.to_string().ends_with(says), "{text}: {err}");
         }
         assert_eq!(
             parse_duration("18446744073709.551615s"),
@@ -298,7 +357,7 @@ mod tests {
             ("0.1", "not a whole number of bytes"),
         ] {
             let err = parse_size(text).unwrap_err();
-            assert!(err.ends_with(says), "{text}: {err}");
+            assert!(err.to_string().ends_with(says), "{text}: {err}");
         }
         // The largest whole number of K below 2^64.
         assert_eq!(parse_size("18014398509481983K"), Ok(u64::MAX - 1023));
