@@ -202,7 +202,7 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         output: size("output", r.output)?,
         processes: r.processes.map(count).transpose()?,
     };
-    limits.check()?;
+    limits.check().map_err(|e| e.to_string())?;
     Ok(RunOptions {
         mode,
         limits,

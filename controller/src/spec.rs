@@ -163,13 +163,23 @@ pub fn impossible_count(n: u64) -> Option<String> {
     }
 }
 
+/// An impossible limit: its name (`time`, `memory`...) and why (`must be more than zero`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {why}")]
+pub struct LimitError {
+    /// The limit's name, as in a batch line or a profile (the CLI adds `--`).
+    pub key: &'static str,
+    /// Why it cannot be.
+    pub why: String,
+}
+
 impl LimitChoices {
     /// Refuses impossible limits, naming the first: `time: must be more than zero`.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), LimitError> {
         let durations = [("time", self.time), ("wall", self.wall)];
         for (key, value) in durations {
             if let Some(why) = value.and_then(|v| impossible_duration(key, v)) {
-                return Err(format!("{key}: {why}"));
+                return Err(LimitError { key, why });
             }
         }
         let sizes = [
@@ -179,11 +189,12 @@ impl LimitChoices {
         ];
         for (key, value) in sizes {
             if let Some(why) = value.and_then(|v| impossible_size(key, v)) {
-                return Err(format!("{key}: {why}"));
+                return Err(LimitError { key, why });
             }
         }
         if let Some(why) = self.processes.and_then(impossible_count) {
-            return Err(format!("processes: {why}"));
+            let key = "processes";
+            return Err(LimitError { key, why });
         }
         Ok(())
     }
@@ -213,7 +224,7 @@ impl LimitChoices {
 impl Limits {
     /// Refuses limits past the bounds (a library user may build any): the same check as
     /// [`LimitChoices::check`].
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), LimitError> {
         LimitChoices {
             time: Some(self.time),
             wall: Some(self.wall),
@@ -282,7 +293,9 @@ impl RunSpec {
     /// Refuses what no mode can run: no program, too many strings, a NUL byte, an
     /// environment entry that is not `K=V`, a limit past its bound.
     pub fn check(&self) -> Result<(), Error> {
-        self.limits.check().map_err(Error::BadRequest)?;
+        self.limits
+            .check()
+            .map_err(|e| Error::BadRequest(e.to_string()))?;
         if self.argv.is_empty() {
             return Err(Error::BadRequest("no program given".into()));
         }
@@ -451,7 +464,10 @@ mod tests {
                 "processes: must be at least 1",
             ),
         ] {
-            assert_eq!(choices.check(), Err(says.to_string()));
+            assert_eq!(
+                choices.check().map_err(|e| e.to_string()),
+                Err(says.to_string())
+            );
         }
     }
 
@@ -535,7 +551,10 @@ mod tests {
             ),
         ];
         for (choices, says) in past {
-            assert_eq!(choices.check(), Err(says.to_string()));
+            assert_eq!(
+                choices.check().map_err(|e| e.to_string()),
+                Err(says.to_string())
+            );
         }
     }
 
