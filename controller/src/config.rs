@@ -10,7 +10,7 @@ use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::{profile, Filter};
 use crate::spec::{impossible_count, impossible_duration, impossible_size, LimitChoices};
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_size, NotOneOf};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +24,8 @@ pub const BUILTIN: &str = include_str!("../profiles.toml");
 
 /// The syscall bases a profile builds on.
 pub const BASES: &[&str] = &["default", "strict", "none"];
+/// [`BASES`], as an error names them.
+const BASES_NAMED: &str = "default, strict, none";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,8 +143,8 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             None => "default".to_string(),
             Some(base) if BASES.contains(&base.get_ref().as_str()) => base.into_inner(),
             Some(base) => {
-                let message = format!("{:?} is not one of {}", base.get_ref(), BASES.join(", "));
-                return Err(error(base.span(), "syscalls", message));
+                let message = NotOneOf::new(base.get_ref(), BASES_NAMED);
+                return Err(error(base.span(), "syscalls", message.to_string()));
             }
         };
         let names = |list: Vec<Spanned<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
@@ -201,16 +203,16 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
                 ptrace
                     .files
                     .allow(access, entry.get_ref())
-                    .map_err(|e| error(entry.span(), key, e))?;
+                    .map_err(|e| error(entry.span(), key, e.to_string()))?;
             }
         }
         if let Some(v) = p.file_denied {
-            ptrace.on_denied =
-                OnDenied::parse(v.get_ref()).map_err(|e| error(v.span(), "file_denied", e))?;
+            ptrace.on_denied = OnDenied::parse(v.get_ref())
+                .map_err(|e| error(v.span(), "file_denied", e.to_string()))?;
         }
         if let Some(v) = p.memory_rlimit {
             ptrace.memory_rlimit = MemoryRlimit::parse(v.get_ref())
-                .map_err(|e| error(v.span(), "memory_rlimit", e))?;
+                .map_err(|e| error(v.span(), "memory_rlimit", e.to_string()))?;
         }
         out.push(Profile {
             description: p.description.unwrap_or_default(),

@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::file_policy::PtraceSettings;
 use crate::seccomp::Filter;
-use crate::units::{format_duration, format_size};
+use crate::units::{format_duration, format_size, NotOneOf};
 use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,14 +28,12 @@ pub enum Mode {
 
 impl Mode {
     /// The mode's name on the command line and in batch requests.
-    pub fn parse(name: &str) -> Result<Mode, String> {
+    pub fn parse(name: &str) -> Result<Mode, NotOneOf> {
         match name {
             "container" => Ok(Mode::Container),
             "namespace" => Ok(Mode::Namespace),
             "ptrace" => Ok(Mode::Ptrace),
-            other => Err(format!(
-                "unknown mode {other:?} (container, namespace or ptrace)"
-            )),
+            other => Err(NotOneOf::new(other, "container, namespace, ptrace")),
         }
     }
 }

@@ -29,6 +29,26 @@ const SIZE_UNITS: [(&str, u64); 5] = [
     ("", 1),
 ];
 
+/// A value that must be one of a few names: `"lax" is not one of default, strict, none`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not one of {choices}")]
+pub struct NotOneOf {
+    /// The value as given.
+    pub value: String,
+    /// The names it may be, comma-separated.
+    pub choices: &'static str,
+}
+
+impl NotOneOf {
+    /// `value`, refused: it is none of `choices`.
+    pub fn new(value: &str, choices: &'static str) -> NotOneOf {
+        NotOneOf {
+            value: value.to_string(),
+            choices,
+        }
+    }
+}
+
 /// A count, duration or size that does not parse: the text as given, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?}: {why}")]

@@ -37,10 +37,15 @@ fn is_normal(path: &Path) -> bool {
             .all(|c| matches!(c, Component::Normal(_)))
 }
 
+/// A file-set entry that is no absolute path without `.` and `..`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: not an absolute path without . and ..")]
+pub struct BadEntry(pub String);
+
 impl FileSet {
     /// Adds an entry: `dir/` for a whole tree, else an exact path. Entries that are not
     /// absolute paths without `.` and `..` are refused.
-    pub fn add(&mut self, entry: &str) -> Result<(), String> {
+    pub fn add(&mut self, entry: &str) -> Result<(), BadEntry> {
         let (path, tree) = match entry.strip_suffix('/') {
             Some("") => ("/", true),
             Some(dir) => (dir, true),
@@ -48,7 +53,7 @@ impl FileSet {
         };
         let path = PathBuf::from(path);
         if !is_normal(&path) {
-            return Err(format!("{entry:?}: not an absolute path without . and .."));
+            return Err(BadEntry(entry.to_string()));
         }
         if tree {
             self.trees.insert(path);
@@ -83,7 +88,7 @@ pub struct FilePolicy {
 
 impl FilePolicy {
     /// Allows `access` to `entry` (see [`FileSet::add`]).
-    pub fn allow(&mut self, access: Access, entry: &str) -> Result<(), String> {
+    pub fn allow(&mut self, access: Access, entry: &str) -> Result<(), BadEntry> {
         match access {
             Access::Stat => self.stat.add(entry),
             Access::Read => self.read.add(entry),

@@ -4,6 +4,7 @@
 //! the sets.
 
 use super::fileset::{Access, FilePolicy};
+use crate::units::NotOneOf;
 
 /// What a denied file access does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,11 +19,11 @@ pub enum OnDenied {
 
 impl OnDenied {
     /// From a profile's `file_denied` value.
-    pub fn parse(value: &str) -> Result<OnDenied, String> {
+    pub fn parse(value: &str) -> Result<OnDenied, NotOneOf> {
         match value {
             "end" => Ok(OnDenied::End),
             "errno" => Ok(OnDenied::Errno),
-            other => Err(format!("{other:?} is not one of end, errno")),
+            other => Err(NotOneOf::new(other, "end, errno")),
         }
     }
 }
@@ -40,11 +41,11 @@ pub enum MemoryRlimit {
 
 impl MemoryRlimit {
     /// From a profile's `memory_rlimit` value.
-    pub fn parse(value: &str) -> Result<MemoryRlimit, String> {
+    pub fn parse(value: &str) -> Result<MemoryRlimit, NotOneOf> {
         match value {
             "as" => Ok(MemoryRlimit::AddressSpace),
             "data" => Ok(MemoryRlimit::Data),
-            other => Err(format!("{other:?} is not one of as, data")),
+            other => Err(NotOneOf::new(other, "as, data")),
         }
     }
 
@@ -197,7 +198,7 @@ mod tests {
         assert_eq!(OnDenied::parse("errno"), Ok(OnDenied::Errno));
         assert_eq!(MemoryRlimit::parse("data"), Ok(MemoryRlimit::Data));
         assert_eq!(
-            OnDenied::parse("kill").unwrap_err(),
+            OnDenied::parse("kill").unwrap_err().to_string(),
             "\"kill\" is not one of end, errno"
         );
         assert_eq!(memory_rlimit(64 << 20), 144 << 20);
