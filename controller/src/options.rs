@@ -3,7 +3,7 @@
 
 use crate::config::{Config, Profile};
 use crate::container::ContainerConfig;
-use crate::file_policy::fileset::Access;
+use crate::file_policy::fileset::{Access, BadEntry};
 use crate::mount::{Bind, RootSpec};
 use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 pub use crate::stdio::OutputDefault;
@@ -51,20 +51,54 @@ pub struct Resolved {
     pub spec: RunSpec,
 }
 
+/// Why a run's options cannot be resolved; each message starts with the option's name (as
+/// in a batch line: the command line adds `--`).
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// No profile of that name in the configuration.
+    #[error("profile: unknown profile {name:?} (known: {known})")]
+    UnknownProfile {
+        /// The name asked for.
+        name: String,
+        /// The configuration's profiles, comma-separated.
+        known: String,
+    },
+    /// Binds or a root of its own asked of ptrace mode, which has no mount namespace.
+    #[error("bind and rootfs need a mount namespace: not in ptrace mode")]
+    MountsInPtrace,
+    /// ptrace mode's file sets asked of another mode.
+    #[error("allow-read and allow-write are ptrace mode's file sets")]
+    FileSetsOutsidePtrace,
+    /// A file-set entry that cannot be one.
+    #[error("{key}: {entry}")]
+    FileSet {
+        /// `allow-read` or `allow-write`.
+        key: &'static str,
+        /// The entry and what is wrong.
+        #[source]
+        entry: BadEntry,
+    },
+    /// ptrace mode's working directory, not reached without a link or not a directory.
+    #[error("dir {0}")]
+    Dir(#[source] crate::given_path::Refused),
+}
+
 impl RunOptions {
     /// The named profile of `config`, or an error listing the known ones.
-    pub fn profile<'c>(&self, config: &'c Config) -> Result<&'c Profile, String> {
+    pub fn profile<'c>(&self, config: &'c Config) -> Result<&'c Profile, ResolveError> {
         let name = self.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
         config.get(name).ok_or_else(|| {
             let known: Vec<&str> = config.profiles().map(|p| p.name.as_str()).collect();
-            format!("unknown profile {name:?} (known: {})", known.join(", "))
+            ResolveError::UnknownProfile {
+                name: name.to_string(),
+                known: known.join(", "),
+            }
         })
     }
 
-    /// The container and the run, with the profile's defaults filled in. An error (an
-    /// unknown profile, options the mode cannot honour) starts with the option's name.
-    pub fn resolve(&self, config: &Config) -> Result<Resolved, String> {
-        let profile = self.profile(config).map_err(|e| format!("profile: {e}"))?;
+    /// The container and the run, with the profile's defaults filled in.
+    pub fn resolve(&self, config: &Config) -> Result<Resolved, ResolveError> {
+        let profile = self.profile(config)?;
         let ptrace = self.mode == Mode::Ptrace;
         let seccomp = profile.filter(ptrace);
         // Shared with the profile unless this run adds to its file sets: container and
@@ -72,12 +106,12 @@ impl RunOptions {
         let mut settings = Arc::clone(&profile.ptrace);
         if ptrace {
             if !self.bind.is_empty() || self.rootfs.is_some() || !profile.binds.is_empty() {
-                return Err("bind and rootfs need a mount namespace: not in ptrace mode".into());
+                return Err(ResolveError::MountsInPtrace);
             }
             if let Some(dir) = &self.dir {
                 // The working directory itself: a directory, reached through no link.
                 crate::given_path::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0)
-                    .map_err(|e| format!("dir {e}"))?;
+                    .map_err(ResolveError::Dir)?;
             }
             let sets = [
                 (Access::Read, "allow-read", &self.allow_read),
@@ -88,11 +122,11 @@ impl RunOptions {
                     Arc::make_mut(&mut settings)
                         .files
                         .allow(access, entry)
-                        .map_err(|e| format!("{key}: {e}"))?;
+                        .map_err(|entry| ResolveError::FileSet { key, entry })?;
                 }
             }
         } else if !self.allow_read.is_empty() || !self.allow_write.is_empty() {
-            return Err("allow-read and allow-write are ptrace mode's file sets".into());
+            return Err(ResolveError::FileSetsOutsidePtrace);
         }
         let mut limits = self.limits.resolve(&profile.limits);
         if ptrace && self.limits.processes.is_none() && profile.limits.processes.is_none() {
@@ -198,6 +232,7 @@ mod tests {
         assert!(unknown
             .resolve(&Config::builtin())
             .unwrap_err()
-            .contains("unknown profile \"nope\""));
+            .to_string()
+            .starts_with("profile: unknown profile \"nope\" (known: c, cpp"));
     }
 }

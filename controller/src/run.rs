@@ -49,7 +49,9 @@ pub fn run(
     pool: Option<&Pool>,
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
-    let resolved = options.resolve(config).map_err(Refused::Usage)?;
+    let resolved = options
+        .resolve(config)
+        .map_err(|e| Refused::Usage(e.to_string()))?;
     let stdio = options
         .open_stdio(unnamed)
         .map_err(|e| Refused::Usage(e.to_string()))?;
