@@ -29,7 +29,9 @@ pub enum Error {
     /// The container did not answer in time; it was killed.
     Unresponsive(&'static str),
     /// A cgroup could not be made, set, read or removed.
-    Cgroup(String),
+    Cgroup(crate::cgroup::CgroupError),
+    /// No cgroup could be made for a run.
+    NoCgroup(crate::cgroup::CreateError),
     /// The pool has no container to give, and why the last creation failed.
     Pool(String),
     /// ptrace mode's tracer could not see the run through; the text says what happened.
@@ -89,6 +91,7 @@ impl fmt::Display for Error {
                 write!(f, "the container did not answer {when}; it was killed")
             }
             Error::Cgroup(e) => write!(f, "{e}"),
+            Error::NoCgroup(e) => write!(f, "{e}"),
             Error::ContainerGone(why) => write!(f, "the container was gone before the run: {why}"),
             Error::Pool(why) => write!(f, "no container could be made: {why}"),
         }

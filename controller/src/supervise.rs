@@ -112,7 +112,7 @@ pub fn hear(socket: RawFd, buf: &mut [u8], timeout: Option<Duration>) -> Result<
 
 /// A cgroup failure as a controller error.
 pub fn cgroup_error(e: crate::cgroup::CgroupError) -> Error {
-    Error::Cgroup(e.to_string())
+    Error::Cgroup(e)
 }
 
 /// What was read and seen at the end of a run, before it becomes [`Accounting`].

@@ -52,44 +52,85 @@ pub enum Cgroup {
     V2(v2::V2Group),
 }
 
-static LAYOUT: OnceLock<Result<Layout, String>> = OnceLock::new();
+/// Why runbox cannot make cgroups here.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    /// `/proc/self/mountinfo` or `/proc/self/cgroup` could not be read.
+    #[error("read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No hierarchy runbox can use (which is missing, and what to do).
+    #[error("{0}")]
+    NoCgroups(String),
+    /// The v2 parent cannot have cpu, memory and pids enabled below it.
+    #[error("{0} (runbox needs cpu, memory and pids delegated; run it in a leaf cgroup below such a parent)")]
+    Undelegated(#[source] CgroupError),
+    /// A `runbox` parent could not be made.
+    #[error("{0}")]
+    Parent(#[source] CgroupError),
+}
+
+/// Why a cgroup could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// runbox cannot make cgroups on this host (detected once per process).
+    #[error("{0}")]
+    Layout(&'static LayoutError),
+    /// Making this one failed.
+    #[error("{0}")]
+    Make(#[source] CgroupError),
+}
+
+static LAYOUT: OnceLock<Result<Layout, LayoutError>> = OnceLock::new();
 /// A cgroup's name: this prefix, the controller's pid, a number ([`crate::leftovers`]).
 const NAME_PREFIX: &str = "c-";
 
 /// The host's layout with runbox's parent directories created, detected once per process.
 /// A getter: the sweep of what dead controllers left is [`sweep_leftovers`], which the first
 /// [`Cgroup::create`] of a process calls.
-pub fn layout() -> Result<&'static Layout, String> {
-    LAYOUT
-        .get_or_init(|| {
-            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("read /proc/self/mountinfo: {e}"))?;
-            let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("read /proc/self/cgroup: {e}"))?;
-            let mut own = detect::parse_proc_cgroup(&own);
-            if let Ok(parent) = std::env::var(PARENT_ENV) {
-                detect::place_under(&mut own, &parent);
-            }
-            let layout = detect::choose(&detect::parse_mountinfo(&mountinfo), &own).map_err(|e| e.0)?;
-            let layout = match layout {
-                Layout::V1 { cpuacct, memory, pids } => Layout::V1 {
-                    cpuacct: cpuacct.join(PARENT),
-                    memory: memory.join(PARENT),
-                    pids: pids.join(PARENT),
-                },
-                Layout::V2 { dir } => {
-                    let parent = dir.join(PARENT);
-                    v2::prepare_parent(&parent).map_err(|e| {
-                        format!("{e} (runbox needs cpu, memory and pids delegated; run it in a leaf cgroup below such a parent)")
-                    })?;
-                    Layout::V2 { dir: parent }
-                }
-            };
-            for parent in parents(&layout) {
-                file::mkdir(parent).map_err(|e| e.to_string())?;
-            }
-            Ok(layout)
+pub fn layout() -> Result<&'static Layout, &'static LayoutError> {
+    LAYOUT.get_or_init(detect_layout).as_ref()
+}
+
+fn detect_layout() -> Result<Layout, LayoutError> {
+    let read = |path: &str| {
+        std::fs::read_to_string(path).map_err(|source| LayoutError::Read {
+            path: path.into(),
+            source,
         })
-        .as_ref()
-        .map_err(Clone::clone)
+    };
+    let mountinfo = read("/proc/self/mountinfo")?;
+    let mut own = detect::parse_proc_cgroup(&read("/proc/self/cgroup")?);
+    if let Ok(parent) = std::env::var(PARENT_ENV) {
+        detect::place_under(&mut own, &parent);
+    }
+    let layout = detect::choose(&detect::parse_mountinfo(&mountinfo), &own)
+        .map_err(|e| LayoutError::NoCgroups(e.0))?;
+    let layout = match layout {
+        Layout::V1 {
+            cpuacct,
+            memory,
+            pids,
+        } => Layout::V1 {
+            cpuacct: cpuacct.join(PARENT),
+            memory: memory.join(PARENT),
+            pids: pids.join(PARENT),
+        },
+        Layout::V2 { dir } => {
+            let parent = dir.join(PARENT);
+            v2::prepare_parent(&parent).map_err(LayoutError::Undelegated)?;
+            Layout::V2 { dir: parent }
+        }
+    };
+    for parent in parents(&layout) {
+        file::mkdir(parent).map_err(LayoutError::Parent)?;
+    }
+    Ok(layout)
 }
 
 fn parents(layout: &Layout) -> Vec<&Path> {
@@ -120,8 +161,8 @@ pub fn sweep_leftovers(layout: &Layout) {
 
 impl Cgroup {
     /// Creates a fresh cgroup with a new name (the process's first also sweeps leftovers).
-    pub fn create() -> Result<Cgroup, String> {
-        let layout = layout()?;
+    pub fn create() -> Result<Cgroup, CreateError> {
+        let layout = layout().map_err(CreateError::Layout)?;
         sweep_leftovers(layout);
         let name = crate::leftovers::name(NAME_PREFIX);
         let made = match layout {
@@ -135,7 +176,7 @@ impl Cgroup {
                 .and_then(|()| v2::V2Group::create(dir, &name))
                 .map(Cgroup::V2),
         };
-        made.map_err(|e| e.to_string())
+        made.map_err(CreateError::Make)
     }
 
     /// Files that a process writes "0" to in order to move itself in (v1: the `tasks` files,

@@ -182,7 +182,7 @@ impl Container {
     /// Builds a container in a cgroup of its own and waits until its init is ready.
     pub fn create(config: &ContainerConfig) -> Result<Container, Error> {
         let memfd = init_image::memfd()?;
-        let cgroup = Cgroup::create().map_err(Error::Cgroup)?;
+        let cgroup = Cgroup::create().map_err(Error::NoCgroup)?;
         let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
         let envp = sys::CStrArray::new(Vec::new());
         let exec = |socket| setup::exec_init(socket, memfd, &argv, &envp);
