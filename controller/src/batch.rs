@@ -62,6 +62,57 @@ struct ResultLine<'a> {
     result: &'a RunResult,
 }
 
+/// What is wrong with a request line; each message names the field where there is one (as
+/// the line spells it: `rootfs`, not `--rootfs`).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// A line past [`MAX_LINE`].
+    #[error("line longer than {MAX_LINE} bytes")]
+    TooLong,
+    /// A line that is not UTF-8.
+    #[error("not UTF-8: invalid byte at offset {offset}")]
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
+    /// Not JSON at all.
+    #[error("not valid JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// JSON, but not a request: a field missing, unknown or of the wrong type.
+    #[error("bad request: {0}")]
+    Shape(#[source] serde_json::Error),
+    /// A duration or size that does not parse.
+    #[error("{field}: {source}")]
+    Value {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        #[source]
+        source: crate::units::ParseError,
+    },
+    /// A mode runbox does not have.
+    #[error("mode: {0}")]
+    Mode(#[source] crate::units::NotOneOf),
+    /// An empty `argv`.
+    #[error("argv: no program given")]
+    NoProgram,
+    /// A bind that does not parse.
+    #[error("bind {text:?}: {why}")]
+    Bind {
+        /// The bind as written.
+        text: String,
+        /// Why.
+        #[source]
+        why: crate::mount::plan::BindError,
+    },
+    /// `processes` that is no whole number.
+    #[error("processes: {0} is not a whole number from 1 to {MAX_PROCESSES}")]
+    Processes(serde_json::Value),
+    /// A limit past its bounds.
+    #[error("{0}")]
+    Limit(#[from] crate::spec::LimitError),
+}
+
 /// The longest request line read, newline excluded: 16 MiB. A longer one is answered
 /// `internal_error` without being kept, and reading goes on after its newline.
 pub const MAX_LINE: usize = 16 << 20;
@@ -84,13 +135,13 @@ pub fn requests<R: BufRead>(input: R) -> Requests<R> {
 }
 
 impl<R: BufRead> Iterator for Requests<R> {
-    type Item = (Option<String>, Result<RunOptions, String>);
+    type Item = (Option<String>, Result<RunOptions, RequestError>);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let fits = read_line(&mut self.input, &mut self.line, MAX_LINE).ok()??;
             if !fits {
-                return Some((None, Err(format!("line longer than {MAX_LINE} bytes"))));
+                return Some((None, Err(RequestError::TooLong)));
             }
             if self.line.last() == Some(&b'\r') {
                 self.line.pop();
@@ -99,7 +150,9 @@ impl<R: BufRead> Iterator for Requests<R> {
                 Ok(text) if text.trim().is_empty() => continue,
                 Ok(text) => return Some(parse_line(text)),
                 Err(e) => {
-                    let why = format!("not UTF-8: invalid byte at offset {}", e.valid_up_to());
+                    let why = RequestError::NotUtf8 {
+                        offset: e.valid_up_to(),
+                    };
                     return Some((id_despite_bad_bytes(&self.line), Err(why)));
                 }
             }
@@ -157,42 +210,45 @@ fn id_despite_bad_bytes(line: &[u8]) -> Option<String> {
 }
 
 /// Parses one line into its id (when one can be read) and its options.
-pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, String>) {
+pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
     let value: serde_json::Value = match serde_json::from_str(line) {
         Ok(value) => value,
-        Err(e) => return (None, Err(format!("not valid JSON: {e}"))),
+        Err(e) => return (None, Err(RequestError::NotJson(e))),
     };
     let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
     let request: RequestLine = match serde_json::from_value(value) {
         Ok(request) => request,
-        Err(e) => return (id, Err(format!("bad request: {e}"))),
+        Err(e) => return (id, Err(RequestError::Shape(e))),
     };
     (id, options(request))
 }
 
-fn options(r: RequestLine) -> Result<RunOptions, String> {
-    let duration = |field: &str, v: Option<String>| {
+fn options(r: RequestLine) -> Result<RunOptions, RequestError> {
+    let value = |field| move |source| RequestError::Value { field, source };
+    let duration = |field, v: Option<String>| {
         v.map(|v| parse_duration(&v))
             .transpose()
-            .map_err(|e| format!("{field}: {e}"))
+            .map_err(value(field))
     };
-    let size = |field: &str, v: Option<String>| {
-        v.map(|v| parse_size(&v))
-            .transpose()
-            .map_err(|e| format!("{field}: {e}"))
-    };
+    let size =
+        |field, v: Option<String>| v.map(|v| parse_size(&v)).transpose().map_err(value(field));
     let mode = match r.mode.as_deref() {
         None => Mode::Container,
-        Some(name) => Mode::parse(name).map_err(|e| format!("mode: {e}"))?,
+        Some(name) => Mode::parse(name).map_err(RequestError::Mode)?,
     };
     if r.argv.is_empty() {
-        return Err("argv: no program given".into());
+        return Err(RequestError::NoProgram);
     }
     let bind = r
         .bind
         .unwrap_or_default()
         .iter()
-        .map(|b| b.parse().map_err(|e| format!("bind {b:?}: {e}")))
+        .map(|b| {
+            b.parse().map_err(|why| RequestError::Bind {
+                text: b.clone(),
+                why,
+            })
+        })
         .collect::<Result<_, _>>()?;
     let limits = LimitChoices {
         time: duration("time", r.time)?,
@@ -202,7 +258,7 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
         output: size("output", r.output)?,
         processes: r.processes.map(count).transpose()?,
     };
-    limits.check().map_err(|e| e.to_string())?;
+    limits.check()?;
     Ok(RunOptions {
         mode,
         limits,
@@ -221,9 +277,8 @@ fn options(r: RequestLine) -> Result<RunOptions, String> {
 }
 
 /// A request's `processes`: a whole number (its bounds are [`LimitChoices::check`]'s).
-fn count(v: serde_json::Value) -> Result<u64, String> {
-    v.as_u64()
-        .ok_or_else(|| format!("processes: {v} is not a whole number from 1 to {MAX_PROCESSES}"))
+fn count(v: serde_json::Value) -> Result<u64, RequestError> {
+    v.as_u64().ok_or(RequestError::Processes(v))
 }
 
 /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
@@ -282,7 +337,7 @@ pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Resul
                 Ok(options) => {
                     let _ = jobs.send((id, options));
                 }
-                Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why)),
+                Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why.to_string())),
             }
         }
         drop(jobs);
@@ -411,7 +466,7 @@ mod tests {
         for (line, id, says) in cases {
             let (got_id, options) = parse_line(line);
             assert_eq!(got_id.as_deref(), id, "{line}");
-            let err = options.unwrap_err();
+            let err = options.unwrap_err().to_string();
             assert!(err.contains(says), "{line}: {err}");
         }
     }
@@ -432,7 +487,7 @@ mod tests {
     /// What `requests` makes of `input`.
     fn answers(input: &[u8]) -> Vec<Answer> {
         requests(input)
-            .map(|(id, parsed)| (id, parsed.map(|o| o.argv)))
+            .map(|(id, parsed)| (id, parsed.map(|o| o.argv).map_err(|e| e.to_string())))
             .collect()
     }
 

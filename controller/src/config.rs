@@ -190,7 +190,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             .map(|b| {
                 b.get_ref()
                     .parse::<Bind>()
-                    .map_err(|e| error(b.span(), "bind", e))
+                    .map_err(|e| error(b.span(), "bind", e.to_string()))
             })
             .collect::<Result<_, _>>()?;
         let mut ptrace = PtraceSettings::default();

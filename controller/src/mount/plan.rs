@@ -31,23 +31,37 @@ pub struct Bind {
     pub writable: bool,
 }
 
+/// A bind that does not parse as `SRC[:DST[:rw]]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    /// No source.
+    #[error("empty bind source")]
+    NoSource,
+    /// A mode other than `rw` or `ro`.
+    #[error("bind mode must be rw or ro, not {0:?}")]
+    Mode(String),
+    /// More than three parts.
+    #[error("a bind is SRC[:DST[:rw]]")]
+    TooManyParts,
+}
+
 impl FromStr for Bind {
-    type Err = String;
+    type Err = BindError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split(':');
         let source = parts
             .next()
             .filter(|p| !p.is_empty())
-            .ok_or("empty bind source")?;
+            .ok_or(BindError::NoSource)?;
         let target = parts.next().filter(|p| !p.is_empty()).unwrap_or(source);
         let writable = match parts.next() {
             None | Some("ro") => false,
             Some("rw") => true,
-            Some(other) => return Err(format!("bind mode must be rw or ro, not {other:?}")),
+            Some(other) => return Err(BindError::Mode(other.to_string())),
         };
         if parts.next().is_some() {
-            return Err("a bind is SRC[:DST[:rw]]".into());
+            return Err(BindError::TooManyParts);
         }
         Ok(Bind {
             source: source.into(),
