@@ -285,7 +285,8 @@ fn count(v: serde_json::Value) -> Result<u64, RequestError> {
 fn execute(options: &RunOptions, config: &Config, pool: &Pool) -> RunResult {
     match crate::run::run(options, config, Some(pool), OutputDefault::Discard) {
         Ok(result) => result,
-        Err(Refused::Usage(why)) => RunResult::internal_error(why),
+        Err(Refused::Resolve(e)) => RunResult::internal_error(e.to_string()),
+        Err(Refused::Stdio(e)) => RunResult::internal_error(e.to_string()),
         Err(Refused::Request(e)) => RunResult::internal_error(e.to_string()),
         // Discarded output has no spool to deliver.
         Err(Refused::Deliver(e)) => RunResult::internal_error(e.to_string()),

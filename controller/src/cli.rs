@@ -191,7 +191,8 @@ fn run(args: RunArgs, config: &Config) -> i32 {
     let unnamed = OutputDefault::Inherit { result: result_on };
     let result = match crate::run::run(&options, config, None, unnamed) {
         Ok(result) => result,
-        Err(Refused::Usage(message)) => return usage_error(format!("--{message}")),
+        Err(Refused::Resolve(e)) => return usage_error(format!("--{e}")),
+        Err(Refused::Stdio(e)) => return usage_error(format!("--{e}")),
         // A plan error names the request's field: here, the option.
         Err(Refused::Request(e @ crate::Error::Plan(_))) => return usage_error(format!("--{e}")),
         Err(Refused::Request(e)) => return usage_error(e),

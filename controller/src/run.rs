@@ -17,20 +17,22 @@
 use crate::config::Config;
 use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
-use crate::options::{OutputDefault, RunOptions};
+use crate::options::{OutputDefault, ResolveError, RunOptions};
 use crate::pool::Pool;
 use crate::result::RunResult;
 use crate::spec::{Mode, RunSpec};
 use crate::status::Outcome;
-use crate::stdio::Stdio;
+use crate::stdio::{Stdio, StdioError};
 
 /// Why a run never started: the request itself is wrong (a usage error: the CLI exits 2,
 /// a batch answers `internal_error`), or its output could not be delivered.
 #[derive(Debug)]
 pub enum Refused {
-    /// A bad option, profile, path or limit; the text starts with the option's name
-    /// (`stdin /x: ...`), to which the CLI adds its `--`.
-    Usage(String),
+    /// A profile or option the mode cannot honour; the message starts with the option's
+    /// name (`profile: ...`), to which the CLI adds its `--`.
+    Resolve(ResolveError),
+    /// A stdio path refused or failed; the message starts with the option's name.
+    Stdio(StdioError),
     /// A request the sandbox refused as it made it (a bind source missing, a NUL byte); the
     /// text says all.
     Request(Error),
@@ -49,12 +51,8 @@ pub fn run(
     pool: Option<&Pool>,
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
-    let resolved = options
-        .resolve(config)
-        .map_err(|e| Refused::Usage(e.to_string()))?;
-    let stdio = options
-        .open_stdio(unnamed)
-        .map_err(|e| Refused::Usage(e.to_string()))?;
+    let resolved = options.resolve(config).map_err(Refused::Resolve)?;
+    let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
     let (config, spec) = (&resolved.config, &resolved.spec);
     let pooled = pool.filter(|_| {
         options.mode == Mode::Container && config.root == ContainerConfig::default().root
