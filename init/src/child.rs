@@ -12,9 +12,9 @@ use runbox_shared::{Failure, Run, Step, MAX_ARGS, MAX_ENV};
 const PATH_MAX: usize = 4096;
 
 /// Becomes the program, or exits 127 with a failure record.
-pub fn exec(run: &Run<'_>, fds: &[i32], record_page: *mut u8) -> ! {
+pub fn exec(run: &Run<'_>, fds: &[i32], record_page: sys::SharedPage) -> ! {
     let Err(failure) = prepare_and_exec(run, fds, record_page);
-    sys::put_record(record_page, Some(failure));
+    record_page.put_failure(Some(failure));
     // Whoever waits for a listener hand-over learns there will be none.
     let handover = crate::handover::Handover::at(record_page);
     handover.abandon();
@@ -35,7 +35,7 @@ fn fail(step: Step, errno: sys::Errno, index: usize) -> Failure {
 fn prepare_and_exec(
     run: &Run<'_>,
     fds: &[i32],
-    record_page: *mut u8,
+    record_page: sys::SharedPage,
 ) -> Result<Infallible, Failure> {
     // Init blocks every signal; the program starts with none blocked.
     sys::sigprocmask(sys::SIG_SETMASK, 0).map_err(|e| fail(Step::RestoreSignals, e, 0))?;

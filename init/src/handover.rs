@@ -28,10 +28,10 @@ pub struct Handover(protocol::Handover<'static>);
 
 impl Handover {
     /// The hand-over's words in `page`.
-    pub fn at(page: *mut u8) -> Handover {
+    pub fn at(page: sys::SharedPage) -> Handover {
         Handover(protocol::Handover::new(
-            sys::shared_u32::<STATE_OFFSET>(page),
-            sys::shared_u32::<FD_OFFSET>(page),
+            page.word::<STATE_OFFSET>(),
+            page.word::<FD_OFFSET>(),
         ))
     }
 

@@ -53,7 +53,7 @@ struct Ready {
     /// Reports SIGCHLD, which stays blocked.
     signals: i32,
     /// The page the forked child writes its failure record to.
-    record_page: *mut u8,
+    record_page: sys::SharedPage,
 }
 
 fn start() -> sys::Result<Ready> {

@@ -7,7 +7,7 @@ use runbox_shared::{self as wire, Exit, Failure, Finished, KillReason, Reply, Re
 
 /// Runs one program and returns the reply that ends the run.
 pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
-    sys::put_record::<Option<Failure>>(ready.record_page, None);
+    ready.record_page.put_failure(None);
     let handover = Handover::at(ready.record_page);
     handover.reset();
     let start = sys::monotonic_us();
@@ -46,7 +46,7 @@ pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
     }
     kill_and_reap_all(ready.signals);
 
-    if let Some(failure) = sys::get_record::<Option<Failure>>(ready.record_page) {
+    if let Some(failure) = ready.record_page.failure() {
         return Reply::Failed(failure);
     }
     match ended {

@@ -8,6 +8,7 @@
 
 use core::mem::size_of;
 use core::sync::atomic::AtomicU32;
+use runbox_shared::Failure;
 use syscalls::{syscall, Sysno};
 
 /// A positive errno value.
@@ -334,15 +335,6 @@ pub fn notif_recv(listener: i32) -> Result<(u32, u32)> {
     Ok(notif_call(&notif.0))
 }
 
-/// The `u32` at `OFFSET` in the shared page, seen as an atomic by both processes.
-pub fn shared_u32<const OFFSET: usize>(page: *mut u8) -> &'static AtomicU32 {
-    const { assert!(OFFSET.is_multiple_of(4) && OFFSET + 4 <= 4096) };
-    // SAFETY: page is the 4096-byte shared mapping from `shared_page`, never unmapped, so
-    // the reference lives as long as the process; the offset is in bounds and 4-aligned
-    // (checked at compile time above). All accesses to these words are atomic.
-    unsafe { &*(page.add(OFFSET) as *const AtomicU32) }
-}
-
 /// `execve(path, argv, envp)`; only returns on failure.
 ///
 /// # Safety
@@ -441,9 +433,14 @@ pub fn umask(mask: u32) {
     let _ = unsafe { syscall!(Sysno::umask, mask) };
 }
 
-/// One shared, anonymous, read-write page (`mmap(MAP_SHARED | MAP_ANONYMOUS)`), which a
-/// forked child writes and init reads: the child's failure record, with no syscall per run.
-pub fn shared_page() -> Result<*mut u8> {
+/// One shared, anonymous, read-write page that init and its forked child both see: the
+/// child's failure record at its start, and the listener hand-over's words (at offsets the
+/// protocol crate fixes). Made once by [`shared_page`], never unmapped.
+#[derive(Clone, Copy)]
+pub struct SharedPage(*mut u8);
+
+/// `mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS)`.
+pub fn shared_page() -> Result<SharedPage> {
     const PROT_RW: usize = 3;
     const MAP_SHARED_ANON: usize = 0x01 | 0x20;
     #[cfg(target_arch = "arm")]
@@ -452,23 +449,39 @@ pub fn shared_page() -> Result<*mut u8> {
     const MMAP: Sysno = Sysno::mmap;
     // SAFETY: a fresh anonymous mapping aliases no memory of ours.
     check(unsafe { syscall!(MMAP, 0, 4096, PROT_RW, MAP_SHARED_ANON, -1isize, 0) })
-        .map(|p| p as *mut u8)
+        .map(|p| SharedPage(p as *mut u8))
 }
 
-/// Writes the child's failure record into the shared page.
-pub fn put_record<T: Copy>(page: *mut u8, value: T) {
-    const { assert!(size_of::<T>() <= 4096) };
-    // SAFETY: page is the 4096-byte shared mapping made by `shared_page`, page-aligned and so
-    // aligned for any T, and T fits as checked above. Only the child writes it, while init
-    // waits; init reads it only after the child is gone.
-    unsafe { core::ptr::write_volatile(page as *mut T, value) }
+impl SharedPage {
+    /// Writes the child's failure record (or init's empty one) at the page's start.
+    pub fn put_failure(self, value: Option<Failure>) {
+        const { assert!(size_of::<Option<Failure>>() <= FAILURE_BYTES) };
+        // SAFETY: the page is 4096 bytes from `shared_page`, page-aligned and so aligned for
+        // any type, and the record fits before the hand-over's words (checked above). Only
+        // the child writes it, while init waits; init reads it only after the child is gone.
+        unsafe { core::ptr::write_volatile(self.0 as *mut Option<Failure>, value) }
+    }
+
+    /// The record last written by [`put_failure`](Self::put_failure).
+    pub fn failure(self) -> Option<Failure> {
+        // SAFETY: as in put_failure; init writes the empty record before each fork, so a
+        // valid value is always there.
+        unsafe { core::ptr::read_volatile(self.0 as *const Option<Failure>) }
+    }
+
+    /// The `u32` at `OFFSET` in the page, seen as an atomic by both processes.
+    pub fn word<const OFFSET: usize>(self) -> &'static AtomicU32 {
+        const { assert!(OFFSET.is_multiple_of(4) && OFFSET >= FAILURE_BYTES && OFFSET + 4 <= 4096) };
+        // SAFETY: the page is 4096 bytes from `shared_page`, never unmapped, so the reference
+        // lives as long as the process; the offset is in bounds, 4-aligned and past the
+        // failure record (checked at compile time above). All accesses to these words are
+        // atomic.
+        unsafe { &*(self.0.add(OFFSET) as *const AtomicU32) }
+    }
 }
 
-/// Reads the record written by `put_record`.
-pub fn get_record<T: Copy>(page: *mut u8) -> T {
-    // SAFETY: as in put_record; init has always written a valid T first (the empty record).
-    unsafe { core::ptr::read_volatile(page as *const T) }
-}
+/// The bytes at the page's start that the failure record may take.
+const FAILURE_BYTES: usize = 64;
 
 // ---------------------------------------------------------------------------------------
 // Process entry: no libc, so `_start` is ours. The kernel leaves argc, argv and envp on the
