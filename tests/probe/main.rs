@@ -268,6 +268,7 @@ fn main() {
                 "userfaultfd" => libc::SYS_userfaultfd,
                 "io_uring_setup" => libc::SYS_io_uring_setup,
                 "socket" => libc::SYS_socket,
+                "socketpair" => libc::SYS_socketpair,
                 "personality" => libc::SYS_personality,
                 "reboot" => libc::SYS_reboot,
                 "open_by_handle_at" => libc::SYS_open_by_handle_at,

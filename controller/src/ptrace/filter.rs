@@ -48,6 +48,9 @@ pub const REFUSED: &[&str] = &[
     "io_setup",
     "io_uring_setup",
     "socket",
+    // A datagram end of a pair, untied by connect(AF_UNSPEC), sends to any Unix address of
+    // the host's: another run's (to share memory and race its checks) or a service's.
+    "socketpair",
     "socketcall",
     "ptrace",
     "process_vm_readv",
@@ -225,6 +228,7 @@ mod tests {
             assert_eq!(verdict(&p, arch, "read"), Action::Allow.ret());
             assert_eq!(verdict(&p, arch, "munmap"), Action::Allow.ret());
             assert_eq!(verdict(&p, arch, "socket"), Action::Errno(EPERM).ret());
+            assert_eq!(verdict(&p, arch, "socketpair"), Action::Errno(EPERM).ret());
             assert_eq!(
                 verdict(&p, arch, "process_vm_readv"),
                 Action::Errno(EPERM).ret()

@@ -159,18 +159,47 @@ pub fn trace(main: libc::pid_t, rules: &Rules<'_>, watch: &Watch) -> io::Result<
         cpu: HashMap::new(),
         out: Traced::default(),
     };
+    // The watchdog wakes this thread (EINTR) while a killed run is not done.
+    static WAKE: std::sync::OnceLock<io::Result<()>> = std::sync::OnceLock::new();
+    if let Err(e) = WAKE.get_or_init(|| process::wake_on(super::watchdog::WAKE_SIGNAL)) {
+        return Err(io::Error::new(
+            e.kind(),
+            format!("install the tracer's wake-up: {e}"),
+        ));
+    }
+    watch.tracer_is(process::thread_id());
+    let mut failed: Option<io::Error> = None;
     loop {
         let next = match tracer.held.pop_front() {
             Some(event) => Some(event),
-            None => match process::wait4(-1, libc::__WALL | libc::__WNOTHREAD) {
-                Ok(event) => event,
+            None => match tracer.wait(libc::__WALL | libc::__WNOTHREAD) {
+                Ok(Waited::Event(event)) => event,
+                Ok(Waited::Released) => None,
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => break,
                 Err(e) => return Err(e),
             },
         };
-        if let Some((tid, status, usage)) = next {
-            tracer.event(tid, status, &usage)?;
+        let Some((tid, status, usage)) = next else {
+            continue;
+        };
+        if failed.is_some() {
+            // Draining after a failure: every stop let go, every exit noted, to the end.
+            match stop_event(status) {
+                Some(_) => drop(tracer.resume(tid, Resume::Cont(0))),
+                None => tracer.exited(tid, status, &usage),
+            }
+            continue;
         }
+        if let Err(e) = tracer.event(tid, status, &usage) {
+            // The run cannot be seen through: killed, and every stop released so that
+            // its processes can die (a stopped tracee never would) and be reaped here.
+            tracer.watch.kill_all(Killed::Tracer);
+            tracer.release_all();
+            failed = Some(e);
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     tracer.out.cpu = tracer.cpu.values().sum();
     Ok(tracer.out)
@@ -198,7 +227,42 @@ fn gone_is_fine(result: io::Result<()>) -> io::Result<()> {
     }
 }
 
+/// What a wait of the tracer's brought.
+enum Waited {
+    /// A stop or an exit (`None`: nothing yet, under WNOHANG).
+    Event(Option<Event>),
+    /// The run was killed while the wait blocked: every stop was released, the hold over.
+    Released,
+}
+
 impl Tracer<'_> {
+    /// `wait4(-1, flags)`. Woken by the watchdog once the run is killed, it lets every
+    /// tracee go (held stops, a hold waiting for a call that a group exit keeps from
+    /// returning): all of them are being killed, and only run on to their end.
+    fn wait(&mut self, flags: libc::c_int) -> io::Result<Waited> {
+        loop {
+            match process::wait4_once(-1, flags) {
+                Ok(event) => return Ok(Waited::Event(event)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if self.watch.killed().is_some() {
+                        self.release_all();
+                        return Ok(Waited::Released);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Resumes every tracee that is stopped, and forgets the held stops.
+    fn release_all(&mut self) {
+        let stopped: Vec<libc::pid_t> = self.tracees.keys().copied().collect();
+        for tid in stopped {
+            let _ = self.resume(tid, Resume::Cont(0));
+        }
+        self.held.clear();
+    }
+
     /// Resumes a stopped tracee.
     fn resume(&mut self, tid: libc::pid_t, how: Resume) -> io::Result<()> {
         let result = match how {
@@ -469,9 +533,10 @@ impl Tracer<'_> {
         let tgid = self.tracees.get(&tid).map_or(tid, |t| t.tgid);
         // Until its exit stop, every other tracee's stop is kept for later.
         loop {
-            let (pid, status, usage) = match process::wait4(-1, libc::__WALL | libc::__WNOTHREAD) {
-                Ok(Some(event)) => event,
-                Ok(None) => continue,
+            let (pid, status, usage) = match self.wait(libc::__WALL | libc::__WNOTHREAD) {
+                Ok(Waited::Event(Some(event))) => event,
+                Ok(Waited::Event(None)) => continue,
+                Ok(Waited::Released) => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(()),
                 Err(e) => return Err(e),
             };
@@ -537,12 +602,17 @@ impl Tracer<'_> {
             } else {
                 flags
             };
-            let (pid, status, usage) = match process::wait4(-1, flags) {
-                Ok(Some(event)) => event,
-                Ok(None) => {
+            let (pid, status, usage) = match self.wait(flags) {
+                Ok(Waited::Event(Some(event))) => event,
+                Ok(Waited::Event(None)) => {
+                    if self.watch.killed().is_some() {
+                        self.release_all();
+                        return Ok(false);
+                    }
                     std::thread::sleep(Duration::from_micros(50));
                     continue;
                 }
+                Ok(Waited::Released) => return Ok(false),
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(false),
                 Err(e) => return Err(e),
             };

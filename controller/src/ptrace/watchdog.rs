@@ -30,7 +30,17 @@ struct State {
     gone_cpu: Duration,
     killed: Option<Killed>,
     done: bool,
+    /// The tracer's thread, woken (see [`WAKE_SIGNAL`]) while a killed run is not done.
+    tracer: Option<libc::pid_t>,
 }
+
+/// The signal that wakes the tracer from a blocking wait: once the run is killed, a tracer
+/// holding stops for a checked call (whose tracees a group exit may never let report)
+/// releases them all, so the run ends at its limit whatever it was doing.
+pub const WAKE_SIGNAL: libc::c_int = libc::SIGURG;
+
+/// How often a killed run's tracer is woken until it is done.
+const WAKE_EVERY: Duration = Duration::from_millis(20);
 
 /// What the tracer and the watchdog share.
 #[derive(Debug, Default)]
@@ -68,11 +78,18 @@ impl Watch {
     pub fn kill_all(&self, why: Killed) {
         let mut state = self.lock();
         kill(&mut state, why);
+        // The watchdog, asleep until its next check, now wakes the tracer until it is done.
+        self.wake.notify_all();
     }
 
     /// Why the run was killed, if it was.
     pub fn killed(&self) -> Option<Killed> {
         self.lock().killed
+    }
+
+    /// The tracer runs on this thread (its kernel id): wake it while a killed run is not done.
+    pub fn tracer_is(&self, tid: libc::pid_t) {
+        self.lock().tracer = Some(tid);
     }
 
     /// The tracer is done: the watchdog stops.
@@ -101,6 +118,13 @@ impl Watch {
                     let left = deadline.map_or(Duration::MAX, |at| at - now);
                     sleep = next_check(time, cpu, cpus).min(left);
                 }
+            }
+            if state.killed.is_some() {
+                // Killed, not done: the tracer may be waiting for stops that cannot come.
+                if let Some(tid) = state.tracer {
+                    let _ = crate::sys::process::wake_thread(tid, WAKE_SIGNAL);
+                }
+                sleep = WAKE_EVERY;
             }
             state = match self.wake.wait_timeout(state, sleep) {
                 Ok((state, _)) => state,

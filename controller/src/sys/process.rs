@@ -55,6 +55,47 @@ pub fn wait4(
     }
 }
 
+/// `wait4(pid, &status, flags, &rusage)` once: an interruption is `Interrupted`, for a
+/// caller that a signal wakes on purpose ([`wake_on`]).
+pub fn wait4_once(
+    pid: libc::pid_t,
+    flags: libc::c_int,
+) -> io::Result<Option<(libc::pid_t, libc::c_int, libc::rusage)>> {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: status and usage are live and of the kernel's layouts.
+    match check(unsafe { libc::wait4(pid, &mut status, flags, &mut usage) })? {
+        0 => Ok(None),
+        pid => Ok(Some((pid, status, usage))),
+    }
+}
+
+/// Installs, once per process, a handler that does nothing for `signal`, without
+/// `SA_RESTART`: sent to a thread with [`wake_thread`], it makes that thread's blocking
+/// call return `EINTR`, and nothing else.
+pub fn wake_on(signal: libc::c_int) -> io::Result<()> {
+    extern "C" fn nothing(_: libc::c_int) {}
+    // SAFETY: an all-zero sigaction is a valid value to fill in.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = nothing as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: action is a live sigaction whose handler is async-signal-safe (it does
+    // nothing); the old action is not asked for.
+    check(unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) }).map(drop)
+}
+
+/// `tgkill(getpid(), tid, signal)`: a signal to one thread of this process.
+pub fn wake_thread(tid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: no memory is involved.
+    check(unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, signal) }).map(drop)
+}
+
+/// `gettid()`.
+pub fn thread_id() -> libc::pid_t {
+    // SAFETY: no arguments, no memory.
+    unsafe { libc::gettid() }
+}
+
 /// `kill(pid, sig)`.
 pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: no memory is involved.
