@@ -892,10 +892,10 @@ fn a_threaded_run_killed_at_its_limit_always_ends() {
     // killed at their time limit while one was held for the other's call) never returned,
     // and a batch never answered the line. Under `timeout`: a hang fails, not stalls.
     let (_built, open_loop) = program("open-loop");
-    let lines: String = (0..20)
+    let lines: String = (0..30)
         .map(|i| {
             format!(
-                "{{\"id\":\"{i}\",\"mode\":\"ptrace\",\"argv\":[\"{open_loop}\"],\"processes\":2,\"time\":\"200ms\",\"wall\":\"300ms\"}}\n"
+                "{{\"id\":\"{i}\",\"mode\":\"ptrace\",\"argv\":[\"{open_loop}\",\"6\"],\"processes\":8,\"time\":\"200ms\",\"wall\":\"300ms\"}}\n"
             )
         })
         .collect();
@@ -916,7 +916,7 @@ fn a_threaded_run_killed_at_its_limit_always_ends() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "the batch ended by itself");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(text.lines().count(), 20, "every line answered: {text}");
+    assert_eq!(text.lines().count(), 30, "every line answered: {text}");
     for line in text.lines() {
         assert!(
             line.contains("\"status\":\"time_limit_exceeded\""),

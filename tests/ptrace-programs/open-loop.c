@@ -1,7 +1,8 @@
-/* open-loop: two threads open and close /dev/null for ever (each open a checked call that
- * holds the other thread still), until runbox's time limit kills them. */
+/* open-loop [THREADS]: THREADS threads (default 2) open and close /dev/null for ever, each
+ * open a checked call that holds the others still, until runbox's time limit kills them. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static void *loop(void *unused) {
@@ -13,9 +14,12 @@ static void *loop(void *unused) {
     return NULL;
 }
 
-int main(void) {
-    pthread_t other;
-    pthread_create(&other, NULL, loop, NULL);
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    for (int i = 1; i < threads; i++) {
+        pthread_t other;
+        pthread_create(&other, NULL, loop, NULL);
+    }
     loop(NULL);
     return 0;
 }
