@@ -17,7 +17,7 @@
 //! - `flood-ignoring PATH`: ignores SIGXFSZ and writes PATH until a write fails, exits 0;
 //! - `fork-count`: forks sleeping children until fork fails, prints how many it made;
 //! - `thread-count`: starts sleeping threads until that fails, prints how many it made;
-//! - `syscall NAME [ARG0]`: makes that call (other arguments 0, or harmless) and prints
+//! - `syscall NAME|NUMBER [ARG0]`: makes that call (other arguments 0, or harmless) and prints
 //!   `ok` or `errno N`;
 //! - `open PATH r|w`: opens PATH for reading, or for writing (created), prints `ok` or
 //!   `errno N`;
@@ -272,7 +272,10 @@ fn main() {
                 "personality" => libc::SYS_personality,
                 "reboot" => libc::SYS_reboot,
                 "open_by_handle_at" => libc::SYS_open_by_handle_at,
-                other => panic!("no such call here: {other}"),
+                // A number: that call, as the filter sees it.
+                other => other
+                    .parse::<i64>()
+                    .unwrap_or_else(|_| panic!("no such call here: {other}")),
             };
             // socket needs a valid type to get past the kernel's own checks: SOCK_STREAM.
             let arg1: i64 = if nr == libc::SYS_socket { 1 } else { 0 };
