@@ -931,3 +931,25 @@ fn a_threaded_run_killed_at_its_limit_always_ends() {
     }
     assert_nothing_left("threads killed at their limit");
 }
+
+#[test]
+fn a_script_interpreter_outside_the_sets_is_never_run() {
+    let _serial = one_at_a_time();
+    // Found by a hostile review: the kernel opens a script's `#!` interpreter (and an ELF's
+    // loader) itself, with no call the tracer sees; it ran any host binary.
+    let (_built, shebang) = program("shebang");
+    let outside = TempDir::new("ptrace-interpreter");
+    let target = outside.join("secret-program");
+    std::fs::copy("/bin/true", &target).unwrap();
+    let ran = run("ptrace", &[], &[&shebang, &target]);
+    assert_eq!(ran.status(), "file_access_denied", "{ran:?}");
+    assert_eq!(
+        ran.result["detail"].as_str(),
+        Some(format!("execve {target} (read)").as_str()),
+        "{ran:?}"
+    );
+    // Allowed, it runs as a script's interpreter should.
+    let ran = run("ptrace", &["--allow-read", &target], &[&shebang, &target]);
+    assert_eq!(ran.status(), "ok", "{ran:?}");
+    assert_nothing_left("interpreters");
+}

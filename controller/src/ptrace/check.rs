@@ -31,6 +31,9 @@ pub trait View {
     fn readlink(&self, path: &Path) -> Option<PathBuf>;
     /// Whether anything (a link included) is at `path`.
     fn exists(&self, path: &Path) -> bool;
+    /// The interpreter that executing the file at `path` (resolved) would load: a `#!`
+    /// line's, or an ELF's `PT_INTERP` ([`super::interpreter`]).
+    fn interpreter(&self, path: &Path) -> Option<Vec<u8>>;
 }
 
 /// What the tracer does with the call.
@@ -85,6 +88,7 @@ pub fn check(
                 empty_is_dirfd: at_flags & AT_EMPTY_PATH != 0,
                 on_fd: call.on_fd,
                 reads_link: matches!(call.name, "readlink" | "readlinkat"),
+                executes: matches!(call.name, "execve" | "execveat"),
                 access,
                 follow,
             },
@@ -104,6 +108,8 @@ struct Target {
     on_fd: OnFd,
     /// readlink: reading a link's target.
     reads_link: bool,
+    /// execve: what the file loads (its interpreter, its loader) is judged too.
+    executes: bool,
     access: Access,
     follow: bool,
 }
@@ -161,7 +167,10 @@ fn check_one(view: &dyn View, caller: Caller, policy: &FilePolicy, t: Target) ->
         Ok(path) => {
             let shown = as_self(&path, caller);
             if policy.allows(&shown, t.access) {
-                Decision::Allow
+                match t.executes {
+                    true => check_interpreters(view, caller, policy, path),
+                    false => Decision::Allow,
+                }
             } else if t.reads_link
                 && view.readlink(&path).is_none()
                 && view.exists(&path)
@@ -190,6 +199,44 @@ fn check_one(view: &dyn View, caller: Caller, policy: &FilePolicy, t: Target) ->
     }
 }
 
+/// An exec of `file` (allowed): each interpreter it loads in turn (a `#!` line's, which
+/// may be a script again, then an ELF's loader), which the kernel opens with no call of its
+/// own, must be readable too. The kernel's own depth limit (4 scripts) is kept, plus the
+/// loader.
+fn check_interpreters(
+    view: &dyn View,
+    caller: Caller,
+    policy: &FilePolicy,
+    mut file: PathBuf,
+) -> Decision {
+    for _ in 0..6 {
+        let Some(raw) = view.interpreter(&file) else {
+            return Decision::Allow;
+        };
+        let raw = PathBuf::from(OsStr::from_bytes(&raw));
+        let base = match raw.is_absolute() {
+            true => Some(PathBuf::from("/")),
+            false => view.cwd(),
+        };
+        let Some(base) = base else {
+            return Decision::Fail(libc::ENOENT);
+        };
+        let Ok(path) = resolve(&raw, &base, caller, true, &|p| view.readlink(p)) else {
+            return Decision::Fail(libc::ENOENT);
+        };
+        let shown = as_self(&path, caller);
+        if !policy.allows(&shown, Access::Read) {
+            return Decision::Deny {
+                path: shown,
+                access: Access::Read,
+            };
+        }
+        file = path;
+    }
+    // Deeper than the kernel goes: it would fail the exec with ELOOP.
+    Decision::Fail(libc::ELOOP)
+}
+
 /// `/proc/<the caller's pid>/...` as `/proc/self/...`, which is how policies name it.
 fn as_self(path: &Path, caller: Caller) -> PathBuf {
     let own = Path::new("/proc").join(caller.pid.to_string());
@@ -214,6 +261,8 @@ mod tests {
         cwd: String,
         fds: BTreeMap<i32, String>,
         links: BTreeMap<PathBuf, PathBuf>,
+        /// What each file's exec loads (`#!` or `PT_INTERP`).
+        interpreters: BTreeMap<PathBuf, String>,
     }
 
     impl View for Fake {
@@ -236,6 +285,9 @@ mod tests {
         fn exists(&self, path: &Path) -> bool {
             path != Path::new("/etc/missing")
         }
+        fn interpreter(&self, path: &Path) -> Option<Vec<u8>> {
+            self.interpreters.get(path).map(|s| s.as_bytes().to_vec())
+        }
     }
 
     const P1: u64 = 0x1000;
@@ -255,6 +307,7 @@ mod tests {
                 ("/proc/42/fd/5".into(), "/etc/shadow".into()),
             ]
             .into(),
+            interpreters: BTreeMap::new(),
         }
     }
 
@@ -281,6 +334,34 @@ mod tests {
     }
 
     const AT: u64 = AT_FDCWD as u32 as u64; // as a 32-bit register would hold it, too
+
+    #[test]
+    fn an_exec_is_judged_for_what_the_kernel_loads_with_it() {
+        let mut view = fake(&[(P1, "/w/script"), (P2, "/w/prog")]);
+        let exec = |view: &Fake, at| decide("execve", [at, 0, 0, 0, 0, 0], view);
+        // A script whose interpreter is outside the sets: denied, naming the interpreter.
+        view.interpreters
+            .insert("/w/script".into(), "/root/judge/solution".into());
+        assert_eq!(
+            exec(&view, P1),
+            denied("/root/judge/solution", Access::Read)
+        );
+        // A script run by an allowed interpreter, itself an ELF with an allowed loader.
+        view.interpreters
+            .insert("/w/script".into(), "/usr/bin/python3".into());
+        view.interpreters
+            .insert("/usr/bin/python3".into(), "/usr/lib/ld.so".into());
+        assert_eq!(exec(&view, P1), Decision::Allow);
+        // An ELF whose PT_INTERP is a file outside the sets; a relative one from the cwd.
+        view.interpreters
+            .insert("/w/prog".into(), "/etc/shadow".into());
+        assert_eq!(exec(&view, P2), denied("/etc/shadow", Access::Read));
+        view.interpreters.insert("/w/prog".into(), "loader".into());
+        assert_eq!(exec(&view, P2), Decision::Allow); // /w/loader: in the write set
+                                                      // Scripts naming each other for ever: the kernel's ELOOP.
+        view.interpreters.insert("/w/prog".into(), "/w/prog".into());
+        assert_eq!(exec(&view, P2), Decision::Fail(libc::ELOOP));
+    }
 
     #[test]
     fn opens_are_judged_by_their_flags() {

@@ -15,6 +15,7 @@ pub mod calls;
 pub mod check;
 pub mod cpu;
 pub mod filter;
+pub mod interpreter;
 pub mod launch;
 pub mod path;
 pub mod program;

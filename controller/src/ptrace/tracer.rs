@@ -739,6 +739,21 @@ impl View for Live {
     fn exists(&self, path: &Path) -> bool {
         std::fs::symlink_metadata(path).is_ok()
     }
+
+    fn interpreter(&self, path: &Path) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        // The file the policy lets the program read: its header only, to judge what the
+        // kernel would load with it; nothing of it reaches the program.
+        let file = std::fs::File::open(path).ok()?;
+        let mut header = [0u8; 256];
+        let n = file.read_at(&mut header, 0).ok()?;
+        let read_at = |offset: u64, len: usize| {
+            let mut buf = vec![0u8; len.min(64 << 10)];
+            let n = file.read_at(&mut buf, offset).ok()?;
+            (n == buf.len()).then_some(buf)
+        };
+        super::interpreter::interpreter(&header[..n], &read_at)
+    }
 }
 
 #[cfg(test)]
