@@ -953,3 +953,24 @@ fn a_script_interpreter_outside_the_sets_is_never_run() {
     assert_eq!(ran.status(), "ok", "{ran:?}");
     assert_nothing_left("interpreters");
 }
+
+#[test]
+fn a_process_that_exits_while_a_thread_is_held_ends_as_it_exited() {
+    let _serial = one_at_a_time();
+    // Found by a hostile review: a leader killed by its process's exit_group may skip its
+    // exit stop (a fatal signal pending), and the tracer waited for it while holding the
+    // others: about 1 run in 10 ended only at its wall limit, time_limit_exceeded.
+    let (_built, program_path) = program("exit-while-held");
+    let lines: String = (0..30)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"{i}\",\"mode\":\"ptrace\",\"argv\":[\"{program_path}\"],\"processes\":8,\"time\":\"2s\",\"wall\":\"3s\"}}\n"
+            )
+        })
+        .collect();
+    for result in batch(&lines, 2) {
+        assert_eq!(result["status"], "ok", "{result}");
+        assert_eq!(result["exit_code"], 0, "{result}");
+    }
+    assert_nothing_left("exits while held");
+}

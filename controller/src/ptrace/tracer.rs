@@ -578,24 +578,29 @@ impl Tracer<'_> {
     /// robust futex list are still to be written), which is held like any stop.
     fn hold_others(&mut self, tid: libc::pid_t) -> io::Result<bool> {
         // A process's leader that has exited while its other threads go on is a zombie
-        // that reports nothing until they end: it is waited for until it is one.
+        // that reports nothing until they end: it is waited for until it is one. (Killed
+        // with its process, a leader may not even stop at its exit first: the kernel skips
+        // the stop when a fatal signal is pending. A zombie runs nothing either way.)
+        // (pid, whether it may end without a word: an exiting thread, or a leader)
         let others = |t: &HashMap<libc::pid_t, Tracee>| -> Vec<(libc::pid_t, bool)> {
             t.iter()
                 .filter(|(&p, tr)| p != tid && tr.running && !tr.in_vfork)
-                .filter(|(&p, tr)| !(tr.exiting && p == tr.tgid && is_zombie(p)))
-                .map(|(&p, tr)| (p, tr.exiting))
+                .filter(|(&p, tr)| !(p == tr.tgid && is_zombie(p)))
+                .map(|(&p, tr)| (p, tr.exiting || p == tr.tgid))
                 .collect()
         };
         for (pid, _) in others(&self.tracees) {
             gone_is_fine(ptrace::interrupt(pid))?;
         }
+        let mut idle = 0u32;
         loop {
             let left = others(&self.tracees);
             if left.is_empty() {
                 return Ok(true);
             }
-            // Only exiting ones left, which may never report: look again shortly.
-            let only_exiting = left.iter().all(|&(_, exiting)| exiting);
+            // Only ones left that may never report (an exiting thread; a leader, which may
+            // turn zombie silently): look again shortly instead of blocking.
+            let only_exiting = left.iter().all(|&(_, silent)| silent);
             let flags = libc::__WALL | libc::__WNOTHREAD;
             let flags = if only_exiting {
                 flags | libc::WNOHANG
@@ -609,7 +614,12 @@ impl Tracer<'_> {
                         self.release_all();
                         return Ok(false);
                     }
-                    std::thread::sleep(Duration::from_micros(50));
+                    // Its stop usually comes within microseconds: yield first, then sleep.
+                    idle += 1;
+                    match idle {
+                        0..=32 => std::thread::yield_now(),
+                        _ => std::thread::sleep(Duration::from_micros(50)),
+                    }
                     continue;
                 }
                 Ok(Waited::Released) => return Ok(false),
