@@ -898,13 +898,7 @@ fn a_threaded_run_killed_at_its_limit_always_ends() {
     // killed at their time limit while one was held for the other's call) never returned,
     // and a batch never answered the line. Under `timeout`: a hang fails, not stalls.
     let (_built, open_loop) = program("open-loop");
-    let lines: String = (0..30)
-        .map(|i| {
-            format!(
-                "{{\"id\":\"{i}\",\"mode\":\"ptrace\",\"argv\":[\"{open_loop}\",\"6\"],\"processes\":8,\"time\":\"200ms\",\"wall\":\"300ms\"}}\n"
-            )
-        })
-        .collect();
+    let lines = many_runs(30, &[&open_loop, "6"], "200ms", "300ms");
     let mut child = Command::new("timeout")
         .arg("60")
         .arg(runbox_bin())
@@ -961,16 +955,22 @@ fn a_process_that_exits_while_a_thread_is_held_ends_as_it_exited() {
     // exit stop (a fatal signal pending), and the tracer waited for it while holding the
     // others: about 1 run in 10 ended only at its wall limit, time_limit_exceeded.
     let (_built, program_path) = program("exit-while-held");
-    let lines: String = (0..30)
-        .map(|i| {
-            format!(
-                "{{\"id\":\"{i}\",\"mode\":\"ptrace\",\"argv\":[\"{program_path}\"],\"processes\":8,\"time\":\"2s\",\"wall\":\"3s\"}}\n"
-            )
-        })
-        .collect();
+    let lines = many_runs(30, &[&program_path], "2s", "3s");
     for result in batch(&lines, 2) {
         assert_eq!(result["status"], "ok", "{result}");
         assert_eq!(result["exit_code"], 0, "{result}");
     }
     assert_nothing_left("exits while held");
+}
+
+/// `n` batch lines running `argv` in ptrace mode with eight processes and these limits.
+fn many_runs(n: usize, argv: &[&str], time: &str, wall: &str) -> String {
+    let argv = serde_json::to_string(argv).unwrap();
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"{i}\",\"mode\":\"ptrace\",\"argv\":{argv},\"processes\":8,\"time\":\"{time}\",\"wall\":\"{wall}\"}}\n"
+            )
+        })
+        .collect()
 }
