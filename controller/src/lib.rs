@@ -3,6 +3,12 @@
 //! Runs untrusted programs under exact limits and reports what happened. Every entry (the
 //! CLI, `runbox batch`, the library) goes through one lifecycle, [`run::run`].
 //!
+//! **The API** an embedding judge uses: [`run()`] with [`RunOptions`] and a [`Config`] (and
+//! a [`Pool`] of warm containers, or the lower-level `Pool::run` with a [`RunSpec`]), which
+//! give a [`RunResult`] with its [`Status`], or an [`Error`]. The other modules are runbox's
+//! internals: public only for its own tests and benches, hidden from these docs, with no
+//! promise of stability.
+//!
 //! - [`container`]: a container with the embedded init (crate `runbox-init`) as PID 1, in
 //!   fresh user, pid, mount, ipc, uts, net and cgroup namespaces, on a read-only root of bind
 //!   mounts on a tmpfs ([`mount`]), without capabilities, serving runs over a socket
@@ -21,34 +27,60 @@
 //! `unsafe fn`s need the caller's word that the fds are its own.
 #![deny(unsafe_code)]
 
+// The seam. The modules above the line below are the API an embedding judge uses: one
+// lifecycle (`run::run` with `options::RunOptions`), its configuration (`config::Config`),
+// a warm pool (`pool::Pool`), a run described in the library's terms (`spec::RunSpec`), its
+// result (`result::RunResult`, `status::Status`) and the errors (`error::Error`). Every
+// other module is runbox's own: public only so that its tests and benches can reach in,
+// hidden from the docs, with no promise of stability.
+#[doc(hidden)]
 pub mod batch;
+#[doc(hidden)]
 pub mod cgroup;
+#[doc(hidden)]
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
 pub mod container;
 pub mod error;
+#[doc(hidden)]
 pub mod file_policy;
+#[doc(hidden)]
 pub mod given_path;
+#[doc(hidden)]
 pub mod leftovers;
+#[doc(hidden)]
 pub mod mount;
 pub mod options;
+#[doc(hidden)]
 pub mod output;
 pub mod pool;
+#[doc(hidden)]
 pub mod ptrace;
 pub mod result;
 pub mod run;
+#[doc(hidden)]
 pub mod sandbox_ids;
+#[doc(hidden)]
 pub mod seccomp;
 pub mod spec;
 pub mod status;
+#[doc(hidden)]
 pub mod stdio;
+#[doc(hidden)]
 pub mod supervise;
+#[doc(hidden)]
 pub mod sys;
+#[doc(hidden)]
 pub mod units;
 
 pub use container::{Container, ContainerConfig};
 pub use error::Error;
 pub use result::RunResult;
 pub use spec::{Limits, Mode, RunSpec};
+pub use config::Config;
+pub use options::{OutputDefault, RunOptions};
+pub use pool::Pool;
+pub use run::{run, Refused};
 pub use status::Outcome;
 pub use status::Status;
