@@ -74,13 +74,13 @@ pub mod sys;
 #[doc(hidden)]
 pub mod units;
 
+pub use config::Config;
 pub use container::{Container, ContainerConfig};
 pub use error::Error;
-pub use result::RunResult;
-pub use spec::{Limits, Mode, RunSpec};
-pub use config::Config;
 pub use options::{OutputDefault, RunOptions};
 pub use pool::Pool;
+pub use result::RunResult;
 pub use run::{run, Refused};
+pub use spec::{Limits, Mode, RunSpec};
 pub use status::Outcome;
 pub use status::Status;
