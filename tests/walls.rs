@@ -408,8 +408,14 @@ fn a_deep_tree_left_behind_loses_no_result() {
         );
         lines += &format!("{{\"id\":\"after-{i}\",\"argv\":[\"/bin/sh\",\"-c\",\"[ -z \\\"$(ls -A /tmp)$(ls -A /w)\\\" ]\"]}}\n");
     }
+    // ptrace mode's own work dir, on the host, nested by renames past PATH_MAX: its
+    // recursive removal overflowed a worker's stack and aborted the batch (exit 134).
+    let deep = probe_request("deep-ptrace", "ptrace", &["deep-renames", "20000"]);
+    lines += &deep.replacen("{", "{\"time\":\"10s\",\"wall\":\"30s\",", 1);
+    lines += "{\"id\":\"after-ptrace\",\"argv\":[\"/bin/true\"]}\n";
+    // The batch helper asserts that runbox exits 0.
     let results = batch(&lines, 1);
-    assert_eq!(results.len(), 6, "{results:?}");
+    assert_eq!(results.len(), 8, "{results:?}");
     for result in &results {
         assert_eq!(result["status"], "ok", "{result}");
     }

@@ -7,18 +7,20 @@
 //! races the removal, and no symbolic link is followed (entries are looked at with
 //! `lstat`).
 //!
-//! The walks are iterative and bounded ([`MAX_DEPTH`] levels, 10,000 entries looked at for
-//! sizes): a program that leaves a tree 20,000 directories deep must not overflow the
-//! controller's stack. A tree too deep to remove is an error: the container is then
-//! retired, and the kernel frees its tmpfs with it.
+//! The walks are iterative: a program that leaves a tree 20,000 directories deep must not
+//! overflow the controller's stack. The size scan looks at most [`MAX_DEPTH`] levels down
+//! and 10,000 entries; the removal goes all the way, one directory open at a time.
 
+use crate::sys::fs;
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The most directory entries whose sizes are looked at under /w and /tmp per run.
 const MAX_ENTRIES: usize = 10_000;
-/// The deepest directory runbox walks into, to look or to remove.
+/// The deepest directory the size scan looks into.
 pub const MAX_DEPTH: usize = 256;
 
 /// True when the size of a file the run wrote calls for `output_limit_exceeded`: it reached
@@ -34,7 +36,7 @@ pub fn is_full(size: u64, limit: u64) -> bool {
 pub fn sweep(limit: u64, outputs: &[BorrowedFd<'_>], dirs: &[(&Path, bool)]) -> io::Result<bool> {
     let mut full = outputs
         .iter()
-        .any(|&fd| crate::sys::fs::regular_file_size(fd).is_some_and(|size| is_full(size, limit)));
+        .any(|&fd| fs::regular_file_size(fd).is_some_and(|size| is_full(size, limit)));
     let mut budget = MAX_ENTRIES;
     for &(dir, remove) in dirs {
         match std::fs::symlink_metadata(dir) {
@@ -80,34 +82,40 @@ fn holds_full_file(dir: &Path, limit: u64, budget: &mut usize) -> bool {
     false
 }
 
-/// Removes everything in `dir` (not `dir` itself), without following symbolic links;
-/// deeper than [`MAX_DEPTH`] is an error.
+/// Removes everything in `dir` (not `dir` itself), however deep, without following
+/// symbolic links: iterative, with one directory open at a time (down by `openat` of a
+/// name, up by `..`), so that neither the stack nor `PATH_MAX` bounds the depth (a program
+/// can nest directories past both, by renames).
 pub fn empty_dir(dir: &Path) -> io::Result<()> {
-    // (directory, its depth, whether its entries are gone and it is to be removed)
-    let mut pending: Vec<(PathBuf, usize, bool)> = vec![(dir.to_path_buf(), 0, false)];
-    while let Some((path, depth, emptied)) = pending.pop() {
-        if emptied {
-            std::fs::remove_dir(&path)?;
-            continue;
-        }
-        if depth > 0 {
-            pending.push((path.clone(), depth, true));
-        }
-        for entry in std::fs::read_dir(&path)? {
+    let c = |name: &OsStr| {
+        CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    };
+    let mut here = fs::open_dir_at(None, &c(dir.as_os_str())?)?;
+    // The names from `dir` down to `here`.
+    let mut below: Vec<OsString> = Vec::new();
+    loop {
+        let mut subdir = None;
+        for entry in std::fs::read_dir(format!("/proc/self/fd/{}", here.as_raw_fd()))? {
             let entry = entry?;
-            if !entry.file_type()?.is_dir() {
-                std::fs::remove_file(entry.path())?;
-            } else if depth + 1 > MAX_DEPTH {
-                return Err(io::Error::other(format!(
-                    "{}: deeper than {MAX_DEPTH} directories",
-                    entry.path().display()
-                )));
+            if entry.file_type()?.is_dir() {
+                subdir.get_or_insert(entry.file_name());
             } else {
-                pending.push((entry.path(), depth + 1, false));
+                fs::unlink_at(here.as_fd(), &c(&entry.file_name())?, false)?;
             }
         }
+        if let Some(name) = subdir {
+            here = fs::open_dir_at(Some(here.as_fd()), &c(&name)?)?;
+            below.push(name);
+            continue;
+        }
+        // `here` is empty now: up, and remove it.
+        let Some(name) = below.pop() else {
+            return Ok(());
+        };
+        let parent = fs::open_dir_at(Some(here.as_fd()), c"..")?;
+        fs::unlink_at(parent.as_fd(), &c(&name)?, true)?;
+        here = parent;
     }
-    Ok(())
 }
 
 /// Removes `dir` and everything in it, as [`empty_dir`] does.
@@ -136,32 +144,31 @@ mod tests {
     }
 
     #[test]
-    fn a_deep_tree_is_looked_at_and_refused_without_recursion() {
+    fn a_tree_deeper_than_path_max_is_removed_whole_without_recursion() {
         let dir = temp("deep");
-        // Deeper than MAX_DEPTH.
-        let mut here = dir.clone();
-        for _ in 0..MAX_DEPTH + 10 {
-            here = here.join("d");
-            if std::fs::create_dir(&here).is_err() {
-                break;
-            }
+        // 3,000 levels by renames (each path short): deeper than PATH_MAX allows to name.
+        std::fs::create_dir(dir.join("d")).unwrap();
+        for _ in 0..3000 {
+            std::fs::create_dir(dir.join("up")).unwrap();
+            std::fs::rename(dir.join("d"), dir.join("up/d")).unwrap();
+            std::fs::rename(dir.join("up"), dir.join("d")).unwrap();
         }
         std::fs::write(dir.join("d/big"), vec![0u8; 100]).unwrap();
         let mut budget = MAX_ENTRIES;
         assert!(holds_full_file(&dir, 100, &mut budget));
-        let err = empty_dir(&dir).unwrap_err();
-        assert!(err.to_string().contains("deeper than 256"), "{err}");
-        // A tree within the bound goes whole, links not followed.
+        empty_dir(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        // Links are removed, never followed.
         let kept = temp("kept");
         std::fs::write(kept.join("file"), b"x").unwrap();
         let shallow = temp("shallow");
         std::fs::create_dir_all(shallow.join("a/b/c")).unwrap();
         std::os::unix::fs::symlink(&kept, shallow.join("a/b/c/link")).unwrap();
-        empty_dir(&shallow).unwrap();
-        assert_eq!(std::fs::read_dir(&shallow).unwrap().count(), 0);
+        std::os::unix::fs::symlink(&kept, shallow.join("dirlink")).unwrap();
+        remove_tree(&shallow).unwrap();
+        assert!(!shallow.exists());
         assert!(kept.join("file").exists(), "a link was followed");
-        for d in [&dir, &kept, &shallow] {
-            let _ = std::process::Command::new("rm").arg("-rf").arg(d).status();
-        }
+        remove_tree(&dir).unwrap();
+        remove_tree(&kept).unwrap();
     }
 }

@@ -39,6 +39,8 @@
 //! - `fallocate PATH MODE MIB`: fallocate(MODE) of MIB MiB on PATH (created), prints `ok`
 //!   or `errno N`;
 //! - `deep-tree DIR N`: makes a chain of N nested directories in DIR, prints `made`;
+//! - `deep-renames N`: nests a directory N levels deep in its working directory by renames
+//!   (every path short: deeper than `PATH_MAX` could name), prints `nested`;
 //! - `session`: prints `leader yes|no tty N`: whether it leads its session and process group,
 //!   and its controlling terminal's number (0: none);
 //! - `forge-results N`: sets O_NONBLOCK on its stdout and writes N forged result lines;
@@ -491,6 +493,15 @@ fn main() {
                 std::env::set_current_dir("d").unwrap();
             }
             println!("made");
+        }
+        Some("deep-renames") => {
+            std::fs::create_dir("d").unwrap();
+            for _ in 0..number(&argv, 2) {
+                std::fs::create_dir("up").unwrap();
+                std::fs::rename("d", "up/d").unwrap();
+                std::fs::rename("up", "d").unwrap();
+            }
+            println!("nested");
         }
         Some("session") => {
             // SAFETY: queries of our own ids.

@@ -38,7 +38,7 @@ impl WorkDir {
         static SWEPT: std::sync::Once = std::sync::Once::new();
         SWEPT.call_once(|| {
             crate::leftovers::sweep(&std::env::temp_dir(), NAME_PREFIX, |dir| {
-                let _ = std::fs::remove_dir_all(dir);
+                let _ = crate::output::remove_tree(dir);
             })
         });
         let path = std::env::temp_dir().join(crate::leftovers::name(NAME_PREFIX));
@@ -58,7 +58,8 @@ impl WorkDir {
 impl Drop for WorkDir {
     fn drop(&mut self) {
         if self.own {
-            let _ = std::fs::remove_dir_all(&self.path);
+            // However deep the run nested it (a recursive removal could overflow the stack).
+            let _ = crate::output::remove_tree(&self.path);
         }
     }
 }

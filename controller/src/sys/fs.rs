@@ -298,3 +298,21 @@ pub fn set_blocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: as above.
     check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) }).map(drop)
 }
+
+/// `openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)`, from the working
+/// directory when `dirfd` is `None`: a directory, never through a link.
+pub fn open_dir_at(dirfd: Option<std::os::fd::BorrowedFd<'_>>, name: Path) -> io::Result<OwnedFd> {
+    let at = dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: name is NUL-terminated; at is a live fd (borrowed) or AT_FDCWD.
+    let fd = check(unsafe { libc::openat(at, name.as_ptr(), flags) })?;
+    // SAFETY: openat returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `unlinkat(dirfd, name, AT_REMOVEDIR if dir)`.
+pub fn unlink_at(dirfd: std::os::fd::BorrowedFd<'_>, name: Path, dir: bool) -> io::Result<()> {
+    let flags = if dir { libc::AT_REMOVEDIR } else { 0 };
+    // SAFETY: name is NUL-terminated; dirfd is a live fd (borrowed).
+    check(unsafe { libc::unlinkat(dirfd.as_raw_fd(), name.as_ptr(), flags) }).map(drop)
+}
