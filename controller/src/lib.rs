@@ -27,11 +27,17 @@
 //! `unsafe fn`s need the caller's word that the fds are its own.
 #![deny(unsafe_code)]
 
-// The seam. The modules above the line below are the API an embedding judge uses: one
-// lifecycle (`run::run` with `options::RunOptions`), its configuration (`config::Config`),
-// a warm pool (`pool::Pool`), a run described in the library's terms (`spec::RunSpec`), its
-// result (`result::RunResult`, `status::Status`) and the errors (`error::Error`). Every
-// other module is runbox's own: public only so that its tests and benches can reach in,
+// The API an embedding judge uses (see the crate docs, and the re-exports below).
+pub mod config;
+pub mod error;
+pub mod options;
+pub mod pool;
+pub mod result;
+pub mod run;
+pub mod spec;
+pub mod status;
+
+// The seam: runbox's internals, public only so that its tests and benches can reach in,
 // hidden from the docs, with no promise of stability.
 #[doc(hidden)]
 pub mod batch;
@@ -39,10 +45,8 @@ pub mod batch;
 pub mod cgroup;
 #[doc(hidden)]
 pub mod cli;
-pub mod config;
 #[doc(hidden)]
 pub mod container;
-pub mod error;
 #[doc(hidden)]
 pub mod file_policy;
 #[doc(hidden)]
@@ -51,20 +55,14 @@ pub mod given_path;
 pub mod leftovers;
 #[doc(hidden)]
 pub mod mount;
-pub mod options;
 #[doc(hidden)]
 pub mod output;
-pub mod pool;
 #[doc(hidden)]
 pub mod ptrace;
-pub mod result;
-pub mod run;
 #[doc(hidden)]
 pub mod sandbox_ids;
 #[doc(hidden)]
 pub mod seccomp;
-pub mod spec;
-pub mod status;
 #[doc(hidden)]
 pub mod stdio;
 #[doc(hidden)]

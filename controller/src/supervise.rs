@@ -63,7 +63,7 @@ pub fn wait_for_reply(
             return Err(Error::Unresponsive("within the wall limit"));
         }
         if !cpu_killed {
-            let used = Duration::from_micros(cgroup.cpu_us().map_err(cgroup_error)?);
+            let used = Duration::from_micros(cgroup.cpu_us().map_err(Error::Cgroup)?);
             if used >= limits.time {
                 kill()?;
                 cpu_killed = true;
@@ -110,10 +110,6 @@ pub fn hear(socket: RawFd, buf: &mut [u8], timeout: Option<Duration>) -> Result<
     }
 }
 
-/// A cgroup failure as a controller error.
-pub fn cgroup_error(e: crate::cgroup::CgroupError) -> Error {
-    Error::Cgroup(e)
-}
 
 /// What was read and seen at the end of a run, before it becomes [`Accounting`].
 #[derive(Debug, Clone, Copy)]

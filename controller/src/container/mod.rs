@@ -35,7 +35,7 @@ use crate::mount::{plan, MountPlan, RootSpec};
 use crate::output;
 use crate::spec::Limits;
 use crate::status::Outcome;
-use crate::supervise::{account, cgroup_error, hear, wait_for_reply, Figures, Heard};
+use crate::supervise::{account, hear, wait_for_reply, Figures, Heard};
 use crate::sys::{self, process, socket};
 use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
@@ -110,7 +110,7 @@ pub(crate) fn spawn_sandbox(
     let (ours, theirs) = socket::seqpacket_pair().map_err(|e| Error::io("socketpair", e))?;
     let join_files = cgroup
         .self_join_files()
-        .map_err(crate::supervise::cgroup_error)?;
+        .map_err(Error::Cgroup)?;
     let join_fds: Vec<libc::c_int> = join_files.iter().map(AsRawFd::as_raw_fd).collect();
     let self_join = !join_fds.is_empty();
     // SAFETY: the child below only calls `setup::enter`, `then` and `setup::fail`, which make
@@ -134,7 +134,7 @@ pub(crate) fn spawn_sandbox(
             // Without files to join by, the child is moved from here.
             let joined = match self_join {
                 true => Ok(()),
-                false => cgroup.add(pid).map_err(crate::supervise::cgroup_error),
+                false => cgroup.add(pid).map_err(Error::Cgroup),
             };
             let started = joined.and_then(|()| write_id_maps(pid)).and_then(|()| {
                 socket::send(ours.as_raw_fd(), b"go")
@@ -202,7 +202,7 @@ impl Container {
             Reply::Failed(failure) => return Err(setup_error(failure, &plan)),
             other => return Err(Error::Protocol(format!("expected ready, got {other:?}"))),
         }
-        container.oom_seen = container.cgroup.usage().map_err(cgroup_error)?.oom_kills;
+        container.oom_seen = container.cgroup.usage().map_err(Error::Cgroup)?.oom_kills;
         Ok(container)
     }
 
@@ -215,7 +215,7 @@ impl Container {
     ) -> Result<Outcome, Error> {
         // What is charged now is init's (and what earlier runs left in /w and /tmp): the
         // run's limit comes on top of it, and its figures exclude it.
-        let baseline = self.cgroup.memory_current().map_err(cgroup_error)?;
+        let baseline = self.cgroup.memory_current().map_err(Error::Cgroup)?;
         let wanted = (
             limits.memory.saturating_add(baseline),
             limits.processes.saturating_add(1),
@@ -223,10 +223,10 @@ impl Container {
         if self.limits_set != Some(wanted) {
             self.cgroup
                 .set_limits(wanted.0, wanted.1)
-                .map_err(cgroup_error)?;
+                .map_err(Error::Cgroup)?;
             self.limits_set = Some(wanted);
         }
-        self.cgroup.reset().map_err(cgroup_error)?;
+        self.cgroup.reset().map_err(Error::Cgroup)?;
 
         let datagram = wire::encode(&Request::Run(run.clone()), &mut self.buf)?;
         // Failing here, the container was gone before the program could start: say so, so
@@ -262,7 +262,7 @@ impl Container {
         };
         match waited.reply {
             Some(Reply::Finished(finished)) => {
-                let usage = self.cgroup.usage().map_err(cgroup_error)?;
+                let usage = self.cgroup.usage().map_err(Error::Cgroup)?;
                 let root = PathBuf::from(format!("/proc/{}/root", self.pid));
                 let figures = Figures {
                     usage,
@@ -351,12 +351,12 @@ impl Container {
     /// The memory charged to the container now, bytes (an idle container: init's own, and
     /// reclaimable kernel caches).
     pub fn memory_current(&self) -> Result<u64, Error> {
-        self.cgroup.memory_current().map_err(cgroup_error)
+        self.cgroup.memory_current().map_err(Error::Cgroup)
     }
 
     /// The container's memory that reclaim cannot take back (anonymous and tmpfs), bytes.
     pub fn memory_resident(&self) -> Result<u64, Error> {
-        self.cgroup.resident().map_err(cgroup_error)
+        self.cgroup.resident().map_err(Error::Cgroup)
     }
 }
 

@@ -14,7 +14,6 @@ use crate::file_policy::settings::memory_rlimit;
 use crate::spec::RunSpec;
 use crate::status::Accounting;
 use crate::status::Outcome;
-use crate::supervise::cgroup_error;
 use crate::sys::{process, CStrArray};
 use runbox_shared::{Exit, Failure, Finished, KillReason, Rlimit, Step};
 use std::ffi::CString;
@@ -80,8 +79,8 @@ pub fn run(
         Some(c) => {
             c.set_limits(spec.limits.memory, spec.limits.processes)
                 .and_then(|()| c.reset())
-                .map_err(cgroup_error)?;
-            c.self_join_files().map_err(cgroup_error)?
+                .map_err(Error::Cgroup)?;
+            c.self_join_files().map_err(Error::Cgroup)?
         }
         None => Vec::new(),
     };
@@ -159,7 +158,7 @@ pub fn run(
     let usage = cgroup.as_ref().map(Cgroup::usage).transpose();
     let measured = Measured {
         traced: &traced,
-        usage: usage.map_err(cgroup_error)?,
+        usage: usage.map_err(Error::Cgroup)?,
         died_in_exec,
     };
     let accounting = account(&measured, &finished, watch.killed(), output_full, spec);
