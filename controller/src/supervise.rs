@@ -110,7 +110,6 @@ pub fn hear(socket: RawFd, buf: &mut [u8], timeout: Option<Duration>) -> Result<
     }
 }
 
-
 /// What was read and seen at the end of a run, before it becomes [`Accounting`].
 #[derive(Debug, Clone, Copy)]
 pub struct Figures {

@@ -108,9 +108,7 @@ pub(crate) fn spawn_sandbox(
         .map_err(|_| Error::BadRequest("a path holds a NUL byte".into()))?;
     std::fs::create_dir_all(STAGE_DIR).map_err(|e| Error::io(format!("mkdir {STAGE_DIR}"), e))?;
     let (ours, theirs) = socket::seqpacket_pair().map_err(|e| Error::io("socketpair", e))?;
-    let join_files = cgroup
-        .self_join_files()
-        .map_err(Error::Cgroup)?;
+    let join_files = cgroup.self_join_files().map_err(Error::Cgroup)?;
     let join_fds: Vec<libc::c_int> = join_files.iter().map(AsRawFd::as_raw_fd).collect();
     let self_join = !join_fds.is_empty();
     // SAFETY: the child below only calls `setup::enter`, `then` and `setup::fail`, which make
