@@ -93,16 +93,17 @@ pub struct Container {
     unclean: bool,
 }
 
-/// The namespace set-up that both modes share: plan, prepare, clone, maps, go. Returns the
-/// child's pid and the controller's end of the socket; in the child, `then` runs after the
-/// set-up and never returns.
+/// The container's set-up: plan, prepare, clone, maps, go. Returns the child's pid and the
+/// controller's end of the socket; the child executes init (`init_memfd`) after the set-up.
 #[allow(unsafe_code)] // the clone; see the crate docs
-pub(crate) fn spawn_sandbox(
+fn spawn_sandbox(
     root: &RootSpec,
     names: &Names,
     cgroup: &Cgroup,
-    then: &dyn Fn(libc::c_int) -> Result<std::convert::Infallible, crate::mount::apply::StepError>,
+    init_memfd: libc::c_int,
 ) -> Result<(libc::pid_t, OwnedFd, MountPlan), Error> {
+    let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
+    let envp = sys::CStrArray::new(Vec::new());
     let plan = plan::plan(root, &HostFs)?;
     let prepared = Prepared::new(&plan, Path::new(STAGE_DIR))
         .map_err(|_| Error::BadRequest("a path holds a NUL byte".into()))?;
@@ -111,7 +112,7 @@ pub(crate) fn spawn_sandbox(
     let join_files = cgroup.self_join_files().map_err(Error::Cgroup)?;
     let join_fds: Vec<libc::c_int> = join_files.iter().map(AsRawFd::as_raw_fd).collect();
     let self_join = !join_fds.is_empty();
-    // SAFETY: the child below only calls `setup::enter`, `then` and `setup::fail`, which make
+    // SAFETY: the child below only calls `setup::enter`, `setup::exec_init` and `setup::fail`, which make
     // syscalls on data prepared above and never allocate, lock or return.
     let forked = unsafe { process::clone(NAMESPACES) };
     match forked.map_err(|e| Error::io("clone into new namespaces", e))? {
@@ -121,7 +122,8 @@ pub(crate) fn spawn_sandbox(
             drop(ours);
             let fd = theirs.as_raw_fd();
             let err = match setup::enter(&prepared, names, fd, &join_fds) {
-                Ok(()) => then(fd).map_or_else(|e| e, |never| match never {}),
+                Ok(()) => setup::exec_init(fd, init_memfd, &argv, &envp)
+                    .map_or_else(|e| e, |never| match never {}),
                 Err(e) => e,
             };
             setup::fail(fd, err)
@@ -181,10 +183,7 @@ impl Container {
     pub fn create(config: &ContainerConfig) -> Result<Container, Error> {
         let memfd = init_image::memfd()?;
         let cgroup = Cgroup::create().map_err(Error::NoCgroup)?;
-        let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
-        let envp = sys::CStrArray::new(Vec::new());
-        let exec = |socket| setup::exec_init(socket, memfd, &argv, &envp);
-        let (pid, socket, plan) = spawn_sandbox(&config.root, &config.names, &cgroup, &exec)?;
+        let (pid, socket, plan) = spawn_sandbox(&config.root, &config.names, &cgroup, memfd)?;
         let mut container = Container {
             pid,
             socket,
