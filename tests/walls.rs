@@ -434,3 +434,27 @@ fn a_batch_request_cannot_read_the_batchs_own_requests() {
         .starts_with("stdin -:"));
     assert_eq!(results[1]["status"], "ok");
 }
+
+#[test]
+fn a_lease_on_a_named_file_is_refused_not_waited_out() {
+    // A sandbox that made a file in a shared --dir owns it, and may take a lease on it:
+    // opening it then waited for the lease break time (45 s). Here the test holds the lease.
+    let dir = TempDir::new("walls-lease");
+    let path = dir.join("out.txt");
+    std::fs::write(&path, b"").unwrap();
+    let held = std::fs::File::open(&path).unwrap();
+    // The lease break's notice is SIGIO to the holder, which would end this test process.
+    // SAFETY: ignoring a signal; no handler runs.
+    unsafe { libc::signal(libc::SIGIO, libc::SIG_IGN) };
+    // SAFETY: a lease on a live fd of ours.
+    let ret = unsafe { libc::fcntl(held.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK) };
+    assert_eq!(ret, 0, "F_SETLEASE: {}", std::io::Error::last_os_error());
+    let started = std::time::Instant::now();
+    let ran = run("container", &["--stdout", &path], &["/bin/true"]);
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("held by a lease"), "{ran:?}");
+    // Refused at once, not after the lease break time: a generous bound, not a timing test.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // SAFETY: as above.
+    unsafe { libc::fcntl(held.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+}
