@@ -312,6 +312,15 @@ fn a_result_that_cannot_be_written_is_an_internal_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the result"));
+    // With output of the program's own, its copy from the spool fails first.
+    let out = Command::new(runbox_bin())
+        .args(["run", "--", "/bin/echo", "hi"])
+        .stdout(Stdio::from(full.try_clone().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cannot copy the program's output"), "{said}");
     let mut child = Command::new(runbox_bin())
         .args(["batch", "--parallel", "1"])
         .stdin(Stdio::piped())
