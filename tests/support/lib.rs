@@ -85,11 +85,14 @@ pub fn run(mode: &str, options: &[&str], argv: &[&str]) -> Ran {
     finish(command.stdin(Stdio::null()).output().expect("spawn runbox"))
 }
 
-/// `runbox batch --parallel N` fed `input`: asserts it exits 0 and returns its result
-/// lines, parsed, in the order they came.
+/// `runbox batch --parallel N` fed `input`: asserts it exits 0 by itself within two
+/// minutes and returns its result lines, parsed, in the order they came.
 pub fn batch(input: &str, parallel: u32) -> Vec<Value> {
     use std::io::Write;
-    let mut child = Command::new(runbox_bin())
+    // Under `timeout`: a batch that hangs fails its test instead of stalling the suite.
+    let mut child = Command::new("timeout")
+        .arg("120")
+        .arg(runbox_bin())
         .args(["batch", "--parallel", &parallel.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
