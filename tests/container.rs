@@ -189,23 +189,31 @@ fn hostname_and_domainname_are_the_container_s() {
 #[test]
 fn the_program_is_no_host_root_and_has_no_capabilities() {
     for mode in MODES {
-        let ran = run(mode, &[], &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Cap|Groups|NoNewPrivs)' /proc/self/status"]);
+        let ran = run(mode, &[], &["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Cap|Groups|NoNewPrivs)' /proc/self/status"]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let out = ran.out();
-        let maps: Vec<Vec<&str>> = out
-            .lines()
-            .take(2)
-            .map(|l| l.split_whitespace().collect())
+        let mut lines = out.lines();
+        // The program is uid and gid 1 (init is 0), no host root.
+        assert_eq!(lines.next(), Some("1"), "{mode}: {out}");
+        assert_eq!(lines.next(), Some("1"), "{mode}: {out}");
+        let maps: Vec<Vec<u32>> = lines
+            .by_ref()
+            .take(4)
+            .map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect())
             .collect();
+        // uid and gid maps alike: inside 0 (init) and 1 (the program) -> two host ids of
+        // the sandbox range, one id each: nothing maps to host root.
         for map in &maps {
-            // inside 0 -> outside SANDBOX_ID, one id: nothing maps to host root.
-            assert_eq!(
-                map,
-                &["0", &runbox::container::SANDBOX_ID.to_string(), "1"],
-                "{mode}: {out}"
-            );
+            assert_eq!(map.len(), 3, "{mode}: {out}");
+            assert!(map[0] <= 1 && map[2] == 1, "{mode}: {out}");
+            assert!(runbox::sandbox_ids::is_sandbox_id(map[1]), "{mode}: {out}");
         }
-        for line in out.lines().skip(2) {
+        assert_ne!(
+            maps[0][1], maps[1][1],
+            "{mode}: init and program share a host uid"
+        );
+        let out: String = out.lines().skip(6).map(|l| format!("{l}\n")).collect();
+        for line in out.lines() {
             let (key, value) = line.split_once(':').unwrap();
             let value = value.trim();
             match key {

@@ -136,6 +136,7 @@ fn init_answers_malformed_datagrams_and_keeps_serving() {
     let null = std::fs::File::open("/dev/null").unwrap();
     let outcome = container
         .run(
+            &runbox::mount::plan::default_room(),
             &wire_run.run(),
             [null.as_fd(), null.as_fd(), null.as_fd()],
             &spec.limits,

@@ -17,7 +17,8 @@ fn run_in(pool: &Pool, argv: &[&str], stdout: &std::fs::File) -> Outcome {
     let null = std::fs::File::open("/dev/null").unwrap();
     let run = wire.run();
     let stdio = [null.as_fd(), stdout.as_fd(), null.as_fd()];
-    pool.run(&run, stdio, &spec.limits).unwrap()
+    let room = runbox::mount::plan::default_room();
+    pool.run(&room, &run, stdio, &spec.limits).unwrap()
 }
 
 fn exit_of(outcome: &Outcome) -> runbox_shared::Exit {

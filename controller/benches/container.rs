@@ -17,7 +17,6 @@ mod table;
 use runbox::container::init_image::INIT;
 use runbox::container::NAMESPACES;
 use runbox::mount::apply::Prepared;
-use runbox::mount::MountPlan;
 use runbox::sys::process;
 use runbox::{Container, ContainerConfig, Outcome, RunSpec};
 use std::ffi::CString;
@@ -80,13 +79,16 @@ fn main() {
     };
     let spec = RunSpec::new(vec!["/true".into()]);
     let wire = spec.to_wire().unwrap();
+    let room = config.room().expect("the room");
     let mut container = Container::create(&config).expect("a container (run as root)");
     let mut warm_run = |seccomp: &runbox::seccomp::Filter| {
         let mut run = wire.run();
         run.seccomp = &seccomp.bytes;
         run.seccomp_listener = seccomp.listener;
         let started = Instant::now();
-        let outcome = container.run(&run, stdio, &spec.limits).expect("run");
+        let outcome = container
+            .run(&room, &run, stdio, &spec.limits)
+            .expect("run");
         assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
         micros(started)
     };
@@ -117,11 +119,7 @@ fn main() {
         clone_row(name, flag);
     }
     clone_row("clone, all seven namespaces", NAMESPACES);
-    let prepared = Prepared::new(
-        &MountPlan::default(),
-        Path::new(runbox::container::STAGE_DIR),
-    )
-    .unwrap();
+    let prepared = Prepared::new(&[], Path::new(runbox::container::STAGE_DIR)).unwrap();
     std::fs::create_dir_all(runbox::container::STAGE_DIR).unwrap();
     let pivot: Vec<u64> = (0..N / 3)
         .map(|_| {
@@ -221,7 +219,7 @@ fn main() {
     for _ in 0..10 {
         let mut fresh = Container::create(&config).unwrap();
         let run = wire.run();
-        fresh.run(&run, stdio, &spec.limits).unwrap();
+        fresh.run(&room, &run, stdio, &spec.limits).unwrap();
         idle.push(fresh.memory_current().unwrap() / 1024);
     }
     idle.sort_unstable();

@@ -49,6 +49,7 @@ fn main() {
         },
         ..ContainerConfig::default()
     };
+    let room = config.room().expect("the room");
     let mut container =
         Container::create(&config).expect("a container (run as root, build the probe)");
     let limit = Duration::from_millis(200);
@@ -61,7 +62,10 @@ fn main() {
     let wire = spec.to_wire().unwrap();
     let mut overshoot = Vec::new();
     for _ in 0..25 {
-        match container.run(&wire.run(), stdio, &spec.limits).unwrap() {
+        match container
+            .run(&room, &wire.run(), stdio, &spec.limits)
+            .unwrap()
+        {
             Outcome::Finished { accounting, .. } => {
                 assert!(accounting.cpu_killed, "the enforcer did not act");
                 overshoot.push(accounting.cpu_us.saturating_sub(limit.as_micros() as u64));
@@ -77,7 +81,9 @@ fn main() {
     let mut whole = Vec::new();
     for _ in 0..200 {
         let started = Instant::now();
-        container.run(&wire.run(), stdio, &spec.limits).unwrap();
+        container
+            .run(&room, &wire.run(), stdio, &spec.limits)
+            .unwrap();
         whole.push(started.elapsed().as_micros() as u64);
     }
     report("whole run of /bin/true in a warm container", whole);
@@ -102,9 +108,9 @@ fn main() {
             max_rss_kib: 0,
         };
         let (w, tmp) = (root.join("w"), root.join("tmp"));
-        let look = [(w.as_path(), false), (tmp.as_path(), false)];
-        let full = runbox::output::sweep(spec.limits.output, &stdio, &look);
-        let _ = runbox::supervise::account(figures, full.unwrap_or(false));
+        let full = runbox::output::outputs_full(spec.limits.output, &stdio)
+            || runbox::output::dirs_hold_full_file(&[&w, &tmp], spec.limits.output);
+        let _ = runbox::supervise::account(figures, full);
         accounting.push(started.elapsed().as_micros() as u64);
     }
     report(

@@ -70,6 +70,7 @@ fn main() {
     };
     let in_container = RunSpec::new(vec!["/true".into()]);
     let wire = in_container.to_wire().unwrap();
+    let room = config.room().expect("the room");
     let mut container = Container::create(&config).expect("a container (run as root)");
     let true_traced = ptrace_spec(vec![true_path.clone()]);
     let host_true = [CString::new(true_path.clone()).unwrap()];
@@ -82,7 +83,7 @@ fn main() {
         floor.push(micros(t));
         let t = Instant::now();
         let outcome = container
-            .run(&wire.run(), stdio, &in_container.limits)
+            .run(&room, &wire.run(), stdio, &in_container.limits)
             .expect("run");
         assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
         warm.push(micros(t));

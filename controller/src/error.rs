@@ -47,6 +47,16 @@ impl Error {
         }
     }
 
+    /// True for errors that leave the container that met them able to serve again: the
+    /// request was wrong, or a room's mount could not be made from what it named (a room
+    /// that could not be taken down marks its container itself).
+    pub fn leaves_container_fit(&self) -> bool {
+        matches!(
+            self,
+            Error::Plan(_) | Error::BadRequest(_) | Error::Io { .. }
+        )
+    }
+
     /// True for errors in what was asked, which the CLI reports as usage errors (exit 2).
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Plan(_) | Error::BadRequest(_))

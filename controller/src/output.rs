@@ -1,10 +1,11 @@
-//! One pass over what a run wrote, after it ended.
+//! What a run wrote, after it ended.
 //!
 //! Did it write a file up to the output limit? RLIMIT_FSIZE stops the write, but a program
-//! that ignores SIGXFSZ only sees EFBIG and may exit 0: the sizes tell. And, in the same
-//! pass, a container's `/tmp` (and its own `/w`) is emptied for the next run, and ptrace
-//! mode's own working directory: every process of the run is dead by then, so nothing
-//! races the removal, and no symbolic link is followed (entries are looked at with
+//! that ignores SIGXFSZ only sees EFBIG and may exit 0: the sizes tell. A container's `/w`
+//! and `/tmp` are looked at from its room thread, in the container's own view, before the
+//! room is taken down (its tmpfs then go whole); ptrace mode's own working directory is
+//! looked at, then removed ([`remove_tree`]). Every process of the run is dead by then,
+//! so nothing races either, and no symbolic link is followed (entries are looked at with
 //! `lstat`).
 //!
 //! The walks are iterative: a program that leaves a tree 20,000 directories deep must not
@@ -30,26 +31,20 @@ pub fn is_full(size: u64, limit: u64) -> bool {
 }
 
 /// True when a regular file among `outputs` (the program's stdout and stderr: never its
-/// stdin, which it only reads), or under one of `dirs`, is full ([`is_full`]); the
-/// directories marked `true` are emptied on the way. An error is a directory to empty that
-/// could not be read or emptied.
-pub fn sweep(limit: u64, outputs: &[BorrowedFd<'_>], dirs: &[(&Path, bool)]) -> io::Result<bool> {
-    let mut full = outputs
+/// stdin, which it only reads) is full ([`is_full`]).
+pub fn outputs_full(limit: u64, outputs: &[BorrowedFd<'_>]) -> bool {
+    outputs
         .iter()
-        .any(|&fd| fs::regular_file_size(fd).is_some_and(|size| is_full(size, limit)));
+        .any(|&fd| fs::regular_file_size(fd).is_some_and(|size| is_full(size, limit)))
+}
+
+/// True when one of `dirs` holds a full regular file ([`is_full`]), at most [`MAX_DEPTH`]
+/// levels down and [`MAX_ENTRIES`] entries in all; a directory that is not there holds
+/// none.
+pub fn dirs_hold_full_file(dirs: &[&Path], limit: u64) -> bool {
     let mut budget = MAX_ENTRIES;
-    for &(dir, remove) in dirs {
-        match std::fs::symlink_metadata(dir) {
-            Err(_) if !remove => continue,
-            Err(e) => return Err(e),
-            Ok(_) => {}
-        }
-        full = full || holds_full_file(dir, limit, &mut budget);
-        if remove {
-            empty_dir(dir)?;
-        }
-    }
-    Ok(full)
+    dirs.iter()
+        .any(|dir| holds_full_file(dir, limit, &mut budget))
 }
 
 /// True when `dir` holds, at most [`MAX_DEPTH`] levels down, a regular file that is full;

@@ -12,6 +12,7 @@
 
 use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
+use crate::mount::plan::Op;
 use crate::spec::Limits;
 use crate::status::Outcome;
 use runbox_shared::Run;
@@ -135,18 +136,22 @@ impl Pool {
     /// while idle), the run goes to another container, once.
     pub fn run(
         &self,
+        room: &[Op],
         run: &Run<'_>,
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
         let mut container = self.take()?;
-        let mut result = container.run(run, stdio, limits);
+        let mut result = container.run(room, run, stdio, limits);
         if let Err(Error::ContainerGone(_)) = result {
             self.give_back(container, false);
             container = self.take()?;
-            result = container.run(run, stdio, limits);
+            result = container.run(room, run, stdio, limits);
         }
-        self.give_back(container, result.is_ok());
+        let fit = result
+            .as_ref()
+            .map_or_else(Error::leaves_container_fit, |_| true);
+        self.give_back(container, fit);
         result
     }
 

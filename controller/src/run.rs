@@ -17,6 +17,8 @@
 use crate::config::Config;
 use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
+use crate::mount::host::HostFs;
+use crate::mount::plan;
 use crate::options::{OutputDefault, ResolveError, RunOptions};
 use crate::pool::Pool;
 use crate::result::RunResult;
@@ -54,9 +56,7 @@ pub fn run(
     let resolved = options.resolve(config).map_err(Refused::Resolve)?;
     let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
     let (config, spec) = (&resolved.config, &resolved.spec);
-    let pooled = pool.filter(|_| {
-        options.mode == Mode::Container && config.root == ContainerConfig::default().root
-    });
+    let pooled = pool.filter(|_| options.mode == Mode::Container && config.root.rootfs.is_none());
     let outcome = match options.mode {
         Mode::Ptrace => crate::ptrace::run(spec, options.dir.as_deref(), stdio.borrow()),
         Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled),
@@ -70,16 +70,19 @@ pub fn run(
     Ok(result)
 }
 
-/// Runs `spec` in a warm container of `pool`, or in one made for it alone.
+/// Runs `spec` in a warm container of `pool`, or in one made for it alone, with a fresh
+/// room of the plan's.
 fn contained(
     config: &ContainerConfig,
     spec: &RunSpec,
     stdio: &Stdio,
     pool: Option<&Pool>,
 ) -> Result<Outcome, Error> {
+    let plan = plan::plan(&config.root, &HostFs)?;
     let wire = spec.to_wire()?;
+    let (run, fds) = (wire.run(), stdio.borrow());
     match pool {
-        Some(pool) => pool.run(&wire.run(), stdio.borrow(), &spec.limits),
-        None => Container::create(config)?.run(&wire.run(), stdio.borrow(), &spec.limits),
+        Some(pool) => pool.run(plan.room(), &run, fds, &spec.limits),
+        None => Container::create(config)?.run(plan.room(), &run, fds, &spec.limits),
     }
 }

@@ -128,7 +128,7 @@ pub struct Figures {
 /// The run's accounting: the cgroup's figures less PID 1's own charge (but never below the
 /// program's own peak resident set: PID 1 may free some of its pages during the run), the
 /// OOM kills since the run began, and whether a written file reached the output limit
-/// (`output_full`, from [`crate::output::sweep`]).
+/// (`output_full`, from [`crate::output`]).
 pub fn account(figures: Figures, output_full: bool) -> Accounting {
     let charged = figures.usage.memory_peak.saturating_sub(figures.baseline);
     Accounting {

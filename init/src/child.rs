@@ -6,7 +6,7 @@
 
 use crate::sys;
 use core::convert::Infallible;
-use runbox_shared::{Failure, Run, Step, MAX_ARGS, MAX_ENV};
+use runbox_shared::{Failure, Run, Step, INIT_CAPABILITIES, MAX_ARGS, MAX_ENV, PROGRAM_ID};
 
 /// The longest `dir/program` path tried in the search path.
 const PATH_MAX: usize = 4096;
@@ -49,6 +49,18 @@ fn prepare_and_exec(
         sys::dup_to(source, target as i32).map_err(|e| fail(Step::Stdio, e, target))?;
     }
     sys::close_from(3).map_err(|e| fail(Step::CloseFds, e, 0))?;
+    // SysV shared memory, semaphores, message queues and POSIX queues of its own: empty at
+    // the start, destroyed with the run's last process, never seen by the next run.
+    sys::unshare_ipc().map_err(|e| fail(Step::NewIpcNamespace, e, 0))?;
+    // Nothing left to gain back at any exec: the bounding set emptied of what init kept.
+    for cap in 0..64 {
+        if INIT_CAPABILITIES & (1 << cap) != 0 {
+            sys::prctl(sys::PR_CAPBSET_DROP, cap).map_err(|e| fail(Step::BecomeProgram, e, 0))?;
+        }
+    }
+    // Not init's peer: another uid (another host uid), so that no signal, prlimit,
+    // setpriority, sched_setaffinity or ioprio_set reaches init, and without capabilities.
+    sys::become_user(PROGRAM_ID).map_err(|e| fail(Step::BecomeProgram, e, 0))?;
     let cwd = core::ffi::CStr::from_bytes_with_nul(run.cwd.as_bytes())
         .map_err(|_| fail(Step::Chdir, sys::EINVAL, 0))?;
     sys::chdir(cwd).map_err(|e| fail(Step::Chdir, e, 0))?;
@@ -58,8 +70,9 @@ fn prepare_and_exec(
     }
     sys::prctl(sys::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| fail(Step::NoNewPrivs, e, 0))?;
     if run.seccomp_listener {
-        // Dumpable, so that init (our parent, same uid, no capabilities) may take the
-        // listener with pidfd_getfd; exec makes the program's own choice anyway.
+        // Dumpable, so that init (our parent, with CAP_SYS_PTRACE in the container's user
+        // namespace) may take the listener with pidfd_getfd; exec makes the program's own
+        // choice anyway.
         sys::prctl(sys::PR_SET_DUMPABLE, 1).map_err(|e| fail(Step::SetDumpable, e, 0))?;
         let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER;
         let listener =

@@ -256,12 +256,37 @@ pub fn setsid() -> Result<()> {
     check(unsafe { syscall!(Sysno::setsid) }).map(drop)
 }
 
+/// `unshare(CLONE_NEWIPC)`: a new, empty IPC namespace for the caller.
+pub fn unshare_ipc() -> Result<()> {
+    const CLONE_NEWIPC: usize = 0x0800_0000;
+    // SAFETY: flags only, no memory.
+    check(unsafe { syscall!(Sysno::unshare, CLONE_NEWIPC) }).map(drop)
+}
+
+/// `setgroups(0, NULL)`, `setresgid(id, id, id)`, `setresuid(id, id, id)`: no supplementary
+/// groups, then uid and gid `id` (real, effective, saved). From uid 0 to another, the
+/// kernel clears every capability. Per thread, which in init's forked child is the process.
+pub fn become_user(id: u32) -> Result<()> {
+    #[cfg(target_arch = "arm")]
+    let (groups, gid, uid) = (Sysno::setgroups32, Sysno::setresgid32, Sysno::setresuid32);
+    #[cfg(not(target_arch = "arm"))]
+    let (groups, gid, uid) = (Sysno::setgroups, Sysno::setresgid, Sysno::setresuid);
+    // SAFETY: an empty list: no memory is read.
+    check(unsafe { syscall!(groups, 0, 0) })?;
+    // SAFETY: integers only.
+    check(unsafe { syscall!(gid, id, id, id) })?;
+    // SAFETY: integers only.
+    check(unsafe { syscall!(uid, id, id, id) }).map(drop)
+}
+
 /// `prctl(option, arg)`.
 pub fn prctl(option: usize, arg: usize) -> Result<()> {
     // SAFETY: init only uses prctl options that take integers, not pointers.
     check(unsafe { syscall!(Sysno::prctl, option, arg, 0, 0, 0) }).map(drop)
 }
 pub const PR_SET_DUMPABLE: usize = 4;
+/// `prctl(PR_CAPBSET_DROP, cap)`.
+pub const PR_CAPBSET_DROP: usize = 24;
 pub const PR_SET_NO_NEW_PRIVS: usize = 38;
 
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: the install returns a user-notification fd.

@@ -58,6 +58,17 @@ pub const MAX_RLIMITS: usize = 12;
 pub const MAX_FDS: usize = 3;
 /// The fd number at which init finds its end of the socket.
 pub const INIT_SOCKET_FD: i32 = 3;
+/// The uid and gid a program runs as inside its container; init is 0. The controller maps
+/// each to a host id of the container's own, so that nothing the program does reaches init.
+pub const PROGRAM_ID: u32 = 1;
+/// The capabilities init keeps, in its container's user namespace only (bit numbers):
+/// `CAP_KILL` (5), to kill every process of a run, which are another uid's;
+/// `CAP_SETGID` (6), `CAP_SETUID` (7), to start each program as [`PROGRAM_ID`];
+/// `CAP_SYS_PTRACE` (19), to take a program's seccomp listener with `pidfd_getfd`;
+/// `CAP_SYS_ADMIN` (21), to give each program an IPC namespace of its own; `CAP_SETPCAP`
+/// (8), to empty each program's bounding set. The program drops them from its bounding set,
+/// and its switch to [`PROGRAM_ID`] clears the rest, before it executes.
+pub const INIT_CAPABILITIES: u64 = 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 19 | 1 << 21;
 
 /// A message from the controller to init.
 // Decoded in place on init's stack (init has no allocator to box the large variant in).

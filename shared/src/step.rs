@@ -46,8 +46,6 @@ pub enum Step {
     SetHostname,
     /// `setdomainname`.
     SetDomainname,
-    /// `prctl(PR_CAPBSET_DROP)` and `capset`.
-    DropCapabilities,
     /// Opening `/dev/null` for the set-up child's own stdio.
     NullStdio,
     /// Moving the socket and the init's memfd to their fd numbers.
@@ -91,6 +89,14 @@ pub enum Step {
     MarkCloseOnExec,
     /// The stop that lets the tracer attach its options (ptrace mode).
     StopForTracer,
+    /// `unshare(CLONE_NEWIPC)`: the program's own IPC namespace, empty, gone with the run.
+    NewIpcNamespace,
+    /// `setgroups`, `setresgid` and `setresuid` to the program's ids ([`crate::PROGRAM_ID`]),
+    /// which clears every capability init kept.
+    BecomeProgram,
+    /// `capset`: the set-up child keeps only the capabilities init needs
+    /// ([`crate::INIT_CAPABILITIES`]).
+    KeepInitCapabilities,
 }
 
 impl Step {
@@ -116,7 +122,6 @@ impl Step {
             Step::RemountRootReadOnly => "remount the root read-only",
             Step::SetHostname => "set the hostname",
             Step::SetDomainname => "set the domainname",
-            Step::DropCapabilities => "drop capabilities",
             Step::NullStdio => "open /dev/null",
             Step::ArrangeFds => "arrange the init's fds",
             Step::ExecInit => "execute the embedded init",
@@ -137,6 +142,9 @@ impl Step {
             Step::TakeListener => "take the seccomp listener",
             Step::MarkCloseOnExec => "mark inherited fds close-on-exec",
             Step::StopForTracer => "stop for the tracer",
+            Step::NewIpcNamespace => "make the program's own IPC namespace",
+            Step::BecomeProgram => "switch to the program's ids",
+            Step::KeepInitCapabilities => "keep only init's capabilities",
         }
     }
 }

@@ -216,6 +216,16 @@ impl Cgroup {
         }
     }
 
+    /// Reclaims what the kernel can take back (page cache, dentries, inodes) of the
+    /// `bytes` charged above what the cgroup's processes hold, so that the next run starts
+    /// from the container's true baseline.
+    pub fn reclaim(&self, bytes: u64) -> Result<(), CgroupError> {
+        match self {
+            Cgroup::V1(g) => g.reclaim(),
+            Cgroup::V2(g) => g.reclaim(bytes),
+        }
+    }
+
     /// CPU time since the last reset, microseconds: the one read made while a run goes on.
     pub fn cpu_us(&self) -> Result<u64, CgroupError> {
         match self {

@@ -86,6 +86,12 @@ impl V1Group {
         self.cpu_usage.write("0")
     }
 
+    /// Reclaims what the kernel can take back (page cache, dentries, inodes):
+    /// `memory.force_empty`, which frees until nothing reclaimable is left.
+    pub fn reclaim(&self) -> Result<()> {
+        file::write(&self.dirs[1].join("memory.force_empty"), "0")
+    }
+
     /// CPU time since the last reset, microseconds.
     pub fn cpu_us(&self) -> Result<u64> {
         Ok(self.cpu_usage.read_u64()? / 1000)

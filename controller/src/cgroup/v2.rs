@@ -90,6 +90,16 @@ impl V2Group {
         Ok(())
     }
 
+    /// Reclaims what the kernel can take back of `bytes` (page cache, dentries, inodes):
+    /// `memory.reclaim` (5.19 and later). The kernel answers EAGAIN when it freed less than
+    /// asked, which is no error here: what is left is what cannot be reclaimed.
+    pub fn reclaim(&self, bytes: u64) -> Result<()> {
+        match file::write(&self.dir.join("memory.reclaim"), &bytes.to_string()) {
+            Err(e) if e.source.raw_os_error() == Some(libc::EAGAIN) => Ok(()),
+            other => other,
+        }
+    }
+
     /// CPU time since the last reset, microseconds.
     pub fn cpu_us(&self) -> Result<u64> {
         let total = self.cpu_stat.read_field("usage_usec")?.unwrap_or(0);

@@ -25,29 +25,28 @@
 //! long as they do.
 
 pub mod init_image;
+pub mod room;
 pub mod setup;
 
 use crate::cgroup::Cgroup;
 use crate::error::Error;
 use crate::mount::apply::Prepared;
 use crate::mount::host::HostFs;
-use crate::mount::{plan, MountPlan, RootSpec};
+use crate::mount::plan::Op;
+use crate::mount::{plan, RootSpec};
 use crate::output;
+use crate::sandbox_ids;
 use crate::spec::Limits;
 use crate::status::Outcome;
 use crate::supervise::{account, hear, wait_for_reply, Figures, Heard};
 use crate::sys::{self, process, socket};
+use room::{HostIds, Room, RoomThread};
 use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-/// The host uid and gid that the container's root (uid 0 inside) maps to: above the ranges
-/// that passwd (0-65535) and subuid (100000 + 65536 n) hand out, so it is no real user. The
-/// first of [`crate::sandbox_ids`]'s range, held for container mode.
-pub const SANDBOX_ID: u32 = crate::sandbox_ids::FIRST;
 
 /// Where each set-up child mounts its new root, in its own mount namespace (so one fixed,
 /// empty directory serves every container at once). Root-owned, never written.
@@ -70,13 +69,23 @@ const REPLY_GRACE: Duration = Duration::from_secs(2);
 /// What every container of a kind shares.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerConfig {
-    /// The root filesystem.
+    /// The root filesystem: its `rootfs` makes the container's base; its `work_dir` and
+    /// `binds` are the room of each run, given to [`Container::run`].
     pub root: RootSpec,
     /// Hostname and domainname.
     pub names: Names,
 }
 
-/// A live container: its PID 1, the controller's end of the socket, and its cgroup.
+impl ContainerConfig {
+    /// The room of a run with this configuration's work dir and binds (planned against the
+    /// host, so a missing bind source is an error here).
+    pub fn room(&self) -> Result<Vec<Op>, Error> {
+        Ok(plan::plan(&self.root, &HostFs)?.room().to_vec())
+    }
+}
+
+/// A live container: its PID 1, the controller's end of the socket, its cgroup, its room
+/// thread and its host ids.
 #[derive(Debug)]
 pub struct Container {
     pid: libc::pid_t,
@@ -87,11 +96,24 @@ pub struct Container {
     limits_set: Option<(u64, u64)>,
     /// The cgroup's OOM-kill count after the last run.
     oom_seen: u64,
-    /// `/w` is runbox's tmpfs (no `--dir`), to be emptied between runs.
-    own_work_dir: bool,
-    /// A run's files could not be removed: the container must not serve again.
+    /// What init alone holds, bytes: the charge of the new container, on which every run's
+    /// memory limit is set.
+    baseline: u64,
+    /// Mounts and takes down each run's room.
+    room: Option<RoomThread>,
+    /// The host ids of init and of the programs, this container's alone.
+    ids: [sandbox_ids::Id; 2],
+    /// A run's room could not be taken down: the container must not serve again.
     unclean: bool,
 }
+
+/// Reclaim before a run when what earlier runs left above init's own charge passes this
+/// share of the run's memory limit (1/32; 8 MiB at 256M), or [`MIN_RECLAIM`]: a run's peak
+/// then includes at most that much of an earlier run's cache, and cache that every run
+/// reads again (an interpreter's libraries) is not evicted each time.
+const RECLAIM_SHARE: u64 = 32;
+/// See [`RECLAIM_SHARE`].
+const MIN_RECLAIM: u64 = 1 << 20;
 
 /// The container's set-up: plan, prepare, clone, maps, go. Returns the child's pid and the
 /// controller's end of the socket; the child executes init (`init_memfd`) after the set-up.
@@ -100,12 +122,19 @@ fn spawn_sandbox(
     root: &RootSpec,
     names: &Names,
     cgroup: &Cgroup,
+    ids: HostIds,
     init_memfd: libc::c_int,
-) -> Result<(libc::pid_t, OwnedFd, MountPlan), Error> {
+) -> Result<(libc::pid_t, OwnedFd, Vec<Op>), Error> {
     let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
     let envp = sys::CStrArray::new(Vec::new());
-    let plan = plan::plan(root, &HostFs)?;
-    let prepared = Prepared::new(&plan, Path::new(STAGE_DIR))
+    // The base alone: the work dir and the binds are each run's room.
+    let base = RootSpec {
+        rootfs: root.rootfs.clone(),
+        ..RootSpec::default()
+    };
+    let plan = plan::plan(&base, &HostFs)?;
+    let base = plan.base().to_vec();
+    let prepared = Prepared::new(&base, Path::new(STAGE_DIR))
         .map_err(|_| Error::BadRequest("a path holds a NUL byte".into()))?;
     std::fs::create_dir_all(STAGE_DIR).map_err(|e| Error::io(format!("mkdir {STAGE_DIR}"), e))?;
     let (ours, theirs) = socket::seqpacket_pair().map_err(|e| Error::io("socketpair", e))?;
@@ -136,23 +165,27 @@ fn spawn_sandbox(
                 true => Ok(()),
                 false => cgroup.add(pid).map_err(Error::Cgroup),
             };
-            let started = joined.and_then(|()| write_id_maps(pid)).and_then(|()| {
-                socket::send(ours.as_raw_fd(), b"go")
-                    .map_err(|e| Error::io("send go to the set-up child", e))
-            });
+            let started = joined
+                .and_then(|()| write_id_maps(pid, ids))
+                .and_then(|()| {
+                    socket::send(ours.as_raw_fd(), b"go")
+                        .map_err(|e| Error::io("send go to the set-up child", e))
+                });
             if let Err(e) = started {
                 kill_and_reap(pid);
                 return Err(e);
             }
-            Ok((pid, ours, plan))
+            Ok((pid, ours, base))
         }
     }
 }
 
-/// Maps uid and gid 0 of the child's user namespace to [`SANDBOX_ID`]. setgroups stays
-/// allowed so that the child can empty its supplementary groups.
-fn write_id_maps(pid: libc::pid_t) -> Result<(), Error> {
-    let map = format!("0 {SANDBOX_ID} 1\n");
+/// Maps uid and gid 0 of the child's user namespace (init) to `ids.init`, and
+/// [`wire::PROGRAM_ID`] (every program) to `ids.program`: two host ids of this container's
+/// own, no real user. setgroups stays allowed so that the child can empty its
+/// supplementary groups.
+fn write_id_maps(pid: libc::pid_t, ids: HostIds) -> Result<(), Error> {
+    let map = format!("0 {} 1\n{} {} 1\n", ids.init, wire::PROGRAM_ID, ids.program);
     for file in ["uid_map", "gid_map"] {
         let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, &map).map_err(|e| Error::io(format!("write {path}"), e))?;
@@ -179,11 +212,19 @@ pub(crate) fn reap_reason(pid: libc::pid_t) -> String {
 }
 
 impl Container {
-    /// Builds a container in a cgroup of its own and waits until its init is ready.
+    /// Builds a container (its base: `config.root.rootfs`) in a cgroup of its own, with
+    /// host ids of its own, and waits until its init is ready.
     pub fn create(config: &ContainerConfig) -> Result<Container, Error> {
         let memfd = init_image::memfd()?;
+        let take = || sandbox_ids::take().map_err(|e| Error::io("take a sandbox id", e));
+        let ids = [take()?, take()?];
+        let host_ids = HostIds {
+            init: ids[0].get(),
+            program: ids[1].get(),
+        };
         let cgroup = Cgroup::create().map_err(Error::NoCgroup)?;
-        let (pid, socket, plan) = spawn_sandbox(&config.root, &config.names, &cgroup, memfd)?;
+        let (pid, socket, base) =
+            spawn_sandbox(&config.root, &config.names, &cgroup, host_ids, memfd)?;
         let mut container = Container {
             pid,
             socket,
@@ -191,30 +232,102 @@ impl Container {
             cgroup,
             limits_set: None,
             oom_seen: 0,
-            own_work_dir: config.root.work_dir.is_none(),
+            baseline: 0,
+            room: None,
+            ids,
             unclean: false,
         };
         match container.receive(Some(START_TIMEOUT), "at start")? {
             Reply::Ready => {}
-            Reply::Failed(failure) => return Err(setup_error(failure, &plan)),
+            Reply::Failed(failure) => return Err(setup_error(failure, &base)),
             other => return Err(Error::Protocol(format!("expected ready, got {other:?}"))),
         }
+        container.room = Some(RoomThread::enter(pid, host_ids)?);
         container.oom_seen = container.cgroup.usage().map_err(Error::Cgroup)?.oom_kills;
+        container.baseline = container.cgroup.memory_current().map_err(Error::Cgroup)?;
         Ok(container)
     }
 
-    /// Runs one program under `limits`. `stdio` are the fds that become its 0, 1 and 2.
+    /// The host ids of init and of the programs.
+    pub fn host_ids(&self) -> HostIds {
+        HostIds {
+            init: self.ids[0].get(),
+            program: self.ids[1].get(),
+        }
+    }
+
+    /// Runs one program under `limits` in a fresh room made of `room` (the plan's room:
+    /// [`crate::mount::MountPlan::room`]). `stdio` are the fds that become its 0, 1 and 2.
     pub fn run(
         &mut self,
+        room: &[Op],
         run: &Run<'_>,
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
-        // What is charged now is init's (and what earlier runs left in /w and /tmp): the
-        // run's limit comes on top of it, and its figures exclude it.
-        let baseline = self.cgroup.memory_current().map_err(Error::Cgroup)?;
+        let thread = self
+            .room
+            .take()
+            .ok_or(Error::Protocol("no room thread".into()))?;
+        let outcome = self.run_in_room(&thread, room, run, stdio, limits);
+        self.room = Some(thread);
+        outcome
+    }
+
+    /// [`Container::run`], with the room thread.
+    fn run_in_room(
+        &mut self,
+        thread: &RoomThread,
+        room: &[Op],
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+    ) -> Result<Outcome, Error> {
+        self.start_clean(limits)?;
+        let prepared = Room::prepare(room, self.host_ids())?;
+        let room = match thread.put_up(prepared) {
+            Ok(room) => room,
+            Err((e, clean)) => {
+                self.unclean |= !clean;
+                return Err(e);
+            }
+        };
+        let served = self.serve(run, stdio, limits);
+        // What the run wrote is looked at in the container's view (no host path), then the
+        // room goes, whatever happened.
+        let output_limit = limits.output;
+        let looked = thread.take_down(room, move || {
+            output::dirs_hold_full_file(&[Path::new("/w"), Path::new("/tmp")], output_limit)
+        });
+        let dirs_full = match looked {
+            Ok((full, down)) => {
+                self.unclean |= down.is_err();
+                full
+            }
+            Err(_) => {
+                self.unclean = true;
+                false
+            }
+        };
+        let mut outcome = served?;
+        if let Outcome::Finished { accounting, .. } = &mut outcome {
+            accounting.output_full |= dirs_full;
+            accounting.output_full |= output::outputs_full(limits.output, &stdio[1..]);
+        }
+        Ok(outcome)
+    }
+
+    /// Before a run: what earlier runs left that the kernel can take back is reclaimed
+    /// (past [`RECLAIM_SHARE`] of the limit), the limits are set on init's own charge, and
+    /// the counters reset.
+    fn start_clean(&mut self, limits: &Limits) -> Result<(), Error> {
+        let current = self.cgroup.memory_current().map_err(Error::Cgroup)?;
+        let left = current.saturating_sub(self.baseline);
+        if left > (limits.memory / RECLAIM_SHARE).max(MIN_RECLAIM) {
+            self.cgroup.reclaim(left).map_err(Error::Cgroup)?;
+        }
         let wanted = (
-            limits.memory.saturating_add(baseline),
+            limits.memory.saturating_add(self.baseline),
             limits.processes.saturating_add(1),
         );
         if self.limits_set != Some(wanted) {
@@ -223,8 +336,16 @@ impl Container {
                 .map_err(Error::Cgroup)?;
             self.limits_set = Some(wanted);
         }
-        self.cgroup.reset().map_err(Error::Cgroup)?;
+        self.cgroup.reset().map_err(Error::Cgroup)
+    }
 
+    /// Sends the run to init and waits for its end.
+    fn serve(
+        &mut self,
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+    ) -> Result<Outcome, Error> {
         let datagram = wire::encode(&Request::Run(run.clone()), &mut self.buf)?;
         // Failing here, the container was gone before the program could start: say so, so
         // that a pool can run the request elsewhere.
@@ -260,27 +381,17 @@ impl Container {
         match waited.reply {
             Some(Reply::Finished(finished)) => {
                 let usage = self.cgroup.usage().map_err(Error::Cgroup)?;
-                let root = PathBuf::from(format!("/proc/{}/root", self.pid));
                 let figures = Figures {
                     usage,
-                    baseline,
+                    baseline: self.baseline,
                     oom_before: self.oom_seen,
                     cpu_killed: waited.cpu_killed,
                     max_rss_kib: finished.max_rss_kib,
                 };
-                // The one pass over /w and /tmp: the output verdict, and emptied for the
-                // next run. A container that cannot be emptied must not serve again.
-                let (w, tmp) = (root.join("w"), root.join("tmp"));
-                let empty = [(w.as_path(), self.own_work_dir), (tmp.as_path(), true)];
-                let output_full = match output::sweep(limits.output, &stdio[1..], &empty) {
-                    Ok(full) => full,
-                    Err(_) => {
-                        self.unclean = true;
-                        let look = [(w.as_path(), false), (tmp.as_path(), false)];
-                        output::sweep(limits.output, &stdio[1..], &look).unwrap_or(false)
-                    }
-                };
-                let accounting = account(figures, output_full);
+                let mut accounting = account(figures, false);
+                // Past the limit by the cgroup's own count: never ok, whatever the exit.
+                accounting.memory_over =
+                    usage.memory_peak.saturating_sub(self.baseline) > limits.memory;
                 self.oom_seen = usage.oom_kills;
                 Ok(Outcome::Finished {
                     finished,
@@ -357,11 +468,11 @@ impl Container {
     }
 }
 
-/// The error for a failed set-up step, naming the plan entry where the step has one.
-pub(crate) fn setup_error(failure: Failure, plan: &MountPlan) -> Error {
+/// The error for a failed set-up step, naming the base's plan entry where the step has one.
+pub(crate) fn setup_error(failure: Failure, base: &[Op]) -> Error {
     Error::Setup {
         failure,
-        entry: Prepared::describe(plan, failure.index as usize).filter(|_| is_plan_step(failure)),
+        entry: Prepared::describe(base, failure.index as usize).filter(|_| is_plan_step(failure)),
     }
 }
 

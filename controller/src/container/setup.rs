@@ -61,7 +61,7 @@ pub fn enter(
     process::setdomainname(names.domainname.as_bytes()).map_err(at(Step::SetDomainname))?;
     null_stdio().map_err(at(Step::NullStdio))?;
     process::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(at(Step::NoNewPrivs))?;
-    process::drop_all_capabilities().map_err(at(Step::DropCapabilities))
+    process::keep_only_capabilities(wire::INIT_CAPABILITIES).map_err(at(Step::KeepInitCapabilities))
 }
 
 /// Blocks until the controller has written the uid and gid maps and says go. If the

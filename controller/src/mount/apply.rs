@@ -1,9 +1,9 @@
-//! Carrying out a [`MountPlan`] in the container's set-up child.
+//! Carrying out a [`MountPlan`](super::MountPlan)'s base in the container's set-up child.
 //!
 //! [`Prepared::new`] turns the plan into C strings under the staging directory before the
 //! fork; [`Prepared::apply`] only makes syscalls, so it is safe between fork and exec.
 
-use super::plan::{MountPlan, Op};
+use super::plan::Op;
 use crate::sys::mount::{bind_no_symlinks, chdir, locked_flags, mount, pivot_root, umount2};
 use crate::sys::{fs, Path as CPath};
 use runbox_shared::Step;
@@ -60,11 +60,11 @@ fn c(path: &Path) -> Result<CString, NulError> {
 }
 
 impl Prepared {
-    /// Puts every path of `plan` under `stage`, the directory where the new root is mounted.
-    pub fn new(plan: &MountPlan, stage: &Path) -> Result<Prepared, NulError> {
+    /// Puts every path of `ops` (a plan's base) under `stage`, the directory where the new
+    /// root is mounted.
+    pub fn new(ops: &[Op], stage: &Path) -> Result<Prepared, NulError> {
         let inside = |p: &Path| c(&stage.join(p.strip_prefix("/").unwrap_or(p)));
-        let ops = plan
-            .ops
+        let ops = ops
             .iter()
             .map(|op| {
                 Ok(match op {
@@ -132,8 +132,8 @@ impl Prepared {
     }
 
     /// The plan entry behind a failure's index, for messages.
-    pub fn describe(plan: &MountPlan, index: usize) -> Option<String> {
-        plan.ops.get(index).map(ToString::to_string)
+    pub fn describe(ops: &[Op], index: usize) -> Option<String> {
+        ops.get(index).map(ToString::to_string)
     }
 }
 

@@ -146,11 +146,29 @@ impl fmt::Display for Op {
     }
 }
 
-/// The ordered steps that build a root.
+/// The ordered steps that build a root, in two parts: the **base** (`ops[..room]`: the
+/// root's entries, `/proc`, `/dev` and the mount points `/w` and `/tmp`), which the set-up
+/// child builds once per container, and the **room** (`ops[room..]`: the tmpfs or the
+/// judge's directory at `/w`, a tmpfs at `/tmp`, the binds), which the controller mounts
+/// into a live container for one run and takes away after it ([`crate::container::room`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MountPlan {
     /// In the order they are carried out.
     pub ops: Vec<Op>,
+    /// Where the room's steps begin.
+    pub room: usize,
+}
+
+impl MountPlan {
+    /// The base's steps.
+    pub fn base(&self) -> &[Op] {
+        &self.ops[..self.room]
+    }
+
+    /// The room's steps.
+    pub fn room(&self) -> &[Op] {
+        &self.ops[self.room..]
+    }
 }
 
 /// Why a root cannot be planned: each names the path at fault.
@@ -306,29 +324,46 @@ pub fn plan(spec: &RootSpec, host: &dyn HostView) -> Result<MountPlan, PlanError
     for (inside, on_host) in root_entries(spec, host)? {
         p.root_entry(&inside, &on_host);
     }
-    match &spec.work_dir {
-        None => p.tmpfs("/w", 0o755),
-        Some(dir) => {
-            if host.resolve(dir) != Entry::Dir {
-                return Err(PlanError::WorkDirNotDir(dir.clone()));
-            }
-            p.mkdir(Path::new("/w"));
-            p.bind(dir, Path::new("/w"), true, Entry::Dir);
-        }
-    }
-    p.tmpfs("/tmp", 0o1777);
     p.mkdir(Path::new("/proc"));
     p.ops.push(Op::Proc {
         target: "/proc".into(),
     });
     p.layers.push(("/proc".into(), Layer::Reserved));
     p.dev();
+    p.mkdir(Path::new("/w"));
+    p.mkdir(Path::new("/tmp"));
+    let room = p.ops.len();
+    match &spec.work_dir {
+        None => p.tmpfs("/w", 0o755),
+        Some(dir) => {
+            if host.resolve(dir) != Entry::Dir {
+                return Err(PlanError::WorkDirNotDir(dir.clone()));
+            }
+            p.bind(dir, Path::new("/w"), true, Entry::Dir);
+        }
+    }
+    p.tmpfs("/tmp", 0o1777);
     let mut binds: Vec<&Bind> = spec.binds.iter().collect();
     binds.sort_by_key(|b| b.target.components().count());
     for bind in binds {
         p.user_bind(bind)?;
     }
-    Ok(MountPlan { ops: p.ops })
+    Ok(MountPlan { ops: p.ops, room })
+}
+
+/// The room of a run on the default root with nothing of its own: a tmpfs at `/w` and at
+/// `/tmp`.
+pub fn default_room() -> Vec<Op> {
+    vec![
+        Op::Tmpfs {
+            target: "/w".into(),
+            mode: 0o755,
+        },
+        Op::Tmpfs {
+            target: "/tmp".into(),
+            mode: 0o1777,
+        },
+    ]
 }
 
 /// The (inside, host) pairs of the root's top entries.

@@ -356,3 +356,42 @@ fn given_paths_through_a_symbolic_link_are_refused_naming_the_link() {
     // The real paths plan.
     assert!(plan(&dir("/judge/work"), &host).is_ok());
 }
+
+#[test]
+fn the_base_is_the_same_whatever_the_room_holds() {
+    let host = FakeHost::debian();
+    let bare = plan(&RootSpec::default(), &host).unwrap();
+    let spec = RootSpec {
+        work_dir: Some("/data".into()),
+        binds: vec![
+            "/data/input.txt:/opt/in/input.txt".parse().unwrap(),
+            "/usr:/tmp/usr".parse().unwrap(),
+        ],
+        ..RootSpec::default()
+    };
+    let full = plan(&spec, &host).unwrap();
+    // One container (its base) serves every run: what a run brings is all in its room.
+    assert_eq!(full.base(), bare.base());
+    for op in full.base() {
+        assert!(
+            !matches!(op, Op::Tmpfs { target, .. } if target == Path::new("/w") || target == Path::new("/tmp")),
+            "{op} in the base"
+        );
+    }
+    assert_eq!(bare.room(), default_room());
+    // The mount points of the binds are made in the room (and so taken away after it).
+    let room: Vec<String> = full.room().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        room,
+        [
+            "bind /data -> /w (rw)",
+            "tmpfs at /tmp",
+            "mkdir /tmp/usr",
+            "bind /usr -> /tmp/usr (ro)",
+            "mkdir /opt",
+            "mkdir /opt/in",
+            "create /opt/in/input.txt",
+            "bind /data/input.txt -> /opt/in/input.txt (ro)",
+        ]
+    );
+}

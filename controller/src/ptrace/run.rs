@@ -131,8 +131,8 @@ pub fn run(
             ))),
         };
     }
-    let output_full = crate::output::sweep(spec.limits.output, &stdio[1..], &[(&dir.path, false)])
-        .unwrap_or(false);
+    let output_full = crate::output::outputs_full(spec.limits.output, &stdio[1..])
+        || crate::output::dirs_hold_full_file(&[&dir.path], spec.limits.output);
     drop(dir);
     let exit = if libc::WIFSIGNALED(status) {
         Exit::Signal(libc::WTERMSIG(status))

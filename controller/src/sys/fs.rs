@@ -316,3 +316,30 @@ pub fn unlink_at(dirfd: std::os::fd::BorrowedFd<'_>, name: Path, dir: bool) -> i
     // SAFETY: name is NUL-terminated; dirfd is a live fd (borrowed).
     check(unsafe { libc::unlinkat(dirfd.as_raw_fd(), name.as_ptr(), flags) }).map(drop)
 }
+
+/// `mkdirat(dirfd, name, mode)`: true if it made the directory, false if something was
+/// already there.
+pub fn mkdir_at(dirfd: std::os::fd::BorrowedFd<'_>, name: Path, mode: u32) -> io::Result<bool> {
+    // SAFETY: name is NUL-terminated; dirfd is a live fd (borrowed).
+    match check(unsafe { libc::mkdirat(dirfd.as_raw_fd(), name.as_ptr(), mode) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `mknodat(dirfd, name, S_IFREG | mode, 0)`: an empty file to mount over; true if it made
+/// it, false if something was already there.
+pub fn create_file_at(
+    dirfd: std::os::fd::BorrowedFd<'_>,
+    name: Path,
+    mode: u32,
+) -> io::Result<bool> {
+    // SAFETY: name is NUL-terminated; dirfd is a live fd (borrowed).
+    match check(unsafe { libc::mknodat(dirfd.as_raw_fd(), name.as_ptr(), libc::S_IFREG | mode, 0) })
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

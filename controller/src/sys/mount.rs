@@ -1,7 +1,9 @@
 //! Mounts and the root switch.
 
 use super::{check, Path};
+use std::ffi::CStr;
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
 
 /// `mount(source, target, fstype, flags, data)`; `None` passes NULL.
@@ -72,31 +74,133 @@ pub fn chdir(path: Path) -> io::Result<()> {
 }
 
 /// Binds `source` (recursively) at `target` with no symbolic link followed anywhere on
-/// `source`'s path: `openat2(source, O_PATH, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`,
-/// `open_tree(fd, "", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH)`, then
-/// `move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH)`.
-/// <https://man7.org/linux/man-pages/man2/open_tree.2.html>
+/// `source`'s path: [`clone_tree`], then [`attach`].
 pub fn bind_no_symlinks(source: Path, target: Path) -> io::Result<()> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    const OPEN_TREE_CLONE: libc::c_uint = 1;
-    const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
-    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+    attach(clone_tree(source)?.as_fd(), target)
+}
+
+/// `mount_setattr`'s `MOUNT_ATTR_RDONLY`, `_NOSUID` and `_NODEV`.
+pub const ATTR_RDONLY: u64 = 0x01;
+/// See [`ATTR_RDONLY`].
+pub const ATTR_NOSUID: u64 = 0x02;
+/// See [`ATTR_RDONLY`].
+pub const ATTR_NODEV: u64 = 0x04;
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+
+/// A detached, recursive copy of the mount tree at `source`, with no symbolic link followed
+/// anywhere on its path: `openat2(source, O_PATH, RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS)`, then `open_tree(fd, "", OPEN_TREE_CLONE | AT_RECURSIVE |
+/// AT_EMPTY_PATH)`. <https://man7.org/linux/man-pages/man2/open_tree.2.html>
+pub fn clone_tree(source: Path) -> io::Result<OwnedFd> {
     let located = super::fs::open_no_symlinks(source, libc::O_PATH, 0)?;
-    let flags = OPEN_TREE_CLONE
-        | OPEN_TREE_CLOEXEC
-        | libc::AT_RECURSIVE as libc::c_uint
-        | libc::AT_EMPTY_PATH as libc::c_uint;
-    // SAFETY: located is a live fd and the path an empty NUL-terminated string.
+    open_tree(located.as_fd(), libc::AT_RECURSIVE as libc::c_uint)
+}
+
+/// A detached copy of the one mount at the calling thread's root (not those under it):
+/// `open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE)`.
+pub fn clone_root_mount() -> io::Result<OwnedFd> {
+    // SAFETY: the path is a live NUL-terminated string.
     let tree = check(unsafe {
         libc::syscall(
             libc::SYS_open_tree,
-            located.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
+            libc::AT_FDCWD,
+            c"/".as_ptr(),
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
         )
     })?;
     // SAFETY: open_tree returned a new fd that nothing else owns.
-    let tree = unsafe { OwnedFd::from_raw_fd(tree as libc::c_int) };
+    Ok(unsafe { OwnedFd::from_raw_fd(tree as libc::c_int) })
+}
+
+fn open_tree(at: BorrowedFd<'_>, extra: libc::c_uint) -> io::Result<OwnedFd> {
+    let flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as libc::c_uint | extra;
+    // SAFETY: `at` is a live fd and the path an empty NUL-terminated string.
+    let tree =
+        check(unsafe { libc::syscall(libc::SYS_open_tree, at.as_raw_fd(), c"".as_ptr(), flags) })?;
+    // SAFETY: open_tree returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(tree as libc::c_int) })
+}
+
+/// Sets and clears mount attributes ([`ATTR_RDONLY`]...) on the mount `tree` is the root
+/// of, and on every mount under it: `mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+/// {set, clear})`. <https://man7.org/linux/man-pages/man2/mount_setattr.2.html>
+pub fn set_attributes(tree: BorrowedFd<'_>, set: u64, clear: u64) -> io::Result<()> {
+    // struct mount_attr: attr_set, attr_clr, propagation, userns_fd.
+    let attr: [u64; 4] = [set, clear, 0, 0];
+    let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
+    // SAFETY: tree is a live fd, the path an empty NUL-terminated string and attr a live
+    // mount_attr of the size given.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    })
+    .map(drop)
+}
+
+/// A new tmpfs, detached, with `options` (`mode`, `uid`...; ids as this process's user
+/// namespace has them) and mount attributes `attributes`: `fsopen("tmpfs")`, `fsconfig`
+/// for each option, `FSCONFIG_CMD_CREATE`, `fsmount`.
+/// <https://man7.org/linux/man-pages/man2/fsopen.2.html>
+pub fn new_tmpfs(options: &[(&CStr, &CStr)], attributes: u64) -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: the name is a live NUL-terminated string.
+    let context =
+        check(unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) })?;
+    // SAFETY: fsopen returned a new fd that nothing else owns.
+    let context = unsafe { OwnedFd::from_raw_fd(context as libc::c_int) };
+    for (key, value) in options {
+        // SAFETY: context is a live fd; key and value live NUL-terminated strings.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                context.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        })?;
+    }
+    // SAFETY: context is a live fd; no key or value for this command.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            context.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: context is a live, created fs context.
+    let mount = check(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            context.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attributes as libc::c_uint,
+        )
+    })?;
+    // SAFETY: fsmount returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(mount as libc::c_int) })
+}
+
+/// Attaches the detached mount `tree` at `target` (resolved from the calling thread's root
+/// and working directory): `move_mount(tree, "", AT_FDCWD, target,
+/// MOVE_MOUNT_F_EMPTY_PATH)`. <https://man7.org/linux/man-pages/man2/move_mount.2.html>
+pub fn attach(tree: BorrowedFd<'_>, target: Path) -> io::Result<()> {
     // SAFETY: tree is a live fd; both paths are live NUL-terminated strings.
     check(unsafe {
         libc::syscall(

@@ -2,7 +2,7 @@
 
 use super::{check, ExecArray, Path};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 /// `clone(flags | SIGCHLD, NULL, ...)`: a fork into new namespaces. `Ok(None)` in the child.
 ///
@@ -164,11 +164,15 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Empties the capability bounding set (`PR_CAPBSET_DROP` for each capability the kernel
-/// knows) and the ambient set, then `capset` with empty effective, permitted and inheritable
-/// sets. Nothing exec'd afterwards can gain a capability back.
-pub fn drop_all_capabilities() -> io::Result<()> {
+/// Keeps the capabilities of `keep` (bit numbers) and drops every other one from every
+/// set: bounding (`PR_CAPBSET_DROP`), ambient (cleared), and effective, permitted and
+/// inheritable (`capset`: `keep` effective and permitted, none inheritable). `keep` 0
+/// drops them all.
+pub fn keep_only_capabilities(keep: u64) -> io::Result<()> {
     for cap in 0..64 {
+        if keep & (1 << cap) != 0 {
+            continue;
+        }
         if let Err(e) = prctl(libc::PR_CAPBSET_DROP, cap) {
             if e.raw_os_error() == Some(libc::EINVAL) {
                 break; // past the last capability this kernel knows
@@ -190,8 +194,10 @@ pub fn drop_all_capabilities() -> io::Result<()> {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
     };
-    let data = [0u32; 6]; // two {effective, permitted, inheritable} words
-                          // SAFETY: header and data are live and of the v3 layout (two 3-word entries).
+    let (low, high) = (keep as u32, (keep >> 32) as u32);
+    // Two {effective, permitted, inheritable} entries: capabilities 0-31, then 32-63.
+    let data = [low, low, 0, high, high, 0];
+    // SAFETY: header and data are live and of the v3 layout (two 3-word entries).
     check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
         .map(drop)
 }
@@ -310,4 +316,32 @@ pub fn bind_thread_to_cpu(cpu: usize) -> io::Result<()> {
     // SAFETY: set is a live cpu_set_t of the size given.
     check(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) })
         .map(drop)
+}
+
+/// `unshare(flags)`: this thread (or process) leaves what it shared.
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: unshare takes flags only.
+    check(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// `setns(fd, nstype)`: the calling thread joins the namespace `fd` names.
+pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> io::Result<()> {
+    // SAFETY: fd is a live fd.
+    check(unsafe { libc::setns(fd.as_raw_fd(), nstype) }).map(drop)
+}
+
+/// `setfsuid(id)` and `setfsgid(id)`, for the calling thread alone (the raw syscalls: the
+/// kernel's fs ids are per thread): the ids its file accesses and creations are made as.
+/// From 0 to another id, the kernel takes the file capabilities (CAP_DAC_OVERRIDE,
+/// CAP_CHOWN...) out of the thread's effective set, and back to 0 gives them back.
+pub fn set_fs_ids(id: u32) {
+    #[cfg(target_arch = "arm")]
+    let (uid, gid) = (libc::SYS_setfsuid32, libc::SYS_setfsgid32);
+    #[cfg(not(target_arch = "arm"))]
+    let (uid, gid) = (libc::SYS_setfsuid, libc::SYS_setfsgid);
+    // SAFETY: integers only. setfsuid reports no error (it returns the previous id).
+    unsafe {
+        libc::syscall(gid, id);
+        libc::syscall(uid, id);
+    }
 }

@@ -1,0 +1,363 @@
+//! # A fresh room for every run
+//!
+//! A warm container's base (its root's entries, `/proc`, `/dev`) is built once by the
+//! set-up child; what one run may change or bring is mounted for that run alone and taken
+//! away after it: a new tmpfs at `/w` (or the judge's directory), a new tmpfs at `/tmp`,
+//! the request's and the profile's binds. The steps are the plan's room
+//! ([`MountPlan::room`](crate::mount::MountPlan::room)), carried out in two places:
+//!
+//! 1. [`Room::prepare`], on the calling thread (on the host's root): every mount of the room
+//!    made **detached** — `fsopen`/`fsmount` for a tmpfs (owned by the program's host uid
+//!    for `/w`, by init's for `/tmp`; nosuid, nodev), `open_tree(OPEN_TREE_CLONE |
+//!    AT_RECURSIVE)` of a judge's path reached through no symbolic link, made nosuid and
+//!    nodev (and read-only unless `:rw`) recursively with `mount_setattr`;
+//! 2. on the container's **room thread** ([`RoomThread`]): a controller thread that left the
+//!    process's shared filesystem state (`unshare(CLONE_FS)`) and joined the container's
+//!    mount namespace (`setns`), so that its paths are the container's. It makes the mount
+//!    points the room needs (inside the fresh tmpfs, or, on the container's read-only root,
+//!    through a writable detached copy of the root mount), attaches each mount with
+//!    `move_mount`, and after the run looks at what was written ([`crate::output`]) and
+//!    detaches it all (`umount2(MNT_DETACH)`), removing the mount points it made. What a
+//!    run left in its tmpfs is freed with the mount, never walked file by file, and no
+//!    host directory is ever emptied.
+//!
+//! A room that cannot be taken down cleanly makes its container unfit to serve again
+//! ([`crate::container::Container::reusable`]).
+
+use crate::error::Error;
+use crate::mount::plan::Op;
+use crate::sys::{fs, mount, process};
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+/// The host ids of a container: its init's and its programs'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostIds {
+    /// What init (uid 0 inside) is on the host.
+    pub init: u32,
+    /// What a program (uid [`runbox_shared::PROGRAM_ID`] inside) is on the host.
+    pub program: u32,
+}
+
+/// One mount of the room, made and not yet attached.
+#[derive(Debug)]
+enum Piece {
+    /// A mount point to make: a directory, or an empty file.
+    MountPoint { path: PathBuf, dir: bool },
+    /// A detached mount, and where it goes.
+    Mount {
+        tree: OwnedFd,
+        target: PathBuf,
+        tmpfs: bool,
+        entry: String,
+    },
+}
+
+/// A run's room, from its preparation to its removal.
+#[derive(Debug, Default)]
+pub struct Room {
+    pieces: Vec<Piece>,
+    /// Where mounts were attached, in order.
+    attached: Vec<PathBuf>,
+    /// Mount points made on the container's root, in order (removed after the run).
+    made: Vec<(PathBuf, bool)>,
+}
+
+/// The error of a room's step, naming the plan entry.
+fn failed(entry: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::io(format!("fresh room: {entry}"), source)
+}
+
+/// A path as a C string.
+fn c_path(path: &Path) -> Result<CString, Error> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::BadRequest(format!("{}: a path holds a NUL byte", path.display())))
+}
+
+impl Room {
+    /// Makes every mount of `ops` (the plan's room) detached, on the host's paths; see the
+    /// module's docs.
+    pub fn prepare(ops: &[Op], ids: HostIds) -> Result<Room, Error> {
+        let mut pieces = Vec::with_capacity(ops.len());
+        for op in ops {
+            let entry = op.to_string();
+            let piece = match op {
+                Op::MakeDir { path, .. } => Piece::MountPoint {
+                    path: path.clone(),
+                    dir: true,
+                },
+                Op::MakeFile { path } => Piece::MountPoint {
+                    path: path.clone(),
+                    dir: false,
+                },
+                Op::Tmpfs { target, mode } => {
+                    // The program's own /w; everything else init's (a sticky /tmp).
+                    let owner = match target == Path::new("/w") {
+                        true => ids.program,
+                        false => ids.init,
+                    };
+                    let mode = CString::new(format!("{mode:o}")).expect("digits");
+                    let owner = CString::new(owner.to_string()).expect("digits");
+                    let options = [(c"mode", &*mode), (c"uid", &*owner), (c"gid", &*owner)];
+                    let attributes = mount::ATTR_NOSUID | mount::ATTR_NODEV;
+                    let tree = mount::new_tmpfs(&options, attributes).map_err(failed(&entry))?;
+                    Piece::Mount {
+                        tree,
+                        target: target.clone(),
+                        tmpfs: true,
+                        entry,
+                    }
+                }
+                Op::Bind {
+                    source,
+                    target,
+                    writable,
+                } => {
+                    let tree = mount::clone_tree(&c_path(source)?).map_err(failed(&entry))?;
+                    let mut attributes = mount::ATTR_NOSUID | mount::ATTR_NODEV;
+                    if !writable {
+                        attributes |= mount::ATTR_RDONLY;
+                    }
+                    mount::set_attributes(tree.as_fd(), attributes, 0).map_err(failed(&entry))?;
+                    Piece::Mount {
+                        tree,
+                        target: target.clone(),
+                        tmpfs: false,
+                        entry,
+                    }
+                }
+                Op::Proc { .. } | Op::Symlink { .. } | Op::RemountReadOnly { .. } => {
+                    return Err(Error::Protocol(format!("{entry}: not a step of a room")));
+                }
+            };
+            pieces.push(piece);
+        }
+        Ok(Room {
+            pieces,
+            ..Room::default()
+        })
+    }
+
+    /// Makes the mount points and attaches the mounts, in the plan's order. Runs on the room
+    /// thread. On an error, what was attached stays recorded, for [`Room::take_down`].
+    fn put_up(&mut self, state: &mut ThreadState) -> Result<(), Error> {
+        let mut fresh: Vec<PathBuf> = Vec::new();
+        for piece in std::mem::take(&mut self.pieces) {
+            match piece {
+                Piece::MountPoint { path, dir } => {
+                    let entry = format!("mount point {}", path.display());
+                    if fresh.iter().any(|tmpfs| path.starts_with(tmpfs)) {
+                        // Inside a tmpfs of this room: gone with it.
+                        let c = c_path(&path)?;
+                        match dir {
+                            true => fs::mkdir(&c, 0o755),
+                            false => fs::create_file(&c, 0o644),
+                        }
+                        .map_err(failed(&entry))?;
+                        continue;
+                    }
+                    let relative = path.strip_prefix("/").unwrap_or(&path);
+                    let c = c_path(relative)?;
+                    let made = state.on_root(|root| match dir {
+                        true => fs::mkdir_at(root, &c, 0o755),
+                        false => fs::create_file_at(root, &c, 0o644),
+                    });
+                    let made = made?.map_err(failed(&entry))?;
+                    if made {
+                        self.made.push((relative.to_path_buf(), dir));
+                    }
+                }
+                Piece::Mount {
+                    tree,
+                    target,
+                    tmpfs,
+                    entry,
+                } => {
+                    mount::attach(tree.as_fd(), &c_path(&target)?).map_err(failed(&entry))?;
+                    if tmpfs {
+                        fresh.push(target.clone());
+                    }
+                    self.attached.push(target);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Detaches every mount of the room and removes the mount points it made, in reverse
+    /// order. Runs on the room thread; every step is tried, and the first error returned.
+    fn take_down(&mut self, state: &mut ThreadState) -> Result<(), Error> {
+        let mut first = Ok(());
+        let mut keep = |result: Result<(), Error>| {
+            if first.is_ok() {
+                first = result;
+            }
+        };
+        while let Some(target) = self.attached.pop() {
+            let detached = c_path(&target).and_then(|c| {
+                mount::umount2(&c, libc::MNT_DETACH)
+                    .map_err(failed(&format!("detach {}", target.display())))
+            });
+            keep(detached);
+        }
+        while let Some((path, dir)) = self.made.pop() {
+            let entry = format!("remove mount point /{}", path.display());
+            let removed = c_path(&path).and_then(|c| {
+                state
+                    .on_root(|root| fs::unlink_at(root, &c, dir))?
+                    .map_err(failed(&entry))
+            });
+            keep(removed);
+        }
+        first
+    }
+}
+
+/// What the room thread keeps between runs.
+#[derive(Debug)]
+struct ThreadState {
+    /// A detached copy of the container's root mount, writable: where mount points on the
+    /// read-only root are made and removed.
+    root: Option<OwnedFd>,
+    /// The host id of the container's root (init): the root's files are made as it.
+    init_id: u32,
+}
+
+impl ThreadState {
+    /// Calls `f` with the writable copy of the container's root (made on first use), with
+    /// the thread's fs ids those of the container's root: the root's tmpfs belongs to the
+    /// container's user namespace, where the host's root is no id (EOVERFLOW).
+    fn on_root<T>(&mut self, f: impl FnOnce(BorrowedFd<'_>) -> T) -> Result<T, Error> {
+        if self.root.is_none() {
+            let entry = "a writable copy of the root mount";
+            let root = mount::clone_root_mount().map_err(failed(entry))?;
+            mount::set_attributes(root.as_fd(), 0, mount::ATTR_RDONLY).map_err(failed(entry))?;
+            self.root = Some(root);
+        }
+        let root = self.root.as_ref().expect("made above").as_fd();
+        process::set_fs_ids(self.init_id);
+        let done = f(root);
+        process::set_fs_ids(0);
+        Ok(done)
+    }
+}
+
+/// A job for the room thread.
+type Job = Box<dyn FnOnce(&mut ThreadState) + Send>;
+
+/// A controller thread in a container's mount namespace, serving its rooms.
+#[derive(Debug)]
+pub struct RoomThread {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RoomThread {
+    /// Starts the thread for the container whose PID 1 is `init` (on the host).
+    pub fn enter(init: libc::pid_t, ids: HostIds) -> Result<RoomThread, Error> {
+        let path = format!("/proc/{init}/ns/mnt");
+        let namespace =
+            std::fs::File::open(&path).map_err(|e| Error::io(format!("open {path}"), e))?;
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (entered, entering) = mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("runbox-room".into())
+            .spawn(move || {
+                // Its own root and working directory (no longer the process's), then the
+                // container's: from here on its paths are the container's.
+                let joined = process::unshare(libc::CLONE_FS)
+                    .map_err(|e| Error::io("unshare(CLONE_FS) on the room thread", e))
+                    .and_then(|()| {
+                        process::setns(namespace.as_fd(), libc::CLONE_NEWNS)
+                            .map_err(|e| Error::io(format!("setns {path}"), e))
+                    });
+                drop(namespace);
+                let ok = joined.is_ok();
+                let _ = entered.send(joined);
+                if !ok {
+                    return;
+                }
+                let mut state = ThreadState {
+                    root: None,
+                    init_id: ids.init,
+                };
+                for job in inbox {
+                    job(&mut state);
+                }
+            })
+            .map_err(|e| Error::io("spawn a room thread", e))?;
+        let thread = RoomThread {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        };
+        match entering.recv() {
+            Ok(Ok(())) => Ok(thread),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Protocol("the room thread ended at its start".into())),
+        }
+    }
+
+    /// Runs `job` on the thread and returns what it gives.
+    fn call<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut ThreadState) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let sent = self.jobs.as_ref().map(|jobs| {
+            jobs.send(Box::new(move |state| {
+                let _ = answer.send(job(state));
+            }))
+        });
+        let gone = || Error::Protocol("the room thread is gone".into());
+        match sent {
+            Some(Ok(())) => answered.recv().map_err(|_| gone()),
+            _ => Err(gone()),
+        }
+    }
+
+    /// Puts `room` up in the container. On an error, what was put up is taken down again
+    /// (and an error of that is the one returned, as the container is then unfit).
+    pub fn put_up(&self, mut room: Room) -> Result<Room, (Error, bool)> {
+        let done = self.call(move |state| {
+            let result = room.put_up(state);
+            match result {
+                Ok(()) => Ok(room),
+                Err(e) => {
+                    let clean = room.take_down(state).is_ok();
+                    Err((e, clean))
+                }
+            }
+        });
+        match done {
+            Ok(Ok(room)) => Ok(room),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err((e, false)),
+        }
+    }
+
+    /// Runs `look` on the room while it is still up (paths are the container's), then takes
+    /// it down. Returns what `look` found, and whether the room came down cleanly.
+    pub fn take_down<T: Send + 'static>(
+        &self,
+        mut room: Room,
+        look: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<(T, Result<(), Error>), Error> {
+        self.call(move |state| {
+            let seen = look();
+            (seen, room.take_down(state))
+        })
+    }
+}
+
+impl Drop for RoomThread {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
