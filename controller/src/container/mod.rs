@@ -389,9 +389,9 @@ impl Container {
                     max_rss_kib: finished.max_rss_kib,
                 };
                 let mut accounting = account(figures, false);
-                // Past the limit by the cgroup's own count: never ok, whatever the exit.
-                accounting.memory_over =
-                    usage.memory_peak.saturating_sub(self.baseline) > limits.memory;
+                // A peak past the limit (the cgroup's, or the resident set's, which counts
+                // mapped file pages charged elsewhere) is never ok, whatever the exit.
+                accounting.memory_over = accounting.memory_bytes > limits.memory;
                 self.oom_seen = usage.oom_kills;
                 Ok(Outcome::Finished {
                     finished,
