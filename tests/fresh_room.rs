@@ -14,7 +14,7 @@ fn in_one_container(dir: &TempDir, requests: &[Value]) -> Vec<(Value, String)> {
     for (i, request) in requests.iter().enumerate() {
         let mut request = request.clone();
         request["id"] = json!(i.to_string());
-        request["stdout"] = json!(dir.0.join(&format!("out-{i}")));
+        request["stdout"] = json!(dir.0.join(format!("out-{i}")));
         input.push_str(&format!("{request}\n"));
     }
     let mut results = batch(&input, 1);
@@ -24,7 +24,7 @@ fn in_one_container(dir: &TempDir, requests: &[Value]) -> Vec<(Value, String)> {
         .into_iter()
         .enumerate()
         .map(|(i, result)| {
-            let out = std::fs::read_to_string(dir.0.join(&format!("out-{i}"))).unwrap_or_default();
+            let out = std::fs::read_to_string(dir.0.join(format!("out-{i}"))).unwrap_or_default();
             (result, out)
         })
         .collect()
