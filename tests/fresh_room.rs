@@ -446,3 +446,32 @@ fn a_container_whose_room_cannot_be_taken_down_is_retired() {
     drop(pool);
     assert_nothing_left("after the retired container");
 }
+
+#[test]
+fn requests_with_a_root_of_their_own_are_served_warm_by_that_roots_pool() {
+    let _serial = one_at_a_time();
+    let dir = TempDir::new("room-rootfs");
+    let rootfs = dir.0.join("root");
+    std::fs::create_dir_all(rootfs.join("usr")).unwrap();
+    for link in ["bin", "lib", "lib64"] {
+        std::os::unix::fs::symlink(format!("usr/{link}"), rootfs.join(link)).unwrap();
+    }
+    std::fs::write(rootfs.join("marker"), "from rootfs\n").unwrap();
+    let own = json!({"argv": ["sh", "-c", "head -2 /proc/self/uid_map; cat /marker"],
+                     "rootfs": rootfs, "bind": ["/usr:/usr"]});
+    let default = json!({"argv": ["sh", "-c", "head -2 /proc/self/uid_map; test ! -e /marker"]});
+    let mut requests = vec![own.clone(); 10];
+    requests.insert(5, default);
+    let ran = in_one_container(&dir, &requests);
+    let map = |out: &str| out.lines().take(2).collect::<Vec<_>>().join("\n");
+    for (i, (result, out)) in ran.iter().enumerate() {
+        assert_eq!(result["status"], "ok", "{i}: {result}");
+        if i != 5 {
+            assert!(out.ends_with("from rootfs\n"), "{i}: {out}");
+            // One container of the root's pool served them all.
+            assert_eq!(map(out), map(&ran[0].1), "{i}: a container made for a run");
+        }
+    }
+    assert_ne!(map(&ran[5].1), map(&ran[0].1), "the default root's own pool");
+    assert_nothing_left("after the rootfs runs");
+}

@@ -1,20 +1,20 @@
 //! `runbox batch`: run requests as JSON lines on stdin, one result line per request on
 //! stdout, in completion order, up to `parallel` at once.
 //!
-//! Each request goes through the one lifecycle ([`crate::run::run`]) with a pool of
-//! `parallel` warm containers: container-mode requests on the default root are served by
-//! the pool; namespace-mode requests, and those with a root of their own (`dir`, `bind`,
-//! `rootfs`), get a container made for the run; ptrace-mode requests are traced from the
+//! Each request goes through the one lifecycle ([`crate::run::run`]) with warm pools of
+//! `parallel` containers: container-mode requests are served by the pool of their root (the
+//! default root's, made at start, or that of their `rootfs`, made on its first request),
+//! each run in a fresh room with its own `dir` and `bind`s; namespace-mode requests get a
+//! container made for the run; ptrace-mode requests are traced from the
 //! worker's own thread. A line that cannot be
 //! run (bad JSON, no `argv`, an unknown field, a bad value) is answered with status
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
 
 use crate::config::Config;
-use crate::container::ContainerConfig;
 use crate::error::Error;
 use crate::options::{OutputDefault, RunOptions};
-use crate::pool::Pool;
+use crate::pool::Pools;
 use crate::result::RunResult;
 use crate::run::Refused;
 use crate::spec::{LimitChoices, Mode, MAX_PROCESSES};
@@ -282,8 +282,8 @@ fn count(v: serde_json::Value) -> Result<u64, RequestError> {
 }
 
 /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
-fn execute(options: &RunOptions, config: &Config, pool: &Pool) -> RunResult {
-    match crate::run::run(options, config, Some(pool), OutputDefault::Discard) {
+fn execute(options: &RunOptions, config: &Config, pools: &Pools) -> RunResult {
+    match crate::run::run(options, config, Some(pools), OutputDefault::Discard) {
         Ok(result) => result,
         Err(Refused::Resolve(e)) => RunResult::internal_error(e.to_string()),
         Err(Refused::Stdio(e)) => RunResult::internal_error(e.to_string()),
@@ -317,7 +317,7 @@ impl Results {
 /// Reads requests from `input` until EOF, runs them on `parallel` workers, prints results.
 pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Result<(), Error> {
     let parallel = parallel.max(1);
-    let pool = Pool::new(ContainerConfig::default(), parallel)?;
+    let pool = Pools::new(parallel)?;
     let out = Results {
         failed: Mutex::new(None),
     };

@@ -1,10 +1,11 @@
 //! # A pool of pre-forked containers
 //!
-//! `Pool::run` takes an idle container, runs one program in it (init kills and reaps
-//! everything; the run's end empties `/w` and `/tmp` in the same pass that looks for full
-//! output files; the cgroup's counters are reset at the next run's start) and gives it back. A container that fails a step, or
-//! whose init has died, is destroyed and a replacement is ordered; creation happens off the
-//! hot path, on the pool's keeper thread.
+//! `Pool::run` takes an idle container, runs one program in it in a fresh room (init kills
+//! and reaps everything; the room's mounts go after the run; the cgroup's counters are
+//! reset at the next run's start) and gives it back. A container that fails a step, whose
+//! room could not be taken down, or whose init has died, is destroyed and a replacement is
+//! ordered; creation happens off the hot path, on the pool's keeper thread. [`Pools`] keeps
+//! one pool per root.
 //!
 //! The keeper thread creates every container, because a container dies with the thread
 //! that created it (PR_SET_PDEATHSIG): the keeper lives as long as the pool. Dropping the
@@ -17,6 +18,7 @@ use crate::spec::Limits;
 use crate::status::Outcome;
 use runbox_shared::Run;
 use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -201,5 +203,79 @@ impl Drop for Pool {
         if let Some(keeper) = self.keeper.take() {
             let _ = keeper.join();
         }
+    }
+}
+
+/// The warm pools of a batch or a server: one for the default root, made at once, and one
+/// for each `rootfs` asked for, made on its first request and kept for the next ones (at
+/// most [`MAX_ROOTS`] of them; the least recently used is dropped for a new one, once the
+/// runs it serves are over).
+#[derive(Debug)]
+pub struct Pools {
+    size: usize,
+    default: Pool,
+    by_root: Mutex<Vec<(PathBuf, Arc<Pool>)>>,
+}
+
+/// The most roots of their own kept warm at once, beside the default one.
+pub const MAX_ROOTS: usize = 4;
+
+impl Pools {
+    /// Starts the default root's pool of `size` containers and waits until all are ready.
+    pub fn new(size: usize) -> Result<Pools, Error> {
+        Ok(Pools {
+            size,
+            default: Pool::new(ContainerConfig::default(), size)?,
+            by_root: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs one program in a warm container of the pool for `rootfs` (the default root for
+    /// `None`), making that pool first if it is new; see [`Pool::run`].
+    pub fn run(
+        &self,
+        rootfs: Option<&Path>,
+        room: &[Op],
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+    ) -> Result<Outcome, Error> {
+        match rootfs {
+            None => self.default.run(room, run, stdio, limits),
+            Some(rootfs) => self.for_root(rootfs)?.run(room, run, stdio, limits),
+        }
+    }
+
+    /// The pool for `rootfs`, most recently used now.
+    fn for_root(&self, rootfs: &Path) -> Result<Arc<Pool>, Error> {
+        let mut pools = self.by_root.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = pools.iter().position(|(root, _)| root == rootfs) {
+            let entry = pools.remove(at);
+            let pool = Arc::clone(&entry.1);
+            pools.push(entry);
+            return Ok(pool);
+        }
+        // Made under the lock: two first requests for one root make one pool.
+        let config = ContainerConfig {
+            root: crate::mount::RootSpec {
+                rootfs: Some(rootfs.to_path_buf()),
+                ..crate::mount::RootSpec::default()
+            },
+            ..ContainerConfig::default()
+        };
+        let pool = Arc::new(Pool::new(config, self.size)?);
+        if pools.len() == MAX_ROOTS {
+            pools.remove(0);
+        }
+        pools.push((rootfs.to_path_buf(), Arc::clone(&pool)));
+        Ok(pool)
+    }
+
+    /// The host pids of every idle container's init, of every root.
+    pub fn idle_pids(&self) -> Vec<libc::pid_t> {
+        let pools = self.by_root.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pids = self.default.idle_pids();
+        pools.iter().for_each(|(_, pool)| pids.extend(pool.idle_pids()));
+        pids
     }
 }

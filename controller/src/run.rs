@@ -7,9 +7,10 @@
 //!    entry passes in): the container's root, the program, its limits and filter
 //!    ([`RunOptions::resolve`]);
 //! 2. **open** the program's stdio ([`crate::stdio`]);
-//! 3. **get a sandbox**: a warm container of the pool (container mode on the default
-//!    root), a container made for this run alone (namespace mode, or a root of its own), or
-//!    the traced program on the host (ptrace mode);
+//! 3. **get a sandbox**: a warm container of the pools (container mode: the pool of its
+//!    root), a container made for this run alone (namespace mode, or no pools: `runbox
+//!    run`), or the traced program on the host (ptrace mode); in a container, the run gets
+//!    a fresh room (its `/w`, `/tmp` and binds: [`crate::container::room`]);
 //! 4. **run** it there, which supervises and accounts into an [`Outcome`], the same in every
 //!    mode, which [`RunResult::from_outcome`] alone decides ([`crate::status`]) into a result;
 //! 5. **deliver** the output spooled for runbox's own stdout and stderr.
@@ -20,7 +21,7 @@ use crate::error::Error;
 use crate::mount::host::HostFs;
 use crate::mount::plan;
 use crate::options::{OutputDefault, ResolveError, RunOptions};
-use crate::pool::Pool;
+use crate::pool::Pools;
 use crate::result::RunResult;
 use crate::spec::{Mode, RunSpec};
 use crate::status::Outcome;
@@ -44,19 +45,18 @@ pub enum Refused {
 }
 
 /// Runs the program `options` describe, with the profiles of `config`, and returns how it
-/// ended. `pool` serves container
-/// mode's runs on the default root; without one (or for other runs) the run gets a
-/// container of its own.
+/// ended. `pools` serve container mode's runs, each from the warm pool of its root; without
+/// them (and in namespace mode) the run gets a container of its own.
 pub fn run(
     options: &RunOptions,
     config: &Config,
-    pool: Option<&Pool>,
+    pools: Option<&Pools>,
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
     let resolved = options.resolve(config).map_err(Refused::Resolve)?;
     let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
     let (config, spec) = (&resolved.config, &resolved.spec);
-    let pooled = pool.filter(|_| options.mode == Mode::Container && config.root.rootfs.is_none());
+    let pooled = pools.filter(|_| options.mode == Mode::Container);
     let outcome = match options.mode {
         Mode::Ptrace => crate::ptrace::run(spec, options.dir.as_deref(), stdio.borrow()),
         Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled),
@@ -76,13 +76,19 @@ fn contained(
     config: &ContainerConfig,
     spec: &RunSpec,
     stdio: &Stdio,
-    pool: Option<&Pool>,
+    pools: Option<&Pools>,
 ) -> Result<Outcome, Error> {
     let plan = plan::plan(&config.root, &HostFs)?;
     let wire = spec.to_wire()?;
     let (run, fds) = (wire.run(), stdio.borrow());
-    match pool {
-        Some(pool) => pool.run(plan.room(), &run, fds, &spec.limits),
+    match pools {
+        Some(pools) => pools.run(
+            config.root.rootfs.as_deref(),
+            plan.room(),
+            &run,
+            fds,
+            &spec.limits,
+        ),
         None => Container::create(config)?.run(plan.room(), &run, fds, &spec.limits),
     }
 }
