@@ -472,6 +472,44 @@ fn requests_with_a_root_of_their_own_are_served_warm_by_that_roots_pool() {
             assert_eq!(map(out), map(&ran[0].1), "{i}: a container made for a run");
         }
     }
-    assert_ne!(map(&ran[5].1), map(&ran[0].1), "the default root's own pool");
+    assert_ne!(
+        map(&ran[5].1),
+        map(&ran[0].1),
+        "the default root's own pool"
+    );
     assert_nothing_left("after the rootfs runs");
+}
+
+#[test]
+fn the_sandbox_id_range_can_be_moved_and_a_bad_one_is_refused() {
+    let _serial = one_at_a_time();
+    let run = |range: &str| {
+        std::process::Command::new(runbox_tests::runbox_bin())
+            .env("RUNBOX_SANDBOX_IDS", range)
+            .args(["run", "--json", "--", "cat", "/proc/self/uid_map"])
+            .output()
+            .unwrap()
+    };
+    let moved = run("3000000000:100");
+    assert_eq!(moved.status.code(), Some(0), "{moved:?}");
+    let out = String::from_utf8_lossy(&moved.stdout);
+    let hosts: Vec<u64> = out
+        .lines()
+        .take(2)
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{out}");
+    assert!(
+        hosts
+            .iter()
+            .all(|id| (3_000_000_000..3_000_000_100).contains(id)),
+        "{out}"
+    );
+    let refused = run("0:100");
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("RUNBOX_SANDBOX_IDS=\\\"0:100\\\""),
+        "{refused:?}"
+    );
+    assert_nothing_left("after the moved range");
 }

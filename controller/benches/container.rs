@@ -201,6 +201,79 @@ fn main() {
         );
     }
 
+    // 7. The fresh room: every run above already had one (a tmpfs at /w and /tmp, and the
+    // /true bind); here, a run that brings its own dir, and its own dir and two binds more,
+    // beside it, in the same warm container (no container is made for any of them).
+    header("7. the fresh room: a run with its own dir and binds, in the same warm container");
+    let work = std::env::temp_dir().join(format!("runbox-bench-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let with = |work_dir: bool, binds: &[&str]| {
+        let mut root = config.root.clone();
+        root.work_dir = work_dir.then(|| work.clone());
+        root.binds.extend(
+            binds
+                .iter()
+                .map(|b| b.parse::<runbox::mount::Bind>().unwrap()),
+        );
+        ContainerConfig {
+            root,
+            ..ContainerConfig::default()
+        }
+        .room()
+        .unwrap()
+    };
+    let rooms = [
+        (
+            "warm run: tmpfs /w and /tmp, one bind (the program)",
+            room.clone(),
+        ),
+        ("... with its own dir at /w", with(true, &[])),
+        (
+            "... with its own dir and two binds more",
+            with(
+                true,
+                &["/usr/share:/data/share", "/etc/hostname:/data/hostname"],
+            ),
+        ),
+    ];
+    let pid = container.pid();
+    let mut samples = vec![Vec::new(); rooms.len()];
+    let mut floor_samples = Vec::new();
+    for _ in 0..N {
+        let t = Instant::now();
+        fork_exec_wait(std::slice::from_ref(&host_true));
+        floor_samples.push(micros(t));
+        for (i, (_, room)) in rooms.iter().enumerate() {
+            let started = Instant::now();
+            let outcome = container
+                .run(room, &wire.run(), stdio, &spec.limits)
+                .expect("run");
+            assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
+            samples[i].push(micros(started));
+        }
+    }
+    let floor7 = row(
+        "fork + execve + wait4 on the host (the floor)",
+        floor_samples,
+    );
+    let medians: Vec<u64> = rooms
+        .iter()
+        .zip(samples)
+        .map(|((name, _), s)| row(name, s))
+        .collect();
+    println!(
+        "ratios of medians: warm/floor {:.2} (target <= 1.25); dir/warm {:.2} (target <= 1.15); dir + 2 binds/warm {:.2} (target <= 1.25)",
+        medians[0] as f64 / floor7 as f64,
+        medians[1] as f64 / medians[0] as f64,
+        medians[2] as f64 / medians[0] as f64
+    );
+    let made = usize::from(container.pid() != pid);
+    println!(
+        "containers created for these {} runs: {made}",
+        N * rooms.len()
+    );
+    let _ = std::fs::remove_dir(&work);
+
     // 5. Size and idle memory.
     println!("\n5. the init and an idle container");
     println!(

@@ -20,7 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The most directory entries whose sizes are looked at under /w and /tmp per run.
-const MAX_ENTRIES: usize = 10_000;
+pub const MAX_ENTRIES: usize = 10_000;
 /// The deepest directory the size scan looks into.
 pub const MAX_DEPTH: usize = 256;
 

@@ -275,7 +275,9 @@ impl Pools {
     pub fn idle_pids(&self) -> Vec<libc::pid_t> {
         let pools = self.by_root.lock().unwrap_or_else(|e| e.into_inner());
         let mut pids = self.default.idle_pids();
-        pools.iter().for_each(|(_, pool)| pids.extend(pool.idle_pids()));
+        pools
+            .iter()
+            .for_each(|(_, pool)| pids.extend(pool.idle_pids()));
         pids
     }
 }

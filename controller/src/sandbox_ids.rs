@@ -10,8 +10,10 @@
 //! kernel drops when the holder closes it or dies, so that a killed controller leaves no
 //! id taken.
 //!
-//! [`FIRST`] itself is held for container mode, whose containers all run as it until they
-//! take their ids from here too; per-run ids are the numbers after it.
+//! Each container takes two (its init's and its programs'), each ptrace run one. The range
+//! is [`FIRST`] and the [`COUNT`] after it, or what `RUNBOX_SANDBOX_IDS=FIRST:COUNT` names
+//! (see [`range`]): ids no user or service of the host has, such as the ones `useradd`
+//! and `/etc/subuid` never hand out.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -20,7 +22,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Mutex;
 
-/// The first id of the range (container mode's shared sandbox id, `SANDBOX_ID`).
+/// The first id of the default range.
 pub const FIRST: u32 = 2_000_000_000;
 /// How many ids the range holds: live runs at once on the host, at most.
 pub const COUNT: u32 = 65_536;
@@ -36,9 +38,41 @@ fn claims_dir() -> std::path::PathBuf {
     }
 }
 
+/// The environment variable that names another range: `FIRST:COUNT`.
+pub const RANGE_VARIABLE: &str = "RUNBOX_SANDBOX_IDS";
+
+/// Why a range given in [`RANGE_VARIABLE`] is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{RANGE_VARIABLE}={0:?}: must be FIRST:COUNT, FIRST at least 1 (never root), COUNT at least 2, and the last id below 4294967295")]
+pub struct BadRange(pub String);
+
+/// Parses `FIRST:COUNT`. Pure.
+pub fn parse_range(text: &str) -> Result<(u32, u32), BadRange> {
+    let bad = || BadRange(text.to_string());
+    let (first, count) = text.split_once(':').ok_or_else(bad)?;
+    let first: u32 = first.trim().parse().map_err(|_| bad())?;
+    let count: u32 = count.trim().parse().map_err(|_| bad())?;
+    let fits = first.checked_add(count).is_some_and(|end| end < u32::MAX);
+    if first == 0 || count < 2 || !fits {
+        return Err(bad());
+    }
+    Ok((first, count))
+}
+
+/// The range of sandbox ids: [`RANGE_VARIABLE`]'s, or [`FIRST`] and [`COUNT`].
+pub fn range() -> Result<(u32, u32), BadRange> {
+    static RANGE: std::sync::OnceLock<Result<(u32, u32), BadRange>> = std::sync::OnceLock::new();
+    RANGE
+        .get_or_init(|| match std::env::var(RANGE_VARIABLE) {
+            Ok(text) => parse_range(&text),
+            Err(_) => Ok((FIRST, COUNT)),
+        })
+        .clone()
+}
+
 /// Whether `uid` is one of the range's ids (a process running as a sandbox).
 pub fn is_sandbox_id(uid: u32) -> bool {
-    (FIRST..FIRST + COUNT).contains(&uid)
+    range().is_ok_and(|(first, count)| (first..first + count).contains(&uid))
 }
 
 /// A set of ids `[first, first + count)`, some of them in use. Pure.
@@ -137,19 +171,17 @@ fn take_in(claims: &Path) -> io::Result<Id> {
             ),
         ));
     }
+    let (first, count) =
+        range().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut ids = IDS.lock().unwrap_or_else(|e| e.into_inner());
-    let ids = ids.get_or_insert_with(|| {
-        let mut ids = Ids::new(FIRST, COUNT);
-        ids.hold(FIRST);
-        ids
-    });
+    let ids = ids.get_or_insert_with(|| Ids::new(first, count));
     // Ids another process holds stay taken here until an id is found.
     let mut elsewhere = Vec::new();
     let found = loop {
         let Some(id) = ids.take() else {
             break Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
-                format!("every one of the {COUNT} sandbox ids is in use"),
+                format!("every one of the {count} sandbox ids is in use"),
             ));
         };
         let path = claims.join(id.to_string());
@@ -189,6 +221,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_range_is_first_colon_count_never_root_and_within_32_bits() {
+        assert_eq!(parse_range("3000000000:1000"), Ok((3_000_000_000, 1000)));
+        for bad in ["", "5", "0:10", "10:1", "a:b", "4294967000:1000", "-1:5"] {
+            assert_eq!(parse_range(bad), Err(BadRange(bad.into())), "{bad}");
+        }
+    }
+
+    #[test]
     fn no_id_is_handed_out_twice_while_in_use() {
         let mut ids = Ids::new(100, 3);
         assert_eq!(ids.take(), Some(100));
@@ -225,7 +265,7 @@ mod tests {
         let held: Vec<Id> = (0..50).map(|_| take_in(&dir).unwrap()).collect();
         let numbers: BTreeSet<u32> = held.iter().map(Id::get).collect();
         assert_eq!(numbers.len(), 50);
-        assert!(numbers.iter().all(|&id| is_sandbox_id(id) && id != FIRST));
+        assert!(numbers.iter().all(|&id| is_sandbox_id(id)));
         // Another process's claim (a lock on the file of the next free id, through an open
         // file description of its own, as another process would hold it) is skipped.
         let next = (FIRST + 1..).find(|id| !numbers.contains(id)).unwrap();

@@ -25,8 +25,7 @@
 //! A datagram init cannot decode is answered with [`Reply::Malformed`] and init goes on
 //! serving. When the controller's end closes, init exits, and with it every process of the
 //! container. The same [`Reply`] values travel from the controller's own forked set-up child
-//! to the controller ([`Reply::Failed`] with a set-up [`Step`]) and from namespace mode's
-//! waiter.
+//! to the controller ([`Reply::Failed`] with a set-up [`Step`]).
 //!
 //! ## Zero-copy strings
 //!

@@ -2,24 +2,28 @@
 //!
 //! ## Theory of operation
 //!
-//! [`Container::create`] plans the root (pure, [`crate::mount::plan`]), makes the
-//! container's cgroup, prepares every string the child will need, opens a `SOCK_SEQPACKET`
-//! socket pair, and clones a child into new user, pid, mount, ipc, uts, net and cgroup
-//! namespaces. Three processes take part:
+//! [`Container::create`] plans the root's base (pure, [`crate::mount::plan`]), takes two
+//! host ids of its own ([`crate::sandbox_ids`]), makes the container's cgroup, prepares
+//! every string the child will need, opens a `SOCK_SEQPACKET` socket pair, and clones a
+//! child into new user, pid, mount, ipc, uts, net and cgroup namespaces. Three processes
+//! take part:
 //!
-//! - **the controller** (this process) writes the child's uid and gid maps (the container's
-//!   root is host uid [`SANDBOX_ID`], no real user), says go, and waits for `Ready`;
+//! - **the controller** (this process) writes the child's uid and gid maps (uid 0, init, and
+//!   uid [`runbox_shared::PROGRAM_ID`], every program, are the two host ids, no real user),
+//!   says go, waits for `Ready`, and starts the container's room thread ([`room`]);
 //! - **the set-up child** ([`setup`]) joins the cgroup (v1: by writing 0 to `tasks` files
 //!   the controller opened; v2: the controller moves it), makes `/` private, builds the
 //!   root on a tmpfs, pivots
 //!   into it, detaches the old root, makes the root read-only, sets the hostname and
-//!   domainname, drops every capability, sets no_new_privs and `execveat`s the embedded
+//!   domainname, drops every capability but init's ([`runbox_shared::INIT_CAPABILITIES`]),
+//!   sets no_new_privs and `execveat`s the embedded
 //!   init from a sealed memfd, with the socket as fd 3. A failed step comes back as a
 //!   `Failed` record naming the step, the errno and the plan entry;
 //! - **init** (crate runbox-init) is then PID 1 and serves runs: see its theory of operation.
 //!
-//! [`Container::run`] sends one request with its stdio fds and waits for `Started` and then
-//! `Finished` or `Failed`. Dropping a [`Container`] kills its PID 1 (and so everything in it)
+//! [`Container::run`] reclaims what earlier runs left and sets the limits on init's own
+//! charge, puts up the run's fresh room ([`room`]), sends one request with its stdio fds,
+//! waits for `Started` and then `Finished` or `Failed`, and takes the room down. Dropping a [`Container`] kills its PID 1 (and so everything in it)
 //! and reaps it. The set-up child has `PR_SET_PDEATHSIG`: a container dies with the
 //! controller **thread** that created it, so create containers on threads that live as
 //! long as they do.
