@@ -267,6 +267,33 @@ fn main() {
         medians[1] as f64 / medians[0] as f64,
         medians[2] as f64 / medians[0] as f64
     );
+    // The room's pieces, on this container's room thread: made detached on the host, put up
+    // (mount points, attach), taken down (detach, mount points removed).
+    let thread = container.room_thread().expect("a room thread");
+    let ids = container.host_ids();
+    let pieces: [(&str, Vec<runbox::mount::plan::Op>); 3] = [
+        ("tmpfs /w and /tmp", runbox::mount::plan::default_room()),
+        ("the /true bind alone", room[2..].to_vec()),
+        ("tmpfs /w, /tmp and the /true bind", room.clone()),
+    ];
+    for (name, ops) in &pieces {
+        let (mut prepare, mut up, mut down) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..N {
+            let t = Instant::now();
+            let made = runbox::container::room::Room::prepare(ops, ids).unwrap();
+            prepare.push(micros(t));
+            let t = Instant::now();
+            let made = thread.put_up(made).map_err(|(e, _)| e).unwrap();
+            up.push(micros(t));
+            let t = Instant::now();
+            let (_, taken) = thread.take_down(made, || ()).unwrap();
+            taken.unwrap();
+            down.push(micros(t));
+        }
+        row(&format!("{name}: made detached"), prepare);
+        row(&format!("{name}: put up"), up);
+        row(&format!("{name}: taken down"), down);
+    }
     let made = usize::from(container.pid() != pid);
     println!(
         "containers created for these {} runs: {made}",

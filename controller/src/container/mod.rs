@@ -252,6 +252,12 @@ impl Container {
         Ok(container)
     }
 
+    /// The container's room thread, for the benchmark of the room's pieces.
+    #[doc(hidden)]
+    pub fn room_thread(&self) -> Option<&RoomThread> {
+        self.room.as_ref()
+    }
+
     /// The host ids of init and of the programs.
     pub fn host_ids(&self) -> HostIds {
         HostIds {
