@@ -41,7 +41,7 @@ use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The host uid and gid that the container's root (uid 0 inside) maps to: above the ranges
@@ -52,6 +52,57 @@ pub const SANDBOX_ID: u32 = crate::sandbox_ids::FIRST;
 /// Where each set-up child mounts its new root, in its own mount namespace (so one fixed,
 /// empty directory serves every container at once). Root-owned, never written.
 pub const STAGE_DIR: &str = "/run/runbox/root";
+
+/// [`STAGE_DIR`] for root; for another user, who cannot write /run, `runbox/root` in their
+/// `$XDG_RUNTIME_DIR` (or in the temp dir, as `runbox-<uid>/root`).
+pub fn stage_dir() -> PathBuf {
+    let uid = process::effective_uid();
+    if uid == 0 {
+        return STAGE_DIR.into();
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("runbox/root"),
+        _ => std::env::temp_dir().join(format!("runbox-{uid}/root")),
+    }
+}
+
+/// The uid and gid maps of a container's user namespace. As root: the container's root is
+/// [`SANDBOX_ID`], no real user. Without root (`rootless`), the kernel lets a user map
+/// only their own ids, one each, with setgroups denied: the container's root is the user
+/// who runs runbox, and init and every program share that one uid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMaps {
+    /// `/proc/PID/uid_map`.
+    pub uid_map: String,
+    /// `/proc/PID/gid_map`.
+    pub gid_map: String,
+    /// Write "deny" to `/proc/PID/setgroups` first (what the kernel requires of a user
+    /// without CAP_SETGID in the parent namespace).
+    pub deny_setgroups: bool,
+}
+
+impl IdMaps {
+    /// The maps for a controller running as `uid`/`gid`. Pure.
+    pub fn for_controller(uid: u32, gid: u32) -> IdMaps {
+        match uid {
+            0 => IdMaps {
+                uid_map: format!("0 {SANDBOX_ID} 1\n"),
+                gid_map: format!("0 {SANDBOX_ID} 1\n"),
+                deny_setgroups: false,
+            },
+            _ => IdMaps {
+                uid_map: format!("0 {uid} 1\n"),
+                gid_map: format!("0 {gid} 1\n"),
+                deny_setgroups: true,
+            },
+        }
+    }
+
+    /// True when runbox is not root (the maps are the user's own ids).
+    pub fn rootless(&self) -> bool {
+        self.deny_setgroups
+    }
+}
 
 /// Every namespace a sandbox gets.
 pub const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
@@ -105,23 +156,31 @@ fn spawn_sandbox(
     let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
     let envp = sys::CStrArray::new(Vec::new());
     let plan = plan::plan(root, &HostFs)?;
-    let prepared = Prepared::new(&plan, Path::new(STAGE_DIR))
+    let stage = stage_dir();
+    let prepared = Prepared::new(&plan, &stage)
         .map_err(|_| Error::BadRequest("a path holds a NUL byte".into()))?;
-    std::fs::create_dir_all(STAGE_DIR).map_err(|e| Error::io(format!("mkdir {STAGE_DIR}"), e))?;
+    std::fs::create_dir_all(&stage)
+        .map_err(|e| Error::io(format!("mkdir {}", stage.display()), e))?;
+    let maps = IdMaps::for_controller(process::effective_uid(), process::effective_gid());
+    let rootless = maps.rootless();
     let (ours, theirs) = socket::seqpacket_pair().map_err(|e| Error::io("socketpair", e))?;
     let join_files = cgroup.self_join_files().map_err(Error::Cgroup)?;
     let join_fds: Vec<libc::c_int> = join_files.iter().map(AsRawFd::as_raw_fd).collect();
     let self_join = !join_fds.is_empty();
+    let placement = cgroup.placement_dir().transpose().map_err(Error::Cgroup)?;
     // SAFETY: the child below only calls `setup::enter`, `setup::exec_init` and `setup::fail`, which make
     // syscalls on data prepared above and never allocate, lock or return.
-    let forked = unsafe { process::clone(NAMESPACES) };
-    match forked.map_err(|e| Error::io("clone into new namespaces", e))? {
+    let dir = placement.as_ref().map(AsRawFd::as_raw_fd);
+    let forked = unsafe { process::clone_in_cgroup(NAMESPACES, dir) };
+    drop(placement);
+    let (forked, born_inside) = forked.map_err(|e| Error::io("clone into new namespaces", e))?;
+    match forked {
         None => {
             // The controller's end must not stay open here: with it, the child would never
             // see the controller go away while it waits for "go".
             drop(ours);
             let fd = theirs.as_raw_fd();
-            let err = match setup::enter(&prepared, names, fd, &join_fds) {
+            let err = match setup::enter(&prepared, names, fd, &join_fds, rootless) {
                 Ok(()) => setup::exec_init(fd, init_memfd, &argv, &envp)
                     .map_or_else(|e| e, |never| match never {}),
                 Err(e) => e,
@@ -131,15 +190,17 @@ fn spawn_sandbox(
         Some(pid) => {
             drop(theirs);
             drop(join_files);
-            // Without files to join by, the child is moved from here.
-            let joined = match self_join {
+            // Neither born inside nor with files to join by: the child is moved from here.
+            let joined = match self_join || born_inside {
                 true => Ok(()),
                 false => cgroup.add(pid).map_err(Error::Cgroup),
             };
-            let started = joined.and_then(|()| write_id_maps(pid)).and_then(|()| {
-                socket::send(ours.as_raw_fd(), b"go")
-                    .map_err(|e| Error::io("send go to the set-up child", e))
-            });
+            let started = joined
+                .and_then(|()| write_id_maps(pid, &maps))
+                .and_then(|()| {
+                    socket::send(ours.as_raw_fd(), b"go")
+                        .map_err(|e| Error::io("send go to the set-up child", e))
+                });
             if let Err(e) = started {
                 kill_and_reap(pid);
                 return Err(e);
@@ -149,15 +210,18 @@ fn spawn_sandbox(
     }
 }
 
-/// Maps uid and gid 0 of the child's user namespace to [`SANDBOX_ID`]. setgroups stays
-/// allowed so that the child can empty its supplementary groups.
-fn write_id_maps(pid: libc::pid_t) -> Result<(), Error> {
-    let map = format!("0 {SANDBOX_ID} 1\n");
-    for file in ["uid_map", "gid_map"] {
+/// Writes the child's uid and gid maps ([`IdMaps`]). As root setgroups stays allowed, so
+/// that the child can empty its supplementary groups.
+fn write_id_maps(pid: libc::pid_t, maps: &IdMaps) -> Result<(), Error> {
+    let write = |file: &str, value: &str| {
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, &map).map_err(|e| Error::io(format!("write {path}"), e))?;
+        std::fs::write(&path, value).map_err(|e| Error::io(format!("write {path}"), e))
+    };
+    if maps.deny_setgroups {
+        write("setgroups", "deny")?;
     }
-    Ok(())
+    write("uid_map", &maps.uid_map)?;
+    write("gid_map", &maps.gid_map)
 }
 
 /// Kills a child of ours by pid and reaps it.
@@ -385,5 +449,26 @@ impl Drop for Container {
         if self.pid > 0 {
             kill_and_reap(self.pid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_maps_to_the_sandbox_id_and_a_user_to_their_own() {
+        let root = IdMaps::for_controller(0, 0);
+        assert_eq!(root.uid_map, format!("0 {SANDBOX_ID} 1\n"));
+        assert!(!root.rootless());
+        let user = IdMaps::for_controller(1000, 1001);
+        assert_eq!(
+            user,
+            IdMaps {
+                uid_map: "0 1000 1\n".into(),
+                gid_map: "0 1001 1\n".into(),
+                deny_setgroups: true,
+            }
+        );
     }
 }
