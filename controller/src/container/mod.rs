@@ -168,9 +168,9 @@ fn spawn_sandbox(
     let join_fds: Vec<libc::c_int> = join_files.iter().map(AsRawFd::as_raw_fd).collect();
     let self_join = !join_fds.is_empty();
     let placement = cgroup.placement_dir().transpose().map_err(Error::Cgroup)?;
+    let dir = placement.as_ref().map(AsRawFd::as_raw_fd);
     // SAFETY: the child below only calls `setup::enter`, `setup::exec_init` and `setup::fail`, which make
     // syscalls on data prepared above and never allocate, lock or return.
-    let dir = placement.as_ref().map(AsRawFd::as_raw_fd);
     let forked = unsafe { process::clone_in_cgroup(NAMESPACES, dir) };
     drop(placement);
     let (forked, born_inside) = forked.map_err(|e| Error::io("clone into new namespaces", e))?;

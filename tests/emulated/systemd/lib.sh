@@ -1,0 +1,74 @@
+# Shared by run.sh and user.sh (sourced): counting, checks, the leaf, the measurements.
+passed=0
+failed=0
+
+# A judge's process in a delegated cgroup moves into a leaf of it, so that runbox can
+# enable controllers there (cgroup v2 allows none below a cgroup that holds processes).
+into_leaf() {
+    local cg
+    cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)
+    mkdir -p "$cg/harness" && echo $$ >"$cg/harness/cgroup.procs"
+}
+
+# tests LABEL BINARY [ARGS...]: runs a cargo test binary and adds its counts.
+tests() {
+    local label=$1 out line p f
+    shift
+    out=$("$@" 2>&1)
+    line=$(echo "$out" | grep '^test result:' | tail -1)
+    p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed;.*/\1/p')
+    f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed;.*/\1/p')
+    if [ -z "$p" ] || [ -z "$f" ]; then
+        failed=$((failed + 1))
+        echo "FAIL $label: no test result"
+        echo "$out" | tail -30 | sed 's/^/    /'
+        return
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "$label: $line"
+    [ "$f" = 0 ] || echo "$out" | sed -n '/^failures:$/,$p' | head -80 | sed 's/^/    /'
+}
+
+# expect_exit CODE COMMAND...: runs it, fails (and says so) unless it exits CODE.
+expect_exit() {
+    local want=$1 code
+    shift
+    "$@"
+    code=$?
+    echo "exit $code"
+    [ "$code" = "$want" ]
+}
+
+# check NAME PATTERN1 PATTERN2 COMMAND...: the command exits 0 and both patterns (an empty
+# one matches anything) are found in what it prints.
+check() {
+    local name=$1 first=$2 second=$3 out code
+    shift 3
+    out=$("$@" 2>&1)
+    code=$?
+    if [ $code = 0 ] && echo "$out" | grep -q -- "$first" && echo "$out" | grep -q -- "$second"; then
+        passed=$((passed + 1))
+        echo "PASS $name"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name"
+        echo "$out" | sed 's/^/    /'
+    fi
+}
+
+# The figures of the report: CPU time reported against the program's own, and the peak of
+# a small run after a big one in the same warm container (runbox batch). The probe is in
+# /usr/local/bin (run.sh put it there), which the default root binds.
+measure() {
+    local who=$1 probe=/usr/local/bin/runbox-probe
+    for _ in 1 2 3 4 5; do
+        /share/runbox run --json --time 2s -- "$probe" spin 300 | tr '\n' ' ' |
+            sed "s/^/measure: $who: spin 300 ms (own us, then the result): /"
+        echo
+    done
+    printf '%s\n' "{\"id\":\"big\",\"argv\":[\"$probe\",\"touch\",\"64\"]}" \
+        "{\"id\":\"small\",\"argv\":[\"$probe\",\"touch\",\"8\"]}" \
+        "{\"id\":\"big2\",\"argv\":[\"$probe\",\"touch\",\"32\"]}" |
+        /share/runbox batch --parallel 1 | sed "s/^/measure: $who: warm container, touch: /"
+}
