@@ -30,6 +30,13 @@ tests() {
     [ "$f" = 0 ] || echo "$out" | sed -n '/^failures:$/,$p' | head -80 | sed 's/^/    /'
 }
 
+# informational LABEL BINARY: runs a cargo test binary and prints its result line only.
+informational() {
+    local label=$1
+    shift
+    echo "$label: $("$@" 2>&1 | grep '^test result:' | tail -1)"
+}
+
 # expect_exit CODE COMMAND...: runs it, fails (and says so) unless it exits CODE.
 expect_exit() {
     local want=$1 code
@@ -71,4 +78,31 @@ measure() {
         "{\"id\":\"small\",\"argv\":[\"$probe\",\"touch\",\"8\"]}" \
         "{\"id\":\"big2\",\"argv\":[\"$probe\",\"touch\",\"32\"]}" |
         /share/runbox batch --parallel 1 | sed "s/^/measure: $who: warm container, touch: /"
+}
+
+# Every limit and verdict once in each mode through the runbox binary, with CPU limits
+# generous enough for TCG (where touching 64 MiB takes about a second of CPU): the
+# integration tests' own bounds are for native speed (see scripts/emulated-x86.sh).
+verdicts() {
+    local who=$1 p=/usr/local/bin/runbox-probe mode
+    local slow="--time 30s --wall 60s"
+    for mode in container namespace; do
+        local R="/share/runbox run --json --mode $mode"
+        check "$who: $mode: a CPU-time limit" '"status":"time_limit_exceeded"' '"detail":"cpu time"' \
+            $R --time 300ms --wall 20s -- $p spin-forever
+        check "$who: $mode: a wall limit" '"status":"time_limit_exceeded"' '"detail":"wall time"' \
+            $R --time 5s --wall 500ms -- $p sleep
+        check "$who: $mode: a memory limit" '"status":"memory_limit_exceeded"' '' \
+            $R $slow --memory 32M -- $p touch 100
+        check "$who: $mode: memory within the limit, its peak reported" '^touched$' '"memory_kib":[1-9]' \
+            $R $slow --memory 64M -- $p touch 16
+        check "$who: $mode: an output limit" '"status":"output_limit_exceeded"' '' \
+            $R $slow --output 1M -- $p flood-ignoring /w/flood
+        check "$who: $mode: a process limit" '^[1-9]$' '"status":"ok"' \
+            $R $slow --processes 10 -- $p fork-count
+        check "$who: $mode: a fault is signaled" '"status":"signaled"' '"signal":11' \
+            $R $slow -- $p segv
+        check "$who: $mode: a nonzero exit" '"status":"nonzero_exit"' '"exit_code":1' \
+            $R $slow -- /bin/false
+    done
 }
