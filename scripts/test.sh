@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README names it and .ci/run calls it. Needs root (the tests
 # make real namespaces and mounts). Installs what it needs through scripts/setup.sh,
-# scripts/cross-env.sh and scripts/emulated-arm.sh.
+# scripts/cross-env.sh, scripts/emulated-arm.sh and scripts/emulated-x86.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +36,6 @@ scripts/qemu-user-tests.sh
 
 step "the smoke suite on emulated arm64 and armhf kernels (qemu-system)"
 scripts/emulated-arm.sh
+
+step "the integration tests under pure cgroup v2 and systemd, root and not (emulated x86_64)"
+scripts/emulated-x86.sh

@@ -81,7 +81,8 @@ fn contained(
     let plan = plan::plan(&config.root, &HostFs)?;
     let wire = spec.to_wire()?;
     let (run, fds) = (wire.run(), stdio.borrow());
-    match pools {
+    // Without root a container's room is built in at its creation: one container a run.
+    match pools.filter(|_| !crate::container::rootless()) {
         Some(pools) => pools.run(
             config.root.rootfs.as_deref(),
             plan.room(),

@@ -361,6 +361,8 @@ impl WireRun {
             seccomp_listener: self.seccomp.listener,
             stdio: [0, 1, 2],
             wall_limit_us: self.wall_limit_us,
+            // The container that sends it says (it knows whether it has two ids).
+            program_ids: false,
         }
     }
 }

@@ -60,7 +60,12 @@ fn prepare_and_exec(
     }
     // Not init's peer: another uid (another host uid), so that no signal, prlimit,
     // setpriority, sched_setaffinity or ioprio_set reaches init, and without capabilities.
-    sys::become_user(PROGRAM_ID).map_err(|e| fail(Step::BecomeProgram, e, 0))?;
+    // Without a second id (a container made without root): init's uid, no capability.
+    match run.program_ids {
+        true => sys::become_user(PROGRAM_ID),
+        false => sys::drop_capabilities(),
+    }
+    .map_err(|e| fail(Step::BecomeProgram, e, 0))?;
     let cwd = core::ffi::CStr::from_bytes_with_nul(run.cwd.as_bytes())
         .map_err(|_| fail(Step::Chdir, sys::EINVAL, 0))?;
     sys::chdir(cwd).map_err(|e| fail(Step::Chdir, e, 0))?;

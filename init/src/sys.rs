@@ -279,6 +279,15 @@ pub fn become_user(id: u32) -> Result<()> {
     check(unsafe { syscall!(uid, id, id, id) }).map(drop)
 }
 
+/// `capset` with empty effective, permitted and inheritable sets (version 3: two entries).
+pub fn drop_capabilities() -> Result<()> {
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header: [u32; 2] = [LINUX_CAPABILITY_VERSION_3, 0];
+    let data = [0u32; 6];
+    // SAFETY: header and data are live and of the v3 layout (two 3-word entries).
+    check(unsafe { syscall!(Sysno::capset, header.as_ptr(), data.as_ptr()) }).map(drop)
+}
+
 /// `prctl(option, arg)`.
 pub fn prctl(option: usize, arg: usize) -> Result<()> {
     // SAFETY: init only uses prctl options that take integers, not pointers.

@@ -111,6 +111,10 @@ pub struct Run<'a> {
     /// Wall-clock limit in microseconds from the fork; 0 for none. Init kills the program and
     /// everything else in the container when it passes.
     pub wall_limit_us: u64,
+    /// Start the program as [`PROGRAM_ID`], another uid than init's (a container with two
+    /// ids); `false` keeps init's uid and drops every capability (a container without root
+    /// has one id).
+    pub program_ids: bool,
 }
 
 /// A resource limit (`setrlimit`).

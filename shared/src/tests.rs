@@ -26,6 +26,7 @@ fn sample_run() -> Run<'static> {
         seccomp_listener: true,
         stdio: [0, 1, 2],
         wall_limit_us: 3_000_000,
+        program_ids: true,
     }
 }
 

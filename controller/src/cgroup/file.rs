@@ -121,6 +121,17 @@ pub fn write(path: &Path, value: &str) -> Result<()> {
     std::fs::write(path, value).map_err(|e| error(format!("write {value:?} to"), path, e))
 }
 
+/// Opens a cgroup directory (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`: std opens close-on-exec).
+pub fn open_dir(path: &Path) -> Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(path)
+        .map(Into::into)
+        .map_err(|e| error("open", path, e))
+}
+
 /// Creates a cgroup directory (and its missing parents: they are runbox's).
 pub fn mkdir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| error("mkdir", path, e))

@@ -6,6 +6,7 @@
 //! Names are `c-<controller pid>-<n>`: a later controller removes those whose controller is
 //! gone ([`sweep`]).
 
+pub mod delegation;
 pub mod detect;
 pub mod file;
 pub mod v1;
@@ -67,9 +68,9 @@ pub enum LayoutError {
     /// No hierarchy runbox can use (which is missing, and what to do).
     #[error("{0}")]
     NoCgroups(String),
-    /// The v2 parent cannot have cpu, memory and pids enabled below it.
-    #[error("{0} (runbox needs cpu, memory and pids delegated; run it in a leaf cgroup below such a parent)")]
-    Undelegated(#[source] CgroupError),
+    /// No v2 cgroup that runbox may divide ([`delegation`]).
+    #[error("{0}")]
+    Undelegated(#[source] delegation::TakeOverError),
     /// A `runbox` parent could not be made.
     #[error("{0}")]
     Parent(#[source] CgroupError),
@@ -105,12 +106,14 @@ fn detect_layout() -> Result<Layout, LayoutError> {
         })
     };
     let mountinfo = read("/proc/self/mountinfo")?;
-    let mut own = detect::parse_proc_cgroup(&read("/proc/self/cgroup")?);
-    if let Ok(parent) = std::env::var(PARENT_ENV) {
-        detect::place_under(&mut own, &parent);
+    let actual = detect::parse_proc_cgroup(&read("/proc/self/cgroup")?);
+    let named = std::env::var(PARENT_ENV).ok();
+    let mut own = actual.clone();
+    if let Some(parent) = &named {
+        detect::place_under(&mut own, parent);
     }
-    let layout = detect::choose(&detect::parse_mountinfo(&mountinfo), &own)
-        .map_err(|e| LayoutError::NoCgroups(e.0))?;
+    let hierarchies = detect::parse_mountinfo(&mountinfo);
+    let layout = detect::choose(&hierarchies, &own).map_err(|e| LayoutError::NoCgroups(e.0))?;
     let layout = match layout {
         Layout::V1 {
             cpuacct,
@@ -121,10 +124,19 @@ fn detect_layout() -> Result<Layout, LayoutError> {
             memory: memory.join(PARENT),
             pids: pids.join(PARENT),
         },
-        Layout::V2 { dir } => {
-            let parent = dir.join(PARENT);
-            v2::prepare_parent(&parent).map_err(LayoutError::Undelegated)?;
-            Layout::V2 { dir: parent }
+        Layout::V2 { .. } => {
+            // choose() found both.
+            let mount = hierarchies
+                .iter()
+                .find(|h| h.unified)
+                .map(|h| h.mount.as_path());
+            let own = actual.get("").map(String::as_str);
+            let (Some(mount), Some(own)) = (mount, own) else {
+                return Err(LayoutError::NoCgroups("no cgroup2 entry".into()));
+            };
+            let dir = delegation::take_over(mount, own, named.as_deref())
+                .map_err(LayoutError::Undelegated)?;
+            Layout::V2 { dir }
         }
     };
     for parent in parents(&layout) {
@@ -186,6 +198,15 @@ impl Cgroup {
         match self {
             Cgroup::V1(g) => g.self_join_files(),
             Cgroup::V2(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// The cgroup's directory, open, for a child to be born in (clone3's
+    /// `CLONE_INTO_CGROUP`, v2 only: v1 has one directory per controller); `None` on v1.
+    pub fn placement_dir(&self) -> Option<Result<std::os::fd::OwnedFd, CgroupError>> {
+        match self {
+            Cgroup::V1(_) => None,
+            Cgroup::V2(g) => Some(g.open_dir()),
         }
     }
 

@@ -1,21 +1,62 @@
 //! cgroup v2: one directory in the unified hierarchy.
 //!
-//! Not exercised for real on the development machines (their cgroup2 has no controllers):
-//! `tests` below runs this code against a fake cgroupfs tree in a temporary folder.
+//! The development machines' cgroup2 has no controllers: `tests` below runs this code
+//! against a fake cgroupfs tree in a temporary folder, and `scripts/emulated-x86.sh` runs
+//! it for real, under systemd, in a booted Debian 12 guest.
 
 use super::file::{self, CgFile, Result};
 use super::Usage;
 use std::path::{Path, PathBuf};
 
-/// The controllers a run cgroup needs, as written to `cgroup.subtree_control`.
-pub const ENABLE: &str = "+cpu +memory +pids";
+/// The controllers a run cgroup needs: memory and pids. CPU time comes from `cpu.stat`,
+/// which every cgroup has, so `cpu` is enabled where the parent has it and not required
+/// (Debian 12's user manager delegates only memory and pids).
+pub const REQUIRED: [&str; 2] = ["memory", "pids"];
+/// Enabled too where available.
+pub const OPTIONAL: [&str; 1] = ["cpu"];
+
+/// The `cgroup.subtree_control` write that enables what `parent` lacks of [`REQUIRED`] and
+/// [`OPTIONAL`], given its `cgroup.controllers` (`available`) and `cgroup.subtree_control`
+/// (`enabled`): `Ok(None)` when nothing is missing, `Err` naming a required controller
+/// that is not available. Pure.
+pub fn enable_write(available: &str, enabled: &str) -> std::result::Result<Option<String>, String> {
+    let has = |text: &str, c: &str| text.split_whitespace().any(|e| e == c);
+    if let Some(missing) = REQUIRED.iter().find(|c| !has(available, c)) {
+        return Err(format!("the {missing} controller is not delegated to it"));
+    }
+    let wanted: Vec<String> = REQUIRED
+        .iter()
+        .chain(OPTIONAL.iter().filter(|c| has(available, c)))
+        .filter(|c| !has(enabled, c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    Ok((!wanted.is_empty()).then(|| wanted.join(" ")))
+}
+
+/// Makes `parent` able to hold run cgroups: the controllers enabled in its subtree. The
+/// kernel refuses (EBUSY) when `parent` holds processes itself and is not the root: then
+/// runbox must run in a leaf of its own, below a delegated parent ([`super::delegation`]).
+pub fn prepare_parent(parent: &Path) -> Result<()> {
+    file::mkdir(parent)?;
+    let control = parent.join("cgroup.subtree_control");
+    let available = file::read(&parent.join("cgroup.controllers"))?;
+    match enable_write(&available, &file::read(&control)?) {
+        Ok(None) => Ok(()),
+        Ok(Some(write)) => file::write(&control, &write),
+        Err(why) => Err(file::CgroupError {
+            what: "enable memory and pids in".into(),
+            path: control,
+            source: std::io::Error::other(why),
+        }),
+    }
+}
 
 /// One runbox cgroup in the unified hierarchy.
 #[derive(Debug)]
 pub struct V2Group {
     dir: PathBuf,
     cpu_stat: CgFile,
-    /// memory.peak, reset by a write (Linux 6.12+); `None` where it cannot be reset.
+    /// memory.peak (Linux 5.19+), reset by a write through this fd (6.12+); `None` before 5.19.
     peak: Option<CgFile>,
     current: CgFile,
     events: CgFile,
@@ -23,23 +64,9 @@ pub struct V2Group {
     pids_max: CgFile,
     /// cpu.stat has no reset: the usage at the last reset.
     cpu_base: std::cell::Cell<u64>,
-    /// Where memory.peak could not be reset: memory.current at the last reset.
-    peak_floor: std::cell::Cell<Option<u64>>,
-}
-
-/// Makes `parent` able to hold run cgroups: the controllers enabled in its subtree. The
-/// kernel refuses (EBUSY) when `parent` holds processes itself and is not the root: then
-/// runbox must run in a leaf of its own, below a delegated parent.
-pub fn prepare_parent(parent: &Path) -> Result<()> {
-    file::mkdir(parent)?;
-    let enabled = file::read(&parent.join("cgroup.subtree_control"))?;
-    if ["cpu", "memory", "pids"]
-        .iter()
-        .all(|c| enabled.split_whitespace().any(|e| e == *c))
-    {
-        return Ok(());
-    }
-    file::write(&parent.join("cgroup.subtree_control"), ENABLE)
+    /// Where memory.peak could not be reset: what it and memory.current read at the last
+    /// reset ([`peak_since`]).
+    unreset: std::cell::Cell<Option<Unreset>>,
 }
 
 impl V2Group {
@@ -48,7 +75,11 @@ impl V2Group {
         let dir = parent.join(name);
         file::mkdir(&dir)?;
         file::write(&dir.join("memory.swap.max"), "0")?;
-        let peak = CgFile::open(&dir, "memory.peak", true).ok();
+        // Writable from 6.12; before, read-only (root may open it for writing, and then
+        // the write fails, which reset() finds).
+        let peak = CgFile::open(&dir, "memory.peak", true)
+            .or_else(|_| CgFile::open(&dir, "memory.peak", false))
+            .ok();
         Ok(V2Group {
             cpu_stat: CgFile::open(&dir, "cpu.stat", false)?,
             peak,
@@ -57,9 +88,15 @@ impl V2Group {
             max: CgFile::open(&dir, "memory.max", true)?,
             pids_max: CgFile::open(&dir, "pids.max", true)?,
             cpu_base: 0.into(),
-            peak_floor: None.into(),
+            unreset: None.into(),
             dir,
         })
+    }
+
+    /// The directory, open (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`), for clone3's
+    /// `CLONE_INTO_CGROUP`.
+    pub fn open_dir(&self) -> Result<std::os::fd::OwnedFd> {
+        file::open_dir(&self.dir)
     }
 
     /// Moves a process into the cgroup.
@@ -73,18 +110,21 @@ impl V2Group {
         self.pids_max.write(&pids.to_string())
     }
 
-    /// Starts a run's accounting: peak reset where the kernel can, CPU base recorded.
+    /// Starts a run's accounting: peak reset where the kernel can (else what the peak and
+    /// the usage are now, for [`peak_since`]), CPU base recorded.
     pub fn reset(&self) -> Result<()> {
         let peak_reset = self
             .peak
             .as_ref()
             .is_some_and(|peak| peak.write("0").is_ok());
-        let floor = if peak_reset {
-            None
-        } else {
-            Some(self.current.read_u64()?)
+        let unreset = match (peak_reset, &self.peak) {
+            (true, _) => None,
+            (false, peak) => Some(Unreset {
+                peak: peak.as_ref().map(CgFile::read_u64).transpose()?,
+                current: self.current.read_u64()?,
+            }),
         };
-        self.peak_floor.set(floor);
+        self.unreset.set(unreset);
         self.cpu_base
             .set(self.cpu_stat.read_field("usage_usec")?.unwrap_or(0));
         Ok(())
@@ -118,12 +158,13 @@ impl V2Group {
         Ok(file::field(&stat, "anon").unwrap_or(0) + file::field(&stat, "shmem").unwrap_or(0))
     }
 
-    /// The accounting since the last reset. Without a resettable memory.peak, the peak is
-    /// the larger of the usage at the reset and now (a lower bound).
+    /// The accounting since the last reset; without a resettable memory.peak, the peak as
+    /// [`peak_since`] says.
     pub fn usage(&self) -> Result<Usage> {
-        let memory_peak = match (&self.peak, self.peak_floor.get()) {
-            (Some(peak), None) => peak.read_u64()?,
-            (_, floor) => floor.unwrap_or(0).max(self.current.read_u64()?),
+        let peak_now = self.peak.as_ref().map(CgFile::read_u64).transpose()?;
+        let memory_peak = match self.unreset.get() {
+            None => peak_now.unwrap_or(0),
+            Some(at_reset) => peak_since(at_reset, peak_now, self.current.read_u64()?),
         };
         Ok(Usage {
             cpu_us: self.cpu_us()?,
@@ -135,6 +176,27 @@ impl V2Group {
     /// Removes the directory; the cgroup must be empty of processes.
     pub fn remove(&self) -> Result<()> {
         file::rmdir(&self.dir)
+    }
+}
+
+/// What an unresettable memory.peak and memory.current read at a run's reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreset {
+    /// memory.peak (`None` before 5.19): the cgroup's peak over its whole life.
+    pub peak: Option<u64>,
+    /// memory.current.
+    pub current: u64,
+}
+
+/// A run's peak where memory.peak cannot be reset (before 6.12; Debian 12's 6.1): the
+/// cgroup's life-long peak when the run raised it (then it is the run's own, exact);
+/// otherwise the larger of the usage at the reset and at the end, a lower bound (the run
+/// stayed below an earlier run's peak; the program's own peak resident set, from wait4,
+/// is the other bound the accounting takes). Pure.
+pub fn peak_since(at_reset: Unreset, peak_now: Option<u64>, current_now: u64) -> u64 {
+    match (at_reset.peak, peak_now) {
+        (Some(before), Some(now)) if now > before => now,
+        _ => at_reset.current.max(current_now),
     }
 }
 
@@ -159,6 +221,11 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("cgroup.subtree_control"), "").unwrap();
+        fs::write(
+            dir.join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
         dir
     }
 
@@ -189,7 +256,7 @@ mod tests {
         prepare_parent(&parent).unwrap();
         assert_eq!(
             fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap(),
-            ENABLE
+            "+memory +pids +cpu"
         );
         populate(&parent.join("c-1"));
         let group = V2Group::create(&parent, "c-1").unwrap();
@@ -229,6 +296,39 @@ mod tests {
         group.remove().unwrap();
         assert!(!parent.join("c-1").exists());
         fs::remove_dir_all(parent).unwrap();
+    }
+
+    #[test]
+    fn an_unresettable_peak_is_exact_when_the_run_raised_it() {
+        let before = Unreset {
+            peak: Some(100 << 20),
+            current: 2 << 20,
+        };
+        // The run went past every earlier peak: the life-long peak is its own.
+        assert_eq!(peak_since(before, Some(150 << 20), 3 << 20), 150 << 20);
+        // It stayed below an earlier run's 100 MiB: the lower bound, never that 100 MiB.
+        assert_eq!(peak_since(before, Some(100 << 20), 3 << 20), 3 << 20);
+        // No memory.peak at all (before 5.19).
+        let old = Unreset {
+            peak: None,
+            current: 5,
+        };
+        assert_eq!(peak_since(old, None, 4), 5);
+    }
+
+    #[test]
+    fn controllers_are_enabled_as_far_as_delegated() {
+        let all = "cpuset cpu io memory pids";
+        assert_eq!(enable_write(all, ""), Ok(Some("+memory +pids +cpu".into())));
+        assert_eq!(enable_write(all, "cpu memory pids"), Ok(None));
+        assert_eq!(enable_write(all, "memory pids"), Ok(Some("+cpu".into())));
+        // Debian 12's user manager delegates memory and pids only.
+        assert_eq!(
+            enable_write("memory pids", ""),
+            Ok(Some("+memory +pids".into()))
+        );
+        let err = enable_write("cpu memory", "").unwrap_err();
+        assert!(err.contains("pids"), "{err}");
     }
 
     #[test]

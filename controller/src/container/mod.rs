@@ -49,12 +49,74 @@ use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where each set-up child mounts its new root, in its own mount namespace (so one fixed,
 /// empty directory serves every container at once). Root-owned, never written.
 pub const STAGE_DIR: &str = "/run/runbox/root";
+
+/// [`STAGE_DIR`] for root; for another user, who cannot write /run, `runbox/root` in their
+/// `$XDG_RUNTIME_DIR` (or in the temp dir, as `runbox-<uid>/root`).
+pub fn stage_dir() -> PathBuf {
+    let uid = process::effective_uid();
+    if uid == 0 {
+        return STAGE_DIR.into();
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("runbox/root"),
+        _ => std::env::temp_dir().join(format!("runbox-{uid}/root")),
+    }
+}
+
+/// The uid and gid maps of a container's user namespace. As root: uid 0 (init) and
+/// [`wire::PROGRAM_ID`] (every program) are the container's two host ids, no real user.
+/// Without root (`rootless`), the kernel lets a user map only their own ids, one each, with
+/// setgroups denied: the container's root is the user who runs runbox, and init and every
+/// program share that one uid (the program then runs without capabilities instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMaps {
+    /// `/proc/PID/uid_map`.
+    pub uid_map: String,
+    /// `/proc/PID/gid_map`.
+    pub gid_map: String,
+    /// Write "deny" to `/proc/PID/setgroups` first (what the kernel requires of a user
+    /// without CAP_SETGID in the parent namespace).
+    pub deny_setgroups: bool,
+}
+
+impl IdMaps {
+    /// The maps for a controller running as `uid`/`gid`, for a container of host ids
+    /// `ids`. Pure.
+    pub fn for_controller(uid: u32, gid: u32, ids: HostIds) -> IdMaps {
+        match uid {
+            0 => {
+                let map = format!("0 {} 1\n{} {} 1\n", ids.init, wire::PROGRAM_ID, ids.program);
+                IdMaps {
+                    uid_map: map.clone(),
+                    gid_map: map,
+                    deny_setgroups: false,
+                }
+            }
+            _ => IdMaps {
+                uid_map: format!("0 {uid} 1\n"),
+                gid_map: format!("0 {gid} 1\n"),
+                deny_setgroups: true,
+            },
+        }
+    }
+
+    /// True when runbox is not root (the maps are the user's own ids).
+    pub fn rootless(&self) -> bool {
+        self.deny_setgroups
+    }
+}
+
+/// True when runbox runs without root: a container then has one id (the user's), its room
+/// is built in at its creation, and it serves one run (see the README, Without root).
+pub fn rootless() -> bool {
+    process::effective_uid() != 0
+}
 
 /// Every namespace a sandbox gets.
 pub const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
@@ -105,8 +167,9 @@ pub struct Container {
     baseline: u64,
     /// Mounts and takes down each run's room.
     room: Option<RoomThread>,
-    /// The host ids of init and of the programs, this container's alone.
-    ids: [sandbox_ids::Id; 2],
+    /// The host ids of init and of the programs, this container's alone (none without
+    /// root: the user's own id is the only one).
+    ids: Option<[sandbox_ids::Id; 2]>,
     /// A run's room could not be taken down: the container must not serve again.
     unclean: bool,
 }
@@ -131,30 +194,47 @@ fn spawn_sandbox(
 ) -> Result<(libc::pid_t, OwnedFd, Vec<Op>), Error> {
     let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
     let envp = sys::CStrArray::new(Vec::new());
-    // The base alone: the work dir and the binds are each run's room.
-    let base = RootSpec {
-        rootfs: root.rootfs.clone(),
-        ..RootSpec::default()
+    // As root, the base alone: the work dir and the binds are each run's room. Without
+    // root the controller cannot mount into a live container: the room is built in.
+    let plan = match rootless() {
+        true => plan::plan(root, &HostFs)?,
+        false => plan::plan(
+            &RootSpec {
+                rootfs: root.rootfs.clone(),
+                ..RootSpec::default()
+            },
+            &HostFs,
+        )?,
     };
-    let plan = plan::plan(&base, &HostFs)?;
-    let base = plan.base().to_vec();
-    let prepared = Prepared::new(&base, Path::new(STAGE_DIR))
+    let base = match rootless() {
+        true => plan.ops.clone(),
+        false => plan.base().to_vec(),
+    };
+    let stage = stage_dir();
+    let prepared = Prepared::new(&base, &stage)
         .map_err(|_| Error::BadRequest("a path holds a NUL byte".into()))?;
-    std::fs::create_dir_all(STAGE_DIR).map_err(|e| Error::io(format!("mkdir {STAGE_DIR}"), e))?;
+    std::fs::create_dir_all(&stage)
+        .map_err(|e| Error::io(format!("mkdir {}", stage.display()), e))?;
+    let maps = IdMaps::for_controller(process::effective_uid(), process::effective_gid(), ids);
+    let rootless = maps.rootless();
     let (ours, theirs) = socket::seqpacket_pair().map_err(|e| Error::io("socketpair", e))?;
     let join_files = cgroup.self_join_files().map_err(Error::Cgroup)?;
     let join_fds: Vec<libc::c_int> = join_files.iter().map(AsRawFd::as_raw_fd).collect();
     let self_join = !join_fds.is_empty();
+    let placement = cgroup.placement_dir().transpose().map_err(Error::Cgroup)?;
+    let dir = placement.as_ref().map(AsRawFd::as_raw_fd);
     // SAFETY: the child below only calls `setup::enter`, `setup::exec_init` and `setup::fail`, which make
     // syscalls on data prepared above and never allocate, lock or return.
-    let forked = unsafe { process::clone(NAMESPACES) };
-    match forked.map_err(|e| Error::io("clone into new namespaces", e))? {
+    let forked = unsafe { process::clone_in_cgroup(NAMESPACES, dir) };
+    drop(placement);
+    let (forked, born_inside) = forked.map_err(|e| Error::io("clone into new namespaces", e))?;
+    match forked {
         None => {
             // The controller's end must not stay open here: with it, the child would never
             // see the controller go away while it waits for "go".
             drop(ours);
             let fd = theirs.as_raw_fd();
-            let err = match setup::enter(&prepared, names, fd, &join_fds) {
+            let err = match setup::enter(&prepared, names, fd, &join_fds, rootless) {
                 Ok(()) => setup::exec_init(fd, init_memfd, &argv, &envp)
                     .map_or_else(|e| e, |never| match never {}),
                 Err(e) => e,
@@ -164,13 +244,13 @@ fn spawn_sandbox(
         Some(pid) => {
             drop(theirs);
             drop(join_files);
-            // Without files to join by, the child is moved from here.
-            let joined = match self_join {
+            // Neither born inside nor with files to join by: the child is moved from here.
+            let joined = match self_join || born_inside {
                 true => Ok(()),
                 false => cgroup.add(pid).map_err(Error::Cgroup),
             };
             let started = joined
-                .and_then(|()| write_id_maps(pid, ids))
+                .and_then(|()| write_id_maps(pid, &maps))
                 .and_then(|()| {
                     socket::send(ours.as_raw_fd(), b"go")
                         .map_err(|e| Error::io("send go to the set-up child", e))
@@ -184,17 +264,18 @@ fn spawn_sandbox(
     }
 }
 
-/// Maps uid and gid 0 of the child's user namespace (init) to `ids.init`, and
-/// [`wire::PROGRAM_ID`] (every program) to `ids.program`: two host ids of this container's
-/// own, no real user. setgroups stays allowed so that the child can empty its
-/// supplementary groups.
-fn write_id_maps(pid: libc::pid_t, ids: HostIds) -> Result<(), Error> {
-    let map = format!("0 {} 1\n{} {} 1\n", ids.init, wire::PROGRAM_ID, ids.program);
-    for file in ["uid_map", "gid_map"] {
+/// Writes the child's uid and gid maps ([`IdMaps`]). As root setgroups stays allowed, so
+/// that the child can empty its supplementary groups.
+fn write_id_maps(pid: libc::pid_t, maps: &IdMaps) -> Result<(), Error> {
+    let write = |file: &str, value: &str| {
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, &map).map_err(|e| Error::io(format!("write {path}"), e))?;
+        std::fs::write(&path, value).map_err(|e| Error::io(format!("write {path}"), e))
+    };
+    if maps.deny_setgroups {
+        write("setgroups", "deny")?;
     }
-    Ok(())
+    write("uid_map", &maps.uid_map)?;
+    write("gid_map", &maps.gid_map)
 }
 
 /// Kills a child of ours by pid and reaps it.
@@ -221,10 +302,19 @@ impl Container {
     pub fn create(config: &ContainerConfig) -> Result<Container, Error> {
         let memfd = init_image::memfd()?;
         let take = || sandbox_ids::take().map_err(|e| Error::io("take a sandbox id", e));
-        let ids = [take()?, take()?];
-        let host_ids = HostIds {
-            init: ids[0].get(),
-            program: ids[1].get(),
+        let ids = match rootless() {
+            true => None,
+            false => Some([take()?, take()?]),
+        };
+        let host_ids = match &ids {
+            Some([init, program]) => HostIds {
+                init: init.get(),
+                program: program.get(),
+            },
+            None => HostIds {
+                init: process::effective_uid(),
+                program: process::effective_uid(),
+            },
         };
         let cgroup = Cgroup::create().map_err(Error::NoCgroup)?;
         let (pid, socket, base) =
@@ -246,7 +336,9 @@ impl Container {
             Reply::Failed(failure) => return Err(setup_error(failure, &base)),
             other => return Err(Error::Protocol(format!("expected ready, got {other:?}"))),
         }
-        container.room = Some(RoomThread::enter(pid, host_ids)?);
+        if ids_of_its_own(&container.ids) {
+            container.room = Some(RoomThread::enter(pid, host_ids)?);
+        }
         container.oom_seen = container.cgroup.usage().map_err(Error::Cgroup)?.oom_kills;
         container.baseline = container.cgroup.memory_current().map_err(Error::Cgroup)?;
         Ok(container)
@@ -260,9 +352,15 @@ impl Container {
 
     /// The host ids of init and of the programs.
     pub fn host_ids(&self) -> HostIds {
-        HostIds {
-            init: self.ids[0].get(),
-            program: self.ids[1].get(),
+        match &self.ids {
+            Some([init, program]) => HostIds {
+                init: init.get(),
+                program: program.get(),
+            },
+            None => HostIds {
+                init: process::effective_uid(),
+                program: process::effective_uid(),
+            },
         }
     }
 
@@ -319,12 +417,7 @@ impl Container {
                 false
             }
         };
-        let mut outcome = served?;
-        if let Outcome::Finished { accounting, .. } = &mut outcome {
-            accounting.output_full |= dirs_full;
-            accounting.output_full |= output::outputs_full(limits.output, &stdio[1..]);
-        }
-        Ok(outcome)
+        Ok(with_full_outputs(served?, limits, &stdio, dirs_full))
     }
 
     /// Before a run: what earlier runs left that the kernel can take back is reclaimed
@@ -356,7 +449,10 @@ impl Container {
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
-        let datagram = wire::encode(&Request::Run(run.clone()), &mut self.buf)?;
+        let mut run = run.clone();
+        // Another uid than init's where the container has two.
+        run.program_ids = self.ids.is_some();
+        let datagram = wire::encode(&Request::Run(run), &mut self.buf)?;
         // Failing here, the container was gone before the program could start: say so, so
         // that a pool can run the request elsewhere.
         let gone = |e: Error| Error::ContainerGone(e.to_string());
@@ -478,6 +574,25 @@ impl Container {
     }
 }
 
+/// True for a container with host ids of its own (as root).
+fn ids_of_its_own(ids: &Option<[sandbox_ids::Id; 2]>) -> bool {
+    ids.is_some()
+}
+
+/// `outcome`, with its output verdict: a full stdout or stderr file, or `dirs_full` (a full
+/// file under `/w` or `/tmp`).
+fn with_full_outputs(
+    mut outcome: Outcome,
+    limits: &Limits,
+    stdio: &[BorrowedFd<'_>; 3],
+    dirs_full: bool,
+) -> Outcome {
+    if let Outcome::Finished { accounting, .. } = &mut outcome {
+        accounting.output_full |= dirs_full || output::outputs_full(limits.output, &stdio[1..]);
+    }
+    outcome
+}
+
 /// The error for a failed set-up step, naming the base's plan entry where the step has one.
 pub(crate) fn setup_error(failure: Failure, base: &[Op]) -> Error {
     Error::Setup {
@@ -506,5 +621,31 @@ impl Drop for Container {
         if self.pid > 0 {
             kill_and_reap(self.pid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_maps_to_the_sandbox_id_and_a_user_to_their_own() {
+        let ids = HostIds {
+            init: 2_000_000_010,
+            program: 2_000_000_011,
+        };
+        let root = IdMaps::for_controller(0, 0, ids);
+        assert_eq!(root.uid_map, "0 2000000010 1\n1 2000000011 1\n");
+        assert_eq!(root.gid_map, root.uid_map);
+        assert!(!root.rootless());
+        let user = IdMaps::for_controller(1000, 1001, ids);
+        assert_eq!(
+            user,
+            IdMaps {
+                uid_map: "0 1000 1\n".into(),
+                gid_map: "0 1001 1\n".into(),
+                deny_setgroups: true,
+            }
+        );
     }
 }

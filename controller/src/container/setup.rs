@@ -31,12 +31,14 @@ impl Default for Names {
 }
 
 /// The set-up, in order. On success the process is in its new root, unprivileged, with
-/// `/dev/null` as stdio, and ready to exec.
+/// `/dev/null` as stdio, and ready to exec. `rootless`: the controller is not root, and its
+/// own uid is the only one mapped ([`super::IdMaps`]).
 pub fn enter(
     prepared: &Prepared,
     names: &Names,
     socket: RawFd,
     cgroup_joins: &[RawFd],
+    rootless: bool,
 ) -> Result<(), StepError> {
     let at = |step: Step| move |e: io::Error| (step, e, 0);
     // Into the container's cgroup first, so that everything the set-up charges is its.
@@ -48,7 +50,7 @@ pub fn enter(
     // nice value a write to /proc/1/autogroup would change) or its kill(0).
     process::setsid().map_err(at(Step::NewSession))?;
     await_id_maps(socket)?;
-    process::become_namespace_root().map_err(at(Step::SetIds))?;
+    process::become_namespace_root(rootless).map_err(at(Step::SetIds))?;
     // Die with the controller's thread that cloned us. Set after the last change of effective
     // ids, which clears it; a controller gone before this point has closed its end.
     process::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)

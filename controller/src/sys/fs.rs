@@ -343,3 +343,24 @@ pub fn create_file_at(
         Err(e) => Err(e),
     }
 }
+
+/// `getxattr(path, name, buf, 0)`: whether the file has the extended attribute `name`
+/// (its size is asked for, not its value). A missing attribute, and one the caller may
+/// not read (`trusted.*` without CAP_SYS_ADMIN), is `false`.
+/// <https://man7.org/linux/man-pages/man2/getxattr.2.html>
+pub fn has_xattr(path: Path, name: Path) -> io::Result<bool> {
+    // SAFETY: both are live NUL-terminated strings; a NULL buffer of size 0 asks for the
+    // size only, so nothing is written.
+    match check(unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) }) {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENODATA | libc::EPERM | libc::ENOTSUP)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}

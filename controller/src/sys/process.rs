@@ -26,6 +26,87 @@ pub unsafe fn clone(flags: libc::c_int) -> io::Result<Option<libc::pid_t>> {
     Ok((pid != 0).then_some(pid as libc::pid_t))
 }
 
+/// `clone3({flags, exit_signal: SIGCHLD, cgroup, CLONE_INTO_CGROUP})`: a fork into new
+/// namespaces, born in the cgroup whose directory `cgroup` is open on (Linux 5.7), so that
+/// nothing has to move it there. `Ok(None)` in the child. ENOSYS (no clone3, or a seccomp
+/// filter that hides it), E2BIG (no `cgroup` field) and EINVAL (no CLONE_INTO_CGROUP) say
+/// the kernel cannot: the caller falls back to [`clone`] and a move.
+/// <https://man7.org/linux/man-pages/man2/clone3.2.html>
+///
+/// # Safety
+/// As for [`clone`].
+pub unsafe fn clone_into_cgroup(
+    flags: libc::c_int,
+    cgroup: RawFd,
+) -> io::Result<Option<libc::pid_t>> {
+    /// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2, 88 bytes).
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup as u64,
+    };
+    // SAFETY: args is a live clone_args of the size given; with no stack the child runs on
+    // a copy of our memory as after fork, so sharing the stack is sound; the caller upholds
+    // the async-signal-safety contract of [`clone`].
+    let pid = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    })?;
+    Ok((pid != 0).then_some(pid as libc::pid_t))
+}
+
+/// A fork into new namespaces, born in the cgroup whose directory `cgroup` is open on by
+/// [`clone_into_cgroup`] where the kernel can, else by [`clone`] (then the caller must move
+/// the child). Returns the fork's result and whether the child was born inside.
+///
+/// # Safety
+/// As for [`clone`].
+pub unsafe fn clone_in_cgroup(
+    flags: libc::c_int,
+    cgroup: Option<RawFd>,
+) -> io::Result<(Option<libc::pid_t>, bool)> {
+    if let Some(dir) = cgroup {
+        // SAFETY: forwarded contract.
+        match unsafe { clone_into_cgroup(flags, dir) } {
+            Ok(forked) => return Ok((forked, true)),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { clone(flags) }.map(|forked| (forked, false))
+}
+
 /// `fork()` by `clone(SIGCHLD)`, with the same contract as [`clone`].
 ///
 /// # Safety
@@ -125,9 +206,12 @@ pub fn prctl(option: libc::c_int, arg: libc::c_ulong) -> io::Result<()> {
 }
 
 /// `setresgid(0, 0, 0)`, `setgroups(0, NULL)`, `setresuid(0, 0, 0)`: the container's root,
-/// with no supplementary group left over from the host.
-pub fn become_namespace_root() -> io::Result<()> {
-    become_user(0)
+/// with no supplementary group left over from the host. With `keep_groups` (a user
+/// namespace made without privileges, where the kernel denies setgroups so that an
+/// unprivileged user cannot drop a group that denies it access) setgroups is not called
+/// and the host user's supplementary groups stay (seen inside as the overflow gid).
+pub fn become_namespace_root(keep_groups: bool) -> io::Result<()> {
+    set_ids(0, !keep_groups)
 }
 
 /// `setresgid(id, id, id)`, `setgroups(0, NULL)`, `setresuid(id, id, id)`: uid and gid `id`,
@@ -138,6 +222,11 @@ pub fn become_namespace_root() -> io::Result<()> {
 /// while another thread held it finds held forever. Only forked children call this, where
 /// the calling thread is the only one, so the per-thread syscall is the whole process's.
 pub fn become_user(id: u32) -> io::Result<()> {
+    set_ids(id, true)
+}
+
+/// [`become_user`], with setgroups only if `drop_groups`.
+fn set_ids(id: u32, drop_groups: bool) -> io::Result<()> {
     #[cfg(target_arch = "arm")]
     let (setresgid, setgroups, setresuid) = (
         libc::SYS_setresgid32,
@@ -152,8 +241,10 @@ pub fn become_user(id: u32) -> io::Result<()> {
     );
     // SAFETY: integer arguments only.
     check(unsafe { libc::syscall(setresgid, id, id, id) })?;
-    // SAFETY: an empty list; the pointer is not read.
-    check(unsafe { libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) })?;
+    if drop_groups {
+        // SAFETY: an empty list; the pointer is not read.
+        check(unsafe { libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) })?;
+    }
     // SAFETY: integer arguments only.
     check(unsafe { libc::syscall(setresuid, id, id, id) }).map(drop)
 }
@@ -162,6 +253,12 @@ pub fn become_user(id: u32) -> io::Result<()> {
 pub fn effective_uid() -> u32 {
     // SAFETY: no arguments, cannot fail.
     unsafe { libc::geteuid() }
+}
+
+/// `getegid()`.
+pub fn effective_gid() -> u32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getegid() }
 }
 
 /// Keeps the capabilities of `keep` (bit numbers) and drops every other one from every

@@ -1,0 +1,14 @@
+#!/bin/bash
+# The non-root part of the emulated x86_64 run (run.sh): as `judge`, in a user scope with
+# Delegate=yes. Prints its results and a last line "counts PASSED FAILED".
+exec 2>&1
+S=/share
+# shellcheck source=tests/emulated/systemd/lib.sh
+source $S/lib.sh
+into_leaf
+echo "guest: judge (uid $(id -u)) runs in $(cut -d: -f3 /proc/self/cgroup)"
+tests "user: container" "$S/deps/container" "${TCG_SKIPS[@]}"
+tests "user: pool" "$S/deps/pool"
+verdicts user
+measure user
+echo "counts $passed $failed"
