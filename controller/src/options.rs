@@ -45,7 +45,7 @@ with_limits! {
         /// fresh empty directory].
         #[arg(long)]
         pub dir: Option<PathBuf>,
-        /// Extra bind mount SRC[:DST[:rw]], read-only unless :rw (repeatable).
+        /// Extra bind mount `SRC[:DST[:rw]]`, read-only unless `:rw` (repeatable).
         #[arg(long, value_name = "SRC[:DST[:rw]]")]
         #[serde(default)]
         pub bind: Vec<Bind>,
