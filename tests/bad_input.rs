@@ -1,14 +1,15 @@
 //! Bad input gets a clear message and leaves nothing behind: no process, mount, fd or file.
 //!
-//! One test function on purpose: it checks the whole host for sandbox processes and mounts,
-//! and this process for fds, after each case, which is only meaningful while nothing else
-//! runs (cargo runs test binaries one after another).
+//! Each test (one a mode where the cases run in a mode) holds [`one_at_a_time`] from its
+//! start: it checks the whole host for sandbox processes and mounts, and this process for
+//! fds, after each case, which is only meaningful while nothing else runs (the other tests
+//! of this binary wait for the lock; cargo runs test binaries one after another).
 
 use runbox::mount::host::HostFs;
 use runbox::mount::plan::{default_room, plan, Op};
 use runbox::mount::{Bind, PlanError, RootSpec};
 use runbox::{Container, ContainerConfig, Outcome, RunSpec};
-use runbox_tests::{assert_nothing_left, run, TempDir, MODES};
+use runbox_tests::{assert_nothing_left, each_mode, one_at_a_time, run, TempDir};
 use serde_json::Value;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -35,9 +36,17 @@ fn runbox(options: &[&str], argv: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[test]
-fn bad_input_is_reported_and_leaves_nothing_behind() {
-    assert_nothing_left("before any case"); // and the host's mounts noted
+/// The files the cases name: a regular file, a directory only root may enter with a file in
+/// it, and an empty root.
+struct Files {
+    /// Removed on drop: kept as long as the paths are used.
+    _dir: TempDir,
+    file: String,
+    private: std::path::PathBuf,
+    empty_rootfs: String,
+}
+
+fn files() -> Files {
     let dir = TempDir::new("bad-input");
     let file = dir.join("file");
     std::fs::write(&file, "not a directory").unwrap();
@@ -56,9 +65,20 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
     .unwrap();
     let empty_rootfs = dir.join("empty-root");
     std::fs::create_dir(&empty_rootfs).unwrap();
+    Files {
+        _dir: dir,
+        file,
+        private,
+        empty_rootfs,
+    }
+}
 
-    // Programs that cannot start: the sandbox ran, found nothing to execute: exit 3.
-    for mode in MODES {
+each_mode! {
+    /// Programs that cannot start: the sandbox ran, found nothing to execute: exit 3.
+    fn programs_that_cannot_start_are_internal_errors(mode) {
+        let _serial = one_at_a_time();
+        assert_nothing_left("before any case"); // and the host's mounts noted
+        let f = files();
         for (argv, says) in [
             (
                 &["no-such-program"][..],
@@ -81,7 +101,7 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
             assert_nothing_left(&format!("{mode} {argv:?}"));
         }
         // A rootfs with nothing in it: no shell to run.
-        let ran = run(mode, &["--rootfs", &empty_rootfs], &["sh", "-c", "true"]);
+        let ran = run(mode, &["--rootfs", &f.empty_rootfs], &["sh", "-c", "true"]);
         assert_eq!(
             (ran.status(), ran.code),
             ("internal_error", 3),
@@ -90,7 +110,7 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
         assert_nothing_left(&format!("{mode} empty rootfs"));
         // A bind source is reached with the controller's authority (the judge named it), never
         // through a link; inside, the file's own mode holds: 0600 root's is not the program's.
-        let bind = format!("{}:/data", private.join("data").display());
+        let bind = format!("{}:/data", f.private.join("data").display());
         let ran = run(mode, &["--bind", &bind], &["cat", "/data"]);
         assert_eq!(
             (ran.status(), ran.code),
@@ -100,33 +120,38 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
         assert!(ran.stderr.contains("Permission denied"), "{mode}: {ran:?}");
         assert_nothing_left(&format!("{mode} private bind"));
     }
+}
 
-    // Usage errors: exit 2, a message naming the culprit, no result, nothing started.
-    let usage_cases: [(&[&str], &str); 9] = [
-        (
-            &["--bind", "/no/such/source:/x"],
-            "--bind source /no/such/source: no such file or directory",
-        ),
-        (
-            &["--bind", "/usr:relative"],
-            "bind target relative: must be an absolute path",
-        ),
-        (&["--bind", "/usr:/x:rx"], "bind mode must be rw or ro"),
-        (&["--rootfs", &file], "not a directory"),
-        (
-            &["--rootfs", "/no/such/root"],
-            "--rootfs /no/such/root: not a directory",
-        ),
-        (&["--dir", &file], "--dir"),
-        (&["--stack", "12Q"], "unknown size unit"),
-        (&["--time", "5"], "a duration needs a unit"),
-        (
-            &["--stdin", "/no/such/input"],
-            "--stdin /no/such/input: No such file or directory",
-        ),
-    ];
-    for (options, says) in usage_cases {
-        for mode in MODES {
+each_mode! {
+    /// Usage errors: exit 2, a message naming the culprit, no result, nothing started.
+    fn usage_errors_name_the_culprit_and_start_nothing(mode) {
+        let _serial = one_at_a_time();
+        assert_nothing_left("before any case");
+        let f = files();
+        let usage_cases: [(&[&str], &str); 9] = [
+            (
+                &["--bind", "/no/such/source:/x"],
+                "--bind source /no/such/source: no such file or directory",
+            ),
+            (
+                &["--bind", "/usr:relative"],
+                "bind target relative: must be an absolute path",
+            ),
+            (&["--bind", "/usr:/x:rx"], "bind mode must be rw or ro"),
+            (&["--rootfs", &f.file], "not a directory"),
+            (
+                &["--rootfs", "/no/such/root"],
+                "--rootfs /no/such/root: not a directory",
+            ),
+            (&["--dir", &f.file], "--dir"),
+            (&["--stack", "12Q"], "unknown size unit"),
+            (&["--time", "5"], "a duration needs a unit"),
+            (
+                &["--stdin", "/no/such/input"],
+                "--stdin /no/such/input: No such file or directory",
+            ),
+        ];
+        for (options, says) in usage_cases {
             let mut all = vec!["--mode", mode, "--json"];
             all.extend(options);
             let (code, stdout, stderr) = runbox(&all, &["true"]);
@@ -136,10 +161,12 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
             assert_nothing_left(&format!("{options:?}"));
         }
     }
+}
 
-    limits_at_and_past_their_bounds(&dir);
-    a_batch_answers_every_line();
-
+#[test]
+fn the_library_closes_every_fd_it_opened() {
+    let _serial = one_at_a_time();
+    assert_nothing_left("before any case");
     // The library: a plan error, and a room that cannot be made, close every fd they opened.
     let fds = open_fds();
     let missing = RootSpec {
@@ -195,26 +222,29 @@ fn bad_input_is_reported_and_leaves_nothing_behind() {
     );
 }
 
-/// Every limit at its bound (README, Limits) runs `/bin/true` to `ok` in every mode; one
-/// past it, or past 64 bits, is a usage error naming the option (or the file, line and key
-/// of a profile), never a wrap (`--time 18446744073709s` once made init's deadline pass at
-/// once: a wall-time TLE for /bin/true).
-fn limits_at_and_past_their_bounds(dir: &TempDir) {
-    let at_max = [
-        "--time",
-        "86400s",
-        "--wall",
-        "1440m",
-        "--memory",
-        "1T",
-        "--stack",
-        "1024G",
-        "--output",
-        "1T",
-        "--processes",
-        "1000000",
-    ];
-    for mode in MODES.iter().chain(&["ptrace"]) {
+each_mode! {
+    /// Every limit at its bound (README, Limits) runs `/bin/true` to `ok` in every mode; one
+    /// past it, or past 64 bits, is a usage error naming the option (or the file, line and key
+    /// of a profile), never a wrap (`--time 18446744073709s` once made init's deadline pass at
+    /// once: a wall-time TLE for /bin/true).
+    fn limits_at_and_past_their_bounds(mode in container, namespace, ptrace) {
+        let _serial = one_at_a_time();
+        assert_nothing_left("before any case");
+        let dir = TempDir::new("bounds");
+        let at_max = [
+            "--time",
+            "86400s",
+            "--wall",
+            "1440m",
+            "--memory",
+            "1T",
+            "--stack",
+            "1024G",
+            "--output",
+            "1T",
+            "--processes",
+            "1000000",
+        ];
         for options in [&at_max[..], &["--time", "86400s"]] {
             let ran = run(mode, options, &["/bin/true"]);
             assert_eq!(
@@ -224,43 +254,41 @@ fn limits_at_and_past_their_bounds(dir: &TempDir) {
             );
             assert_nothing_left(&format!("{mode} {options:?}"));
         }
-    }
-    let past: [(&[&str], &str); 14] = [
-        (
-            &["--time", "86400.000001s"],
-            "--time: must be at most 1440m (24 hours)",
-        ),
-        (
-            &["--time", "18446744073709s"],
-            "--time: must be at most 1440m",
-        ),
-        (
-            &["--wall", "18446744073709s"],
-            "--wall: must be at most 1440m",
-        ),
-        (&["--wall", "1441m"], "--wall: must be at most 1440m"),
-        (&["--time", "18446744073709551616us"], "too long a duration"),
-        (&["--wall", "1e30s"], "unknown duration unit"),
-        (
-            &["--memory", "1025G"],
-            "--memory: must be at most 1T (1099511627776 bytes)",
-        ),
-        (&["--memory", "18446744073709551615K"], "too large a size"),
-        (&["--stack", "1099511627777"], "--stack: must be at most 1T"),
-        (&["--output", "2T"], "--output: must be at most 1T"),
-        (&["--output", "18446744073709551616"], "too large a size"),
-        (
-            &["--processes", "1000001"],
-            "--processes: must be at most 1000000",
-        ),
-        (
-            &["--processes", "18446744073709551615"],
-            "--processes: must be at most 1000000",
-        ),
-        (&["--processes", "18446744073709551616"], "--processes"),
-    ];
-    for (options, says) in past {
-        for mode in MODES.iter().chain(&["ptrace"]) {
+        let past: [(&[&str], &str); 14] = [
+            (
+                &["--time", "86400.000001s"],
+                "--time: must be at most 1440m (24 hours)",
+            ),
+            (
+                &["--time", "18446744073709s"],
+                "--time: must be at most 1440m",
+            ),
+            (
+                &["--wall", "18446744073709s"],
+                "--wall: must be at most 1440m",
+            ),
+            (&["--wall", "1441m"], "--wall: must be at most 1440m"),
+            (&["--time", "18446744073709551616us"], "too long a duration"),
+            (&["--wall", "1e30s"], "unknown duration unit"),
+            (
+                &["--memory", "1025G"],
+                "--memory: must be at most 1T (1099511627776 bytes)",
+            ),
+            (&["--memory", "18446744073709551615K"], "too large a size"),
+            (&["--stack", "1099511627777"], "--stack: must be at most 1T"),
+            (&["--output", "2T"], "--output: must be at most 1T"),
+            (&["--output", "18446744073709551616"], "too large a size"),
+            (
+                &["--processes", "1000001"],
+                "--processes: must be at most 1000000",
+            ),
+            (
+                &["--processes", "18446744073709551615"],
+                "--processes: must be at most 1000000",
+            ),
+            (&["--processes", "18446744073709551616"], "--processes"),
+        ];
+        for (options, says) in past {
             let mut all = vec!["--mode", mode, "--json"];
             all.extend(options);
             let (code, stdout, stderr) = runbox(&all, &["/bin/true"]);
@@ -272,19 +300,13 @@ fn limits_at_and_past_their_bounds(dir: &TempDir) {
             );
             assert_nothing_left(&format!("{mode} {options:?}"));
         }
-    }
-    // The wrapped parse errors name the option too (clap's own words around ours).
-    let (_, _, stderr) = runbox(&["--time", "18446744073709551616us"], &["/bin/true"]);
-    assert!(stderr.contains("--time"), "{stderr}");
-
-    // A profile: at the bounds it runs; past them, file:line: key, exit 2.
-    let config = dir.join("bounds.toml");
-    std::fs::write(
-        &config,
-        "[profile.most]\ntime = \"86400s\"\nwall = \"86400s\"\nmemory = \"1T\"\nstack = \"1T\"\noutput = \"1T\"\nprocesses = 1000000\n",
-    )
-    .unwrap();
-    for mode in MODES.iter().chain(&["ptrace"]) {
+        // A profile: at the bounds it runs; past them, file:line: key, exit 2.
+        let config = dir.join("bounds.toml");
+        std::fs::write(
+            &config,
+            "[profile.most]\ntime = \"86400s\"\nwall = \"86400s\"\nmemory = \"1T\"\nstack = \"1T\"\noutput = \"1T\"\nprocesses = 1000000\n",
+        )
+        .unwrap();
         let ran = run(
             mode,
             &["--config", &config, "--profile", "most"],
@@ -297,6 +319,20 @@ fn limits_at_and_past_their_bounds(dir: &TempDir) {
         );
         assert_nothing_left(&format!("{mode} profile at the bounds"));
     }
+}
+
+/// Past 64 bits the parse error names the option too; a profile past a bound names its
+/// file, line and key (exit 2).
+#[test]
+fn the_wrapped_parse_errors_and_profiles_past_their_bounds_say_where() {
+    let _serial = one_at_a_time();
+    assert_nothing_left("before any case");
+    let dir = TempDir::new("bounds");
+    let config = dir.join("bounds.toml");
+    // The wrapped parse errors name the option too (clap's own words around ours).
+    let (_, _, stderr) = runbox(&["--time", "18446744073709551616us"], &["/bin/true"]);
+    assert!(stderr.contains("--time"), "{stderr}");
+
     for (text, says) in [
         (
             "[profile.p]\nwall = \"18446744073709s\"\n",
@@ -352,7 +388,10 @@ fn batch_bytes(input: &[u8]) -> (i32, Vec<Value>) {
 /// A batch answers every line: one that is not UTF-8, one too long, and limits past their
 /// bounds are each one internal_error naming what is wrong, and the requests after them
 /// run.
+#[test]
 fn a_batch_answers_every_line() {
+    let _serial = one_at_a_time();
+    assert_nothing_left("before any case");
     let mut input = Vec::new();
     let line = |input: &mut Vec<u8>, text: &str| {
         input.extend_from_slice(text.as_bytes());

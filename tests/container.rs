@@ -1,11 +1,10 @@
 //! Real programs in real sandboxes, in both modes: exit statuses, signals, stdio, argv and
 //! env, the filesystem, identity, processes and network.
 
-use runbox_tests::{probe_bind, processes_with, run, TempDir, MODES, PROBE};
+use runbox_tests::{each_mode, probe_bind, processes_with, run, TempDir, PROBE};
 
-#[test]
-fn exit_zero_is_ok() {
-    for mode in MODES {
+each_mode! {
+    fn exit_zero_is_ok(mode) {
         let ran = run(mode, &[], &["/bin/true"]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         assert_eq!(ran.result["exit_code"], 0, "{mode}");
@@ -14,9 +13,8 @@ fn exit_zero_is_ok() {
     }
 }
 
-#[test]
-fn exit_three_is_nonzero_exit() {
-    for mode in MODES {
+each_mode! {
+    fn exit_three_is_nonzero_exit(mode) {
         let ran = run(mode, &[], &["sh", "-c", "exit 3"]);
         assert_eq!(ran.status(), "nonzero_exit", "{mode}: {ran:?}");
         assert_eq!(ran.result["exit_code"], 3, "{mode}");
@@ -24,10 +22,9 @@ fn exit_three_is_nonzero_exit() {
     }
 }
 
-#[test]
-fn a_fault_and_an_abort_are_signaled_with_their_signal() {
-    let bind = probe_bind();
-    for mode in MODES {
+each_mode! {
+    fn a_fault_and_an_abort_are_signaled_with_their_signal(mode) {
+        let bind = probe_bind();
         for (what, signal, name) in [
             ("segv", libc::SIGSEGV, "SIGSEGV"),
             ("abort", libc::SIGABRT, "SIGABRT"),
@@ -45,16 +42,15 @@ fn a_fault_and_an_abort_are_signaled_with_their_signal() {
     }
 }
 
-#[test]
-fn ten_mib_pass_from_stdin_to_stdout_unchanged() {
-    let dir = TempDir::new("stdio");
-    let (input, output) = (dir.join("in"), dir.join("out"));
-    // Every byte value, in an order that no off-by-one would preserve.
-    let data: Vec<u8> = (0..10u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    std::fs::write(&input, &data).unwrap();
-    for mode in MODES {
+each_mode! {
+    fn ten_mib_pass_from_stdin_to_stdout_unchanged(mode) {
+        let dir = TempDir::new("stdio");
+        let (input, output) = (dir.join("in"), dir.join("out"));
+        // Every byte value, in an order that no off-by-one would preserve.
+        let data: Vec<u8> = (0..10u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(&input, &data).unwrap();
         let ran = run(mode, &["--stdin", &input, "--stdout", &output], &["cat"]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let got = std::fs::read(&output).unwrap();
@@ -67,11 +63,10 @@ fn ten_mib_pass_from_stdin_to_stdout_unchanged() {
     }
 }
 
-#[test]
-fn argv_and_env_arrive_exactly_and_nothing_of_the_controller_leaks() {
-    let bind = probe_bind();
-    let args = ["args", "two words", "", "ünïcødé", "'\"$HOME`x`", "-", "--"];
-    for mode in MODES {
+each_mode! {
+    fn argv_and_env_arrive_exactly_and_nothing_of_the_controller_leaks(mode) {
+        let bind = probe_bind();
+        let args = ["args", "two words", "", "ünïcødé", "'\"$HOME`x`", "-", "--"];
         let mut argv = vec![PROBE];
         argv.extend(args);
         let ran = runbox_tests::finish(
@@ -104,10 +99,9 @@ fn argv_and_env_arrive_exactly_and_nothing_of_the_controller_leaks() {
     }
 }
 
-#[test]
-fn only_stdio_fds_are_open_even_when_the_controller_has_more() {
-    let bind = probe_bind();
-    for mode in MODES {
+each_mode! {
+    fn only_stdio_fds_are_open_even_when_the_controller_has_more(mode) {
+        let bind = probe_bind();
         // fd 7 is inherited by runbox without close-on-exec; it must not reach the program.
         let script = format!(
             "exec 7</etc/hostname; exec {} run --json --mode {mode} --bind {bind} -- {PROBE} fds",
@@ -124,9 +118,8 @@ fn only_stdio_fds_are_open_even_when_the_controller_has_more() {
     }
 }
 
-#[test]
-fn cwd_is_a_writable_w_and_usr_is_read_only() {
-    for mode in MODES {
+each_mode! {
+    fn cwd_is_a_writable_w_and_usr_is_read_only(mode) {
         let ran = run(
             mode,
             &[],
@@ -142,13 +135,12 @@ fn cwd_is_a_writable_w_and_usr_is_read_only() {
     }
 }
 
-#[test]
-fn a_host_file_outside_the_binds_cannot_be_seen() {
-    let dir = TempDir::new("hidden");
-    let secret = dir.join("secret");
-    std::fs::write(&secret, "secret").unwrap();
-    let script = format!("for f in {secret} /etc/passwd /etc/shadow /root /home /var /run/runbox; do test -e $f && echo seen $f; done; ls /etc");
-    for mode in MODES {
+each_mode! {
+    fn a_host_file_outside_the_binds_cannot_be_seen(mode) {
+        let dir = TempDir::new("hidden");
+        let secret = dir.join("secret");
+        std::fs::write(&secret, "secret").unwrap();
+        let script = format!("for f in {secret} /etc/passwd /etc/shadow /root /home /var /run/runbox; do test -e $f && echo seen $f; done; ls /etc");
         let ran = run(mode, &[], &["sh", "-c", &script]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let listed: Vec<&str> = ran
@@ -170,9 +162,8 @@ fn a_host_file_outside_the_binds_cannot_be_seen() {
     }
 }
 
-#[test]
-fn hostname_and_domainname_are_the_container_s() {
-    for mode in MODES {
+each_mode! {
+    fn hostname_and_domainname_are_the_container_s(mode) {
         let ran = run(
             mode,
             &[],
@@ -186,9 +177,8 @@ fn hostname_and_domainname_are_the_container_s() {
     }
 }
 
-#[test]
-fn the_program_is_no_host_root_and_has_no_capabilities() {
-    for mode in MODES {
+each_mode! {
+    fn the_program_is_no_host_root_and_has_no_capabilities(mode) {
         let ran = run(mode, &[], &["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Cap|Groups|NoNewPrivs)' /proc/self/status"]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let out = ran.out();
@@ -225,9 +215,8 @@ fn the_program_is_no_host_root_and_has_no_capabilities() {
     }
 }
 
-#[test]
-fn the_program_sees_only_the_sandbox_s_processes() {
-    for mode in MODES {
+each_mode! {
+    fn the_program_sees_only_the_sandbox_s_processes(mode) {
         let ran = run(mode, &[], &["sh", "-c", "cd /proc && ls -d [0-9]*"]);
         let pids: Vec<u32> = ran.out().lines().map(|l| l.parse().unwrap()).collect();
         // PID 1 (init or the waiter), the shell, and ls.
@@ -236,9 +225,8 @@ fn the_program_sees_only_the_sandbox_s_processes() {
     }
 }
 
-#[test]
-fn the_network_has_only_lo() {
-    for mode in MODES {
+each_mode! {
+    fn the_network_has_only_lo(mode) {
         let ran = run(mode, &[], &["cat", "/proc/net/dev"]);
         let interfaces: Vec<String> = ran
             .out()
@@ -250,9 +238,8 @@ fn the_network_has_only_lo() {
     }
 }
 
-#[test]
-fn a_grandchild_left_running_is_killed_and_the_result_still_comes() {
-    for mode in MODES {
+each_mode! {
+    fn a_grandchild_left_running_is_killed_and_the_result_still_comes(mode) {
         let marker = format!(
             "{}{}",
             900_000 + std::process::id() % 1000,
@@ -271,9 +258,8 @@ fn a_grandchild_left_running_is_killed_and_the_result_still_comes() {
     }
 }
 
-#[test]
-fn the_wall_limit_kills_a_busy_loop_and_everything_it_started() {
-    for mode in MODES {
+each_mode! {
+    fn the_wall_limit_kills_a_busy_loop_and_everything_it_started(mode) {
         let marker = format!(
             "{}{}",
             800_000 + std::process::id() % 1000,
@@ -296,9 +282,8 @@ fn the_wall_limit_kills_a_busy_loop_and_everything_it_started() {
     }
 }
 
-#[test]
-fn program_names_are_looked_up_in_the_sandbox_path() {
-    for mode in MODES {
+each_mode! {
+    fn program_names_are_looked_up_in_the_sandbox_path(mode) {
         let ran = run(
             mode,
             &["--env", "PATH=/nowhere:/usr/bin"],
@@ -310,22 +295,21 @@ fn program_names_are_looked_up_in_the_sandbox_path() {
     }
 }
 
-#[test]
-fn a_work_dir_and_binds_are_mounted_as_asked() {
-    let dir = TempDir::new("binds");
-    std::fs::write(dir.join("input.txt"), "42\n").unwrap();
-    let work = TempDir::new("work");
-    // The sandbox's root is an unprivileged host uid: a --dir or rw bind must be writable by it.
-    for writable in [&work.0, &dir.0] {
-        std::fs::set_permissions(
-            writable,
-            std::os::unix::fs::PermissionsExt::from_mode(0o777),
-        )
-        .unwrap();
-    }
-    let input_bind = format!("{}:/data/in.txt", dir.join("input.txt"));
-    let rw_bind = format!("{}:/scratch:rw", dir.0.display());
-    for mode in MODES {
+each_mode! {
+    fn a_work_dir_and_binds_are_mounted_as_asked(mode) {
+        let dir = TempDir::new("binds");
+        std::fs::write(dir.join("input.txt"), "42\n").unwrap();
+        let work = TempDir::new("work");
+        // The sandbox's root is an unprivileged host uid: a --dir or rw bind must be writable by it.
+        for writable in [&work.0, &dir.0] {
+            std::fs::set_permissions(
+                writable,
+                std::os::unix::fs::PermissionsExt::from_mode(0o777),
+            )
+            .unwrap();
+        }
+        let input_bind = format!("{}:/data/in.txt", dir.join("input.txt"));
+        let rw_bind = format!("{}:/scratch:rw", dir.0.display());
         let ran = run(
             mode,
             &["--dir", &work.join(""), "--bind", &input_bind, "--bind", &rw_bind],
@@ -350,17 +334,16 @@ fn a_work_dir_and_binds_are_mounted_as_asked() {
     }
 }
 
-#[test]
-fn a_rootfs_directory_replaces_the_host_root() {
-    let rootfs = TempDir::new("rootfs");
-    // A minimal root: the host's /usr and the merged-/usr links, and a marker file.
-    for link in ["bin", "lib", "lib64"] {
-        std::os::unix::fs::symlink(format!("usr/{link}"), rootfs.0.join(link)).unwrap();
-    }
-    std::fs::create_dir(rootfs.0.join("usr")).unwrap();
-    std::fs::write(rootfs.0.join("marker"), "from rootfs\n").unwrap();
-    let usr_bind = "/usr:/usr".to_string();
-    for mode in MODES {
+each_mode! {
+    fn a_rootfs_directory_replaces_the_host_root(mode) {
+        let rootfs = TempDir::new("rootfs");
+        // A minimal root: the host's /usr and the merged-/usr links, and a marker file.
+        for link in ["bin", "lib", "lib64"] {
+            std::os::unix::fs::symlink(format!("usr/{link}"), rootfs.0.join(link)).unwrap();
+        }
+        std::fs::create_dir(rootfs.0.join("usr")).unwrap();
+        std::fs::write(rootfs.0.join("marker"), "from rootfs\n").unwrap();
+        let usr_bind = "/usr:/usr".to_string();
         let ran = run(
             mode,
             &["--rootfs", &rootfs.join(""), "--bind", &usr_bind],
@@ -389,9 +372,8 @@ fn human_output_goes_to_stderr_and_the_program_s_to_stdout() {
     assert_eq!(output.status.code(), Some(0));
 }
 
-#[test]
-fn the_sandbox_dies_with_the_controller() {
-    for mode in MODES {
+each_mode! {
+    fn the_sandbox_dies_with_the_controller(mode) {
         let marker = format!(
             "{}{}",
             700_000 + std::process::id() % 1000,

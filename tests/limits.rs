@@ -5,8 +5,8 @@
 //! are only meaningful when the runs do not compete.
 
 use runbox_tests::{
-    assert_nothing_left, assert_verdict, num, one_at_a_time, probe_bind, run, Ran, TempDir, MODES,
-    PROBE,
+    assert_nothing_left, assert_verdict, each_mode, num, one_at_a_time, probe_bind, run, Ran,
+    TempDir, PROBE,
 };
 
 fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
@@ -18,10 +18,9 @@ fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
     run(mode, &all, &argv)
 }
 
-#[test]
-fn a_busy_loop_is_stopped_at_its_cpu_time() {
-    let _serial = one_at_a_time();
-    for mode in MODES {
+each_mode! {
+    fn a_busy_loop_is_stopped_at_its_cpu_time(mode) {
+        let _serial = one_at_a_time();
         let ran = probe(
             mode,
             &["--time", "300ms", "--wall", "5s"],
@@ -38,11 +37,10 @@ fn a_busy_loop_is_stopped_at_its_cpu_time() {
     }
 }
 
-#[test]
-fn cpu_time_counts_every_thread_and_every_child() {
-    let _serial = one_at_a_time();
-    let two_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
-    for mode in MODES {
+each_mode! {
+    fn cpu_time_counts_every_thread_and_every_child(mode) {
+        let _serial = one_at_a_time();
+        let two_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
         for args in [&["spin-forever", "2"][..], &["spin-children", "2"]] {
             let ran = probe(mode, &["--time", "600ms", "--wall", "5s"], args);
             assert_verdict(
@@ -66,10 +64,9 @@ fn cpu_time_counts_every_thread_and_every_child() {
     }
 }
 
-#[test]
-fn blocked_programs_meet_the_wall_limit() {
-    let _serial = one_at_a_time();
-    for mode in MODES {
+each_mode! {
+    fn blocked_programs_meet_the_wall_limit(mode) {
+        let _serial = one_at_a_time();
         for what in ["sleep", "pause", "read"] {
             // The wall limit may be lower than the CPU limit.
             let ran = probe(mode, &["--time", "2s", "--wall", "300ms"], &[what]);
@@ -87,10 +84,9 @@ fn blocked_programs_meet_the_wall_limit() {
     }
 }
 
-#[test]
-fn cpu_time_is_reported_as_the_program_itself_measures_it() {
-    let _serial = one_at_a_time();
-    for mode in MODES {
+each_mode! {
+    fn cpu_time_is_reported_as_the_program_itself_measures_it(mode) {
+        let _serial = one_at_a_time();
         let ran = probe(mode, &["--time", "2s"], &["spin", "300"]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let own_ms = ran.out().trim().parse::<u64>().unwrap() / 1000;
@@ -102,10 +98,9 @@ fn cpu_time_is_reported_as_the_program_itself_measures_it() {
     }
 }
 
-#[test]
-fn touched_memory_is_reported_never_below_what_was_touched() {
-    let _serial = one_at_a_time();
-    for mode in MODES {
+each_mode! {
+    fn touched_memory_is_reported_never_below_what_was_touched(mode) {
+        let _serial = one_at_a_time();
         let ran = probe(mode, &["--memory", "256M"], &["touch", "64"]);
         assert_eq!(
             (ran.status(), ran.out().as_str()),
@@ -121,16 +116,15 @@ fn touched_memory_is_reported_never_below_what_was_touched() {
     }
 }
 
-#[test]
-fn memory_over_the_limit_is_memory_limit_exceeded() {
-    let _serial = one_at_a_time();
-    let big = format!(
-        "{}:/big",
-        runbox_tests::probe_bin()
-            .with_file_name("runbox-bigstatic")
-            .display()
-    );
-    for mode in MODES {
+each_mode! {
+    fn memory_over_the_limit_is_memory_limit_exceeded(mode) {
+        let _serial = one_at_a_time();
+        let big = format!(
+            "{}:/big",
+            runbox_tests::probe_bin()
+                .with_file_name("runbox-bigstatic")
+                .display()
+        );
         for (options, argv) in [
             (&["--memory", "128M"][..], &[PROBE, "touch", "300"][..]),
             (&["--memory", "256M"], &[PROBE, "mmap-touch", "1024"]),
@@ -170,10 +164,9 @@ fn memory_over_the_limit_is_memory_limit_exceeded() {
     }
 }
 
-#[test]
-fn a_small_stack_overflows_as_a_signal() {
-    let _serial = one_at_a_time();
-    for mode in MODES {
+each_mode! {
+    fn a_small_stack_overflows_as_a_signal(mode) {
+        let _serial = one_at_a_time();
         let ran = probe(mode, &["--stack", "1M"], &["recurse"]);
         assert_eq!(ran.status(), "signaled", "{mode}: {ran:?}");
         // Rust's runtime turns the guard-page fault into abort(); a C program gets SIGSEGV.
@@ -185,11 +178,10 @@ fn a_small_stack_overflows_as_a_signal() {
     }
 }
 
-#[test]
-fn floods_stop_at_the_output_limit() {
-    let _serial = one_at_a_time();
-    let dir = TempDir::new("flood");
-    for mode in MODES {
+each_mode! {
+    fn floods_stop_at_the_output_limit(mode) {
+        let _serial = one_at_a_time();
+        let dir = TempDir::new("flood");
         let out = dir.join(&format!("{mode}.out"));
         let ran = run(mode, &["--output", "1M", "--stdout", &out], &["yes"]);
         assert_verdict(
@@ -226,10 +218,9 @@ fn floods_stop_at_the_output_limit() {
     }
 }
 
-#[test]
-fn fork_and_thread_bombs_stop_at_the_process_limit() {
-    let _serial = one_at_a_time();
-    for mode in MODES {
+each_mode! {
+    fn fork_and_thread_bombs_stop_at_the_process_limit(mode) {
+        let _serial = one_at_a_time();
         for what in ["fork-count", "thread-count"] {
             let ran = probe(mode, &["--processes", "10"], &[what]);
             assert_eq!(ran.status(), "ok", "{mode} {what}: {ran:?}");

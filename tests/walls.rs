@@ -2,12 +2,11 @@
 //! the judge's host) against the host or the judge. Each test is one wall of the README's
 //! security section, in every mode where it applies.
 
-use runbox_tests::{batch, finish, probe_bin, probe_bind, run, runbox_bin, Ran, TempDir, PROBE};
+use runbox_tests::{
+    batch, each_mode, finish, probe_bin, probe_bind, run, runbox_bin, Ran, TempDir, PROBE,
+};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
-
-/// Every mode: the walls of this file hold in each.
-const ALL_MODES: [&str; 3] = ["container", "namespace", "ptrace"];
 
 /// The probe's options and argv[0] in `mode`: bound at [`PROBE`] in a sandbox; its host
 /// path in ptrace mode (which has no binds), with two processes allowed there, as the
@@ -50,11 +49,10 @@ fn probe_request(id: &str, mode: &str, args: &[&str]) -> String {
     )
 }
 
-#[test]
-fn nested_namespaces_fail_under_every_profile() {
-    // (profile, what unshare and setns get): the strict-based profiles forbid them by name.
-    let refused = "errno 1\n";
-    for mode in ALL_MODES {
+each_mode! {
+    fn nested_namespaces_fail_under_every_profile(mode in container, namespace, ptrace) {
+        // (profile, what unshare and setns get): the strict-based profiles forbid them by name.
+        let refused = "errno 1\n";
         for (profile, others) in [
             ("default", refused),
             ("none", refused),
@@ -87,9 +85,8 @@ fn nested_namespaces_fail_under_every_profile() {
     }
 }
 
-#[test]
-fn a_program_leads_a_session_of_its_own_with_no_terminal() {
-    for mode in ALL_MODES {
+each_mode! {
+    fn a_program_leads_a_session_of_its_own_with_no_terminal(mode in container, namespace, ptrace) {
         let ran = probe(mode, &[], &["session"]);
         assert_eq!(ran.out(), "leader yes tty 0\n", "{mode}: {ran:?}");
     }
@@ -134,9 +131,10 @@ fn pending_input(slave: &OwnedFd) -> Vec<u8> {
     }
 }
 
-#[test]
-fn tiocsti_from_a_program_on_the_judges_terminal_injects_nothing() {
-    for mode in ALL_MODES {
+each_mode! {
+    fn tiocsti_from_a_program_on_the_judges_terminal_injects_nothing(
+        mode in container, namespace, ptrace
+    ) {
         let (master, slave) = pty();
         let (options, program) = probe_argv(mode);
         // runbox's stdout and stderr are the terminal, as when a judge runs it in a shell.
@@ -182,13 +180,14 @@ fn autogroup() -> String {
     std::fs::read_to_string("/proc/self/autogroup").unwrap_or_default()
 }
 
+// One batch, every mode at once: an attacker in one mode must reach no victim in any.
 #[test]
 fn kill_and_autogroup_reach_nothing_outside_the_run() {
     // SAFETY: a query of our own process group.
     let judge_group = unsafe { libc::getpgrp() }.to_string();
     let before = autogroup();
     let mut lines = String::new();
-    for mode in ALL_MODES {
+    for mode in ["container", "namespace", "ptrace"] {
         lines += &probe_request(&format!("attack-{mode}"), mode, &["kill-all", &judge_group]);
         lines += &probe_request(&format!("victim-{mode}"), mode, &["spin", "300"]);
     }
@@ -203,17 +202,18 @@ fn kill_and_autogroup_reach_nothing_outside_the_run() {
     assert_eq!(autogroup(), before, "the judge's autogroup changed");
 }
 
-#[test]
-fn symlinks_and_fifos_left_in_a_dir_are_not_followed_or_opened() {
-    let secret = TempDir::new("walls-secret");
-    std::fs::write(secret.join("secret"), "SECRET").unwrap();
-    std::fs::write(secret.join("victim"), "VICTIM").unwrap();
-    let mode_0700 = std::os::unix::fs::PermissionsExt::from_mode(0o700);
-    std::fs::set_permissions(&secret.0, mode_0700).unwrap();
-    let dir = TempDir::new("walls-dir");
-    let mode_0777 = std::os::unix::fs::PermissionsExt::from_mode(0o777);
-    std::fs::set_permissions(&dir.0, mode_0777).unwrap();
-    for mode in ALL_MODES {
+each_mode! {
+    fn symlinks_and_fifos_left_in_a_dir_are_not_followed_or_opened(
+        mode in container, namespace, ptrace
+    ) {
+        let secret = TempDir::new("walls-secret");
+        std::fs::write(secret.join("secret"), "SECRET").unwrap();
+        std::fs::write(secret.join("victim"), "VICTIM").unwrap();
+        let mode_0700 = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+        std::fs::set_permissions(&secret.0, mode_0700).unwrap();
+        let dir = TempDir::new("walls-dir");
+        let mode_0777 = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+        std::fs::set_permissions(&dir.0, mode_0777).unwrap();
         // The first run plants them (in a container: the planting is not what is tested).
         let plant = format!(
             "ln -sf {s}/secret /w/in.txt; ln -sf {s}/victim /w/out.txt; ln -sfn {s} /w/sub; \
@@ -275,15 +275,14 @@ fn symlinks_and_fifos_left_in_a_dir_are_not_followed_or_opened() {
         assert!(results.len() == 3, "{results:?}");
         let detail = results[2]["detail"].as_str().unwrap();
         assert!(detail.starts_with("dir /"), "{mode}: {detail}");
+        // Root's files were neither read into a sandbox nor written.
+        let victim = std::fs::read_to_string(secret.join("victim")).unwrap();
+        assert_eq!(victim, "VICTIM");
     }
-    // Root's files were neither read into a sandbox nor written.
-    let victim = std::fs::read_to_string(secret.join("victim")).unwrap();
-    assert_eq!(victim, "VICTIM");
 }
 
-#[test]
-fn a_program_cannot_forge_or_lose_the_result_line() {
-    for mode in ALL_MODES {
+each_mode! {
+    fn a_program_cannot_forge_or_lose_the_result_line(mode in container, namespace, ptrace) {
         // runbox's stdout is a pipe (the test reads it); the program makes its own stdout
         // non-blocking and fills it with forged result lines.
         let ran = probe(mode, &[], &["forge-results", "20000"]);
@@ -337,9 +336,8 @@ fn a_result_that_cannot_be_written_is_an_internal_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("write a result line"));
 }
 
-#[test]
-fn output_to_a_pipe_is_limited_and_input_is_never_output() {
-    for mode in ALL_MODES {
+each_mode! {
+    fn output_to_a_pipe_is_limited_and_input_is_never_output(mode in container, namespace, ptrace) {
         // runbox's own stdout is the test's pipe.
         let out = Command::new(runbox_bin())
             .args(["run", "--json", "--mode", mode, "--output", "1M", "--"])
@@ -373,12 +371,11 @@ fn output_to_a_pipe_is_limited_and_input_is_never_output() {
     }
 }
 
-#[test]
-fn fallocate_reserves_no_disk_past_the_output_limit() {
-    let dir = TempDir::new("walls-fallocate");
-    let mode_0777 = std::os::unix::fs::PermissionsExt::from_mode(0o777);
-    std::fs::set_permissions(&dir.0, mode_0777).unwrap();
-    for mode in ALL_MODES {
+each_mode! {
+    fn fallocate_reserves_no_disk_past_the_output_limit(mode in container, namespace, ptrace) {
+        let dir = TempDir::new("walls-fallocate");
+        let mode_0777 = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+        std::fs::set_permissions(&dir.0, mode_0777).unwrap();
         let inside = match mode {
             "ptrace" => dir.join(""),
             _ => "/w/".into(),

@@ -17,42 +17,9 @@ use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pools;
 use crate::result::RunResult;
 use crate::run::Refused;
-use crate::spec::{LimitChoices, Mode, MAX_PROCESSES};
-use crate::units::{parse_duration, parse_size};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::io::BufRead;
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
-
-/// One request line, as written. Every field but `argv` is optional; an unknown field is
-/// an error, not ignored.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct RequestLine {
-    /// Read from the raw JSON before this parse (so a bad line keeps its id); declared here
-    /// so that it is a known field of type string.
-    #[allow(dead_code)]
-    id: Option<String>,
-    argv: Vec<String>,
-    env: Option<Vec<String>>,
-    mode: Option<String>,
-    time: Option<String>,
-    wall: Option<String>,
-    memory: Option<String>,
-    stack: Option<String>,
-    output: Option<String>,
-    /// Any JSON value, so that a bad one (negative, past 64 bits, not a number) is named.
-    processes: Option<serde_json::Value>,
-    stdin: Option<PathBuf>,
-    stdout: Option<PathBuf>,
-    stderr: Option<PathBuf>,
-    dir: Option<PathBuf>,
-    bind: Option<Vec<String>>,
-    rootfs: Option<PathBuf>,
-    profile: Option<String>,
-    allow_read: Option<Vec<String>>,
-    allow_write: Option<Vec<String>>,
-}
 
 /// A result line: the `run --json` object with the request's id first.
 #[derive(Serialize, Debug)]
@@ -78,39 +45,22 @@ pub enum RequestError {
     /// Not JSON at all.
     #[error("not valid JSON: {0}")]
     NotJson(#[source] serde_json::Error),
-    /// JSON, but not a request: a field missing, unknown or of the wrong type.
+    /// JSON, but not a request: a field missing or unknown.
     #[error("bad request: {0}")]
     Shape(#[source] serde_json::Error),
-    /// A duration or size that does not parse.
+    /// A field of the wrong type, or a value that does not parse or is past its bounds
+    /// (`time: "fast": not a duration`, `memory: must be at most 1T ...`).
     #[error("{field}: {source}")]
-    Value {
-        /// The field.
-        field: &'static str,
+    Field {
+        /// The field, as the line spells it (`memory`, `bind[1]`).
+        field: String,
         /// Why.
         #[source]
-        source: crate::units::ParseError,
+        source: serde_json::Error,
     },
-    /// A mode runbox does not have.
-    #[error("mode: {0}")]
-    Mode(#[source] crate::units::NotOneOf),
     /// An empty `argv`.
     #[error("argv: no program given")]
     NoProgram,
-    /// A bind that does not parse.
-    #[error("bind {text:?}: {why}")]
-    Bind {
-        /// The bind as written.
-        text: String,
-        /// Why.
-        #[source]
-        why: crate::mount::plan::BindError,
-    },
-    /// `processes` that is no whole number.
-    #[error("processes: {0} is not a whole number from 1 to {MAX_PROCESSES}")]
-    Processes(serde_json::Value),
-    /// A limit past its bounds.
-    #[error("{0}")]
-    Limit(#[from] crate::spec::LimitError),
 }
 
 /// The longest request line read, newline excluded: 16 MiB. A longer one is answered
@@ -216,69 +166,22 @@ pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestErro
         Err(e) => return (None, Err(RequestError::NotJson(e))),
     };
     let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
-    let request: RequestLine = match serde_json::from_value(value) {
-        Ok(request) => request,
-        Err(e) => return (id, Err(RequestError::Shape(e))),
+    let options: RunOptions = match serde_path_to_error::deserialize(value) {
+        Ok(options) => options,
+        Err(e) => {
+            let field = e.path().to_string();
+            let source = e.into_inner();
+            return match field.as_str() {
+                // The line as a whole: a field missing or unknown.
+                "." => (id, Err(RequestError::Shape(source))),
+                _ => (id, Err(RequestError::Field { field, source })),
+            };
+        }
     };
-    (id, options(request))
-}
-
-fn options(r: RequestLine) -> Result<RunOptions, RequestError> {
-    let value = |field| move |source| RequestError::Value { field, source };
-    let duration = |field, v: Option<String>| {
-        v.map(|v| parse_duration(&v))
-            .transpose()
-            .map_err(value(field))
-    };
-    let size =
-        |field, v: Option<String>| v.map(|v| parse_size(&v)).transpose().map_err(value(field));
-    let mode = match r.mode.as_deref() {
-        None => Mode::Container,
-        Some(name) => Mode::parse(name).map_err(RequestError::Mode)?,
-    };
-    if r.argv.is_empty() {
-        return Err(RequestError::NoProgram);
+    if options.argv.is_empty() {
+        return (id, Err(RequestError::NoProgram));
     }
-    let bind = r
-        .bind
-        .unwrap_or_default()
-        .iter()
-        .map(|b| {
-            b.parse().map_err(|why| RequestError::Bind {
-                text: b.clone(),
-                why,
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let limits = LimitChoices {
-        time: duration("time", r.time)?,
-        wall: duration("wall", r.wall)?,
-        memory: size("memory", r.memory)?,
-        stack: size("stack", r.stack)?,
-        output: size("output", r.output)?,
-        processes: r.processes.map(count).transpose()?,
-    };
-    limits.check()?;
-    Ok(RunOptions {
-        mode,
-        limits,
-        stdin: r.stdin,
-        stdout: r.stdout,
-        stderr: r.stderr,
-        dir: r.dir,
-        bind,
-        rootfs: r.rootfs,
-        env: r.env,
-        profile: r.profile,
-        allow_read: r.allow_read.unwrap_or_default(),
-        allow_write: r.allow_write.unwrap_or_default(),
-        argv: r.argv,
-    })
-}
-
-/// A request's `processes`: a whole number (its bounds are [`LimitChoices::check`]'s).
-fn count(v: serde_json::Value) -> Result<u64, RequestError> {
-    v.as_u64().ok_or(RequestError::Processes(v))
+    (id, Ok(options))
 }
 
 /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
@@ -352,8 +255,9 @@ pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{MAX_MEMORY, MAX_TIME, MAX_WALL};
+    use crate::spec::{LimitChoices, Mode, MAX_MEMORY, MAX_PROCESSES, MAX_TIME, MAX_WALL};
     use crate::units::{format_duration, format_size};
+    use std::path::PathBuf;
 
     #[test]
     fn a_full_request_parses() {
@@ -362,7 +266,7 @@ mod tests {
         assert_eq!(id.as_deref(), Some("a1"));
         let options = options.unwrap();
         assert_eq!(options.mode, Mode::Namespace);
-        let limits = options.limits.resolve(&LimitChoices::default());
+        let limits = options.limits().resolve(&LimitChoices::default());
         assert_eq!(limits.memory, 64 << 20);
         assert_eq!(limits.wall, std::time::Duration::from_secs(2));
         assert_eq!(options.bind[0].target, PathBuf::from("/y"));
@@ -475,11 +379,11 @@ mod tests {
     #[test]
     fn limits_at_their_bounds_are_accepted() {
         let line = r#"{"argv":["true"],"time":"86400s","wall":"1440m","memory":"1T","stack":"1T","output":"1T","processes":1000000}"#;
-        let limits = parse_line(line).1.unwrap().limits;
-        assert_eq!(limits.time, Some(MAX_TIME));
-        assert_eq!(limits.wall, Some(MAX_WALL));
-        assert_eq!(limits.memory, Some(MAX_MEMORY));
-        assert_eq!(limits.processes, Some(MAX_PROCESSES));
+        let limits = parse_line(line).1.unwrap().limits();
+        assert_eq!(limits.time.map(|t| t.get()), Some(MAX_TIME));
+        assert_eq!(limits.wall.map(|w| w.get()), Some(MAX_WALL));
+        assert_eq!(limits.memory.map(|m| m.get()), Some(MAX_MEMORY));
+        assert_eq!(limits.processes.map(|p| p.get()), Some(MAX_PROCESSES));
     }
 
     /// An id, and the options' argv or the error.
@@ -631,8 +535,9 @@ mod tests {
             let (id, parsed) = parse_line(&line);
             prop_assert_eq!(id.as_deref(), Some("r"));
             if let Ok(options) = parsed {
-                prop_assert_eq!(options.limits.check(), Ok(()));
-                let limits = options.limits.resolve(&LimitChoices::default());
+                // The limits' types hold only values within the bounds; resolved, so are
+                // the defaults they make.
+                let limits = options.limits().resolve(&LimitChoices::default());
                 prop_assert_eq!(limits.check(), Ok(()));
                 prop_assert!(limits.wall <= MAX_WALL && limits.time <= MAX_TIME);
             }
@@ -640,17 +545,17 @@ mod tests {
 
         #[test]
         fn limits_written_out_parse_back(limits in crate::spec::limits_within_bounds()) {
-            let given = |v: Option<u64>| v.unwrap_or_default();
+            let all = limits.resolve(&LimitChoices::default());
             let line = serde_json::json!({
                 "argv": ["true"],
-                "time": format_duration(limits.time.unwrap_or_default()),
-                "wall": format_duration(limits.wall.unwrap_or_default()),
-                "memory": format_size(given(limits.memory)),
-                "stack": format_size(given(limits.stack)),
-                "output": format_size(given(limits.output)),
-                "processes": given(limits.processes),
+                "time": format_duration(all.time),
+                "wall": format_duration(all.wall),
+                "memory": format_size(all.memory),
+                "stack": format_size(all.stack),
+                "output": format_size(all.output),
+                "processes": all.processes,
             });
-            prop_assert_eq!(parse_line(&line.to_string()).1.unwrap().limits, limits);
+            prop_assert_eq!(parse_line(&line.to_string()).1.unwrap().limits(), limits);
         }
     }
 }

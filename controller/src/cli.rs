@@ -2,17 +2,19 @@
 //! and the exit codes of the contract (0: the sandbox did its job, 2: usage, 3: internal).
 
 use crate::config::Config;
-use crate::mount::Bind;
 use crate::options::{OutputDefault, RunOptions};
 use crate::result::RunResult;
 use crate::run::Refused;
-use crate::spec::{LimitChoices, Mode};
+use crate::spec::LimitChoices;
 use crate::status::Status;
-use crate::units::{parse_count, parse_duration, parse_size};
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::units::{Bounded, Unit};
+use clap::builder::{TypedValueParser, ValueParserFactory};
+use clap::error::ErrorKind;
+use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
+use std::marker::PhantomData;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::str::FromStr;
 
 /// Exit code when the sandbox did its job, whatever the program did.
 pub const EXIT_OK: i32 = 0;
@@ -49,85 +51,52 @@ struct BatchArgs {
     parallel: Option<u64>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum ModeArg {
-    Container,
-    Namespace,
-    Ptrace,
-}
-
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// How to isolate the program.
-    #[arg(long, value_enum, default_value = "container")]
-    mode: ModeArg,
-    /// CPU time limit, user + system (500ms, 2s), at most 24 hours [default: the profile's,
-    /// else 1s].
-    #[arg(long, value_parser = parse_duration)]
-    time: Option<Duration>,
-    /// Wall-clock limit, at most 24 hours [default: the profile's, else 3 x --time, at most
-    /// 24 hours].
-    #[arg(long, value_parser = parse_duration)]
-    wall: Option<Duration>,
-    /// Memory limit of the whole run, swap excluded (64M, 65536K, 1G), at most 1T [default:
-    /// the profile's, else 256M].
-    #[arg(long, value_parser = parse_size)]
-    memory: Option<u64>,
-    /// Stack limit, at most 1T [default: the profile's, else = --memory].
-    #[arg(long, value_parser = parse_size)]
-    stack: Option<u64>,
-    /// Limit on the bytes written to any one file, at most 1T [default: the profile's, else
-    /// 64M].
-    #[arg(long, value_parser = parse_size)]
-    output: Option<u64>,
-    /// Processes and threads the run may have at once, at most 1000000 [default: the
-    /// profile's, else 64; 1 in ptrace mode].
-    // Bounds in LimitChoices::check, as for the other limits and the other entries.
-    #[arg(long, value_parser = parse_count)]
-    processes: Option<u64>,
-    /// File read as stdin (a regular file or /dev/null), or `-`: runbox's own stdin, read to
-    /// its end before the run [default: /dev/null].
-    #[arg(long)]
-    stdin: Option<PathBuf>,
-    /// File written as stdout (created or truncated) [default: runbox's stdout].
-    #[arg(long)]
-    stdout: Option<PathBuf>,
-    /// File written as stderr (created or truncated) [default: runbox's stderr].
-    #[arg(long)]
-    stderr: Option<PathBuf>,
-    /// Host directory bind-mounted read-write at /w, the working directory (ptrace mode: the
-    /// working directory itself, writable) [default: a tmpfs; ptrace mode: a fresh empty
-    /// directory].
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Extra bind mount SRC[:DST[:rw]], read-only unless :rw (repeatable).
-    #[arg(long, value_name = "SRC[:DST[:rw]]")]
-    bind: Vec<Bind>,
-    /// Take the root's entries from DIR instead of the host's /bin, /lib, /usr...
-    #[arg(long, value_name = "DIR")]
-    rootfs: Option<PathBuf>,
-    /// Environment entry K=V (repeatable); given any, the environment is exactly these
-    /// [default: PATH=/usr/local/bin:/usr/bin:/bin].
-    #[arg(long, value_name = "K=V")]
-    env: Vec<String>,
-    /// Syscall profile: default (refuses the kernel surfaces no judged program needs),
-    /// strict (an allow-list for single-process C/C++; anything else ends the run), none.
-    #[arg(long, value_name = "NAME")]
-    profile: Option<String>,
-    /// ptrace mode: a file the program may read, or `DIR/` for a whole tree, beyond the
-    /// profile's (repeatable).
-    #[arg(long, value_name = "PATH")]
-    allow_read: Vec<String>,
-    /// ptrace mode: a file the program may write (and read), or `DIR/`, beyond the
-    /// profile's (repeatable).
-    #[arg(long, value_name = "PATH")]
-    allow_write: Vec<String>,
+    #[command(flatten)]
+    options: RunOptions,
     /// Print one JSON object on stdout instead of a summary on stderr.
     #[arg(long)]
     json: bool,
-    /// The program (a path, or a name looked up in PATH inside the sandbox) and its arguments.
-    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
-    argv: Vec<String>,
+}
+
+/// How the command line reads a size, duration or count: the type's own [`FromStr`], which
+/// checks its bounds, with the error after the flag's name (`--memory: must be at most 1T
+/// (1099511627776 bytes)`), as the other options' errors read.
+#[derive(Clone, Debug)]
+pub struct Checked<T>(PhantomData<T>);
+
+impl<T> TypedValueParser for Checked<T>
+where
+    T: FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let flag = arg.and_then(clap::Arg::get_long).unwrap_or("value");
+        let refuse = |why: &dyn std::fmt::Display| {
+            clap::Error::raw(ErrorKind::ValueValidation, format!("--{flag}: {why}\n")).with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| refuse(&"not UTF-8"))?;
+        text.parse().map_err(|e| refuse(&e))
+    }
+}
+
+impl<U: Unit, const LEAST: u64, const MOST: u64> ValueParserFactory for Bounded<U, LEAST, MOST>
+where
+    Self: Clone + Send + Sync + 'static,
+{
+    type Parser = Checked<Self>;
+
+    fn value_parser() -> Checked<Self> {
+        Checked(PhantomData)
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -154,35 +123,7 @@ fn usage_error(message: impl std::fmt::Display) -> i32 {
 }
 
 fn run(args: RunArgs, config: &Config) -> i32 {
-    let options = RunOptions {
-        mode: match args.mode {
-            ModeArg::Container => Mode::Container,
-            ModeArg::Namespace => Mode::Namespace,
-            ModeArg::Ptrace => Mode::Ptrace,
-        },
-        limits: LimitChoices {
-            time: args.time,
-            wall: args.wall,
-            memory: args.memory,
-            stack: args.stack,
-            output: args.output,
-            processes: args.processes,
-        },
-        stdin: args.stdin,
-        stdout: args.stdout,
-        stderr: args.stderr,
-        dir: args.dir,
-        bind: args.bind,
-        rootfs: args.rootfs,
-        env: (!args.env.is_empty()).then_some(args.env),
-        profile: args.profile,
-        allow_read: args.allow_read,
-        allow_write: args.allow_write,
-        argv: args.argv,
-    };
-    if let Err(why) = options.limits.check() {
-        return usage_error(format!("--{why}"));
-    }
+    let options = args.options;
     let result_on = if args.json {
         libc::STDOUT_FILENO
     } else {

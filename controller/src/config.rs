@@ -9,14 +9,13 @@ use crate::mount::Bind;
 use crate::seccomp::arch::Arch;
 use crate::seccomp::bpf::{Action, Policy, Rule};
 use crate::seccomp::{profile, Filter};
-use crate::spec::{impossible_count, impossible_duration, impossible_size, LimitChoices};
-use crate::units::{parse_duration, parse_size, NotOneOf};
+use crate::spec::{with_limits, LimitChoices};
+use crate::units::NotOneOf;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 use toml::Spanned;
 
 /// The built-in configurations.
@@ -34,32 +33,32 @@ struct FileSpec {
     profile: BTreeMap<String, ProfileSpec>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProfileSpec {
-    description: Option<String>,
-    syscalls: Option<Spanned<String>>,
-    #[serde(default)]
-    allow: Vec<Spanned<String>>,
-    #[serde(default)]
-    refuse: Vec<Spanned<String>>,
-    time: Option<Spanned<String>>,
-    wall: Option<Spanned<String>>,
-    memory: Option<Spanned<String>>,
-    stack: Option<Spanned<String>>,
-    output: Option<Spanned<String>>,
-    processes: Option<Spanned<u64>>,
-    env: Option<Vec<String>>,
-    #[serde(default)]
-    bind: Vec<Spanned<String>>,
-    #[serde(default)]
-    read: Vec<Spanned<String>>,
-    #[serde(default)]
-    write: Vec<Spanned<String>>,
-    #[serde(default)]
-    stat: Vec<Spanned<String>>,
-    file_denied: Option<Spanned<String>>,
-    memory_rlimit: Option<Spanned<String>>,
+with_limits! {
+    /// A profile's table. The limits are read and checked as they are parsed (an error
+    /// then has its line from the parser, and its key from [`key_at`]); the other values
+    /// keep their place ([`Spanned`]) for the errors found after.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ProfileSpec {
+        description: Option<String>,
+        syscalls: Option<Spanned<String>>,
+        #[serde(default)]
+        allow: Vec<Spanned<String>>,
+        #[serde(default)]
+        refuse: Vec<Spanned<String>>,
+        ..limits!(),
+        env: Option<Vec<String>>,
+        #[serde(default)]
+        bind: Vec<Spanned<String>>,
+        #[serde(default)]
+        read: Vec<Spanned<String>>,
+        #[serde(default)]
+        write: Vec<Spanned<String>>,
+        #[serde(default)]
+        stat: Vec<Spanned<String>>,
+        file_denied: Option<Spanned<String>>,
+        memory_rlimit: Option<Spanned<String>>,
+    }
 }
 
 /// One named run configuration.
@@ -133,6 +132,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
     })?;
     let mut out = Vec::new();
     for (name, p) in spec.profile {
+        let limits = p.limits();
         let error = |span: std::ops::Range<usize>, key: &str, message: String| ConfigError {
             file: file.into(),
             line: Some(line_of(span.start)),
@@ -158,31 +158,6 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
                     )),
                 })
                 .collect()
-        };
-        let duration = |v: Option<Spanned<String>>,
-                        key: &str|
-         -> Result<Option<Duration>, ConfigError> {
-            let Some(v) = v else { return Ok(None) };
-            let d = parse_duration(v.get_ref()).map_err(|e| error(v.span(), key, e.to_string()))?;
-            match impossible_duration(key, d) {
-                None => Ok(Some(d)),
-                Some(why) => Err(error(v.span(), key, why)),
-            }
-        };
-        let size = |v: Option<Spanned<String>>, key: &str| -> Result<Option<u64>, ConfigError> {
-            let Some(v) = v else { return Ok(None) };
-            let bytes = parse_size(v.get_ref()).map_err(|e| error(v.span(), key, e.to_string()))?;
-            match impossible_size(key, bytes) {
-                None => Ok(Some(bytes)),
-                Some(why) => Err(error(v.span(), key, why)),
-            }
-        };
-        let processes = match p.processes {
-            Some(n) => match impossible_count(*n.get_ref()) {
-                None => Some(n.into_inner()),
-                Some(why) => return Err(error(n.span(), "processes", why)),
-            },
-            None => None,
         };
         let binds = p
             .bind
@@ -219,14 +194,7 @@ fn parse(text: &str, file: &Path) -> Result<Vec<Profile>, ConfigError> {
             syscalls,
             allow: names(p.allow, "allow")?,
             refuse: names(p.refuse, "refuse")?,
-            limits: LimitChoices {
-                time: duration(p.time, "time")?,
-                wall: duration(p.wall, "wall")?,
-                memory: size(p.memory, "memory")?,
-                stack: size(p.stack, "stack")?,
-                output: size(p.output, "output")?,
-                processes,
-            },
+            limits,
             env: p.env,
             binds,
             ptrace: Arc::new(ptrace),
@@ -247,7 +215,12 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     let (key, _) = line
         .split_once('=')
         .filter(|(k, _)| start + k.len() < offset)?;
+    // `"memory" = ...` is `memory = ...`.
     let key = key.trim();
+    let key = key
+        .strip_prefix('"')
+        .and_then(|k| k.strip_suffix('"'))
+        .unwrap_or(key);
     let bare = |k: &str| {
         !k.is_empty()
             && k.chars()
@@ -364,7 +337,12 @@ mod tests {
             assert!(config.get(name).is_some(), "{name}");
         }
         assert_eq!(
-            config.get("python3").unwrap().limits.memory,
+            config
+                .get("python3")
+                .unwrap()
+                .limits
+                .memory
+                .map(|m| m.get()),
             Some(512 << 20)
         );
         assert!(config
@@ -379,7 +357,10 @@ mod tests {
         let text = "[profile.c]\nsyscalls = \"default\"\ntime = \"3s\"\n\n[profile.mine]\nrefuse = [\"getpid\"]\n";
         let profiles = parse(text, Path::new("x.toml")).unwrap();
         assert_eq!(profiles.len(), 2);
-        assert_eq!(profiles[0].limits.time, Some(Duration::from_secs(3)));
+        assert_eq!(
+            profiles[0].limits.time.map(|t| t.get()),
+            Some(std::time::Duration::from_secs(3))
+        );
         let mine = &profiles[1];
         let policy = mine.policy(Arch::X86_64);
         assert_eq!(policy.rules.get(&39), Some(&Rule::Always(Action::Errno(1))));
@@ -418,14 +399,19 @@ mod tests {
             error("[profile.a\n")
         );
         assert!(error("[other]\n").contains("unknown field `other`"));
+        // A quoted key is the same key.
+        assert_eq!(
+            error("[profile.a]\n\"memory\" = \"12K\"\n"),
+            "judge.toml:2: profile.a.memory: must be at least 1048576 bytes"
+        );
     }
 
     #[test]
     fn limits_past_their_bounds_name_the_file_the_line_and_the_key() {
         let ok = "[profile.a]\ntime = \"86400s\"\nwall = \"1440m\"\nmemory = \"1T\"\nstack = \"1T\"\noutput = \"1T\"\nprocesses = 1000000\n";
         let limits = &parse(ok, Path::new("judge.toml")).unwrap()[0].limits;
-        assert_eq!(limits.check(), Ok(()));
-        assert_eq!(limits.processes, Some(1_000_000));
+        assert_eq!(limits.resolve(&LimitChoices::default()).check(), Ok(()));
+        assert_eq!(limits.processes.map(|p| p.get()), Some(1_000_000));
         for (text, says) in [
             (
                 "[profile.a]\ntime = \"86400.000001s\"\n",
@@ -517,7 +503,10 @@ mod tests {
                 }
             }
             match parse(&text, Path::new("x.toml")) {
-                Ok(profiles) => prop_assert_eq!(profiles[0].limits.check(), Ok(())),
+                Ok(profiles) => prop_assert_eq!(
+                    profiles[0].limits.resolve(&LimitChoices::default()).check(),
+                    Ok(())
+                ),
                 Err(e) => {
                     // Every error says where.
                     prop_assert!(e.line.is_some(), "{}: {}", text, e);
@@ -527,15 +516,15 @@ mod tests {
 
         #[test]
         fn limits_written_out_parse_back(limits in crate::spec::limits_within_bounds()) {
-            let given = |v: Option<u64>| v.unwrap_or_default();
+            let all = limits.resolve(&LimitChoices::default());
             let text = format!(
                 "[profile.p]\ntime = {:?}\nwall = {:?}\nmemory = {:?}\nstack = {:?}\noutput = {:?}\nprocesses = {}\n",
-                format_duration(limits.time.unwrap_or_default()),
-                format_duration(limits.wall.unwrap_or_default()),
-                format_size(given(limits.memory)),
-                format_size(given(limits.stack)),
-                format_size(given(limits.output)),
-                given(limits.processes),
+                format_duration(all.time),
+                format_duration(all.wall),
+                format_size(all.memory),
+                format_size(all.stack),
+                format_size(all.output),
+                all.processes,
             );
             let profiles = parse(&text, Path::new("x.toml")).unwrap();
             prop_assert_eq!(&profiles[0].limits, &limits);

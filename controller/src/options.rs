@@ -1,45 +1,81 @@
-//! The options of one run, as the command line and the batch interface both give them, and
-//! what they become: a mode, a container configuration, a [`RunSpec`] and three open fds.
+//! The options of one run, as the command line and the batch interface both give them (one
+//! schema, [`RunOptions`]), and what they become: a mode, a container configuration, a
+//! [`RunSpec`] and three open fds.
 
 use crate::config::{Config, Profile};
 use crate::container::ContainerConfig;
 use crate::file_policy::fileset::{Access, BadEntry};
 use crate::mount::{Bind, RootSpec};
-use crate::spec::{LimitChoices, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
+use crate::spec::{with_limits, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 pub use crate::stdio::OutputDefault;
 use crate::stdio::{Stdio, StdioError};
+use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// One run's options, parsed and typed; `None` means the contract's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunOptions {
-    /// container, namespace or ptrace.
-    pub mode: Mode,
-    /// The limits given; the rest come from the profile, then the contract's defaults.
-    pub limits: LimitChoices,
-    /// stdin file [/dev/null].
-    pub stdin: Option<PathBuf>,
-    /// stdout file.
-    pub stdout: Option<PathBuf>,
-    /// stderr file.
-    pub stderr: Option<PathBuf>,
-    /// Host directory at /w [a tmpfs].
-    pub dir: Option<PathBuf>,
-    /// Extra binds.
-    pub bind: Vec<Bind>,
-    /// Root entries from this directory [the host's].
-    pub rootfs: Option<PathBuf>,
-    /// The environment, exactly [PATH only].
-    pub env: Option<Vec<String>>,
-    /// The syscall profile (default: `default`).
-    pub profile: Option<String>,
-    /// ptrace mode: files readable beyond the profile's (`dir/` for a tree).
-    pub allow_read: Vec<String>,
-    /// ptrace mode: files writable beyond the profile's.
-    pub allow_write: Vec<String>,
-    /// The program and its arguments.
-    pub argv: Vec<String>,
+with_limits! {
+    /// One run's options, the one schema of every entry: the command line's `runbox run`
+    /// flags (clap) and a batch line's fields (serde), each parsed and checked as it is
+    /// read; `None` means the profile's, then the contract's default. A batch line's
+    /// unknown field is an error naming it, not ignored.
+    #[derive(clap::Args, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+    #[serde(deny_unknown_fields)]
+    pub struct RunOptions {
+        /// A batch request's id, echoed in its result line (read from the line itself
+        /// first, so that a bad line keeps it); no part of the run.
+        #[arg(skip)]
+        pub id: Option<String>,
+        /// How to isolate the program.
+        #[arg(long, value_enum, default_value = "container")]
+        #[serde(default)]
+        pub mode: Mode,
+        ..limits!(#[arg(long)]),
+        /// File read as stdin (a regular file or /dev/null), or `-`: runbox's own stdin,
+        /// read to its end before the run [default: /dev/null].
+        #[arg(long)]
+        pub stdin: Option<PathBuf>,
+        /// File written as stdout (created or truncated) [default: runbox's stdout].
+        #[arg(long)]
+        pub stdout: Option<PathBuf>,
+        /// File written as stderr (created or truncated) [default: runbox's stderr].
+        #[arg(long)]
+        pub stderr: Option<PathBuf>,
+        /// Host directory bind-mounted read-write at /w, the working directory (ptrace
+        /// mode: the working directory itself, writable) [default: a tmpfs; ptrace mode: a
+        /// fresh empty directory].
+        #[arg(long)]
+        pub dir: Option<PathBuf>,
+        /// Extra bind mount `SRC[:DST[:rw]]`, read-only unless `:rw` (repeatable).
+        #[arg(long, value_name = "SRC[:DST[:rw]]")]
+        #[serde(default)]
+        pub bind: Vec<Bind>,
+        /// Take the root's entries from DIR instead of the host's /bin, /lib, /usr...
+        #[arg(long, value_name = "DIR")]
+        pub rootfs: Option<PathBuf>,
+        /// Environment entry K=V (repeatable); given any, the environment is exactly these
+        /// [default: PATH=/usr/local/bin:/usr/bin:/bin].
+        #[arg(long, value_name = "K=V")]
+        pub env: Option<Vec<String>>,
+        /// Syscall profile: default (refuses the kernel surfaces no judged program needs),
+        /// strict (an allow-list for single-process C/C++; anything else ends the run),
+        /// none.
+        #[arg(long, value_name = "NAME")]
+        pub profile: Option<String>,
+        /// ptrace mode: a file the program may read, or `DIR/` for a whole tree, beyond the
+        /// profile's (repeatable).
+        #[arg(long, value_name = "PATH")]
+        #[serde(default)]
+        pub allow_read: Vec<String>,
+        /// ptrace mode: a file the program may write (and read), or `DIR/`, beyond the
+        /// profile's (repeatable).
+        #[arg(long, value_name = "PATH")]
+        #[serde(default)]
+        pub allow_write: Vec<String>,
+        /// The program (a path, or a name looked up in PATH inside the sandbox) and its
+        /// arguments.
+        #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
+        pub argv: Vec<String>,
+    }
 }
 
 /// A run, resolved: its container's configuration and what to run in it.
@@ -128,8 +164,8 @@ impl RunOptions {
         } else if !self.allow_read.is_empty() || !self.allow_write.is_empty() {
             return Err(ResolveError::FileSetsOutsidePtrace);
         }
-        let mut limits = self.limits.resolve(&profile.limits);
-        if ptrace && self.limits.processes.is_none() && profile.limits.processes.is_none() {
+        let mut limits = self.limits().resolve(&profile.limits);
+        if ptrace && self.processes.is_none() && profile.limits.processes.is_none() {
             // ptrace mode's default: the program alone, as UOJ's.
             limits.processes = 1;
         }
@@ -171,6 +207,7 @@ impl RunOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{CpuTime, LimitChoices, Memory, Processes};
     use std::time::Duration;
 
     #[test]
@@ -178,16 +215,16 @@ mod tests {
         let none = LimitChoices::default();
         assert_eq!(none.resolve(&none), crate::spec::Limits::default());
         let run = LimitChoices {
-            time: Some(Duration::from_millis(500)),
-            memory: Some(64 << 20),
+            time: CpuTime::new(Duration::from_millis(500)).ok(),
+            memory: Memory::new(64 << 20).ok(),
             ..LimitChoices::default()
         };
         let limits = run.resolve(&none);
         assert_eq!(limits.wall, Duration::from_millis(1500));
         assert_eq!(limits.stack, 64 << 20);
         let profile = LimitChoices {
-            time: Some(Duration::from_secs(2)),
-            processes: Some(8),
+            time: CpuTime::new(Duration::from_secs(2)).ok(),
+            processes: Processes::new(8).ok(),
             ..LimitChoices::default()
         };
         let limits = run.resolve(&profile);

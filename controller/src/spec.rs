@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::file_policy::PtraceSettings;
 use crate::seccomp::Filter;
-use crate::units::{format_duration, format_size, NotOneOf};
+use crate::units::{Count, NotOneOf, OutOfBounds, Size, Span};
 use runbox_shared::{Resource, Rlimit, Run, MAX_ARGS, MAX_ENV, MAX_RLIMITS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +14,8 @@ pub const DEFAULT_PROFILE: &str = "default";
 /// Where `argv[0]` is looked up when the environment has no `PATH`.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// How to isolate a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How to isolate a run: `--mode` on the command line, `"mode"` in a batch line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Mode {
     /// A container with an init as PID 1 (the default).
     #[default]
@@ -26,15 +26,31 @@ pub enum Mode {
     Ptrace,
 }
 
-impl Mode {
-    /// The mode's name on the command line and in batch requests.
-    pub fn parse(name: &str) -> Result<Mode, NotOneOf> {
-        match name {
-            "container" => Ok(Mode::Container),
-            "namespace" => Ok(Mode::Namespace),
-            "ptrace" => Ok(Mode::Ptrace),
-            other => Err(NotOneOf::new(other, "container, namespace, ptrace")),
-        }
+impl std::str::FromStr for Mode {
+    type Err = NotOneOf;
+
+    /// The mode of that name (the names are [`clap::ValueEnum`]'s, the command line's).
+    fn from_str(name: &str) -> Result<Mode, NotOneOf> {
+        use clap::ValueEnum;
+        let names = || {
+            Mode::value_variants()
+                .iter()
+                .filter_map(|m| m.to_possible_value())
+        };
+        let found = Mode::value_variants()
+            .iter()
+            .find(|m| m.to_possible_value().is_some_and(|v| v.get_name() == name));
+        found.copied().ok_or_else(|| {
+            let known: Vec<String> = names().map(|v| v.get_name().to_string()).collect();
+            NotOneOf::new(name, known.join(", "))
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Mode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Mode, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -72,41 +88,26 @@ impl Default for Limits {
     }
 }
 
-/// Limits as given by a run or a profile: each may be left to someone else.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LimitChoices {
-    /// CPU time (default 1s).
-    pub time: Option<Duration>,
-    /// Wall-clock time (default 3 x time).
-    pub wall: Option<Duration>,
-    /// Memory, bytes (default 256M).
-    pub memory: Option<u64>,
-    /// Stack, bytes (default: = memory).
-    pub stack: Option<u64>,
-    /// Output, bytes (default 64M).
-    pub output: Option<u64>,
-    /// Processes and threads (default 64).
-    pub processes: Option<u64>,
-}
+// The bounds of the limits, stated here once (and in the README's Limits section), as the
+// types of the limits: a value of each is made only within them ([`crate::units`]), so every
+// entry, the command line, batch lines and profiles, refuses the others as it reads them; a
+// [`RunSpec`], whose [`Limits`] a library user may build freely, is checked against them
+// again before it runs ([`Limits::check`]). Within them no arithmetic on a limit (init's
+// deadline, `3 x time`, `pids.max` + 1, the rlimits) can overflow.
 
-/// The least memory a run may be given: no program starts in less.
-pub const MIN_MEMORY: u64 = 1 << 20;
-/// The least stack a run may be given.
-pub const MIN_STACK: u64 = 64 << 10;
-
-// The upper bounds of the limits, stated here once (and in the README's Limits section).
-// Every entry, the command line, batch lines and profiles, goes through
-// [`LimitChoices::check`] or, field by field, the `impossible_*` functions it calls; a
-// [`RunSpec`] is checked against them again before it runs. Within them no arithmetic on a
-// limit (init's deadline, `3 x time`, `pids.max` + 1, the rlimits) can overflow.
-
+/// 24 hours, in microseconds.
+const DAY_US: u64 = 24 * 60 * 60 * 1_000_000;
 /// The most CPU time a run may be given: 24 hours.
-pub const MAX_TIME: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MAX_TIME: Duration = Duration::from_micros(DAY_US);
 /// The most wall-clock time a run may be given: 24 hours (also the most the default,
 /// 3 x time, becomes).
-pub const MAX_WALL: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MAX_WALL: Duration = Duration::from_micros(DAY_US);
+/// The least memory a run may be given: no program starts in less.
+pub const MIN_MEMORY: u64 = 1 << 20;
 /// The most memory a run may be given: 1 TiB.
 pub const MAX_MEMORY: u64 = 1 << 40;
+/// The least stack a run may be given.
+pub const MIN_STACK: u64 = 64 << 10;
 /// The most stack a run may be given: the memory bound, 1 TiB.
 pub const MAX_STACK: u64 = MAX_MEMORY;
 /// The most bytes a run may write to one file: 1 TiB.
@@ -114,52 +115,100 @@ pub const MAX_OUTPUT: u64 = 1 << 40;
 /// The most processes and threads a run may have at once.
 pub const MAX_PROCESSES: u64 = 1_000_000;
 
-/// Why `d` is not a possible `key` limit (`time` or `wall`), if it is not.
-pub fn impossible_duration(key: &str, d: Duration) -> Option<String> {
-    let most = match key {
-        "wall" => MAX_WALL,
-        _ => MAX_TIME,
-    };
-    if d.is_zero() {
-        Some("must be more than zero".to_string())
-    } else if d > most {
-        let hours = most.as_secs() / 3600;
-        Some(format!(
-            "must be at most {} ({hours} hours)",
-            format_duration(most)
-        ))
-    } else {
-        None
-    }
-}
+/// A CPU time limit: more than zero, at most [`MAX_TIME`].
+pub type CpuTime = Span<1, DAY_US>;
+/// A wall-clock limit: more than zero, at most [`MAX_WALL`].
+pub type WallTime = Span<1, DAY_US>;
+/// A memory limit: [`MIN_MEMORY`] to [`MAX_MEMORY`].
+pub type Memory = Size<MIN_MEMORY, MAX_MEMORY>;
+/// A stack limit: [`MIN_STACK`] to [`MAX_STACK`].
+pub type Stack = Size<MIN_STACK, MAX_STACK>;
+/// An output limit: up to [`MAX_OUTPUT`].
+pub type Output = Size<0, MAX_OUTPUT>;
+/// A process limit: 1 to [`MAX_PROCESSES`].
+pub type Processes = Count<1, MAX_PROCESSES>;
 
-/// Why `bytes` is not a possible `key` limit (`memory`, `stack` or `output`), if it is not.
-pub fn impossible_size(key: &str, bytes: u64) -> Option<String> {
-    let (least, most) = match key {
-        "memory" => (MIN_MEMORY, MAX_MEMORY),
-        "stack" => (MIN_STACK, MAX_STACK),
-        _ => (0, MAX_OUTPUT),
+/// Writes a struct with the limits among its fields, where `..limits!(),` stands among
+/// them (`..limits!(#[arg(long)]),` for the command line's flags), each an `Option` of its
+/// type, and `fn limits(&self)`, the [`LimitChoices`] they make. The limits are listed
+/// here once, for every entry: the command line and batch lines ([`RunOptions`]) and the
+/// profiles ([`crate::config`]). A macro, since serde cannot flatten a struct into one that
+/// refuses unknown fields (batch lines and profiles do: a typo is an error naming it).
+///
+/// [`RunOptions`]: crate::options::RunOptions
+macro_rules! with_limits {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($body:tt)* }) => {
+        $crate::spec::with_limits! { @find [$(#[$meta])* $vis struct $name] $name [] $($body)* }
     };
-    if bytes < least {
-        Some(format!("must be at least {least} bytes"))
-    } else if bytes > most {
-        Some(format!(
-            "must be at most {} ({most} bytes)",
-            format_size(most)
-        ))
-    } else {
-        None
-    }
+    // The fields before the marker are gathered one token at a time until it comes.
+    (@find $head:tt $name:ident [$($before:tt)*] ..limits!(), $($after:tt)*) => {
+        $crate::spec::with_limits! { @list $head $name [$($before)*] [$($after)*] }
+    };
+    (@find $head:tt $name:ident [$($before:tt)*] ..limits!(#[arg(long)]), $($after:tt)*) => {
+        $crate::spec::with_limits! { @list $head $name [$($before)*] [$($after)*] flags }
+    };
+    (@find $head:tt $name:ident [$($before:tt)*] $next:tt $($rest:tt)*) => {
+        $crate::spec::with_limits! { @find $head $name [$($before)* $next] $($rest)* }
+    };
+    // The list: each limit's field, type and help (the command line shows it).
+    (@list $($state:tt)*) => {
+        $crate::spec::with_limits! { @write $($state)* ;
+            /// CPU time limit, user + system (500ms, 2s), at most 24 hours [default: the
+            /// profile's, else 1s].
+            time: $crate::spec::CpuTime,
+            /// Wall-clock limit, at most 24 hours [default: the profile's, else 3 x
+            /// --time, at most 24 hours].
+            wall: $crate::spec::WallTime,
+            /// Memory limit of the whole run, swap excluded (64M, 65536K, 1G), at most 1T
+            /// [default: the profile's, else 256M].
+            memory: $crate::spec::Memory,
+            /// Stack limit, at most 1T [default: the profile's, else = --memory].
+            stack: $crate::spec::Stack,
+            /// Limit on the bytes written to any one file, at most 1T [default: the
+            /// profile's, else 64M].
+            output: $crate::spec::Output,
+            /// Processes and threads the run may have at once, at most 1000000 [default:
+            /// the profile's, else 64; 1 in ptrace mode].
+            processes: $crate::spec::Processes,
+        }
+    };
+    (@write choices ; $($(#[doc = $doc:literal])* $field:ident: $type:ty,)*) => {
+        /// Limits as given by a run or a profile: each may be left to someone else.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct LimitChoices {
+            $($(#[doc = $doc])* pub $field: Option<$type>,)*
+        }
+    };
+    (@write [$($head:tt)*] $name:ident [$($before:tt)*] [$($after:tt)*] ;
+        $($(#[doc = $doc:literal])* $field:ident: $type:ty,)*) => {
+        $($head)* {
+            $($before)*
+            $($(#[doc = $doc])* pub $field: Option<$type>,)*
+            $($after)*
+        }
+        $crate::spec::with_limits! { @impl $name $($field)* }
+    };
+    (@write [$($head:tt)*] $name:ident [$($before:tt)*] [$($after:tt)*] flags ;
+        $($(#[doc = $doc:literal])* $field:ident: $type:ty,)*) => {
+        $($head)* {
+            $($before)*
+            $($(#[doc = $doc])* #[arg(long)] pub $field: Option<$type>,)*
+            $($after)*
+        }
+        $crate::spec::with_limits! { @impl $name $($field)* }
+    };
+    (@impl $name:ident $($field:ident)*) => {
+        impl $name {
+            /// The limits given.
+            pub fn limits(&self) -> $crate::spec::LimitChoices {
+                $crate::spec::LimitChoices { $($field: self.$field),* }
+            }
+        }
+    };
 }
+pub(crate) use with_limits;
 
-/// Why `n` is not a possible number of processes, if it is not.
-pub fn impossible_count(n: u64) -> Option<String> {
-    match n {
-        0 => Some("must be at least 1".to_string()),
-        n if n > MAX_PROCESSES => Some(format!("must be at most {MAX_PROCESSES}")),
-        _ => None,
-    }
-}
+with_limits!(@list choices);
 
 /// An impossible limit: its name (`time`, `memory`...) and why (`must be more than zero`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,70 +217,50 @@ pub struct LimitError {
     /// The limit's name, as in a batch line or a profile (the CLI adds `--`).
     pub key: &'static str,
     /// Why it cannot be.
-    pub why: String,
+    pub why: OutOfBounds,
 }
 
 impl LimitChoices {
-    /// Refuses impossible limits, naming the first: `time: must be more than zero`.
-    pub fn check(&self) -> Result<(), LimitError> {
-        let durations = [("time", self.time), ("wall", self.wall)];
-        for (key, value) in durations {
-            if let Some(why) = value.and_then(|v| impossible_duration(key, v)) {
-                return Err(LimitError { key, why });
-            }
-        }
-        let sizes = [
-            ("memory", self.memory),
-            ("stack", self.stack),
-            ("output", self.output),
-        ];
-        for (key, value) in sizes {
-            if let Some(why) = value.and_then(|v| impossible_size(key, v)) {
-                return Err(LimitError { key, why });
-            }
-        }
-        if let Some(why) = self.processes.and_then(impossible_count) {
-            let key = "processes";
-            return Err(LimitError { key, why });
-        }
-        Ok(())
-    }
-
     /// These choices, else `fallback`'s, else the contract's defaults.
     pub fn resolve(&self, fallback: &LimitChoices) -> Limits {
         let defaults = Limits::default();
-        let time = self.time.or(fallback.time).unwrap_or(defaults.time);
-        let memory = self.memory.or(fallback.memory).unwrap_or(defaults.memory);
+        let time = self.time.or(fallback.time).map_or(defaults.time, Span::get);
+        let memory = self
+            .memory
+            .or(fallback.memory)
+            .map_or(defaults.memory, Size::get);
         Limits {
             time,
             wall: self
                 .wall
                 .or(fallback.wall)
-                .unwrap_or_else(|| time.saturating_mul(3).min(MAX_WALL)),
+                .map_or_else(|| time.saturating_mul(3).min(MAX_WALL), Span::get),
             memory,
-            stack: self.stack.or(fallback.stack).unwrap_or(memory),
-            output: self.output.or(fallback.output).unwrap_or(defaults.output),
+            stack: self.stack.or(fallback.stack).map_or(memory, Size::get),
+            output: self
+                .output
+                .or(fallback.output)
+                .map_or(defaults.output, Size::get),
             processes: self
                 .processes
                 .or(fallback.processes)
-                .unwrap_or(defaults.processes),
+                .map_or(defaults.processes, Count::get),
         }
     }
 }
 
 impl Limits {
-    /// Refuses limits past the bounds (a library user may build any): the same check as
-    /// [`LimitChoices::check`].
+    /// Refuses limits past the bounds (a library user may build any), naming the first:
+    /// `time: must be more than zero`. The bounds are the limits' types'.
     pub fn check(&self) -> Result<(), LimitError> {
-        LimitChoices {
-            time: Some(self.time),
-            wall: Some(self.wall),
-            memory: Some(self.memory),
-            stack: Some(self.stack),
-            output: Some(self.output),
-            processes: Some(self.processes),
-        }
-        .check()
+        let named = |key| move |why| LimitError { key, why };
+        CpuTime::new(self.time).map_err(named("time"))?;
+        WallTime::new(self.wall).map_err(named("wall"))?;
+        Memory::new(self.memory).map_err(named("memory"))?;
+        Stack::new(self.stack).map_err(named("stack"))?;
+        Output::new(self.output).map_err(named("output"))?;
+        Processes::new(self.processes).map_err(named("processes"))?;
+        Ok(())
     }
 
     /// The rlimits that carry these limits into the program.
@@ -383,12 +412,12 @@ pub fn limits_within_bounds() -> impl proptest::strategy::Strategy<Value = Limit
     )
         .prop_map(
             |(time, wall, memory, stack, output, processes)| LimitChoices {
-                time: Some(Duration::from_micros(time)),
-                wall: Some(Duration::from_micros(wall)),
-                memory: Some(memory),
-                stack: Some(stack),
-                output: Some(output),
-                processes: Some(processes),
+                time: CpuTime::new(Duration::from_micros(time)).ok(),
+                wall: WallTime::new(Duration::from_micros(wall)).ok(),
+                memory: Memory::new(memory).ok(),
+                stack: Stack::new(stack).ok(),
+                output: Output::new(output).ok(),
+                processes: Processes::new(processes).ok(),
             },
         )
 }
@@ -421,44 +450,44 @@ mod tests {
 
     #[test]
     fn impossible_limits_are_named() {
-        let ok = LimitChoices {
-            time: Some(Duration::from_millis(1)),
-            memory: Some(MIN_MEMORY),
-            ..LimitChoices::default()
+        let ok = Limits {
+            time: Duration::from_millis(1),
+            memory: MIN_MEMORY,
+            ..Limits::default()
         };
         assert_eq!(ok.check(), Ok(()));
         for (choices, says) in [
             (
-                LimitChoices {
-                    time: Some(Duration::ZERO),
+                Limits {
+                    time: Duration::ZERO,
                     ..ok.clone()
                 },
                 "time: must be more than zero",
             ),
             (
-                LimitChoices {
-                    wall: Some(Duration::ZERO),
+                Limits {
+                    wall: Duration::ZERO,
                     ..ok.clone()
                 },
                 "wall: must be more than zero",
             ),
             (
-                LimitChoices {
-                    memory: Some(MIN_MEMORY - 1),
+                Limits {
+                    memory: MIN_MEMORY - 1,
                     ..ok.clone()
                 },
                 "memory: must be at least 1048576 bytes",
             ),
             (
-                LimitChoices {
-                    stack: Some(4096),
+                Limits {
+                    stack: 4096,
                     ..ok.clone()
                 },
                 "stack: must be at least 65536 bytes",
             ),
             (
-                LimitChoices {
-                    processes: Some(0),
+                Limits {
+                    processes: 0,
                     ..ok.clone()
                 },
                 "processes: must be at least 1",
@@ -473,78 +502,78 @@ mod tests {
 
     #[test]
     fn every_limit_at_its_bound_passes_and_one_past_is_named() {
-        let most = LimitChoices {
-            time: Some(MAX_TIME),
-            wall: Some(MAX_WALL),
-            memory: Some(MAX_MEMORY),
-            stack: Some(MAX_STACK),
-            output: Some(MAX_OUTPUT),
-            processes: Some(MAX_PROCESSES),
+        let most = Limits {
+            time: MAX_TIME,
+            wall: MAX_WALL,
+            memory: MAX_MEMORY,
+            stack: MAX_STACK,
+            output: MAX_OUTPUT,
+            processes: MAX_PROCESSES,
         };
         assert_eq!(most.check(), Ok(()));
-        let least = LimitChoices {
-            time: Some(Duration::from_micros(1)),
-            wall: Some(Duration::from_micros(1)),
-            memory: Some(MIN_MEMORY),
-            stack: Some(MIN_STACK),
-            output: Some(0),
-            processes: Some(1),
+        let least = Limits {
+            time: Duration::from_micros(1),
+            wall: Duration::from_micros(1),
+            memory: MIN_MEMORY,
+            stack: MIN_STACK,
+            output: 0,
+            processes: 1,
         };
         assert_eq!(least.check(), Ok(()));
         let us = Duration::from_micros(1);
         let past = [
             (
-                LimitChoices {
-                    time: Some(MAX_TIME + us),
+                Limits {
+                    time: MAX_TIME + us,
                     ..most.clone()
                 },
                 "time: must be at most 1440m (24 hours)",
             ),
             (
-                LimitChoices {
-                    wall: Some(MAX_WALL + us),
+                Limits {
+                    wall: MAX_WALL + us,
                     ..most.clone()
                 },
                 "wall: must be at most 1440m (24 hours)",
             ),
             (
-                LimitChoices {
-                    wall: Some(Duration::MAX),
+                Limits {
+                    wall: Duration::MAX,
                     ..most.clone()
                 },
                 "wall: must be at most 1440m (24 hours)",
             ),
             (
-                LimitChoices {
-                    memory: Some(MAX_MEMORY + 1),
+                Limits {
+                    memory: MAX_MEMORY + 1,
                     ..most.clone()
                 },
                 "memory: must be at most 1T (1099511627776 bytes)",
             ),
             (
-                LimitChoices {
-                    stack: Some(u64::MAX),
+                Limits {
+                    stack: u64::MAX,
                     ..most.clone()
                 },
                 "stack: must be at most 1T (1099511627776 bytes)",
             ),
             (
-                LimitChoices {
-                    output: Some(MAX_OUTPUT + 1),
+                Limits {
+                    output: MAX_OUTPUT + 1,
                     ..most.clone()
                 },
                 "output: must be at most 1T (1099511627776 bytes)",
             ),
             (
-                LimitChoices {
-                    processes: Some(MAX_PROCESSES + 1),
+                Limits {
+                    processes: MAX_PROCESSES + 1,
                     ..most.clone()
                 },
                 "processes: must be at most 1000000",
             ),
             (
-                LimitChoices {
-                    processes: Some(u64::MAX),
+                Limits {
+                    processes: u64::MAX,
                     ..most.clone()
                 },
                 "processes: must be at most 1000000",
@@ -561,7 +590,7 @@ mod tests {
     #[test]
     fn resolved_limits_at_the_bounds_stay_within_them() {
         let most = LimitChoices {
-            time: Some(MAX_TIME),
+            time: CpuTime::new(MAX_TIME).ok(),
             ..LimitChoices::default()
         };
         let limits = most.resolve(&LimitChoices::default());

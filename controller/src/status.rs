@@ -18,9 +18,9 @@ pub enum Outcome {
     NotStarted(Failure),
 }
 
-/// What happened to a program, as a judge needs to know it.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+/// What happened to a program, as a judge needs to know it. Its name in results is
+/// [`Status::as_str`]'s, in JSON as on the human summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// It exited with code 0 within every limit.
     Ok,
@@ -56,6 +56,18 @@ impl Status {
             Status::FileAccessDenied => "file_access_denied",
             Status::InternalError => "internal_error",
         }
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -215,6 +227,15 @@ pub fn signal_name(signal: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_is_written_by_its_one_name() {
+        for status in [Status::Ok, Status::TimeLimitExceeded, Status::InternalError] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        assert_eq!(Status::NonzeroExit.as_str(), "nonzero_exit");
+    }
     use std::time::Duration;
 
     fn ended(exit: Exit, killed: Option<KillReason>) -> Finished {

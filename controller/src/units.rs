@@ -2,9 +2,17 @@
 //!
 //! Every parse is exact and checked: a value that overflows `u64` (microseconds, bytes), a
 //! fraction finer than one microsecond or one byte, or a malformed number is an error, never a
-//! wrap or a rounding. Whether a value is a possible *limit* (not zero, not above the bounds)
-//! is for the spec module to say, in one place.
+//! wrap or a rounding.
+//!
+//! [`Size`], [`Span`] and [`Count`] are such values within bounds of their type's own
+//! (`Size<MIN_MEMORY, MAX_MEMORY>` is a memory limit: the spec module names them). Each is
+//! made in one place, its `new`, which checks the bounds; its [`FromStr`] (the command line)
+//! and its [`Deserialize`] (batch lines, profiles) read the same text through it, so every
+//! entry takes the same values and refuses the others with the same words.
 
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The most decimal places a number may have (trailing zeros aside): enough for any exact
@@ -36,15 +44,15 @@ pub struct NotOneOf {
     /// The value as given.
     pub value: String,
     /// The names it may be, comma-separated.
-    pub choices: &'static str,
+    pub choices: String,
 }
 
 impl NotOneOf {
     /// `value`, refused: it is none of `choices`.
-    pub fn new(value: &str, choices: &'static str) -> NotOneOf {
+    pub fn new(value: &str, choices: impl Into<String>) -> NotOneOf {
         NotOneOf {
             value: value.to_string(),
-            choices,
+            choices: choices.into(),
         }
     }
 }
@@ -185,6 +193,245 @@ pub fn format_size(bytes: u64) -> String {
         .copied()
         .unwrap_or(("", 1));
     format!("{}{name}", bytes / per)
+}
+
+/// A value past the bounds of its type: `must be at most 1T (1099511627776 bytes)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutOfBounds {
+    /// Zero, where the least is the smallest unit above it.
+    #[error("must be more than zero")]
+    Zero,
+    /// Below the least, written out (`1048576 bytes`).
+    #[error("must be at least {0}")]
+    Below(String),
+    /// Above the most, written out (`1440m (24 hours)`).
+    #[error("must be at most {0}")]
+    Above(String),
+}
+
+/// A size, duration or count that does not parse, or is past its type's bounds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadValue {
+    /// It does not parse.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// It parses, past the bounds.
+    #[error(transparent)]
+    Bounds(#[from] OutOfBounds),
+}
+
+/// A value from `LEAST` to `MOST` steps of its unit `U`, made only by [`Bounded::new`]: the
+/// one place its bounds are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bounded<U: Unit, const LEAST: u64, const MOST: u64>(U::Value);
+
+/// A size in bytes, from `LEAST` to `MOST`, written as [`parse_size`] reads it (`64M`).
+pub type Size<const LEAST: u64, const MOST: u64> = Bounded<Bytes, LEAST, MOST>;
+/// A duration from `LEAST` to `MOST` microseconds, written as [`parse_duration`] reads it
+/// (`500ms`).
+pub type Span<const LEAST: u64, const MOST: u64> = Bounded<Micros, LEAST, MOST>;
+/// A count from `LEAST` to `MOST`, written in decimal digits (`64`); in a batch line or a
+/// profile, a number.
+pub type Count<const LEAST: u64, const MOST: u64> = Bounded<Ones, LEAST, MOST>;
+
+/// What a [`Bounded`] value counts in: how it is read, and how its bounds read.
+pub trait Unit {
+    /// The value: bytes, a duration, a count.
+    type Value: Copy + fmt::Debug + Eq + Ord + std::hash::Hash;
+    /// Reads the text of the command line.
+    const PARSE: fn(&str) -> Result<Self::Value, ParseError>;
+    /// What a batch line or a profile holds, as serde's errors say it.
+    const EXPECTING: &'static str;
+    /// `n` steps of the unit (bytes, microseconds, ones).
+    fn steps(n: u64) -> Self::Value;
+    /// Reads a batch line's or a profile's value: a string, read as the command line's,
+    /// unless the unit says otherwise. `least` and `most` are for its messages.
+    fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+        least: u64,
+        most: u64,
+    ) -> Result<Self::Value, D::Error> {
+        let _ = (least, most);
+        d.deserialize_str(Text(Self::PARSE, Self::EXPECTING))
+    }
+    /// The bound of `n` steps, written out: `1T (1099511627776 bytes)`, `1440m (24 hours)`.
+    fn bound(n: u64) -> String;
+    /// Why a value below the least bound, `n` steps, is refused.
+    fn below(n: u64) -> OutOfBounds {
+        OutOfBounds::Below(Self::bound(n))
+    }
+}
+
+impl<U: Unit, const LEAST: u64, const MOST: u64> Bounded<U, LEAST, MOST> {
+    /// `value`, if within the bounds.
+    pub fn new(value: U::Value) -> Result<Self, OutOfBounds> {
+        if value < U::steps(LEAST) {
+            Err(U::below(LEAST))
+        } else if value > U::steps(MOST) {
+            Err(OutOfBounds::Above(U::bound(MOST)))
+        } else {
+            Ok(Bounded(value))
+        }
+    }
+
+    /// The value.
+    pub fn get(self) -> U::Value {
+        self.0
+    }
+}
+
+impl<U: Unit, const LEAST: u64, const MOST: u64> FromStr for Bounded<U, LEAST, MOST> {
+    type Err = BadValue;
+
+    fn from_str(text: &str) -> Result<Self, BadValue> {
+        Ok(Bounded::new((U::PARSE)(text)?)?)
+    }
+}
+
+impl<'de, U: Unit, const LEAST: u64, const MOST: u64> Deserialize<'de> for Bounded<U, LEAST, MOST> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Bounded::new(U::deserialize(d, LEAST, MOST)?).map_err(de::Error::custom)
+    }
+}
+
+/// Sizes, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bytes;
+
+impl Unit for Bytes {
+    type Value = u64;
+    const PARSE: fn(&str) -> Result<u64, ParseError> = parse_size;
+    const EXPECTING: &'static str = "a size such as \"64M\"";
+
+    fn steps(n: u64) -> u64 {
+        n
+    }
+
+    fn bound(n: u64) -> String {
+        format!("{} ({n} bytes)", format_size(n))
+    }
+
+    fn below(n: u64) -> OutOfBounds {
+        OutOfBounds::Below(format!("{n} bytes"))
+    }
+}
+
+/// Durations, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Micros;
+
+impl Unit for Micros {
+    type Value = Duration;
+    const PARSE: fn(&str) -> Result<Duration, ParseError> = parse_duration;
+    const EXPECTING: &'static str = "a duration such as \"500ms\"";
+
+    fn steps(n: u64) -> Duration {
+        Duration::from_micros(n)
+    }
+
+    fn bound(n: u64) -> String {
+        const HOUR: u64 = 3_600_000_000;
+        match n.is_multiple_of(HOUR) && n != 0 {
+            true => format!("{} ({} hours)", format_duration(Self::steps(n)), n / HOUR),
+            false => format_duration(Self::steps(n)),
+        }
+    }
+
+    fn below(n: u64) -> OutOfBounds {
+        match n {
+            1 => OutOfBounds::Zero,
+            _ => OutOfBounds::Below(Self::bound(n)),
+        }
+    }
+}
+
+/// Counts, in ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ones;
+
+impl Unit for Ones {
+    type Value = u64;
+    const PARSE: fn(&str) -> Result<u64, ParseError> = parse_count;
+    const EXPECTING: &'static str = "a whole number";
+
+    fn steps(n: u64) -> u64 {
+        n
+    }
+
+    /// A number, not a string: anything else is named as written (`-1`, `2.5`, `"4"`).
+    fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+        least: u64,
+        most: u64,
+    ) -> Result<u64, D::Error> {
+        d.deserialize_any(Whole { least, most })
+    }
+
+    fn bound(n: u64) -> String {
+        n.to_string()
+    }
+}
+
+/// Reads a string with `.0`: a size or a duration as on the command line.
+struct Text<T>(fn(&str) -> Result<T, ParseError>, &'static str);
+
+impl<T> Visitor<'_> for Text<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.1)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.0)(text).map_err(E::custom)
+    }
+}
+
+/// Reads a whole number, in `least..=most` or not (its bounds are [`Bounded::new`]'s).
+struct Whole {
+    least: u64,
+    most: u64,
+}
+
+impl Whole {
+    fn refuse<E: de::Error>(&self, shown: impl fmt::Display) -> E {
+        let (least, most) = (self.least, self.most);
+        E::custom(format!(
+            "{shown} is not a whole number from {least} to {most}"
+        ))
+    }
+}
+
+impl Visitor<'_> for Whole {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a whole number from {} to {}", self.least, self.most)
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<u64, E> {
+        Ok(n)
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<u64, E> {
+        u64::try_from(n).map_err(|_| self.refuse(n))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<u64, E> {
+        // As JSON writes it: `1.8446744073709552e+19`, `2.5`.
+        match serde_json::Number::from_f64(n) {
+            Some(n) => Err(self.refuse(n)),
+            None => Err(self.refuse(n)),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<u64, E> {
+        Err(self.refuse(b))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<u64, E> {
+        Err(self.refuse(format_args!("{text:?}")))
+    }
 }
 
 /// `text` cut where the number (digits and dots) ends.
@@ -394,6 +641,85 @@ mod tests {
         assert_eq!(format_size(1536), "1536");
         assert_eq!(format_size(1 << 40), "1T");
         assert_eq!(format_size(0), "0");
+    }
+
+    #[test]
+    fn bounded_values_are_made_only_within_their_bounds() {
+        type Mem = Size<1024, 4096>;
+        assert_eq!("2K".parse::<Mem>().map(Size::get), Ok(2048));
+        assert_eq!("1K".parse::<Mem>().map(Size::get), Ok(1024));
+        assert_eq!("4K".parse::<Mem>().map(Size::get), Ok(4096));
+        for (text, says) in [
+            ("1023", "must be at least 1024 bytes"),
+            ("4097", "must be at most 4K (4096 bytes)"),
+            (
+                "4Q",
+                "\"4Q\": unknown size unit \"Q\" (K, M, G, T; B or iB optional)",
+            ),
+        ] {
+            assert_eq!(text.parse::<Mem>().unwrap_err().to_string(), says, "{text}");
+        }
+        type Day = Span<1, 86_400_000_000>;
+        assert_eq!(
+            "0s".parse::<Day>().unwrap_err().to_string(),
+            "must be more than zero"
+        );
+        assert_eq!(
+            "1441m".parse::<Day>().unwrap_err().to_string(),
+            "must be at most 1440m (24 hours)"
+        );
+        assert_eq!(
+            "500us".parse::<Span<1000, 1500>>().unwrap_err().to_string(),
+            "must be at least 1ms"
+        );
+        assert_eq!(
+            "2ms".parse::<Span<1000, 1500>>().unwrap_err().to_string(),
+            "must be at most 1500us"
+        );
+        type Few = Count<1, 8>;
+        assert_eq!("8".parse::<Few>().map(Count::get), Ok(8));
+        assert_eq!(
+            "0".parse::<Few>().unwrap_err().to_string(),
+            "must be at least 1"
+        );
+        assert_eq!(
+            "9".parse::<Few>().unwrap_err().to_string(),
+            "must be at most 8"
+        );
+        assert!("+8".parse::<Few>().is_err());
+    }
+
+    #[test]
+    fn serde_reads_the_same_text_and_numbers_as_written() {
+        type Mem = Size<1024, 4096>;
+        type Few = Count<1, 8>;
+        let read = |json: &str| serde_json::from_str::<Mem>(json).map_err(|e| e.to_string());
+        assert_eq!(read("\"4K\"").map(Size::get), Ok(4096));
+        assert!(read("\"5K\"")
+            .unwrap_err()
+            .starts_with("must be at most 4K"));
+        assert!(read("4096")
+            .unwrap_err()
+            .contains("expected a size such as \"64M\""));
+        let count = |json: &str| serde_json::from_str::<Few>(json).map_err(|e| e.to_string());
+        assert_eq!(count("8").map(Count::get), Ok(8));
+        for (json, says) in [
+            ("9", "must be at most 8"),
+            ("-1", "-1 is not a whole number from 1 to 8"),
+            ("2.5", "2.5 is not a whole number from 1 to 8"),
+            ("\"4\"", "\"4\" is not a whole number from 1 to 8"),
+            ("true", "true is not a whole number from 1 to 8"),
+        ] {
+            let err = count(json).unwrap_err();
+            assert!(err.starts_with(says), "{json}: {err}");
+        }
+        // TOML's integers are signed: a count is read from them as well.
+        #[derive(serde::Deserialize)]
+        struct T {
+            n: Few,
+        }
+        assert_eq!(toml::from_str::<T>("n = 3").map(|t| t.n.get()), Ok(3));
+        assert!(toml::from_str::<T>("n = -3").is_err());
     }
 
     /// `WHOLE.FRACTION * per` in plain u128 arithmetic, if it is a whole number within u64.

@@ -5,8 +5,37 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// Both isolation modes; every behaviour test runs in each.
-pub const MODES: [&str; 2] = ["container", "namespace"];
+/// Writes one test case per mode from one body, so that a failure in one mode hides no
+/// other's: `fn name(mode) { .. }` becomes the module `name` with the tests
+/// `name::container` and `name::namespace` (the two isolation modes, where every behaviour
+/// test runs), `fn name(mode in container, namespace, ptrace) { .. }` one test for each
+/// mode named. The body sees `mode` as the mode's name (`"container"`) and the test file's
+/// items as its own. The cases run in parallel threads like any tests: a fixed name a body
+/// makes on the host must tell the modes apart ([`TempDir::new`] names are unique), and a
+/// body that asserts the host's global state ([`assert_nothing_left`]) holds
+/// [`one_at_a_time`] first.
+#[macro_export]
+macro_rules! each_mode {
+    ($(#[$meta:meta])* fn $name:ident($mode:ident) $body:block) => {
+        $crate::each_mode! { $(#[$meta])* fn $name($mode in container, namespace) $body }
+    };
+    ($(#[$meta:meta])* fn $name:ident($mode:ident in $($each:ident),+) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($mode: &str) $body
+
+            $(
+                #[test]
+                fn $each() {
+                    body(stringify!($each))
+                }
+            )+
+        }
+    };
+}
 
 /// A binary of this build: the test binaries run from target/<profile>/deps, the binaries
 /// sit one level up.
@@ -203,9 +232,13 @@ fn processes_as(wanted: impl Fn(u32) -> bool) -> Vec<(u32, String)> {
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    /// Creates `runbox-test-<name>-<pid>`.
+    /// Creates `runbox-test-<name>-<pid>-<n>`, `n` counting the dirs this process made: a
+    /// name of its own even where tests (one a mode) running at once ask for the same.
     pub fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("runbox-test-{name}-{}", std::process::id()));
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("runbox-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create a temp dir");
         TempDir(path)

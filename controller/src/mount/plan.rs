@@ -71,6 +71,15 @@ impl FromStr for Bind {
     }
 }
 
+/// A bind in a batch line: a string, as on the command line; a bad one is named with why.
+impl<'de> serde::Deserialize<'de> for Bind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Bind, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse()
+            .map_err(|why| serde::de::Error::custom(format_args!("{text:?}: {why}")))
+    }
+}
+
 /// What a host path is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
