@@ -433,7 +433,11 @@ fn a_container_whose_room_cannot_be_taken_down_is_retired() {
         matches!(outcome, runbox::Outcome::Finished { .. }),
         "{outcome:?}"
     );
-    // The keeper makes a replacement; the container that could not be cleaned is gone.
+    // The next run finds the room still up: it goes to a replacement, and the container
+    // that could not be cleaned is gone.
+    let room = runbox::mount::plan::default_room();
+    let next = pool.run(&room, &wire.run(), stdio, &spec.limits).unwrap();
+    assert!(matches!(next, runbox::Outcome::Finished { .. }), "{next:?}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while pool.idle_pids() == [init] || pool.idle_pids().is_empty() {
         assert!(

@@ -391,32 +391,30 @@ impl Container {
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
-        self.start_clean(limits)?;
         let prepared = Room::prepare(room, self.host_ids())?;
         let room = match thread.put_up(prepared) {
             Ok(room) => room,
-            Err((e, clean)) => {
-                self.unclean |= !clean;
-                return Err(e);
+            // The last room stayed up: nothing ran here, and nothing will again.
+            Err((e, false)) => {
+                self.unclean = true;
+                return Err(Error::ContainerGone(e.to_string()));
             }
+            Err((e, true)) => return Err(e),
         };
-        let served = self.serve(run, stdio, limits);
+        // After the put-up, which followed the last room's take-down: its tmpfs are freed.
+        let served = self
+            .start_clean(limits)
+            .and_then(|()| self.serve(run, stdio, limits));
         // What the run wrote is looked at in the container's view (no host path), then the
-        // room goes, whatever happened.
+        // room goes, whatever happened (after the answer: the next put-up reports a failure).
         let output_limit = limits.output;
         let looked = thread.take_down(room, move || {
             output::dirs_hold_full_file(&[Path::new("/w"), Path::new("/tmp")], output_limit)
         });
-        let dirs_full = match looked {
-            Ok((full, down)) => {
-                self.unclean |= down.is_err();
-                full
-            }
-            Err(_) => {
-                self.unclean = true;
-                false
-            }
-        };
+        let dirs_full = looked.unwrap_or_else(|_| {
+            self.unclean = true;
+            false
+        });
         Ok(with_full_outputs(served?, limits, &stdio, dirs_full))
     }
 
@@ -556,8 +554,9 @@ impl Container {
         !socket::peer_closed(self.socket.as_raw_fd())
     }
 
-    /// True when the container may serve another run: init alive, and the last run's
-    /// files removed.
+    /// True when the container may serve another run: init alive, and no room left up (a
+    /// take-down that fails after its run's answer is found at the next run, which then
+    /// goes to another container).
     pub fn reusable(&mut self) -> bool {
         !self.unclean && self.is_alive()
     }

@@ -63,8 +63,6 @@ pub struct Room {
     pieces: Vec<Piece>,
     /// Where mounts were attached, in order.
     attached: Vec<PathBuf>,
-    /// Mount points made on the container's root, in order (removed after the run).
-    made: Vec<(PathBuf, bool)>,
 }
 
 /// The error of a room's step, naming the plan entry.
@@ -144,7 +142,22 @@ impl Room {
 
     /// Makes the mount points and attaches the mounts, in the plan's order. Runs on the room
     /// thread. On an error, what was attached stays recorded, for [`Room::take_down`].
+    ///
+    /// Mount points on the container's root stay between runs (a judge binds the same
+    /// targets run after run): those of an earlier room that this one does not need are
+    /// removed first, so that no program sees another run's.
     fn put_up(&mut self, state: &mut ThreadState) -> Result<(), Error> {
+        let on_root: Vec<(PathBuf, bool)> = self
+            .pieces
+            .iter()
+            .filter_map(|piece| match piece {
+                Piece::MountPoint { path, dir } if !self.in_fresh_tmpfs(path) => {
+                    Some((path.strip_prefix("/").unwrap_or(path).to_path_buf(), *dir))
+                }
+                _ => None,
+            })
+            .collect();
+        state.keep_only(&on_root)?;
         let mut fresh: Vec<PathBuf> = Vec::new();
         for piece in std::mem::take(&mut self.pieces) {
             match piece {
@@ -160,15 +173,17 @@ impl Room {
                         .map_err(failed(&entry))?;
                         continue;
                     }
-                    let relative = path.strip_prefix("/").unwrap_or(&path);
-                    let c = c_path(relative)?;
+                    let relative = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
+                    if state.kept.contains(&(relative.clone(), dir)) {
+                        continue;
+                    }
+                    let c = c_path(&relative)?;
                     let made = state.on_root(|root| match dir {
                         true => fs::mkdir_at(root, &c, 0o755),
                         false => fs::create_file_at(root, &c, 0o644),
                     });
-                    let made = made?.map_err(failed(&entry))?;
-                    if made {
-                        self.made.push((relative.to_path_buf(), dir));
+                    if made?.map_err(failed(&entry))? {
+                        state.kept.push((relative, dir));
                     }
                 }
                 Piece::Mount {
@@ -188,30 +203,26 @@ impl Room {
         Ok(())
     }
 
-    /// Detaches every mount of the room and removes the mount points it made, in reverse
-    /// order. Runs on the room thread; every step is tried, and the first error returned.
-    fn take_down(&mut self, state: &mut ThreadState) -> Result<(), Error> {
+    /// True when `path` lies in a tmpfs this room mounts (made before it, as the plan
+    /// orders them).
+    fn in_fresh_tmpfs(&self, path: &Path) -> bool {
+        self.pieces.iter().any(|piece| {
+            matches!(piece, Piece::Mount { target, tmpfs: true, .. } if path.starts_with(target) && path != target)
+        })
+    }
+
+    /// Detaches every mount of the room, in reverse order. Runs on the room thread; every
+    /// mount is tried, and the first error returned.
+    fn take_down(&mut self) -> Result<(), Error> {
         let mut first = Ok(());
-        let mut keep = |result: Result<(), Error>| {
-            if first.is_ok() {
-                first = result;
-            }
-        };
         while let Some(target) = self.attached.pop() {
             let detached = c_path(&target).and_then(|c| {
                 mount::umount2(&c, libc::MNT_DETACH)
                     .map_err(failed(&format!("detach {}", target.display())))
             });
-            keep(detached);
-        }
-        while let Some((path, dir)) = self.made.pop() {
-            let entry = format!("remove mount point /{}", path.display());
-            let removed = c_path(&path).and_then(|c| {
-                state
-                    .on_root(|root| fs::unlink_at(root, &c, dir))?
-                    .map_err(failed(&entry))
-            });
-            keep(removed);
+            if first.is_ok() {
+                first = detached;
+            }
         }
         first
     }
@@ -225,9 +236,35 @@ struct ThreadState {
     root: Option<OwnedFd>,
     /// The host id of the container's root (init): the root's files are made as it.
     init_id: u32,
+    /// Mount points made on the root (relative paths; directory or file), in order.
+    kept: Vec<(PathBuf, bool)>,
+    /// How the last room's take-down, which ends after the run's answer, went.
+    last_take_down: Result<(), Error>,
 }
 
 impl ThreadState {
+    /// Removes the kept mount points that are not in `needed`, deepest first.
+    fn keep_only(&mut self, needed: &[(PathBuf, bool)]) -> Result<(), Error> {
+        let mut kept = std::mem::take(&mut self.kept);
+        let mut result = Ok(());
+        for at in (0..kept.len()).rev() {
+            if needed.contains(&kept[at]) || result.is_err() {
+                continue;
+            }
+            let (path, dir) = kept.remove(at);
+            let entry = format!("remove mount point /{}", path.display());
+            let c = c_path(&path)?;
+            result = self
+                .on_root(|root| fs::unlink_at(root, &c, dir))
+                .and_then(|removed| removed.map_err(failed(&entry)));
+            if result.is_err() {
+                kept.insert(at, (path, dir));
+            }
+        }
+        self.kept = kept;
+        result
+    }
+
     /// Calls `f` with the writable copy of the container's root (made on first use), with
     /// the thread's fs ids those of the container's root: the root's tmpfs belongs to the
     /// container's user namespace, where the host's root is no id (EOVERFLOW).
@@ -284,6 +321,8 @@ impl RoomThread {
                 let mut state = ThreadState {
                     root: None,
                     init_id: ids.init,
+                    kept: Vec::new(),
+                    last_take_down: Ok(()),
                 };
                 for job in inbox {
                     job(&mut state);
@@ -319,15 +358,19 @@ impl RoomThread {
         }
     }
 
-    /// Puts `room` up in the container. On an error, what was put up is taken down again
-    /// (and an error of that is the one returned, as the container is then unfit).
+    /// Puts `room` up in the container. On an error, what was put up is taken down again.
+    /// The error says whether the container is still clean: not when this take-down, or the
+    /// last room's (which ended after its run's answer), failed.
     pub fn put_up(&self, mut room: Room) -> Result<Room, (Error, bool)> {
         let done = self.call(move |state| {
-            let result = room.put_up(state);
-            match result {
+            if let Err(e) = std::mem::replace(&mut state.last_take_down, Ok(())) {
+                state.last_take_down = Err(Error::Protocol("an earlier room stayed up".into()));
+                return Err((e, false));
+            }
+            match room.put_up(state) {
                 Ok(()) => Ok(room),
                 Err(e) => {
-                    let clean = room.take_down(state).is_ok();
+                    let clean = room.take_down().is_ok();
                     Err((e, clean))
                 }
             }
@@ -339,17 +382,26 @@ impl RoomThread {
         }
     }
 
-    /// Runs `look` on the room while it is still up (paths are the container's), then takes
-    /// it down. Returns what `look` found, and whether the room came down cleanly.
+    /// Runs `look` on the room while it is still up (paths are the container's), answers
+    /// what it found, then takes the room down: the caller does not wait for the detaching,
+    /// whose failure the next [`RoomThread::put_up`] reports.
     pub fn take_down<T: Send + 'static>(
         &self,
         mut room: Room,
         look: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<(T, Result<(), Error>), Error> {
-        self.call(move |state| {
-            let seen = look();
-            (seen, room.take_down(state))
-        })
+    ) -> Result<T, Error> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let sent = self.jobs.as_ref().map(|jobs| {
+            jobs.send(Box::new(move |state: &mut ThreadState| {
+                let _ = answer.send(look());
+                state.last_take_down = room.take_down();
+            }) as Job)
+        });
+        let gone = || Error::Protocol("the room thread is gone".into());
+        match sent {
+            Some(Ok(())) => answered.recv().map_err(|_| gone()),
+            _ => Err(gone()),
+        }
     }
 }
 
