@@ -1,0 +1,338 @@
+//! The worker's side of Redis (redis-rs, sync): a connection that comes back by itself
+//! ([`Link`]), and the stream commands a worker sends through it.
+
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamClaimOptions, StreamId,
+    StreamPendingCountReply, StreamReadOptions, StreamReadReply,
+};
+use redis::{Commands, Connection, RedisError, RedisResult};
+use std::time::{Duration, Instant};
+
+/// The first wait after a failure; each next one doubles, up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+/// The longest wait between two attempts to reach Redis.
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// How long a connection may take to be made.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How much longer than a read's own block a reply may take before the connection is
+/// taken for lost.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What can be done about a failed command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cure {
+    /// The connection is lost or the server not ready (loading after a restart): wait, make
+    /// a new connection, try again.
+    Reconnect,
+    /// The stream or the group is gone (a server restarted without its data): create the
+    /// group again, try again.
+    MakeGroup,
+    /// Trying again would fail again (a key of another type, a refused password).
+    None,
+}
+
+/// What can be done about `e`.
+pub fn cure(e: &RedisError) -> Cure {
+    match e.code() {
+        Some("NOGROUP") => return Cure::MakeGroup,
+        Some("LOADING" | "TRYAGAIN" | "MASTERDOWN" | "BUSY" | "READONLY") => {
+            return Cure::Reconnect
+        }
+        _ => {}
+    }
+    if e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+    {
+        Cure::Reconnect
+    } else {
+        Cure::None
+    }
+}
+
+/// One connection to Redis for one thread of the worker, made again whenever it is lost,
+/// with backoff.
+pub struct Link {
+    client: redis::Client,
+    con: Option<Connection>,
+    /// The request stream and its group, created again when they are gone.
+    stream: String,
+    group: String,
+    /// Who uses it, for the messages on stderr.
+    user: &'static str,
+    /// The longest a command blocks on the server.
+    block: Duration,
+    /// Since when Redis could not be reached, and the next wait.
+    down: Option<(Instant, Duration)>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("user", &self.user)
+            .field("connected", &self.con.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// A link to the server of `url` (`redis://[:password@]host[:port][/db]`), for the
+    /// request `stream` and its `group`; no connection is made yet.
+    pub fn new(
+        url: &str,
+        stream: &str,
+        group: &str,
+        user: &'static str,
+        block: Duration,
+    ) -> RedisResult<Link> {
+        Ok(Link {
+            client: redis::Client::open(url)?,
+            con: None,
+            stream: stream.into(),
+            group: group.into(),
+            user,
+            block,
+            down: None,
+        })
+    }
+
+    fn connect(&mut self) -> RedisResult<&mut Connection> {
+        if self.con.is_none() {
+            let con = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+            con.set_read_timeout(Some(self.block + REPLY_TIMEOUT))?;
+            con.set_write_timeout(Some(REPLY_TIMEOUT))?;
+            self.con = Some(con);
+        }
+        Ok(self.con.as_mut().expect("just made"))
+    }
+
+    /// Runs `f` on a live connection until it succeeds, reconnecting (with backoff) while
+    /// Redis cannot be reached and making the group again if it is gone. `None` if
+    /// `give_up()` says so first; an error no retry can cure is returned.
+    pub fn call<T>(
+        &mut self,
+        give_up: &dyn Fn() -> bool,
+        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> RedisResult<Option<T>> {
+        loop {
+            if self.down.is_some() && give_up() {
+                return Ok(None);
+            }
+            let done = self.connect().and_then(&mut f);
+            let e = match done {
+                Ok(value) => {
+                    if let Some((since, _)) = self.down.take() {
+                        eprintln!(
+                            "runbox worker: {}: Redis is back after {:.1} s",
+                            self.user,
+                            since.elapsed().as_secs_f64()
+                        );
+                    }
+                    return Ok(Some(value));
+                }
+                Err(e) => e,
+            };
+            match cure(&e) {
+                Cure::None => return Err(e),
+                Cure::MakeGroup => {
+                    let (stream, group) = (self.stream.clone(), self.group.clone());
+                    let made = self
+                        .connect()
+                        .and_then(|con| make_group(con, &stream, &group));
+                    if made.is_ok() {
+                        continue;
+                    }
+                    self.lost(&e);
+                }
+                Cure::Reconnect => self.lost(&e),
+            }
+        }
+    }
+
+    /// The connection is lost: drop it and wait before the next attempt.
+    fn lost(&mut self, e: &RedisError) {
+        self.con = None;
+        let (since, wait) = *self.down.get_or_insert_with(|| {
+            eprintln!(
+                "runbox worker: {}: Redis cannot be reached ({e}); trying again",
+                self.user
+            );
+            (Instant::now(), BACKOFF_MIN)
+        });
+        std::thread::sleep(wait);
+        self.down = Some((since, (wait * 2).min(BACKOFF_MAX)));
+    }
+}
+
+/// `XGROUP CREATE stream group 0 MKSTREAM`: the group reads the stream from its start, so
+/// that requests added before any worker came are served. One that exists is left as is.
+pub fn make_group(con: &mut Connection, stream: &str, group: &str) -> RedisResult<()> {
+    match con.xgroup_create_mkstream::<_, _, _, ()>(stream, group, "0") {
+        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+        other => other,
+    }
+}
+
+/// `XREADGROUP GROUP group consumer COUNT count BLOCK block STREAMS stream >`: up to
+/// `count` new entries, waiting up to `block` for the first.
+pub fn read_new(
+    con: &mut Connection,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    count: usize,
+    block: Duration,
+) -> RedisResult<Vec<StreamId>> {
+    let options = StreamReadOptions::default()
+        .group(group, consumer)
+        .count(count)
+        // BLOCK 0 would wait for ever.
+        .block(block.as_millis().max(1) as usize);
+    let reply: Option<StreamReadReply> = con.xread_options(&[stream], &[">"], &options)?;
+    Ok(reply
+        .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+        .unwrap_or_default())
+}
+
+/// `XAUTOCLAIM stream group consumer min_idle cursor COUNT count`: up to `count` entries
+/// idle for longer than `min_idle`, from `cursor` on, now this consumer's.
+pub fn claim(
+    con: &mut Connection,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    min_idle: Duration,
+    cursor: &str,
+    count: usize,
+) -> RedisResult<StreamAutoClaimReply> {
+    let min_idle = min_idle.as_millis() as u64;
+    let options = StreamAutoClaimOptions::default().count(count);
+    con.xautoclaim_options(stream, group, consumer, min_idle, cursor, options)
+}
+
+/// How many times each of `ids` has been delivered (`XPENDING stream group id id 1`, in
+/// one pipeline); 1 for an id no longer pending.
+pub fn deliveries(
+    con: &mut Connection,
+    stream: &str,
+    group: &str,
+    ids: &[&str],
+) -> RedisResult<Vec<u64>> {
+    let mut pipe = redis::pipe();
+    for id in ids {
+        pipe.cmd("XPENDING")
+            .arg(stream)
+            .arg(group)
+            .arg(id)
+            .arg(id)
+            .arg(1);
+    }
+    let replies: Vec<StreamPendingCountReply> = pipe.query(con)?;
+    Ok(replies
+        .iter()
+        .map(|r| r.ids.first().map_or(1, |p| p.times_delivered as u64))
+        .collect())
+}
+
+/// Tells Redis that this consumer is still at work on `ids` (resets their idle time, so that
+/// no other worker takes them over, however long the runs take): those of them still
+/// pending for this consumer are claimed again by it with `JUSTID`, which leaves their
+/// delivery counts as they are.
+pub fn refresh(
+    con: &mut Connection,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    ids: &[String],
+) -> RedisResult<()> {
+    let pending: StreamPendingCountReply =
+        con.xpending_consumer_count(stream, group, "-", "+", ids.len() * 4 + 16, consumer)?;
+    let owned: Vec<&str> = pending
+        .ids
+        .iter()
+        .map(|p| p.id.as_str())
+        .filter(|id| ids.iter().any(|mine| mine == id))
+        .collect();
+    if owned.is_empty() {
+        return Ok(());
+    }
+    let options = StreamClaimOptions::default().with_justid();
+    let _: Vec<String> = con.xclaim_options(stream, group, consumer, 0, &owned, options)?;
+    Ok(())
+}
+
+/// Writes each result to its stream and then acknowledges its entry, on the server in one
+/// step (a Lua script runs without interruption): an entry is acknowledged only once its
+/// result is written, and a worker that dies between the two cannot exist. A result that
+/// cannot be written (`reply_to` names a key of another type) leaves its entry unacked.
+/// KEYS: the request stream, then each result's stream; ARGV: the group, then each result's
+/// entry id and line. Returns the entry id and error of each result not written.
+const REPLY_SCRIPT: &str = r"
+local failed = {}
+for i = 2, #KEYS do
+    local entry, line = ARGV[2 * i - 2], ARGV[2 * i - 1]
+    local added = redis.pcall('XADD', KEYS[i], '*', 'result', line, 'entry', entry)
+    if type(added) == 'table' and added.err then
+        failed[#failed + 1] = entry
+        failed[#failed + 1] = added.err
+    else
+        redis.pcall('XACK', KEYS[1], ARGV[1], entry)
+    end
+end
+return failed
+";
+
+/// A result to write: the request entry's id, the stream it goes to, the result line.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The request entry's id.
+    pub entry: String,
+    /// The stream the result goes to.
+    pub reply_to: Vec<u8>,
+    /// The result line.
+    pub line: String,
+}
+
+/// Writes `replies` and acknowledges their entries ([`REPLY_SCRIPT`]); returns the entry id
+/// and error of each that could not be written.
+pub fn reply(
+    con: &mut Connection,
+    script: &redis::Script,
+    stream: &str,
+    group: &str,
+    replies: &[Reply],
+) -> RedisResult<Vec<(String, String)>> {
+    let mut call = script.key(stream);
+    call.arg(group);
+    for r in replies {
+        call.key(&r.reply_to[..]).arg(&r.entry).arg(&r.line);
+    }
+    let failed: Vec<String> = call.invoke(con)?;
+    Ok(failed
+        .chunks(2)
+        .map(|pair| (pair[0].clone(), pair.get(1).cloned().unwrap_or_default()))
+        .collect())
+}
+
+/// The script of [`reply`].
+pub fn reply_script() -> redis::Script {
+    redis::Script::new(REPLY_SCRIPT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::ErrorKind;
+
+    #[test]
+    fn lost_connections_are_made_again_and_type_errors_are_not_retried() {
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(cure(&io), Cure::Reconnect);
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(cure(&refused), Cure::Reconnect);
+        let typed = RedisError::from((ErrorKind::UnexpectedReturnType, "not a stream"));
+        assert_eq!(cure(&typed), Cure::None);
+    }
+}
