@@ -220,6 +220,9 @@ pub fn deliveries(
     group: &str,
     ids: &[&str],
 ) -> RedisResult<Vec<u64>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
     let mut pipe = redis::pipe();
     for id in ids {
         pipe.cmd("XPENDING")
