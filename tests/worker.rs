@@ -317,12 +317,29 @@ fn per_id(answers: &[Answer]) -> BTreeMap<String, usize> {
     counts
 }
 
+/// A test's start: alone on the host, nothing left by earlier runs, a server of its own.
+fn begin(name: &str) -> (std::sync::MutexGuard<'static, ()>, Server, Connection) {
+    let serial = one_at_a_time();
+    assert_nothing_left("before");
+    let server = Server::start(name);
+    let con = server.con();
+    (serial, server, con)
+}
+
+/// A test's end: the workers stop on SIGTERM with exit 0, every entry is acknowledged, and
+/// nothing is left on the host.
+fn end(con: &mut Connection, workers: &mut [&mut Worker], what: &str) {
+    for w in workers.iter_mut() {
+        let status = w.stop();
+        assert!(status.success(), "{what}: {status:?} {}", w.log());
+    }
+    assert_eq!(pending(con).0, 0, "{what}: every entry acknowledged");
+    assert_nothing_left(what);
+}
+
 #[test]
 fn two_workers_answer_2000_requests_with_their_verdicts() {
-    let _serial = one_at_a_time();
-    assert_nothing_left("before");
-    let server = Server::start("load");
-    let mut con = server.con();
+    let (_serial, server, mut con) = begin("load");
     let lines: Vec<String> = (0..2000).map(mixed).collect();
     let entries = add_requests(&mut con, &lines);
     let mut a = Worker::start(&server, "a", 1, &[]);
@@ -336,18 +353,12 @@ fn two_workers_answer_2000_requests_with_their_verdicts() {
         counts.values().all(|&n| n == 1),
         "duplicates without a crash"
     );
-    assert!(a.stop().success(), "{}", a.log());
-    assert!(b.stop().success(), "{}", b.log());
-    assert_eq!(pending(&mut con).0, 0, "every entry acknowledged");
-    assert_nothing_left("two workers");
+    end(&mut con, &mut [&mut a, &mut b], "two workers");
 }
 
 #[test]
 fn a_killed_workers_requests_are_finished_by_the_other() {
-    let _serial = one_at_a_time();
-    assert_nothing_left("before");
-    let server = Server::start("kill");
-    let mut con = server.con();
+    let (_serial, server, mut con) = begin("kill");
     // Some requests take a while, so that the killed worker has runs in flight.
     let lines: Vec<String> = (0..600)
         .map(|i| match i % 10 {
@@ -379,18 +390,13 @@ fn a_killed_workers_requests_are_finished_by_the_other() {
         };
         assert_eq!(a.result["exit_code"], code, "{}", a.result);
     }
-    assert!(other.stop().success(), "{}", other.log());
-    assert_eq!(pending(&mut con).0, 0);
     // The killed worker's containers died with it, and the other swept their cgroups.
-    assert_nothing_left("a worker killed");
+    end(&mut con, &mut [&mut other], "a worker killed");
 }
 
 #[test]
 fn a_request_that_kills_its_worker_each_time_is_answered_after_max_deliveries() {
-    let _serial = one_at_a_time();
-    assert_nothing_left("before");
-    let server = Server::start("poison");
-    let mut con = server.con();
+    let (_serial, server, mut con) = begin("poison");
     let poison = r#"{"id":"poison","argv":["/bin/sleep","60"],"time":"90s","wall":"90s"}"#;
     let entries = add_requests(&mut con, &[poison.to_string()]);
     // Whichever worker holds it dies (as if the request crashed it): killed by the test.
@@ -429,17 +435,12 @@ fn a_request_that_kills_its_worker_each_time_is_answered_after_max_deliveries() 
         got[0].result["detail"],
         format!("delivered {} times", max + 1)
     );
-    assert!(survivor.stop().success(), "{}", survivor.log());
-    assert_eq!(pending(&mut con).0, 0, "answered and acknowledged");
-    assert_nothing_left("poison");
+    end(&mut con, &mut [&mut survivor], "poison");
 }
 
 #[test]
 fn sigterm_finishes_and_acknowledges_what_is_running_then_exits_0() {
-    let _serial = one_at_a_time();
-    assert_nothing_left("before");
-    let server = Server::start("term");
-    let mut con = server.con();
+    let (_serial, server, mut con) = begin("term");
     let lines: Vec<String> = (0..40)
         .map(|i| format!(r#"{{"id":"s{i}","argv":["/bin/sh","-c","sleep 0.2; exit 3"]}}"#))
         .collect();
@@ -459,16 +460,12 @@ fn sigterm_finishes_and_acknowledges_what_is_running_then_exits_0() {
     let got = wait_answered(&mut con, &entries, Duration::from_secs(60), &[&next]);
     assert_eq!(got.len(), 40);
     assert!(per_id(&got).values().all(|&n| n == 1));
-    assert!(next.stop().success());
-    assert_nothing_left("sigterm");
+    end(&mut con, &mut [&mut next], "sigterm");
 }
 
 #[test]
 fn a_second_signal_ends_the_worker_at_once_and_leaves_its_entries_pending() {
-    let _serial = one_at_a_time();
-    assert_nothing_left("before");
-    let server = Server::start("term2");
-    let mut con = server.con();
+    let (_serial, server, mut con) = begin("term2");
     let lines: Vec<String> = (0..2)
         .map(|i| format!(r#"{{"id":"l{i}","argv":["/bin/sleep","2"]}}"#))
         .collect();
@@ -492,16 +489,12 @@ fn a_second_signal_ends_the_worker_at_once_and_leaves_its_entries_pending() {
     let mut next = Worker::start(&server, "patient", 2, &[]);
     let got = wait_answered(&mut con, &entries, Duration::from_secs(30), &[&next]);
     assert!(got.iter().all(|a| a.result["status"] == "ok"), "{got:?}");
-    assert!(next.stop().success());
-    assert_nothing_left("second signal");
+    end(&mut con, &mut [&mut next], "second signal");
 }
 
 #[test]
 fn workers_reconnect_to_a_restarted_server_and_finish_the_work() {
-    let _serial = one_at_a_time();
-    assert_nothing_left("before");
-    let mut server = Server::start("restart");
-    let mut con = server.con();
+    let (_serial, mut server, mut con) = begin("restart");
     let lines: Vec<String> = (0..900).map(mixed).collect();
     let entries = add_requests(&mut con, &lines);
     let mut a = Worker::start(&server, "a", 1, &[]);
@@ -515,18 +508,12 @@ fn workers_reconnect_to_a_restarted_server_and_finish_the_work() {
     for w in [&a, &b] {
         assert!(w.log().contains("Redis is back"), "{}", w.log());
     }
-    assert!(a.stop().success(), "{}", a.log());
-    assert!(b.stop().success(), "{}", b.log());
-    assert_eq!(pending(&mut con).0, 0);
-    assert_nothing_left("restart");
+    end(&mut con, &mut [&mut a, &mut b], "restart");
 }
 
 #[test]
 fn malformed_entries_are_answered_internal_error_and_acknowledged() {
-    let _serial = one_at_a_time();
-    assert_nothing_left("before");
-    let server = Server::start("malformed");
-    let mut con = server.con();
+    let (_serial, server, mut con) = begin("malformed");
     let _: () = con.set("plain", "a string, not a stream").unwrap();
     let line = |text: &str| text.as_bytes().to_vec();
     let entries = add(
@@ -588,7 +575,5 @@ fn malformed_entries_are_answered_internal_error_and_acknowledged() {
     assert_eq!(to_judge.len(), 1, "reply_to is honoured");
     assert_eq!(to_judge[0].entry, elsewhere);
     assert_eq!(to_judge[0].result["status"], "ok");
-    assert!(worker.stop().success(), "{}", worker.log());
-    assert_eq!(pending(&mut con).0, 0, "all acknowledged");
-    assert_nothing_left("malformed");
+    end(&mut con, &mut [&mut worker], "malformed");
 }
