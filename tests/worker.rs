@@ -395,6 +395,28 @@ fn a_killed_workers_requests_are_finished_by_the_other() {
 }
 
 #[test]
+fn a_run_longer_than_claim_after_is_not_taken_over_from_a_live_worker() {
+    let (_serial, server, mut con) = begin("long");
+    let lines: Vec<String> = (0..2)
+        .map(|i| format!(r#"{{"id":"l{i}","argv":["/bin/sleep","3"]}}"#))
+        .collect();
+    let entries = add_requests(&mut con, &lines);
+    // `--claim-after 1s`: each run is idle for three times that.
+    let mut a = Worker::start(&server, "a", 2, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pending(&mut con).1.get("a") != Some(&2) {
+        assert!(Instant::now() < deadline, "{}", a.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut b = Worker::start(&server, "b", 2, &[]);
+    let got = wait_answered(&mut con, &entries, Duration::from_secs(30), &[&a, &b]);
+    assert_eq!(got.len(), 2, "run once each: {got:?}");
+    assert!(got.iter().all(|a| a.result["status"] == "ok"), "{got:?}");
+    assert!(!b.log().contains("took over"), "{}", b.log());
+    end(&mut con, &mut [&mut a, &mut b], "long runs");
+}
+
+#[test]
 fn a_request_that_kills_its_worker_each_time_is_answered_after_max_deliveries() {
     let (_serial, server, mut con) = begin("poison");
     let poison = r#"{"id":"poison","argv":["/bin/sleep","60"],"time":"90s","wall":"90s"}"#;

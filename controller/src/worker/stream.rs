@@ -3,7 +3,7 @@
 
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamClaimOptions, StreamId,
-    StreamPendingCountReply, StreamReadOptions, StreamReadReply,
+    StreamPendingCountReply, StreamPendingId, StreamReadOptions, StreamReadReply,
 };
 use redis::{Commands, Connection, RedisError, RedisResult};
 use std::time::{Duration, Instant};
@@ -212,14 +212,14 @@ pub fn claim(
     con.xautoclaim_options(stream, group, consumer, min_idle, cursor, options)
 }
 
-/// How many times each of `ids` has been delivered (`XPENDING stream group id id 1`, in
-/// one pipeline); 1 for an id no longer pending.
-pub fn deliveries(
+/// The pending entry of each of `ids` (`XPENDING stream group id id 1`, in one pipeline):
+/// who holds it and how many times it was delivered; `None` for one no longer pending.
+fn pending(
     con: &mut Connection,
     stream: &str,
     group: &str,
     ids: &[&str],
-) -> RedisResult<Vec<u64>> {
+) -> RedisResult<Vec<Option<StreamPendingId>>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -234,15 +234,30 @@ pub fn deliveries(
     }
     let replies: Vec<StreamPendingCountReply> = pipe.query(con)?;
     Ok(replies
+        .into_iter()
+        .map(|r| r.ids.into_iter().next())
+        .collect())
+}
+
+/// How many times each of `ids` has been delivered; 1 for one no longer pending.
+pub fn deliveries(
+    con: &mut Connection,
+    stream: &str,
+    group: &str,
+    ids: &[&str],
+) -> RedisResult<Vec<u64>> {
+    let pending = pending(con, stream, group, ids)?;
+    Ok(pending
         .iter()
-        .map(|r| r.ids.first().map_or(1, |p| p.times_delivered as u64))
+        .map(|p| p.as_ref().map_or(1, |p| p.times_delivered as u64))
         .collect())
 }
 
 /// Tells Redis that this consumer is still at work on `ids` (resets their idle time, so that
 /// no other worker takes them over, however long the runs take): those of them still
 /// pending for this consumer are claimed again by it with `JUSTID`, which leaves their
-/// delivery counts as they are.
+/// delivery counts as they are. (One another worker took over in the instant between the
+/// two commands is taken back: run twice, answered twice, as at-least-once allows.)
 pub fn refresh(
     con: &mut Connection,
     stream: &str,
@@ -250,13 +265,13 @@ pub fn refresh(
     consumer: &str,
     ids: &[String],
 ) -> RedisResult<()> {
-    let pending: StreamPendingCountReply =
-        con.xpending_consumer_count(stream, group, "-", "+", ids.len() * 4 + 16, consumer)?;
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let pending = pending(con, stream, group, &ids)?;
     let owned: Vec<&str> = pending
-        .ids
         .iter()
+        .flatten()
+        .filter(|p| p.consumer == consumer)
         .map(|p| p.id.as_str())
-        .filter(|id| ids.iter().any(|mine| mine == id))
         .collect();
     if owned.is_empty() {
         return Ok(());
