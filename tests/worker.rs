@@ -398,7 +398,7 @@ fn a_killed_workers_requests_are_finished_by_the_other() {
 fn a_run_longer_than_claim_after_is_not_taken_over_from_a_live_worker() {
     let (_serial, server, mut con) = begin("long");
     let lines: Vec<String> = (0..2)
-        .map(|i| format!(r#"{{"id":"l{i}","argv":["/bin/sleep","3"]}}"#))
+        .map(|i| format!(r#"{{"id":"l{i}","argv":["/bin/sleep","3"],"wall":"10s"}}"#))
         .collect();
     let entries = add_requests(&mut con, &lines);
     // `--claim-after 1s`: each run is idle for three times that.
