@@ -7,40 +7,43 @@
 //! answers each entry with one entry in the result stream: `result`, the batch result line
 //! (the request's `id` included), and `entry`, the request entry's id.
 //!
-//! A worker is four kinds of threads around [`Slots`], which count what it holds:
+//! A worker is `--parallel` runner threads, a keeper and a signal thread, around
+//! [`Held`], the entries it has read and not yet answered:
 //!
-//! - the **reader** (the main thread) reads new entries with XREADGROUP, never more than it
-//!   has free slots for (no local queue); every [`entry::tick`] it also tells Redis that the
-//!   entries it is running are still in hand (so that no other worker takes them over,
-//!   however long they run), and XAUTOCLAIMs entries idle for longer than `--claim-after`:
-//!   those of a worker that died. An entry delivered more than `--max-deliveries` times, or
-//!   without a `request`, is answered `internal_error` without a run;
-//! - `--parallel` **runners** ([`crate::answer::on_runners`], as in `runbox batch`), each
-//!   of which answers one request line through the one lifecycle and hands on the result;
-//! - the **writer** writes results and acknowledges their entries, both in one server-side
-//!   step (result first), so that every entry acknowledged has its result: a worker that
-//!   dies loses no result, and at worst its unacknowledged runs are run again elsewhere
-//!   (at-least-once delivery);
-//! - the **signal** thread: SIGTERM or SIGINT stops the reading, and the worker exits 0 once
-//!   what it holds is run, written and acknowledged; a second signal ends it at once (its
-//!   runs die with it, their entries stay pending for the others).
+//! - each **runner** ([`crate::answer::on_runners`], the pool and threads of `runbox
+//!   batch`) loops: in one round trip to Redis ([`stream::exchange`]) it writes the result
+//!   of its last entry, acknowledges that entry, and takes one new entry (XREADGROUP `COUNT
+//!   1`) or, every [`entry::tick`], one idle for longer than `--claim-after` in another
+//!   consumer's hands (XAUTOCLAIM: a worker that died); then it answers that entry through
+//!   the one lifecycle. A runner takes an entry only when it is free, so a worker never
+//!   holds more than it can run now (no local queue). An entry delivered more than
+//!   `--max-deliveries` times, or without a `request`, is answered `internal_error`
+//!   without a run. The result and the acknowledgement are one server-side step, result
+//!   first, so every entry acknowledged has its result: a worker that dies loses no
+//!   result, and at worst what it held is run again elsewhere (at-least-once delivery);
+//! - the **keeper** tells Redis every tick that the entries held are still in hand, so that
+//!   no other worker takes them over however long they run;
+//! - the **signal** thread: SIGTERM or SIGINT stops the taking, and the worker exits 0 once
+//!   what it holds is answered; a second signal ends it at once (its runs die with it,
+//!   their entries stay pending for the others).
 //!
-//! The reader and the writer each have their own connection ([`stream::Link`]); a lost one
-//! is made again with backoff, while the runs go on and their results wait for it.
+//! Each of these threads has its own connection ([`stream::Link`]); a lost one is made
+//! again with backoff, while the runs go on and their results wait for it.
 
 pub mod entry;
 pub mod slots;
 pub mod stream;
 
+use crate::answer::Runs;
 use crate::config::Config;
 use crate::error::Error;
 use entry::{Entry, Task};
 use redis::streams::StreamId;
 use redis::Value;
-use slots::Slots;
-use std::sync::{mpsc, Arc};
+use slots::Held;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stream::{Link, Reply};
+use stream::{Link, Names, Reply, Take};
 
 /// What `runbox worker` is told on its command line.
 #[derive(Debug, Clone)]
@@ -116,71 +119,79 @@ pub fn serve(settings: &Settings, config: &Config) -> Result<(), WorkerError> {
             source,
         })
     };
-    let (reader_link, writer_link) = (link("reader")?, link("writer")?);
+    let keeper_link = link("keeper")?;
+    let mut runner_links = (0..settings.parallel.max(1))
+        .map(|_| link("runner"))
+        .collect::<Result<Vec<_>, _>>()?;
     // Blocked in this thread before any other exists, so in all of them: only the signal
     // thread takes them. (Programs run with an empty mask: init and ptrace mode reset it.)
     let signals = [libc::SIGTERM, libc::SIGINT];
     crate::sys::process::sigprocmask(libc::SIG_BLOCK, &signals).map_err(WorkerError::Signals)?;
-    let slots = Arc::new(Slots::new(settings.parallel));
+    let held = Arc::new(Held::default());
     // Not a scoped thread: it waits for signals as long as the process lives.
-    let signal_slots = Arc::clone(&slots);
+    let signal_held = Arc::clone(&held);
     std::thread::Builder::new()
         .name("runbox-signals".into())
-        .spawn(move || take_signals(&signals, &signal_slots))
+        .spawn(move || take_signals(&signals, &signal_held))
         .map_err(WorkerError::Signals)?;
-    let slots = &*slots;
-    let (replies, outbox) = mpsc::channel::<Reply>();
+    let held = &*held;
+    let shared = Shared {
+        settings,
+        held,
+        tick,
+        claims: Mutex::new(Claims {
+            cursor: "0-0".into(),
+            next: Instant::now(),
+        }),
+        failure: Mutex::new(None),
+    };
+    eprintln!(
+        "runbox worker: {} in group {} of {}, {} at once",
+        settings.consumer, settings.group, settings.stream, settings.parallel
+    );
     std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write(writer_link, outbox, settings, slots));
-        let work = |runs: crate::answer::Runs<'_>, (id, reply_to, line): Job| {
-            let line = crate::batch::answer(runs, &line);
-            slots.finish(&id);
-            let _ = replies.send(Reply {
-                entry: id,
-                reply_to,
-                line,
-            });
+        let keeper = scope.spawn(|| keep(keeper_link, &shared));
+        let work = |runs: Runs<'_>, link: Link| {
+            if let Err(e) = (Runner {
+                link,
+                shared: &shared,
+            })
+            .serve(runs)
+            {
+                // The others finish what they hold and stop too; this runner's entry
+                // stays pending, for another worker.
+                held.stop();
+                let mut failure = shared.failure.lock().unwrap_or_else(|e| e.into_inner());
+                failure.get_or_insert(e);
+            }
         };
-        eprintln!(
-            "runbox worker: {} in group {} of {}, {} at once",
-            settings.consumer, settings.group, settings.stream, settings.parallel
-        );
-        let read = crate::answer::on_runners(
-            config,
-            settings.parallel,
-            work,
-            |jobs: mpsc::Sender<Job>| {
-                let mut reader = Reader {
-                    link: reader_link,
-                    settings,
-                    slots,
-                    tick,
-                    jobs,
-                    replies: &replies,
-                    cursor: "0-0".into(),
-                    next_claim: Instant::now(),
-                    next_refresh: Instant::now() + tick,
-                };
-                let read = reader.serve();
-                // Whatever ended the reading, what was read is finished.
-                slots.stop();
-                read
-            },
-        );
-        drop(replies);
-        let written = writer
+        let ran = crate::answer::on_runners(config, settings.parallel, work, |jobs| {
+            for link in runner_links.drain(..) {
+                let _ = jobs.send(link);
+            }
+        });
+        held.finish();
+        let kept = keeper
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let read = read.map_err(WorkerError::Pool)?;
-        read.and(written)?;
+        ran.map_err(WorkerError::Pool)?;
+        if let Some(e) = shared
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return Err(e);
+        }
+        kept?;
         eprintln!("runbox worker: {} stopped", settings.consumer);
         Ok(())
     })
 }
 
-/// The signal thread: the first SIGTERM or SIGINT stops the reading, a second one ends the
-/// process at once, with the shell's code for a death by that signal.
-fn take_signals(signals: &[libc::c_int], slots: &Slots) {
+/// The signal thread: the first SIGTERM or SIGINT stops the taking of entries, a second one
+/// ends the process at once, with the shell's code for a death by that signal.
+fn take_signals(signals: &[libc::c_int], held: &Held) {
     let mut seen = 0;
     loop {
         let Ok(signal) = crate::sys::process::sigwait(signals) else {
@@ -189,7 +200,7 @@ fn take_signals(signals: &[libc::c_int], slots: &Slots) {
         seen += 1;
         if seen == 1 {
             eprintln!("runbox worker: signal {signal}: finishing what is running, then stopping");
-            slots.stop();
+            held.stop();
         } else {
             eprintln!("runbox worker: signal {signal} again: stopping now");
             std::process::exit(128 + signal);
@@ -197,122 +208,160 @@ fn take_signals(signals: &[libc::c_int], slots: &Slots) {
     }
 }
 
-/// A request for a runner: its entry's id, where its result goes, the request line.
-type Job = (String, Vec<u8>, Vec<u8>);
-
-/// The reader's state.
-struct Reader<'a> {
-    link: Link,
+/// What the worker's threads share.
+struct Shared<'a> {
     settings: &'a Settings,
-    slots: &'a Slots,
+    held: &'a Held,
     tick: Duration,
-    jobs: mpsc::Sender<Job>,
-    replies: &'a mpsc::Sender<Reply>,
-    /// Where the next XAUTOCLAIM goes on from ("0-0": a new pass over the pending list).
-    cursor: String,
-    next_claim: Instant,
-    next_refresh: Instant,
+    claims: Mutex<Claims>,
+    /// The first error that stopped a runner.
+    failure: Mutex<Option<WorkerError>>,
 }
 
-impl Reader<'_> {
-    /// Reads until the worker stops.
-    fn serve(&mut self) -> Result<(), WorkerError> {
-        let s = self.settings;
-        let slots = self.slots;
-        let give_up = || slots.stopping();
-        let made = self
-            .link
-            .call(&give_up, |con| stream::make_group(con, &s.stream, &s.group));
-        made.map_err(WorkerError::Redis)?;
-        while let Some(free) = slots.wait_free(self.tick) {
-            let now = Instant::now();
-            if now >= self.next_refresh {
-                self.refresh()?;
-                self.next_refresh = now + self.tick;
-            }
-            if free > 0 && now >= self.next_claim {
-                self.claim(free)?;
-            }
-            let free = slots.free();
-            if free == 0 || slots.stopping() {
-                continue;
-            }
-            let block = self.tick;
-            let read = self.link.call(&give_up, |con| {
-                stream::read_new(con, &s.stream, &s.group, &s.consumer, free, block)
-            });
-            for entry in read.map_err(WorkerError::Redis)?.unwrap_or_default() {
-                self.dispatch(entry, 1);
-            }
+/// The search for idle entries, which the runners take turns at.
+struct Claims {
+    /// Where the next XAUTOCLAIM goes on from ("0-0": a new pass over the pending list).
+    cursor: String,
+    /// When the next pass is due.
+    next: Instant,
+}
+
+impl Shared<'_> {
+    fn names(&self) -> Names<'_> {
+        Names {
+            stream: &self.settings.stream,
+            group: &self.settings.group,
+            consumer: &self.settings.consumer,
         }
-        Ok(())
     }
 
-    /// Keeps the entries this worker holds in its hands.
-    fn refresh(&mut self) -> Result<(), WorkerError> {
-        let held = self.slots.held();
-        if held.is_empty() {
-            return Ok(());
+    /// What a free runner takes next: an idle entry when a search is due, else a new one.
+    fn take(&self) -> Take {
+        let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if Instant::now() >= claims.next {
+            Take::Idle(claims.cursor.clone())
+        } else {
+            Take::New
         }
-        let s = self.settings;
-        let slots = self.slots;
-        self.link
-            .call(&|| slots.stopping(), |con| {
-                stream::refresh(con, &s.stream, &s.group, &s.consumer, &held)
-            })
-            .map_err(WorkerError::Redis)?;
-        Ok(())
     }
 
-    /// Takes over up to `free` entries idle for longer than `--claim-after`, and sweeps
-    /// what dead controllers left on this host when it got any.
-    fn claim(&mut self, free: usize) -> Result<(), WorkerError> {
-        let s = self.settings;
-        let slots = self.slots;
-        let cursor = self.cursor.clone();
-        let claimed = self.link.call(&|| slots.stopping(), |con| {
-            let reply = stream::claim(
-                con,
-                &s.stream,
-                &s.group,
-                &s.consumer,
-                s.claim_after,
-                &cursor,
-                free,
-            )?;
-            let ids: Vec<&str> = reply.claimed.iter().map(|e| e.id.as_str()).collect();
-            let deliveries = stream::deliveries(con, &s.stream, &s.group, &ids)?;
-            Ok((reply.next_stream_id, reply.claimed, deliveries))
+    /// A search for idle entries came to `cursor`; a pass that went round waits a tick.
+    fn searched(&self, cursor: String) {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if cursor == "0-0" {
+            claims.next = Instant::now() + self.tick;
+        }
+        claims.cursor = cursor;
+    }
+}
+
+/// The keeper thread: every tick, until the runners are done, keeps the entries held in this
+/// worker's hands.
+fn keep(mut link: Link, shared: &Shared<'_>) -> Result<(), WorkerError> {
+    let s = shared.settings;
+    while !shared.held.wait_finished(shared.tick) {
+        let ids = shared.held.ids();
+        if ids.is_empty() {
+            continue;
+        }
+        let done = || shared.held.wait_finished(Duration::ZERO);
+        link.call(&done, |con| {
+            stream::refresh(con, &s.stream, &s.group, &s.consumer, &ids)
+        })
+        .map_err(WorkerError::Redis)?;
+    }
+    Ok(())
+}
+
+/// One runner: takes an entry, answers it, writes its result with the next take.
+struct Runner<'a> {
+    link: Link,
+    shared: &'a Shared<'a>,
+}
+
+impl Runner<'_> {
+    /// Takes and answers entries until the worker stops.
+    fn serve(&mut self, runs: Runs<'_>) -> Result<(), WorkerError> {
+        let shared = self.shared;
+        let (s, held) = (shared.settings, shared.held);
+        let made = self.link.call(&|| held.stopping(), |con| {
+            stream::make_group(con, &s.stream, &s.group)
         });
-        let Some((next, entries, deliveries)) = claimed.map_err(WorkerError::Redis)? else {
-            return Ok(());
-        };
-        // A pass over the pending list is over when the cursor comes back to its start.
-        if next == "0-0" {
-            self.next_claim = Instant::now() + self.tick;
-        }
-        self.cursor = next;
-        if !entries.is_empty() {
-            eprintln!(
-                "runbox worker: took over {} entries idle for more than {:?}",
-                entries.len(),
-                s.claim_after
-            );
-            if let Ok(layout) = crate::cgroup::layout() {
-                crate::cgroup::sweep_now(layout);
+        made.map_err(WorkerError::Redis)?;
+        let mut replies: Vec<Reply> = vec![];
+        loop {
+            let take = (!held.stopping()).then(|| shared.take());
+            if take.is_none() && replies.is_empty() {
+                return Ok(());
+            }
+            // A result in hand is never given up; a take is, once the worker stops.
+            let holding = !replies.is_empty();
+            let give_up = || held.stopping() && !holding;
+            let exchanged = self.link.call(&give_up, |con| {
+                let names = shared.names();
+                stream::exchange(
+                    con,
+                    names,
+                    &replies,
+                    take.as_ref(),
+                    shared.tick,
+                    s.claim_after,
+                )
+            });
+            let Some(exchanged) = exchanged.map_err(WorkerError::Redis)? else {
+                continue;
+            };
+            // A result its `reply_to` cannot take goes to the default stream, said.
+            let fallbacks: Vec<Reply> = exchanged
+                .failed
+                .iter()
+                .filter_map(|(entry, why)| {
+                    let reply = replies.iter().find(|r| &r.entry == entry)?;
+                    let to = String::from_utf8_lossy(&reply.reply_to);
+                    eprintln!("runbox worker: entry {entry}: reply_to {to}: {why}");
+                    // Where the default stream itself cannot take it, the entry stays
+                    // pending (and is taken over, and answered, until it is delivered
+                    // too often): said, not looped over.
+                    (reply.reply_to != entry::DEFAULT_REPLY_TO.as_bytes())
+                        .then(|| unwritable(reply, why))
+                })
+                .collect();
+            for r in replies.drain(..) {
+                if !fallbacks.iter().any(|f| f.entry == r.entry) {
+                    held.done(&r.entry);
+                }
+            }
+            replies = fallbacks;
+            if let Some(cursor) = exchanged.cursor {
+                shared.searched(cursor);
+            }
+            if let Some((entry, deliveries)) = exchanged.entry {
+                if matches!(take, Some(Take::Idle(_))) {
+                    self.took_over(&entry.id);
+                }
+                replies.extend(self.answer(runs, entry, deliveries));
             }
         }
-        for (entry, deliveries) in entries.into_iter().zip(deliveries) {
-            self.dispatch(entry, deliveries);
-        }
-        Ok(())
     }
 
-    /// Runs an entry, or answers it at once; one this worker holds already (taken over
-    /// from itself after Redis was long gone) is left to the run it has.
-    fn dispatch(&mut self, entry: StreamId, deliveries: u64) {
-        if self.slots.holds(&entry.id) {
-            return;
+    /// Says that an entry of another consumer was taken over, and sweeps what dead
+    /// controllers left on this host.
+    fn took_over(&self, id: &str) {
+        eprintln!(
+            "runbox worker: took over entry {id}, idle for more than {:?}",
+            self.shared.settings.claim_after
+        );
+        if let Ok(layout) = crate::cgroup::layout() {
+            crate::cgroup::sweep_now(layout);
+        }
+    }
+
+    /// Answers an entry: runs it, or answers it at once. One this worker holds already
+    /// (taken over from itself after Redis was long gone) is left to the runner that has it.
+    fn answer(&self, runs: Runs<'_>, entry: StreamId, deliveries: u64) -> Option<Reply> {
+        let held = self.shared.held;
+        if held.holds(&entry.id) {
+            return None;
         }
         let field = |name: &str| match entry.map.get(name) {
             Some(Value::BulkString(bytes)) => Some(bytes.clone()),
@@ -324,79 +373,19 @@ impl Reader<'_> {
             field("request"),
             field("reply_to"),
             deliveries,
-            self.settings.max_deliveries,
+            self.shared.settings.max_deliveries,
         );
-        match task {
-            Task::Run(line) => {
-                self.slots.start(&id);
-                let _ = self.jobs.send((id, reply_to, line));
-            }
-            Task::Answer(line) => {
-                self.slots.answered(&id);
-                let _ = self.replies.send(Reply {
-                    entry: id,
-                    reply_to,
-                    line,
-                });
-            }
-        }
-    }
-}
-
-/// Most results written in one step.
-const WRITE_BATCH: usize = 64;
-
-/// The writer thread: writes results and acknowledges their entries until every sender is
-/// gone, retrying while Redis cannot be reached.
-fn write(
-    mut link: Link,
-    outbox: mpsc::Receiver<Reply>,
-    settings: &Settings,
-    slots: &Slots,
-) -> Result<(), WorkerError> {
-    let script = stream::reply_script();
-    let (stream, group) = (&settings.stream, &settings.group);
-    while let Ok(first) = outbox.recv() {
-        let mut batch = vec![first];
-        batch.extend(outbox.try_iter().take(WRITE_BATCH - 1));
-        let sent = link.call(&|| false, |con| {
-            stream::reply(con, &script, stream, group, &batch)
-        });
-        let failed = match sent {
-            Ok(failed) => failed.unwrap_or_default(),
-            Err(e) => {
-                // Their entries stay pending, for the other workers to take over.
-                slots.stop();
-                return Err(WorkerError::Redis(e));
-            }
+        held.start(&id);
+        let line = match task {
+            Task::Run(line) => crate::batch::answer(runs, &line),
+            Task::Answer(line) => line,
         };
-        // A result its `reply_to` cannot take goes to the default stream, said.
-        let fallbacks: Vec<Reply> = failed
-            .iter()
-            .filter_map(|(entry, why)| {
-                let reply = batch.iter().find(|r| &r.entry == entry)?;
-                eprintln!(
-                    "runbox worker: entry {entry}: reply_to {}: {why}",
-                    String::from_utf8_lossy(&reply.reply_to)
-                );
-                Some(unwritable(reply, why))
-            })
-            .collect();
-        if !fallbacks.is_empty() {
-            let sent = link.call(&|| false, |con| {
-                stream::reply(con, &script, stream, group, &fallbacks)
-            });
-            let failed = sent.map_err(|e| {
-                slots.stop();
-                WorkerError::Redis(e)
-            })?;
-            for (entry, why) in failed.unwrap_or_default() {
-                eprintln!("runbox worker: entry {entry}: its result cannot be written: {why}");
-            }
-        }
-        slots.written(batch.iter().map(|r| r.entry.as_str()));
+        Some(Reply {
+            entry: id,
+            reply_to,
+            line,
+        })
     }
-    Ok(())
 }
 
 /// The answer for a result its `reply_to` could not take, for the default stream.

@@ -1,107 +1,50 @@
-//! What a worker holds: the entries it is running (at most `parallel`) and the results not
-//! yet written (with them, at most `2 x parallel`), so that it never reads more than it can
-//! run now; and whether it was told to stop. Shared by the reader, the runners, the writer and the signal thread.
+//! What a worker holds: the entries its runners have read and not yet answered (each runner
+//! holds at most one, so the worker never holds more than it can run now), whether it was
+//! told to stop, and whether its runners are done. Shared by the runners, the keeper and
+//! the signal thread.
 
 use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// The worker's slots.
-#[derive(Debug)]
-pub struct Slots {
-    parallel: usize,
+/// The entries a worker holds, and its state.
+#[derive(Debug, Default)]
+pub struct Held {
     state: Mutex<State>,
     changed: Condvar,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    /// The stream ids of the entries being run.
-    running: BTreeSet<String>,
-    /// The stream ids of the entries whose results are handed to the writer and not yet
-    /// written.
-    unwritten: BTreeSet<String>,
+    /// The stream ids of the entries read and not yet answered.
+    ids: BTreeSet<String>,
     stopping: bool,
+    finished: bool,
 }
 
-impl Slots {
-    /// Slots for `parallel` runs at once.
-    pub fn new(parallel: usize) -> Slots {
-        Slots {
-            parallel: parallel.max(1),
-            state: Mutex::default(),
-            changed: Condvar::new(),
-        }
-    }
-
+impl Held {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn free_in(&self, state: &State) -> usize {
-        // At most `parallel` running, and at most `2 x parallel` held in all: a writer
-        // that falls behind (Redis gone) holds the reader back too.
-        let running = state.running.len();
-        let runs = self.parallel.saturating_sub(running);
-        let held = (2 * self.parallel).saturating_sub(running + state.unwritten.len());
-        runs.min(held)
-    }
-
-    /// How many entries may be read now: waits up to `wait` for one to be free. `None` once
-    /// the worker is stopping.
-    pub fn wait_free(&self, wait: Duration) -> Option<usize> {
-        let state = self.lock();
-        let (state, _) = self
-            .changed
-            .wait_timeout_while(state, wait, |s| !s.stopping && self.free_in(s) == 0)
-            .unwrap_or_else(|e| e.into_inner());
-        (!state.stopping).then(|| self.free_in(&state))
-    }
-
-    /// How many entries may be read now.
-    pub fn free(&self) -> usize {
-        self.free_in(&self.lock())
-    }
-
-    /// Entry `id` is being run.
+    /// Entry `id` was read: it is this worker's until [`Held::done`].
     pub fn start(&self, id: &str) {
-        self.lock().running.insert(id.to_string());
+        self.lock().ids.insert(id.to_string());
     }
 
-    /// Entry `id`'s run is over and its result goes to the writer.
-    pub fn finish(&self, id: &str) {
-        let mut state = self.lock();
-        state.running.remove(id);
-        state.unwritten.insert(id.to_string());
-        drop(state);
-        self.changed.notify_all();
+    /// Entry `id` is answered (its result written, the entry acknowledged).
+    pub fn done(&self, id: &str) {
+        self.lock().ids.remove(id);
     }
 
-    /// Entry `id` is answered without a run; its result goes to the writer.
-    pub fn answered(&self, id: &str) {
-        self.lock().unwritten.insert(id.to_string());
-    }
-
-    /// The results of these entries were written (and their entries acknowledged).
-    pub fn written<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
-        let mut state = self.lock();
-        for id in ids {
-            state.unwritten.remove(id);
-        }
-        drop(state);
-        self.changed.notify_all();
-    }
-
-    /// The ids of the entries this worker holds: being run, or their results not written.
-    pub fn held(&self) -> Vec<String> {
-        let state = self.lock();
-        state.running.union(&state.unwritten).cloned().collect()
+    /// The ids of the entries this worker holds.
+    pub fn ids(&self) -> Vec<String> {
+        self.lock().ids.iter().cloned().collect()
     }
 
     /// Whether this worker holds entry `id`.
     pub fn holds(&self, id: &str) -> bool {
-        let state = self.lock();
-        state.running.contains(id) || state.unwritten.contains(id)
+        self.lock().ids.contains(id)
     }
 
     /// Stop reading.
@@ -114,59 +57,51 @@ impl Slots {
     pub fn stopping(&self) -> bool {
         self.lock().stopping
     }
+
+    /// The runners are done.
+    pub fn finish(&self) {
+        self.lock().finished = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits up to `wait` for the runners to be done; whether they are.
+    pub fn wait_finished(&self, wait: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, wait, |s| !s.finished)
+            .unwrap_or_else(|e| e.into_inner());
+        state.finished
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const NOW: Duration = Duration::ZERO;
+    use std::sync::Arc;
 
     #[test]
-    fn runs_and_unwritten_results_bound_what_is_read() {
-        let slots = Slots::new(2);
-        assert_eq!(slots.wait_free(NOW), Some(2));
-        slots.start("1-0");
-        assert_eq!(slots.free(), 1);
-        slots.start("2-0");
-        assert_eq!(slots.wait_free(Duration::from_millis(5)), Some(0));
-        assert_eq!(slots.held(), ["1-0", "2-0"]);
-        slots.finish("1-0");
-        assert_eq!(slots.free(), 1);
-        slots.answered("3-0");
-        slots.answered("4-0");
-        // One running and three results unwritten: nothing more is read until the writer
-        // catches up.
-        assert_eq!(slots.free(), 0);
-        assert_eq!(slots.held(), ["1-0", "2-0", "3-0", "4-0"]);
-        slots.written(["1-0", "3-0"]);
-        assert_eq!(slots.free(), 1);
-        assert!(slots.holds("2-0") && slots.holds("4-0") && !slots.holds("1-0"));
-        slots.finish("2-0");
-        assert_eq!(slots.free(), 2);
-        slots.written(["2-0", "4-0"]);
-        assert_eq!(slots.free(), 2);
-        assert!(slots.held().is_empty());
+    fn entries_are_held_from_their_read_to_their_answer() {
+        let held = Held::default();
+        held.start("2-0");
+        held.start("1-0");
+        assert_eq!(held.ids(), ["1-0", "2-0"]);
+        assert!(held.holds("1-0"));
+        held.done("1-0");
+        assert!(!held.holds("1-0"));
+        assert_eq!(held.ids(), ["2-0"]);
+        assert!(!held.stopping());
+        held.stop();
+        assert!(held.stopping());
     }
 
     #[test]
-    fn a_stop_wakes_the_reader() {
-        let slots = std::sync::Arc::new(Slots::new(1));
-        slots.start("1-0");
-        let stopper = std::sync::Arc::clone(&slots);
-        let thread = std::thread::spawn(move || stopper.stop());
-        assert_eq!(slots.wait_free(Duration::from_secs(60)), None);
-        thread.join().unwrap();
-        assert!(slots.stopping());
-    }
-
-    #[test]
-    fn a_finished_run_wakes_the_reader() {
-        let slots = std::sync::Arc::new(Slots::new(1));
-        slots.start("1-0");
-        let runner = std::sync::Arc::clone(&slots);
-        let thread = std::thread::spawn(move || runner.finish("1-0"));
-        assert_eq!(slots.wait_free(Duration::from_secs(60)), Some(1));
+    fn the_end_of_the_runners_wakes_the_keeper() {
+        let held = Arc::new(Held::default());
+        assert!(!held.wait_finished(Duration::from_millis(5)));
+        let runners = Arc::clone(&held);
+        let thread = std::thread::spawn(move || runners.finish());
+        assert!(held.wait_finished(Duration::from_secs(60)));
         thread.join().unwrap();
     }
 }

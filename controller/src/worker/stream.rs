@@ -5,7 +5,7 @@ use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamClaimOptions, StreamId,
     StreamPendingCountReply, StreamPendingId, StreamReadOptions, StreamReadReply,
 };
-use redis::{Commands, Connection, RedisError, RedisResult};
+use redis::{Commands, Connection, RedisError, RedisResult, Value};
 use std::time::{Duration, Instant};
 
 /// The first wait after a failure; each next one doubles, up to [`BACKOFF_MAX`].
@@ -175,43 +175,6 @@ pub fn make_group(con: &mut Connection, stream: &str, group: &str) -> RedisResul
     }
 }
 
-/// `XREADGROUP GROUP group consumer COUNT count BLOCK block STREAMS stream >`: up to
-/// `count` new entries, waiting up to `block` for the first.
-pub fn read_new(
-    con: &mut Connection,
-    stream: &str,
-    group: &str,
-    consumer: &str,
-    count: usize,
-    block: Duration,
-) -> RedisResult<Vec<StreamId>> {
-    let options = StreamReadOptions::default()
-        .group(group, consumer)
-        .count(count)
-        // BLOCK 0 would wait for ever.
-        .block(block.as_millis().max(1) as usize);
-    let reply: Option<StreamReadReply> = con.xread_options(&[stream], &[">"], &options)?;
-    Ok(reply
-        .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
-        .unwrap_or_default())
-}
-
-/// `XAUTOCLAIM stream group consumer min_idle cursor COUNT count`: up to `count` entries
-/// idle for longer than `min_idle`, from `cursor` on, now this consumer's.
-pub fn claim(
-    con: &mut Connection,
-    stream: &str,
-    group: &str,
-    consumer: &str,
-    min_idle: Duration,
-    cursor: &str,
-    count: usize,
-) -> RedisResult<StreamAutoClaimReply> {
-    let min_idle = min_idle.as_millis() as u64;
-    let options = StreamAutoClaimOptions::default().count(count);
-    con.xautoclaim_options(stream, group, consumer, min_idle, cursor, options)
-}
-
 /// The pending entry of each of `ids` (`XPENDING stream group id id 1`, in one pipeline):
 /// who holds it and how many times it was delivered; `None` for one no longer pending.
 fn pending(
@@ -313,30 +276,119 @@ pub struct Reply {
     pub line: String,
 }
 
-/// Writes `replies` and acknowledges their entries ([`REPLY_SCRIPT`]); returns the entry id
-/// and error of each that could not be written.
-pub fn reply(
-    con: &mut Connection,
-    script: &redis::Script,
-    stream: &str,
-    group: &str,
-    replies: &[Reply],
-) -> RedisResult<Vec<(String, String)>> {
-    let mut call = script.key(stream);
-    call.arg(group);
-    for r in replies {
-        call.key(&r.reply_to[..]).arg(&r.entry).arg(&r.line);
-    }
-    let failed: Vec<String> = call.invoke(con)?;
-    Ok(failed
-        .chunks(2)
-        .map(|pair| (pair[0].clone(), pair.get(1).cloned().unwrap_or_default()))
-        .collect())
+/// Which entry to take next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Take {
+    /// A new one: `XREADGROUP GROUP group consumer COUNT 1 BLOCK block STREAMS stream >`.
+    New,
+    /// One idle for longer than `--claim-after` in another consumer's hands, looked for from
+    /// `cursor` on: `XAUTOCLAIM stream group consumer min-idle cursor COUNT 1`.
+    Idle(String),
 }
 
-/// The script of [`reply`].
-pub fn reply_script() -> redis::Script {
-    redis::Script::new(REPLY_SCRIPT)
+/// What one [`exchange`] brought.
+#[derive(Debug, Default)]
+pub struct Exchanged {
+    /// The entry id and error of the results that could not be written.
+    pub failed: Vec<(String, String)>,
+    /// The entry taken, if one was, and how many times it has been delivered (this time
+    /// included).
+    pub entry: Option<(StreamId, u64)>,
+    /// Where a search for idle entries goes on from ("0-0": it went round).
+    pub cursor: Option<String>,
+}
+
+/// The worker's names, for the commands.
+#[derive(Debug, Clone, Copy)]
+pub struct Names<'a> {
+    /// The request stream.
+    pub stream: &'a str,
+    /// The group.
+    pub group: &'a str,
+    /// This consumer.
+    pub consumer: &'a str,
+}
+
+/// One round trip: writes `replies` and acknowledges their entries ([`REPLY_SCRIPT`]), then
+/// takes the next entry as `take` says (waiting up to `block` for a new one), in one
+/// pipeline. A taken idle entry costs a second round trip, for its delivery count.
+pub fn exchange(
+    con: &mut Connection,
+    names: Names<'_>,
+    replies: &[Reply],
+    take: Option<&Take>,
+    block: Duration,
+    min_idle: Duration,
+) -> RedisResult<Exchanged> {
+    let Names {
+        stream,
+        group,
+        consumer,
+    } = names;
+    let mut pipe = redis::pipe();
+    if !replies.is_empty() {
+        let eval = pipe
+            .cmd("EVAL")
+            .arg(REPLY_SCRIPT)
+            .arg(1 + replies.len())
+            .arg(stream);
+        for r in replies {
+            eval.arg(&r.reply_to[..]);
+        }
+        eval.arg(group);
+        for r in replies {
+            eval.arg(&r.entry).arg(&r.line);
+        }
+    }
+    match take {
+        Some(Take::New) => {
+            let options = StreamReadOptions::default()
+                .group(group, consumer)
+                .count(1)
+                // BLOCK 0 would wait for ever.
+                .block(block.as_millis().max(1) as usize);
+            pipe.xread_options(&[stream], &[">"], &options);
+        }
+        Some(Take::Idle(cursor)) => {
+            let options = StreamAutoClaimOptions::default().count(1);
+            let min_idle = min_idle.as_millis() as u64;
+            pipe.xautoclaim_options(stream, group, consumer, min_idle, cursor, options);
+        }
+        None => {}
+    }
+    if replies.is_empty() && take.is_none() {
+        return Ok(Exchanged::default());
+    }
+    let mut values: Vec<Value> = pipe.query(con)?;
+    let mut done = Exchanged::default();
+    let taken = match take {
+        Some(_) => values.pop(),
+        None => None,
+    };
+    if let Some(failed) = values.pop() {
+        let failed: Vec<String> = redis::from_redis_value(failed)?;
+        done.failed = failed
+            .chunks(2)
+            .map(|pair| (pair[0].clone(), pair.get(1).cloned().unwrap_or_default()))
+            .collect();
+    }
+    match (take, taken) {
+        (Some(Take::New), Some(value)) => {
+            let read: Option<StreamReadReply> = redis::from_redis_value(value)?;
+            let entry = read.and_then(|r| r.keys.into_iter().flat_map(|k| k.ids).next());
+            done.entry = entry.map(|e| (e, 1));
+        }
+        (Some(Take::Idle(_)), Some(value)) => {
+            let claimed: StreamAutoClaimReply = redis::from_redis_value(value)?;
+            done.cursor = Some(claimed.next_stream_id);
+            if let Some(entry) = claimed.claimed.into_iter().next() {
+                let times = deliveries(con, stream, group, &[entry.id.as_str()])?;
+                done.entry = Some((entry, times.first().copied().unwrap_or(1)));
+            }
+        }
+        _ => {}
+    }
+    Ok(done)
 }
 
 #[cfg(test)]
