@@ -317,6 +317,23 @@ fn per_id(answers: &[Answer]) -> BTreeMap<String, usize> {
     counts
 }
 
+/// Adds two requests that sleep `seconds` (the wall limit well above).
+fn two_sleeps(con: &mut Connection, seconds: &str) -> Vec<String> {
+    let lines: Vec<String> = (0..2)
+        .map(|i| format!(r#"{{"id":"l{i}","argv":["/bin/sleep","{seconds}"],"wall":"10s"}}"#))
+        .collect();
+    add_requests(con, &lines)
+}
+
+/// Waits until `worker` holds `n` entries.
+fn wait_holding(con: &mut Connection, worker: &Worker, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pending(con).1.get(&worker.name) != Some(&n) {
+        assert!(Instant::now() < deadline, "{}", worker.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A test's start: alone on the host, nothing left by earlier runs, a server of its own.
 fn begin(name: &str) -> (std::sync::MutexGuard<'static, ()>, Server, Connection) {
     let serial = one_at_a_time();
@@ -397,17 +414,10 @@ fn a_killed_workers_requests_are_finished_by_the_other() {
 #[test]
 fn a_run_longer_than_claim_after_is_not_taken_over_from_a_live_worker() {
     let (_serial, server, mut con) = begin("long");
-    let lines: Vec<String> = (0..2)
-        .map(|i| format!(r#"{{"id":"l{i}","argv":["/bin/sleep","3"],"wall":"10s"}}"#))
-        .collect();
-    let entries = add_requests(&mut con, &lines);
     // `--claim-after 1s`: each run is idle for three times that.
+    let entries = two_sleeps(&mut con, "3");
     let mut a = Worker::start(&server, "a", 2, &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while pending(&mut con).1.get("a") != Some(&2) {
-        assert!(Instant::now() < deadline, "{}", a.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_holding(&mut con, &a, 2);
     let mut b = Worker::start(&server, "b", 2, &[]);
     let got = wait_answered(&mut con, &entries, Duration::from_secs(30), &[&a, &b]);
     assert_eq!(got.len(), 2, "run once each: {got:?}");
@@ -488,16 +498,9 @@ fn sigterm_finishes_and_acknowledges_what_is_running_then_exits_0() {
 #[test]
 fn a_second_signal_ends_the_worker_at_once_and_leaves_its_entries_pending() {
     let (_serial, server, mut con) = begin("term2");
-    let lines: Vec<String> = (0..2)
-        .map(|i| format!(r#"{{"id":"l{i}","argv":["/bin/sleep","2"]}}"#))
-        .collect();
-    let entries = add_requests(&mut con, &lines);
+    let entries = two_sleeps(&mut con, "2");
     let mut worker = Worker::start(&server, "impatient", 2, &[]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while pending(&mut con).1.get("impatient") != Some(&2) {
-        assert!(Instant::now() < deadline, "{}", worker.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_holding(&mut con, &worker, 2);
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     signal(&worker.child, libc::SIGTERM);

@@ -3,8 +3,10 @@
 //! through the one lifecycle ([`crate::run::run`]) and hands on the result; and the result
 //! line both entries write (the `run --json` object with the request's id first).
 //!
-//! The entries differ only in where jobs come from (stdin, a Redis stream) and where
-//! result lines go (stdout, a Redis stream), which they give as closures.
+//! The entries give what differs as closures: `runbox batch` sends each request it parsed
+//! from stdin as a job and prints its result line; `runbox worker` sends each runner its
+//! Redis connection as its one job, with which the runner takes entries from the stream
+//! and writes their results itself.
 
 use crate::config::Config;
 use crate::container::ContainerConfig;

@@ -313,7 +313,7 @@ pub struct Names<'a> {
     pub consumer: &'a str,
 }
 
-/// One round trip: writes `replies` and acknowledges their entries ([`REPLY_SCRIPT`]), then
+/// One round trip: writes `replies` and acknowledges their entries (a Lua script), then
 /// takes the next entry as `take` says (waiting up to `block` for a new one), in one
 /// pipeline. A taken idle entry costs a second round trip, for its delivery count.
 pub fn exchange(
