@@ -11,23 +11,13 @@
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
 
+use crate::answer::{on_runners, result_line, Runs};
 use crate::config::Config;
 use crate::error::Error;
-use crate::options::{OutputDefault, RunOptions};
-use crate::pool::Pools;
+use crate::options::RunOptions;
 use crate::result::RunResult;
-use crate::run::Refused;
-use serde::Serialize;
 use std::io::BufRead;
-use std::sync::{mpsc, Arc, Mutex};
-
-/// A result line: the `run --json` object with the request's id first.
-#[derive(Serialize, Debug)]
-struct ResultLine<'a> {
-    id: Option<&'a str>,
-    #[serde(flatten)]
-    result: &'a RunResult,
-}
+use std::sync::Mutex;
 
 /// What is wrong with a request line; each message names the field where there is one (as
 /// the line spells it: `rootfs`, not `--rootfs`).
@@ -98,13 +88,7 @@ impl<R: BufRead> Iterator for Requests<R> {
             }
             match std::str::from_utf8(&self.line) {
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => return Some(parse_line(text)),
-                Err(e) => {
-                    let why = RequestError::NotUtf8 {
-                        offset: e.valid_up_to(),
-                    };
-                    return Some((id_despite_bad_bytes(&self.line), Err(why)));
-                }
+                _ => return Some(parse_bytes(&self.line)),
             }
         }
     }
@@ -159,6 +143,35 @@ fn id_despite_bad_bytes(line: &[u8]) -> Option<String> {
     (!id.contains('\u{FFFD}')).then(|| id.to_string())
 }
 
+/// Parses one line given as bytes, its newline excluded (a line of stdin, a Redis entry's
+/// `request`): one past [`MAX_LINE`] or not UTF-8 is a bad request, with the id where it
+/// is certain.
+pub fn parse_bytes(line: &[u8]) -> (Option<String>, Result<RunOptions, RequestError>) {
+    if line.len() > MAX_LINE {
+        return (None, Err(RequestError::TooLong));
+    }
+    match std::str::from_utf8(line) {
+        Ok(text) => parse_line(text),
+        Err(e) => {
+            let why = RequestError::NotUtf8 {
+                offset: e.valid_up_to(),
+            };
+            (id_despite_bad_bytes(line), Err(why))
+        }
+    }
+}
+
+/// Answers one request line given as bytes: parses it, runs it, and returns its result line
+/// (without a newline); a bad line is answered `internal_error`.
+pub fn answer(runs: Runs<'_>, line: &[u8]) -> String {
+    let (id, parsed) = parse_bytes(line);
+    let result = match parsed {
+        Ok(options) => runs.execute(&options),
+        Err(why) => RunResult::internal_error(why.to_string()),
+    };
+    result_line(id.as_deref(), &result)
+}
+
 /// Parses one line into its id (when one can be read) and its options.
 pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
     let value: serde_json::Value = match serde_json::from_str(line) {
@@ -184,18 +197,6 @@ pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestErro
     (id, Ok(options))
 }
 
-/// Runs one parsed request through the one lifecycle; whatever stops it is its result.
-fn execute(options: &RunOptions, config: &Config, pools: &Pools) -> RunResult {
-    match crate::run::run(options, config, Some(pools), OutputDefault::Discard) {
-        Ok(result) => result,
-        Err(Refused::Resolve(e)) => RunResult::internal_error(e.to_string()),
-        Err(Refused::Stdio(e)) => RunResult::internal_error(e.to_string()),
-        Err(Refused::Request(e)) => RunResult::internal_error(e.to_string()),
-        // Discarded output has no spool to deliver.
-        Err(Refused::Deliver(e)) => RunResult::internal_error(e.to_string()),
-    }
-}
-
 /// Where result lines go: runbox's stdout, one whole line per write, and whether one of
 /// them could not be written.
 struct Results {
@@ -205,8 +206,7 @@ struct Results {
 impl Results {
     /// Writes one result line; a failure is kept (the batch then ends as an internal error).
     fn emit(&self, id: Option<&str>, result: &RunResult) {
-        let mut line = serde_json::to_string(&ResultLine { id, result })
-            .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
+        let mut line = result_line(id, result);
         line.push('\n');
         let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
         if failed.is_none() {
@@ -219,23 +219,13 @@ impl Results {
 
 /// Reads requests from `input` until EOF, runs them on `parallel` workers, prints results.
 pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Result<(), Error> {
-    let parallel = parallel.max(1);
-    let pool = Pools::new(parallel)?;
     let out = Results {
         failed: Mutex::new(None),
     };
-    let (jobs, inbox) = mpsc::channel::<(Option<String>, RunOptions)>();
-    let inbox = Arc::new(Mutex::new(inbox));
-    std::thread::scope(|scope| {
-        for _ in 0..parallel {
-            let inbox = Arc::clone(&inbox);
-            let (pool, out) = (&pool, &out);
-            scope.spawn(move || loop {
-                let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok((id, options)) = job else { break };
-                out.emit(id.as_deref(), &execute(&options, config, pool));
-            });
-        }
+    let work = |runs: Runs<'_>, (id, options): (Option<String>, RunOptions)| {
+        out.emit(id.as_deref(), &runs.execute(&options));
+    };
+    on_runners(config, parallel, work, |jobs| {
         for (id, parsed) in requests(input) {
             match parsed {
                 Ok(options) => {
@@ -244,8 +234,7 @@ pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Resul
                 Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why.to_string())),
             }
         }
-        drop(jobs);
-    });
+    })?;
     match out.failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
         Some(e) => Err(Error::io("write a result line to stdout", e)),
         None => Ok(()),

@@ -7,7 +7,7 @@ use crate::result::RunResult;
 use crate::run::Refused;
 use crate::spec::LimitChoices;
 use crate::status::Status;
-use crate::units::{Bounded, Unit};
+use crate::units::{parse_duration, Bounded, Unit};
 use clap::builder::{TypedValueParser, ValueParserFactory};
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
@@ -15,6 +15,7 @@ use std::io::{IsTerminal, Write};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Exit code when the sandbox did its job, whatever the program did.
 pub const EXIT_OK: i32 = 0;
@@ -42,6 +43,35 @@ enum Command {
     Batch(BatchArgs),
     /// List the run configurations: syscall base, filter length, default limits.
     Profiles,
+    /// Run requests (`runbox batch` lines) taken from a Redis stream; write their results.
+    Worker(WorkerArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct WorkerArgs {
+    /// The server: redis://[:PASSWORD@]HOST[:PORT][/DB].
+    #[arg(long, value_name = "URL")]
+    redis: String,
+    /// The stream of requests: entries with a field `request` (and `reply_to`, optional).
+    #[arg(long, default_value = "runbox:requests")]
+    stream: String,
+    /// The consumer group the fleet's workers share.
+    #[arg(long, default_value = "runbox")]
+    group: String,
+    /// This worker's name in the group [default: HOSTNAME-PID].
+    #[arg(long)]
+    consumer: Option<String>,
+    /// Runs at once, each in its own warm container [default: the number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    parallel: Option<u64>,
+    /// Take over another worker's entry once it has been idle this long (that worker is
+    /// taken for dead; a live worker keeps its own entries fresh, however long they run).
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    claim_after: Duration,
+    /// Answer an entry `internal_error` instead of running it once it has been delivered
+    /// more than this many times.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), default_value = "3")]
+    max_deliveries: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -114,6 +144,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run(*args, &config),
         Command::Batch(args) => batch(args, &config),
         Command::Profiles => profiles(&config),
+        Command::Worker(args) => worker(args, &config),
     }
 }
 
@@ -171,9 +202,39 @@ fn profiles(config: &Config) -> i32 {
     EXIT_OK
 }
 
-fn batch(args: BatchArgs, config: &Config) -> i32 {
+/// `--parallel`, or the number of CPUs.
+fn parallel(given: Option<u64>) -> usize {
     let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
+    given.map_or_else(cpus, |n| n as usize)
+}
+
+fn worker(args: WorkerArgs, config: &Config) -> i32 {
+    if args.claim_after.is_zero() {
+        return usage_error("--claim-after: must be more than zero");
+    }
+    let settings = crate::worker::Settings {
+        redis: args.redis,
+        stream: args.stream,
+        group: args.group,
+        consumer: args
+            .consumer
+            .unwrap_or_else(crate::worker::default_consumer),
+        parallel: parallel(args.parallel),
+        claim_after: args.claim_after,
+        max_deliveries: args.max_deliveries,
+    };
+    match crate::worker::serve(&settings, config) {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.is_usage() => usage_error(e),
+        Err(e) => {
+            eprintln!("runbox worker: {e}");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+fn batch(args: BatchArgs, config: &Config) -> i32 {
+    let parallel = parallel(args.parallel);
     match crate::batch::run_batch(std::io::stdin().lock(), config, parallel) {
         Ok(()) => EXIT_OK,
         Err(e) => {

@@ -40,6 +40,8 @@ pub mod status;
 // The seam: runbox's internals, public only so that its tests and benches can reach in,
 // hidden from the docs, with no promise of stability.
 #[doc(hidden)]
+pub mod answer;
+#[doc(hidden)]
 pub mod batch;
 #[doc(hidden)]
 pub mod cgroup;
@@ -71,6 +73,8 @@ pub mod supervise;
 pub mod sys;
 #[doc(hidden)]
 pub mod units;
+#[doc(hidden)]
+pub mod worker;
 
 pub use config::Config;
 pub use container::{Container, ContainerConfig};
