@@ -131,11 +131,9 @@ pub type Processes = Count<1, MAX_PROCESSES>;
 /// Writes a struct with the limits among its fields, where `..limits!(),` stands among
 /// them (`..limits!(#[arg(long)]),` for the command line's flags), each an `Option` of its
 /// type, and `fn limits(&self)`, the [`LimitChoices`] they make. The limits are listed
-/// here once, for every entry: the command line and batch lines ([`RunOptions`]) and the
-/// profiles ([`crate::config`]). A macro, since serde cannot flatten a struct into one that
+/// here once, for every entry: the command line and batch lines (`options::RunOptions`)
+/// and the profiles (`config`). A macro, since serde cannot flatten a struct into one that
 /// refuses unknown fields (batch lines and profiles do: a typo is an error naming it).
-///
-/// [`RunOptions`]: crate::options::RunOptions
 macro_rules! with_limits {
     ($(#[$meta:meta])* $vis:vis struct $name:ident { $($body:tt)* }) => {
         $crate::spec::with_limits! { @find [$(#[$meta])* $vis struct $name] $name [] $($body)* }

@@ -306,16 +306,7 @@ impl Container {
             true => None,
             false => Some([take()?, take()?]),
         };
-        let host_ids = match &ids {
-            Some([init, program]) => HostIds {
-                init: init.get(),
-                program: program.get(),
-            },
-            None => HostIds {
-                init: process::effective_uid(),
-                program: process::effective_uid(),
-            },
-        };
+        let host_ids = host_ids_of(&ids);
         let cgroup = Cgroup::create().map_err(Error::NoCgroup)?;
         let (pid, socket, base) =
             spawn_sandbox(&config.root, &config.names, &cgroup, host_ids, memfd)?;
@@ -352,16 +343,7 @@ impl Container {
 
     /// The host ids of init and of the programs.
     pub fn host_ids(&self) -> HostIds {
-        match &self.ids {
-            Some([init, program]) => HostIds {
-                init: init.get(),
-                program: program.get(),
-            },
-            None => HostIds {
-                init: process::effective_uid(),
-                program: process::effective_uid(),
-            },
-        }
+        host_ids_of(&self.ids)
     }
 
     /// Runs one program under `limits` in a fresh room made of `room` (the plan's room:
@@ -570,6 +552,21 @@ impl Container {
     /// The container's memory that reclaim cannot take back (anonymous and tmpfs), bytes.
     pub fn memory_resident(&self) -> Result<u64, Error> {
         self.cgroup.resident().map_err(Error::Cgroup)
+    }
+}
+
+/// The host ids of init and of the programs: the two taken, or (without root) the user's
+/// own for both.
+fn host_ids_of(ids: &Option<[sandbox_ids::Id; 2]>) -> HostIds {
+    match ids {
+        Some([init, program]) => HostIds {
+            init: init.get(),
+            program: program.get(),
+        },
+        None => HostIds {
+            init: process::effective_uid(),
+            program: process::effective_uid(),
+        },
     }
 }
 
