@@ -197,17 +197,10 @@ pub fn parse_request(line: &str) -> (Option<String>, Result<Request, RequestErro
             return (id, options.map(|o| Request::Run(Box::new(o))));
         }
     };
-    let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
-    let order: StoreOrder = match serde_path_to_error::deserialize(value) {
+    let (id, order) = read_fields::<StoreOrder>(value);
+    let order = match order {
         Ok(order) => order,
-        Err(e) => {
-            let field = e.path().to_string();
-            let source = e.into_inner();
-            return match field.as_str() {
-                "." => (id, Err(RequestError::Shape(source))),
-                _ => (id, Err(RequestError::Field { field, source })),
-            };
-        }
+        Err(e) => return (id, Err(e)),
     };
     let request = match (order.delete_files, order.list_files) {
         (Some(ids), None) => Ok(Request::DeleteFiles(ids)),
@@ -220,24 +213,33 @@ pub fn parse_request(line: &str) -> (Option<String>, Result<Request, RequestErro
     (id, request)
 }
 
+/// The id of a line's JSON (where it is a string) and its fields read as a `T`; an error
+/// names the field (or the line as a whole: a field missing or unknown).
+fn read_fields<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> (Option<String>, Result<T, RequestError>) {
+    let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
+    let read = serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let source = e.into_inner();
+        match field.as_str() {
+            "." => RequestError::Shape(source),
+            _ => RequestError::Field { field, source },
+        }
+    });
+    (id, read)
+}
+
 /// Parses one line into its id (when one can be read) and its options.
 pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
     let value: serde_json::Value = match serde_json::from_str(line) {
         Ok(value) => value,
         Err(e) => return (None, Err(RequestError::NotJson(e))),
     };
-    let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
-    let options: RunOptions = match serde_path_to_error::deserialize(value) {
+    let (id, options) = read_fields::<RunOptions>(value);
+    let options = match options {
         Ok(options) => options,
-        Err(e) => {
-            let field = e.path().to_string();
-            let source = e.into_inner();
-            return match field.as_str() {
-                // The line as a whole: a field missing or unknown.
-                "." => (id, Err(RequestError::Shape(source))),
-                _ => (id, Err(RequestError::Field { field, source })),
-            };
-        }
+        Err(e) => return (id, Err(e)),
     };
     if options.argv.is_empty() {
         return (id, Err(RequestError::NoProgram));
