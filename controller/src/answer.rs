@@ -10,6 +10,7 @@
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::files::FileStore;
 use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pools;
 use crate::result::RunResult;
@@ -31,23 +32,27 @@ pub fn result_line(id: Option<&str>, result: &RunResult) -> String {
         .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into())
 }
 
-/// What a runner thread runs requests with: the configuration and the pool.
+/// What a runner thread runs requests with: the configuration, the pools and the file
+/// store.
 #[derive(Debug, Clone, Copy)]
 pub struct Runs<'a> {
     config: &'a Config,
     pools: &'a Pools,
+    store: &'a FileStore,
 }
 
 impl Runs<'_> {
     /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
     pub fn execute(&self, options: &RunOptions) -> RunResult {
-        match crate::run::run(
+        match crate::run::run_with_store(
             options,
             self.config,
             Some(self.pools),
             OutputDefault::Discard,
+            Some(self.store),
         ) {
             Ok(result) => result,
+            Err(Refused::Files(e)) => RunResult::internal_error(e.to_string()),
             Err(Refused::Resolve(e)) => RunResult::internal_error(e.to_string()),
             Err(Refused::Stdio(e)) => RunResult::internal_error(e.to_string()),
             Err(Refused::Request(e)) => RunResult::internal_error(e.to_string()),
@@ -63,6 +68,7 @@ impl Runs<'_> {
 pub fn on_runners<J: Send, T>(
     config: &Config,
     parallel: usize,
+    store: &FileStore,
     work: impl Fn(Runs<'_>, J) + Sync,
     feed: impl FnOnce(mpsc::Sender<J>) -> T,
 ) -> Result<T, Error> {
@@ -71,6 +77,7 @@ pub fn on_runners<J: Send, T>(
     let runs = Runs {
         config,
         pools: &pools,
+        store,
     };
     let (jobs, inbox) = mpsc::channel::<J>();
     let inbox = Arc::new(Mutex::new(inbox));

@@ -24,6 +24,10 @@ pub struct RunResult {
     pub memory_kib: u64,
     /// The limit, signal, syscall, path or internal cause behind the status.
     pub detail: Option<String>,
+    /// Collected outputs, files copied out, stored ids and file problems (each absent when
+    /// empty).
+    #[serde(flatten)]
+    pub files: crate::files::FilesOut,
 }
 
 fn ms(us: u64) -> u64 {
@@ -55,6 +59,7 @@ impl RunResult {
                     wall_ms: ms(finished.wall_us),
                     memory_kib: accounting.memory_bytes.div_ceil(1024),
                     detail: verdict.detail,
+                    files: Default::default(),
                 }
             }
         }
@@ -70,6 +75,7 @@ impl RunResult {
             wall_ms: 0,
             memory_kib: 0,
             detail: Some(detail),
+            files: Default::default(),
         }
     }
 

@@ -165,7 +165,9 @@ pub fn serve(settings: &Settings, config: &Config) -> Result<(), WorkerError> {
                 failure.get_or_insert(e);
             }
         };
-        let ran = crate::answer::on_runners(config, settings.parallel, work, |jobs| {
+        // A worker's own store: its runs' copy_out_cached files (a fleet shares none).
+        let store = crate::files::FileStore::default();
+        let ran = crate::answer::on_runners(config, settings.parallel, &store, work, |jobs| {
             for link in runner_links.drain(..) {
                 let _ = jobs.send(link);
             }
