@@ -72,6 +72,7 @@ each_mode! {
         let ran = runbox_tests::finish(
             std::process::Command::new(runbox_tests::runbox_bin())
                 .args(["run", "--json", "--mode", mode, "--bind", &bind])
+                .args(["--time", &runbox_tests::budget(1000)])
                 .args(["--env", "A=1", "--env", "EMPTY=", "--env", "SPACED=a b=c"])
                 .arg("--")
                 .args(&argv)
@@ -270,7 +271,7 @@ each_mode! {
         let ran = run(mode, &[], &["sh", "-c", &script]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         assert!(
-            started.elapsed().as_secs() < 10,
+            started.elapsed().as_secs() < 10 * u64::from(runbox_tests::slowdown()),
             "{mode}: waited for the grandchild"
         );
         let left = processes_with(&format!("sleep {marker}"));
@@ -288,7 +289,7 @@ each_mode! {
         let script = format!("sleep {marker} & while :; do :; done");
         let ran = run(
             mode,
-            &["--time", "5s", "--wall", "300ms"],
+            &["--time", &runbox_tests::budget(5000), "--wall", "300ms"],
             &["sh", "-c", &script],
         );
         assert_eq!(ran.status(), "time_limit_exceeded", "{mode}: {ran:?}");

@@ -102,13 +102,22 @@ each_mode! {
 each_mode! {
     fn cpu_time_is_reported_as_the_program_itself_measures_it(mode) {
         let _serial = one_at_a_time();
-        let ran = probe(mode, &["--time", &budget(2000)], &["spin", "300"]);
-        assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
-        let own_ms = ran.out().trim().parse::<u64>().unwrap() / 1000;
-        let reported = num(&ran, "time_ms");
+        // One run natively; on a slow machine the median of three: a host that stalls the
+        // emulator's thread charges the stall to whatever guest task was running.
+        let tries = if runbox_tests::slowdown() > 1 { 3 } else { 1 };
+        let mut seen: Vec<(u64, u64)> = (0..tries)
+            .map(|_| {
+                let ran = probe(mode, &["--time", &budget(2000)], &["spin", "300"]);
+                assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
+                let own_ms = ran.out().trim().parse::<u64>().unwrap() / 1000;
+                (num(&ran, "time_ms").abs_diff(own_ms), own_ms)
+            })
+            .collect();
+        seen.sort();
+        let (off, own_ms) = seen[seen.len() / 2];
         assert!(
-            reported.abs_diff(own_ms) <= tolerance(15, 100),
-            "{mode}: reported {reported} ms, the program measured {own_ms} ms"
+            off <= tolerance(15, 100),
+            "{mode}: reported {off} ms off the {own_ms} ms the program measured ({seen:?})"
         );
     }
 }
