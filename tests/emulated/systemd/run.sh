@@ -15,9 +15,12 @@ echo "guest: $(uname -srm), $(nproc) CPUs, systemd $(systemctl --version | awk '
 echo "guest: root's tests run in $(cut -d: -f3 /proc/self/cgroup)"
 echo "guest: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
-tests "root: container" "$S/deps/container"
+# Through `runbox run`, which these tests drive, namespace mode takes container mode's
+# path (a container made for the run): the mode-by-mode cases run in container mode only
+# here (the host runs both).
+tests "root: container" "$S/deps/container" --skip ::namespace
 tests "root: pool" "$S/deps/pool"
-tests "root: limits" "$S/deps/limits"
+tests "root: limits" "$S/deps/limits" --skip ::namespace
 
 R="$S/runbox run --json"
 ok='"status":"ok"'

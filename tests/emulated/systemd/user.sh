@@ -1,9 +1,8 @@
 #!/bin/bash
 # The non-root part of the emulated x86_64 run (run.sh): as `judge`, in a user scope with
 # Delegate=yes. Without root a container has one id and its room built in, and serves one
-# run (README, Without root): container and namespace mode then take the same path, so
-# the mode-by-mode tests run in container mode only. Prints its results and a last line
-# "counts PASSED FAILED".
+# run (README, Without root). The mode-by-mode cases run in container mode only, as in
+# run.sh. Prints its results and a last line "counts PASSED FAILED".
 exec 2>&1
 S=/share
 # shellcheck source=tests/emulated/systemd/lib.sh
