@@ -82,7 +82,8 @@ fi
 # libpam-systemd for logind and the user manager), built once.
 if [ ! -e "$work/rootfs.tar" ]; then
     echo "emulated-x86: building the Debian 12 rootfs with mmdebstrap" >&2
-    mmdebstrap --quiet --variant=minbase --include=systemd-sysv,udev,kmod,dbus,libpam-systemd \
+    # --format: the name ends in .new, from which mmdebstrap would guess a directory.
+    mmdebstrap --quiet --format=tar --variant=minbase --include=systemd-sysv,udev,kmod,dbus,libpam-systemd \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/locale/*' bookworm "$work/rootfs.tar.new"
     mv "$work/rootfs.tar.new" "$work/rootfs.tar"
