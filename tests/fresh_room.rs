@@ -408,7 +408,7 @@ fn a_container_whose_room_cannot_be_taken_down_is_retired() {
     let outcome = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
             let room = runbox::mount::plan::default_room();
-            pool.run(&room, &wire.run(), stdio, &spec.limits).unwrap()
+            pool.run(&room, &wire.run(), &stdio, &spec.limits).unwrap()
         });
         std::thread::sleep(std::time::Duration::from_millis(400));
         // From outside, while the program runs: the room's /w is no longer where it was.

@@ -87,7 +87,7 @@ fn main() {
         run.seccomp_listener = seccomp.listener;
         let started = Instant::now();
         let outcome = container
-            .run(&room, &run, stdio, &spec.limits)
+            .run(&room, &run, &stdio, &spec.limits)
             .expect("run");
         assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
         micros(started)
@@ -319,7 +319,7 @@ fn main() {
     for _ in 0..10 {
         let mut fresh = Container::create(&config).unwrap();
         let run = wire.run();
-        fresh.run(&room, &run, stdio, &spec.limits).unwrap();
+        fresh.run(&room, &run, &stdio, &spec.limits).unwrap();
         idle.push(fresh.memory_current().unwrap() / 1024);
     }
     idle.sort_unstable();

@@ -16,16 +16,17 @@
 //! 5. **deliver** the output spooled for runbox's own stdout and stderr.
 
 use crate::config::Config;
-use crate::container::{Container, ContainerConfig};
+use crate::container::Container;
 use crate::error::Error;
 use crate::mount::host::HostFs;
-use crate::mount::plan;
-use crate::options::{OutputDefault, ResolveError, RunOptions};
-use crate::pool::Pools;
+use crate::mount::plan::{self, Op};
+use crate::options::{OutputDefault, ResolveError, Resolved, RunOptions};
+use crate::pool::{Lease, Pools};
 use crate::result::RunResult;
-use crate::spec::{Mode, RunSpec};
+use crate::spec::{Mode, WireRun};
 use crate::status::Outcome;
 use crate::stdio::{Stdio, StdioError};
+use std::os::fd::BorrowedFd;
 
 /// Why a run never started: the request itself is wrong (a usage error: the CLI exits 2,
 /// a batch answers `internal_error`), or its output could not be delivered.
@@ -53,43 +54,104 @@ pub fn run(
     pools: Option<&Pools>,
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
-    let resolved = options.resolve(config).map_err(Refused::Resolve)?;
-    let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
-    let (config, spec) = (&resolved.config, &resolved.spec);
+    let prepared = prepare(options, config, unnamed)?;
     let pooled = pools.filter(|_| options.mode == Mode::Container);
     let outcome = match options.mode {
-        Mode::Ptrace => crate::ptrace::run(spec, options.dir.as_deref(), stdio.borrow()),
-        Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled),
+        Mode::Ptrace => {
+            let spec = &prepared.resolved.spec;
+            crate::ptrace::run(spec, options.dir.as_deref(), prepared.stdio.borrow())
+        }
+        Mode::Container | Mode::Namespace => {
+            let place = pooled.map_or(Place::Own, Place::Pools);
+            prepared.contained(&prepared.stdio.borrow(), place)
+        }
     };
-    let result = match outcome {
-        Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),
-        Err(e) if e.is_usage() => return Err(Refused::Request(e)),
-        Err(e) => RunResult::internal_error(e.to_string()),
-    };
-    stdio.deliver().map_err(Refused::Deliver)?;
-    Ok(result)
+    prepared.finish(outcome)
 }
 
-/// Runs `spec` in a warm container of `pool`, or in one made for it alone, with a fresh
-/// room of the plan's.
-fn contained(
-    config: &ContainerConfig,
-    spec: &RunSpec,
-    stdio: &Stdio,
-    pools: Option<&Pools>,
-) -> Result<Outcome, Error> {
-    let plan = plan::plan(&config.root, &HostFs)?;
-    let wire = spec.to_wire()?;
-    let (run, fds) = (wire.run(), stdio.borrow());
-    // Without root a container's room is built in at its creation: one container a run.
-    match pools.filter(|_| !crate::container::rootless()) {
-        Some(pools) => pools.run(
-            config.root.rootfs.as_deref(),
-            plan.room(),
-            &run,
-            fds,
-            &spec.limits,
-        ),
-        None => Container::create(config)?.run(plan.room(), &run, fds, &spec.limits),
+/// A run past steps 1 and 2: resolved, its room planned and its request made (container
+/// and namespace modes), its stdio open; nothing started. A group prepares every member
+/// before it starts any.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The container's configuration and the program's spec.
+    pub resolved: Resolved,
+    /// Container and namespace modes: the run's room and its request.
+    contained: Option<(Vec<Op>, WireRun)>,
+    /// The program's fds 0, 1 and 2.
+    pub stdio: Stdio,
+}
+
+/// Where a contained run goes (step 3).
+#[derive(Debug)]
+pub enum Place<'p> {
+    /// A warm container of the pool of its root.
+    Pools(&'p Pools),
+    /// The container a group took for this member.
+    Lease(Box<Lease>),
+    /// A container made for this run alone.
+    Own,
+}
+
+/// Steps 1 and 2: resolves `options` with `config`, plans the room, and opens the stdio,
+/// in that order (a bad bind or profile leaves no stdout file made).
+pub fn prepare(
+    options: &RunOptions,
+    config: &Config,
+    unnamed: OutputDefault,
+) -> Result<Prepared, Refused> {
+    let resolved = options.resolve(config).map_err(Refused::Resolve)?;
+    let contained = match options.mode {
+        Mode::Ptrace => None,
+        // Every error of the plan and of the request is in what was asked.
+        Mode::Container | Mode::Namespace => Some(plan_room(&resolved).map_err(Refused::Request)?),
+    };
+    let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
+    Ok(Prepared {
+        resolved,
+        contained,
+        stdio,
+    })
+}
+
+/// The room of a contained run and its request.
+fn plan_room(resolved: &Resolved) -> Result<(Vec<Op>, WireRun), Error> {
+    let plan = plan::plan(&resolved.config.root, &HostFs)?;
+    Ok((plan.room().to_vec(), resolved.spec.to_wire()?))
+}
+
+impl Prepared {
+    /// Steps 3 and 4 of a container or namespace run: runs the program in a container of
+    /// `place`, in a fresh room, with `fds` as its fds 0, 1, 2 and on.
+    pub fn contained(&self, fds: &[BorrowedFd<'_>], place: Place<'_>) -> Result<Outcome, Error> {
+        let Some(contained) = &self.contained else {
+            return Err(Error::BadRequest("ptrace mode runs in no container".into()));
+        };
+        let (room, wire) = contained;
+        let (config, limits) = (&self.resolved.config, &self.resolved.spec.limits);
+        let run = wire.run();
+        // Without root a container's room is built in at its creation: one container a run.
+        match place {
+            Place::Pools(pools) if !crate::container::rootless() => {
+                pools.run(config.root.rootfs.as_deref(), room, &run, fds, limits)
+            }
+            Place::Lease(lease) if !crate::container::rootless() => {
+                lease.run(room, &run, fds, limits)
+            }
+            _ => Container::create(config)?.run(room, &run, fds, limits),
+        }
+    }
+
+    /// Steps 4 and 5: the result `outcome` calls for, once the output spooled for runbox's
+    /// own stdout and stderr is delivered.
+    pub fn finish(&self, outcome: Result<Outcome, Error>) -> Result<RunResult, Refused> {
+        let spec = &self.resolved.spec;
+        let result = match outcome {
+            Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),
+            Err(e) if e.is_usage() => return Err(Refused::Request(e)),
+            Err(e) => RunResult::internal_error(e.to_string()),
+        };
+        self.stdio.deliver().map_err(Refused::Deliver)?;
+        Ok(result)
     }
 }

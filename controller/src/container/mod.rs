@@ -365,19 +365,20 @@ impl Container {
     }
 
     /// Runs one program under `limits` in a fresh room made of `room` (the plan's room:
-    /// [`crate::mount::MountPlan::room`]). `stdio` are the fds that become its 0, 1 and 2.
+    /// [`crate::mount::MountPlan::room`]). `fds` become its fds 0, 1, 2 (stdin, stdout,
+    /// stderr) and on (a group's pipes: 3, 4, ...), at most [`wire::MAX_FDS`].
     pub fn run(
         &mut self,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
         let thread = self
             .room
             .take()
             .ok_or(Error::Protocol("no room thread".into()))?;
-        let outcome = self.run_in_room(&thread, room, run, stdio, limits);
+        let outcome = self.run_in_room(&thread, room, run, fds, limits);
         self.room = Some(thread);
         outcome
     }
@@ -388,9 +389,13 @@ impl Container {
         thread: &RoomThread,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
+        if !(3..=wire::MAX_FDS).contains(&fds.len()) {
+            let why = format!("a program takes 3 to {} fds", wire::MAX_FDS);
+            return Err(Error::BadRequest(why));
+        }
         self.start_clean(limits)?;
         let prepared = Room::prepare(room, self.host_ids())?;
         let room = match thread.put_up(prepared) {
@@ -400,7 +405,7 @@ impl Container {
                 return Err(e);
             }
         };
-        let served = self.serve(run, stdio, limits);
+        let served = self.serve(run, fds, limits);
         // What the run wrote is looked at in the container's view (no host path), then the
         // room goes, whatever happened.
         let output_limit = limits.output;
@@ -417,7 +422,7 @@ impl Container {
                 false
             }
         };
-        Ok(with_full_outputs(served?, limits, &stdio, dirs_full))
+        Ok(with_full_outputs(served?, limits, fds, dirs_full))
     }
 
     /// Before a run: what earlier runs left that the kernel can take back is reclaimed
@@ -446,17 +451,20 @@ impl Container {
     fn serve(
         &mut self,
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
         let mut run = run.clone();
         // Another uid than init's where the container has two.
         run.program_ids = self.ids.is_some();
+        // The passed fds in order: the i-th becomes the program's fd i (at most MAX_FDS,
+        // checked by the caller, each index below 256).
+        run.fds = (0..fds.len() as u8).collect();
         let datagram = wire::encode(&Request::Run(run), &mut self.buf)?;
         // Failing here, the container was gone before the program could start: say so, so
         // that a pool can run the request elsewhere.
         let gone = |e: Error| Error::ContainerGone(e.to_string());
-        socket::send_with_fds(self.socket.as_raw_fd(), datagram, &stdio)
+        socket::send_with_fds(self.socket.as_raw_fd(), datagram, fds)
             .map_err(|e| gone(Error::io("send the run request to init", e)))?;
         match self
             .receive(Some(REPLY_GRACE), "to the run request")
@@ -579,16 +587,16 @@ fn ids_of_its_own(ids: &Option<[sandbox_ids::Id; 2]>) -> bool {
     ids.is_some()
 }
 
-/// `outcome`, with its output verdict: a full stdout or stderr file, or `dirs_full` (a full
-/// file under `/w` or `/tmp`).
+/// `outcome`, with its output verdict: a full file among its output fds (1 and on: stdout,
+/// stderr; a group's pipes are no files), or `dirs_full` (a full file under `/w` or `/tmp`).
 fn with_full_outputs(
     mut outcome: Outcome,
     limits: &Limits,
-    stdio: &[BorrowedFd<'_>; 3],
+    fds: &[BorrowedFd<'_>],
     dirs_full: bool,
 ) -> Outcome {
     if let Outcome::Finished { accounting, .. } = &mut outcome {
-        accounting.output_full |= dirs_full || output::outputs_full(limits.output, &stdio[1..]);
+        accounting.output_full |= dirs_full || output::outputs_full(limits.output, &fds[1..]);
     }
     outcome
 }
