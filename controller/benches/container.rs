@@ -246,7 +246,7 @@ fn main() {
         for (i, (_, room)) in rooms.iter().enumerate() {
             let started = Instant::now();
             let outcome = container
-                .run(room, &wire.run(), stdio, &spec.limits)
+                .run(room, &wire.run(), &stdio, &spec.limits)
                 .expect("run");
             assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
             samples[i].push(micros(started));
