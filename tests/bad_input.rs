@@ -204,7 +204,7 @@ fn the_library_closes_every_fd_it_opened() {
         );
         assert!(container.reusable());
         let outcome = container
-            .run(&default_room(), &wire.run(), stdio, &spec.limits)
+            .run(&default_room(), &wire.run(), &stdio, &spec.limits)
             .unwrap();
         match outcome {
             Outcome::Finished { finished, .. } => {
