@@ -10,9 +10,14 @@
 //! run (bad JSON, no `argv`, an unknown field, a bad value) is answered with status
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
+//!
+//! A line with a `group` is a group of programs connected by pipes ([`crate::group`]),
+//! answered with one line `{"id": ..., "results": [...], "captures": [...]}` when its last
+//! program ends, or with `internal_error` and nothing started when the group is wrong.
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::group::{GroupError, GroupRequest, GroupResult};
 use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pools;
 use crate::result::RunResult;
@@ -27,6 +32,23 @@ struct ResultLine<'a> {
     id: Option<&'a str>,
     #[serde(flatten)]
     result: &'a RunResult,
+}
+
+/// A group's result line: the group's id first, then its members' results and captures.
+#[derive(Serialize, Debug)]
+struct GroupLine<'a> {
+    id: Option<&'a str>,
+    #[serde(flatten)]
+    result: &'a GroupResult,
+}
+
+/// One request line, parsed: a run, or a group of runs.
+#[derive(Debug)]
+pub enum Job {
+    /// An ordinary run.
+    Run(Box<RunOptions>),
+    /// A group of programs connected by pipes.
+    Group(GroupRequest),
 }
 
 /// What is wrong with a request line; each message names the field where there is one (as
@@ -61,6 +83,12 @@ pub enum RequestError {
     /// An empty `argv`.
     #[error("argv: no program given")]
     NoProgram,
+    /// A group where one run was asked for.
+    #[error("group: a group of runs, where one run is asked for")]
+    NotOneRun,
+    /// A group that cannot be run as asked (the message names the field).
+    #[error("{0}")]
+    Group(#[source] GroupError),
 }
 
 /// The longest request line read, newline excluded: 16 MiB. A longer one is answered
@@ -85,7 +113,7 @@ pub fn requests<R: BufRead>(input: R) -> Requests<R> {
 }
 
 impl<R: BufRead> Iterator for Requests<R> {
-    type Item = (Option<String>, Result<RunOptions, RequestError>);
+    type Item = (Option<String>, Result<Job, RequestError>);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -98,7 +126,7 @@ impl<R: BufRead> Iterator for Requests<R> {
             }
             match std::str::from_utf8(&self.line) {
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => return Some(parse_line(text)),
+                Ok(text) => return Some(parse_job(text)),
                 Err(e) => {
                     let why = RequestError::NotUtf8 {
                         offset: e.valid_up_to(),
@@ -159,29 +187,63 @@ fn id_despite_bad_bytes(line: &[u8]) -> Option<String> {
     (!id.contains('\u{FFFD}')).then(|| id.to_string())
 }
 
-/// Parses one line into its id (when one can be read) and its options.
+/// Parses one line into its id (when one can be read) and its options: a run's only.
 pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
+    let (id, job) = parse_job(line);
+    let options = job.and_then(|job| match job {
+        Job::Run(options) => Ok(*options),
+        Job::Group(_) => Err(RequestError::NotOneRun),
+    });
+    (id, options)
+}
+
+/// Parses one line into its id (when one can be read) and its run or group.
+pub fn parse_job(line: &str) -> (Option<String>, Result<Job, RequestError>) {
     let value: serde_json::Value = match serde_json::from_str(line) {
         Ok(value) => value,
         Err(e) => return (None, Err(RequestError::NotJson(e))),
     };
     let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
-    let options: RunOptions = match serde_path_to_error::deserialize(value) {
+    if value.get("group").is_some() {
+        // Checked here, so that a wrong group is answered at once and never started.
+        let group = deserialize::<GroupRequest>(value).and_then(|group| match group.wire() {
+            Ok(_) => Ok(Job::Group(group)),
+            Err(why) => Err(RequestError::Group(why)),
+        });
+        return (id, group);
+    }
+    let options: RunOptions = match deserialize(value) {
         Ok(options) => options,
-        Err(e) => {
-            let field = e.path().to_string();
-            let source = e.into_inner();
-            return match field.as_str() {
-                // The line as a whole: a field missing or unknown.
-                "." => (id, Err(RequestError::Shape(source))),
-                _ => (id, Err(RequestError::Field { field, source })),
-            };
-        }
+        Err(e) => return (id, Err(e)),
     };
     if options.argv.is_empty() {
         return (id, Err(RequestError::NoProgram));
     }
-    (id, Ok(options))
+    (id, Ok(Job::Run(Box::new(options))))
+}
+
+/// A request's value as `T`, or what is wrong with it, named by its field.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, RequestError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let source = e.into_inner();
+        match field.as_str() {
+            // The line as a whole: a field missing or unknown.
+            "." => RequestError::Shape(source),
+            _ => RequestError::Field { field, source },
+        }
+    })
+}
+
+/// Runs one parsed group, each member in a warm container; a wrong group starts nothing.
+fn execute_group(
+    group: &GroupRequest,
+    config: &Config,
+    pools: &Pools,
+) -> Result<GroupResult, GroupError> {
+    crate::group::engine::run(group, config, Some(pools), OutputDefault::Discard)
 }
 
 /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
@@ -205,8 +267,20 @@ struct Results {
 impl Results {
     /// Writes one result line; a failure is kept (the batch then ends as an internal error).
     fn emit(&self, id: Option<&str>, result: &RunResult) {
-        let mut line = serde_json::to_string(&ResultLine { id, result })
-            .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
+        self.emit_line(&ResultLine { id, result });
+    }
+
+    /// Writes a group's result line, or its `internal_error` line.
+    fn emit_group(&self, id: Option<&str>, answer: &Result<GroupResult, GroupError>) {
+        match answer {
+            Ok(result) => self.emit_line(&GroupLine { id, result }),
+            Err(why) => self.emit(id, &RunResult::internal_error(why.to_string())),
+        }
+    }
+
+    fn emit_line(&self, line: &impl Serialize) {
+        let mut line =
+            serde_json::to_string(line).unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
         line.push('\n');
         let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
         if failed.is_none() {
@@ -224,7 +298,7 @@ pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Resul
     let out = Results {
         failed: Mutex::new(None),
     };
-    let (jobs, inbox) = mpsc::channel::<(Option<String>, RunOptions)>();
+    let (jobs, inbox) = mpsc::channel::<(Option<String>, Job)>();
     let inbox = Arc::new(Mutex::new(inbox));
     std::thread::scope(|scope| {
         for _ in 0..parallel {
@@ -232,14 +306,21 @@ pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Resul
             let (pool, out) = (&pool, &out);
             scope.spawn(move || loop {
                 let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok((id, options)) = job else { break };
-                out.emit(id.as_deref(), &execute(&options, config, pool));
+                match job {
+                    Ok((id, Job::Run(options))) => {
+                        out.emit(id.as_deref(), &execute(&options, config, pool))
+                    }
+                    Ok((id, Job::Group(group))) => {
+                        out.emit_group(id.as_deref(), &execute_group(&group, config, pool))
+                    }
+                    Err(_) => break,
+                }
             });
         }
         for (id, parsed) in requests(input) {
             match parsed {
-                Ok(options) => {
-                    let _ = jobs.send((id, options));
+                Ok(job) => {
+                    let _ = jobs.send((id, job));
                 }
                 Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why.to_string())),
             }
@@ -392,7 +473,13 @@ mod tests {
     /// What `requests` makes of `input`.
     fn answers(input: &[u8]) -> Vec<Answer> {
         requests(input)
-            .map(|(id, parsed)| (id, parsed.map(|o| o.argv).map_err(|e| e.to_string())))
+            .map(|(id, parsed)| {
+                let argv = parsed.map(|job| match job {
+                    Job::Run(options) => options.argv.clone(),
+                    Job::Group(group) => vec![format!("group of {}", group.group.len())],
+                });
+                (id, argv.map_err(|e| e.to_string()))
+            })
             .collect()
     }
 

@@ -30,6 +30,7 @@
 // The API an embedding judge uses (see the crate docs, and the re-exports below).
 pub mod config;
 pub mod error;
+pub mod group;
 pub mod options;
 pub mod pool;
 pub mod result;
