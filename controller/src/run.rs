@@ -100,18 +100,41 @@ pub fn prepare(
     config: &Config,
     unnamed: OutputDefault,
 ) -> Result<Prepared, Refused> {
+    plan(options, config)?.open(options, unnamed)
+}
+
+/// A run resolved and planned, its stdio not open yet: a group plans every member before
+/// it opens any member's files.
+#[derive(Debug)]
+pub struct Planned {
+    resolved: Resolved,
+    contained: Option<(Vec<Op>, WireRun)>,
+}
+
+/// Step 1, and the room's plan: resolves `options` with `config`; opens nothing.
+pub fn plan(options: &RunOptions, config: &Config) -> Result<Planned, Refused> {
     let resolved = options.resolve(config).map_err(Refused::Resolve)?;
     let contained = match options.mode {
         Mode::Ptrace => None,
         // Every error of the plan and of the request is in what was asked.
         Mode::Container | Mode::Namespace => Some(plan_room(&resolved).map_err(Refused::Request)?),
     };
-    let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
-    Ok(Prepared {
+    Ok(Planned {
         resolved,
         contained,
-        stdio,
     })
+}
+
+impl Planned {
+    /// Step 2: opens the stdio `options` name.
+    pub fn open(self, options: &RunOptions, unnamed: OutputDefault) -> Result<Prepared, Refused> {
+        let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
+        Ok(Prepared {
+            resolved: self.resolved,
+            contained: self.contained,
+            stdio,
+        })
+    }
 }
 
 /// The room of a contained run and its request.

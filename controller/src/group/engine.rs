@@ -1,8 +1,9 @@
 //! Running a group: the steps in order.
 //!
 //! 1. **wire** the request (pure: [`GroupRequest::wire`]);
-//! 2. **prepare** every member through the one lifecycle ([`crate::run::prepare`]: its
-//!    profile, room, request and stdio), so that a bad member starts nothing;
+//! 2. **prepare** every member through the one lifecycle: plan them all ([`run::plan`]: its
+//!    profile, room and request), then open their stdio ([`Planned::open`]), so that a
+//!    bad member starts nothing and opens no other member's files;
 //! 3. **connect**: one kernel pipe per pipe (`O_CLOEXEC`), or two and a [`Relay`] for one
 //!    that captures;
 //! 4. **take** every member's container at once ([`Pools::lease`]: never some while waiting
@@ -21,7 +22,7 @@ use crate::error::Error;
 use crate::options::OutputDefault;
 use crate::pool::{Lease, Pools};
 use crate::result::RunResult;
-use crate::run::{self, Place, Prepared, Refused};
+use crate::run::{self, Place, Planned, Prepared, Refused};
 use crate::status::Outcome;
 use crate::sys::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -38,16 +39,24 @@ pub fn run(
     unnamed: OutputDefault,
 ) -> Result<GroupResult, GroupError> {
     let wiring = group.wire()?;
-    let prepared = group
+    let refused = |run| {
+        move |why| GroupError::Member {
+            run,
+            why: refused_text(why),
+        }
+    };
+    // Every member planned before any member's files are opened.
+    let planned = group
         .group
         .iter()
         .enumerate()
-        .map(|(run, member)| {
-            run::prepare(member, config, unnamed).map_err(|why| GroupError::Member {
-                run,
-                why: refused_text(why),
-            })
-        })
+        .map(|(run, member)| run::plan(member, config).map_err(refused(run)))
+        .collect::<Result<Vec<Planned>, GroupError>>()?;
+    let prepared = planned
+        .into_iter()
+        .zip(&group.group)
+        .enumerate()
+        .map(|(run, (planned, member))| planned.open(member, unnamed).map_err(refused(run)))
         .collect::<Result<Vec<Prepared>, GroupError>>()?;
     let (mut ends, relays) = connect(group)?;
     let members: Vec<Vec<(usize, OwnedFd)>> = wiring
