@@ -79,7 +79,7 @@ fn guess_the_number_both_ok_and_the_interactor_gives_the_verdict() {
             "gives-up",
             &[
                 member(&["interactor", "654321"], ""),
-                member(&["close-early"], ""),
+                member(&["write", "0"], ""),
             ],
             &both_ways(),
         ),
@@ -296,7 +296,10 @@ fn a_manager_talks_to_two_programs_through_its_fds_3_and_4() {
             pipe((2, 1), (0, 4), ""),
         ],
     );
-    let lines = [line.clone(), line.replace("manager\"", "again\"")];
+    let lines = [
+        line.clone(),
+        line.replace(r#""id":"manager""#, r#""id":"again""#),
+    ];
     let results = batch(&(lines.join("\n") + "\n"), 1);
     for id in ["manager", "again"] {
         let each = &by_id(&results, id)["results"];
@@ -362,7 +365,7 @@ fn bad_groups_get_a_clear_internal_error_start_nothing_and_the_batch_goes_on() {
     ];
     let lines = [
         (
-            group("no-run", &two, &[pipe((0, 1), (2, 0), "")]),
+            group("no-run", &two, &[pipe((0, 3), (2, 0), "")]),
             "pipes[0].to.run: no run 2 in a group of 2",
         ),
         (
@@ -395,7 +398,7 @@ fn bad_groups_get_a_clear_internal_error_start_nothing_and_the_batch_goes_on() {
         ),
         (
             group("typo", &[two[1].replace("argv", "argc")], &[]),
-            "group[0]: unknown field `argc`",
+            "group[0].argc: unknown field `argc`",
         ),
         (
             group(

@@ -6,7 +6,8 @@
 //!   answers `<`, `>` or `=` on stdout; exits 0 when guessed within 30 tries, 1 when the
 //!   tries run out, 2 on EOF or a line that is no number (its verdict is its exit code);
 //! - `solution`: guesses by halving 1..=1000000;
-//! - `read-first`: reads a line before it writes anything (two of them: a deadlock);
+//! - `read-first`: reads a line before it writes anything, and at EOF waits for ever for
+//!   input that never comes (two of them: a deadlock that lasts);
 //! - `close-early`: reads one line and exits 0;
 //! - `talk`: writes a line and reads the answer, 1000 times; exits 3 on EOF, and dies of
 //!   SIGPIPE at a write to a pipe with no reader;
@@ -85,7 +86,11 @@ fn main() {
             std::process::exit(4)
         }
         Some("read-first") => {
-            let _ = line(&mut input);
+            if line(&mut input).is_none() {
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600))
+                }
+            }
             let _ = writeln!(output, "late");
         }
         Some("close-early") => {
@@ -127,14 +132,10 @@ fn main() {
             let n = std::io::copy(&mut input, &mut std::io::sink()).unwrap_or(0);
             eprintln!("{n}");
         }
-        Some("fork-hold") => {
-            // SAFETY: the child only sleeps; nothing is locked across the fork.
-            if unsafe { libc::fork() } == 0 {
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600))
-                }
-            }
-        }
+        // SAFETY: the child only sleeps; nothing is locked across the fork.
+        Some("fork-hold") if unsafe { libc::fork() } == 0 => loop {
+            std::thread::sleep(Duration::from_secs(3600))
+        },
         Some("add1") => {
             let n: u64 = line(&mut input).and_then(|l| l.parse().ok()).unwrap_or(0);
             let _ = writeln!(output, "{}", n + 1);
