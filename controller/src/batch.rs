@@ -458,6 +458,43 @@ mod tests {
     }
 
     #[test]
+    fn a_group_line_is_a_group_and_a_wrong_one_is_answered_at_once() {
+        let line = r#"{"id":"g","group":[{"argv":["a"]},{"argv":["b"]}],"pipes":[{"from":{"run":0,"fd":1},"to":{"run":1,"fd":0},"capture":"1K"}]}"#;
+        let (id, job) = parse_job(line);
+        assert_eq!(id.as_deref(), Some("g"));
+        match job.unwrap() {
+            Job::Group(group) => assert_eq!(group.pipes.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        let cases = [
+            (r#"{"id":"e","group":[]}"#, "group: no program given"),
+            (
+                r#"{"id":"t","group":[{"argv":["a"]}],"pipes":[{"from":{"run":0,"fd":1},"to":{"run":0,"fd":0},"capture":"1G"}]}"#,
+                "pipes[0].capture: must be at most 64M",
+            ),
+            (
+                r#"{"id":"f","group":[{"argv":["a"]}],"pipes":[{"from":{"run":0,"fd":-1},"to":{"run":0,"fd":0}}]}"#,
+                "pipes[0].from.fd:",
+            ),
+            (
+                r#"{"id":"u","group":[{"argv":["a"]}],"pipez":[]}"#,
+                "pipez: unknown field `pipez`",
+            ),
+        ];
+        for (line, says) in cases {
+            let (id, job) = parse_job(line);
+            assert!(id.is_some(), "{line}");
+            let err = job.unwrap_err().to_string();
+            assert!(err.starts_with(says), "{line}: {err}");
+        }
+        assert!(parse_line(line)
+            .1
+            .unwrap_err()
+            .to_string()
+            .contains("a group of runs"));
+    }
+
+    #[test]
     fn limits_at_their_bounds_are_accepted() {
         let line = r#"{"argv":["true"],"time":"86400s","wall":"1440m","memory":"1T","stack":"1T","output":"1T","processes":1000000}"#;
         let limits = parse_line(line).1.unwrap().limits();
