@@ -337,9 +337,22 @@ mod tests {
         assert_eq!(wiring.fds[2], vec![Stdio(0), Writes(1), Stdio(2)]);
     }
 
+    /// Two members, connected by these pipes ((run, fd), (run, fd)).
+    fn two_with(pipes: &[((usize, u32), (usize, u32))]) -> String {
+        let pipes: Vec<String> = pipes
+            .iter()
+            .map(|((a, b), (c, d))| {
+                format!(r#"{{"from":{{"run":{a},"fd":{b}}},"to":{{"run":{c},"fd":{d}}}}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"group":[{{"argv":["a"]}},{{"argv":["b"]}}],"pipes":[{}]}}"#,
+            pipes.join(",")
+        )
+    }
+
     #[test]
     fn bad_groups_say_what_is_wrong() {
-        let two = r#"[{"argv":["a"]},{"argv":["b"]}]"#;
         let cases = [
             (r#"{"group":[]}"#.to_string(), "group: no program given"),
             (
@@ -355,34 +368,20 @@ mod tests {
                 "group[0].mode: a group's programs run in warm containers",
             ),
             (
-                format!(
-                    r#"{{"group":{two},"pipes":[{{"from":{{"run":0,"fd":1}},"to":{{"run":2,"fd":0}}}}]}}"#
-                ),
+                two_with(&[((0, 1), (2, 0))]),
                 "pipes[0].to.run: no run 2 in a group of 2",
             ),
             (
-                format!(
-                    r#"{{"group":{two},"pipes":[{{"from":{{"run":0,"fd":1}},"to":{{"run":1,"fd":1}}}}]}}"#
-                ),
+                two_with(&[((0, 1), (1, 1))]),
                 "pipes[0].to.fd: 1 is not a reader's fd: 0, or 3 to 15",
             ),
             (
-                format!(
-                    r#"{{"group":{two},"pipes":[{{"from":{{"run":0,"fd":0}},"to":{{"run":1,"fd":0}}}}]}}"#
-                ),
+                two_with(&[((0, 0), (1, 0))]),
                 "pipes[0].from.fd: 0 is not a writer's fd: 1, 2, or 3 to 15",
             ),
+            (two_with(&[((0, 1), (1, 16))]), "pipes[0].to.fd: 16 is not"),
             (
-                format!(
-                    r#"{{"group":{two},"pipes":[{{"from":{{"run":0,"fd":1}},"to":{{"run":1,"fd":16}}}}]}}"#
-                ),
-                "pipes[0].to.fd: 16 is not",
-            ),
-            (
-                format!(
-                    r#"{{"group":{two},"pipes":[{{"from":{{"run":0,"fd":1}},"to":{{"run":1,"fd":0}}}},
-                    {{"from":{{"run":0,"fd":1}},"to":{{"run":1,"fd":3}}}}]}}"#
-                ),
+                two_with(&[((0, 1), (1, 0)), ((0, 1), (1, 3))]),
                 "pipes[1].from: fd 1 of run 0 is given twice (also by pipes[0].from)",
             ),
             (
@@ -392,9 +391,7 @@ mod tests {
                 "pipes[0].to: fd 0 of run 1 is given twice (also by its stdin)",
             ),
             (
-                format!(
-                    r#"{{"group":{two},"pipes":[{{"from":{{"run":0,"fd":4}},"to":{{"run":1,"fd":0}}}}]}}"#
-                ),
+                two_with(&[((0, 4), (1, 0))]),
                 "group[0]: fd 4 is given but fd 3 is not",
             ),
         ];
