@@ -337,8 +337,11 @@ mod tests {
         assert_eq!(wiring.fds[2], vec![Stdio(0), Writes(1), Stdio(2)]);
     }
 
-    /// Two members, connected by these pipes ((run, fd), (run, fd)).
-    fn two_with(pipes: &[((usize, u32), (usize, u32))]) -> String {
+    /// A member's fd: (run, fd).
+    type At = (usize, u32);
+
+    /// Two members, connected by these pipes (from, to).
+    fn two_with(pipes: &[(At, At)]) -> String {
         let pipes: Vec<String> = pipes
             .iter()
             .map(|((a, b), (c, d))| {
