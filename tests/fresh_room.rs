@@ -412,7 +412,7 @@ fn a_container_whose_room_cannot_be_taken_down_is_retired() {
     let outcome = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
             let room = runbox::mount::plan::default_room();
-            pool.run(&room, &wire.run(), stdio, &spec.limits).unwrap()
+            pool.run(&room, &wire.run(), &stdio, &spec.limits).unwrap()
         });
         std::thread::sleep(std::time::Duration::from_millis(400));
         // From outside, while the program runs: the room's /w is no longer where it was.
@@ -440,7 +440,7 @@ fn a_container_whose_room_cannot_be_taken_down_is_retired() {
     // The next run finds the room still up: it goes to a replacement, and the container
     // that could not be cleaned is gone.
     let room = runbox::mount::plan::default_room();
-    let next = pool.run(&room, &wire.run(), stdio, &spec.limits).unwrap();
+    let next = pool.run(&room, &wire.run(), &stdio, &spec.limits).unwrap();
     assert!(matches!(next, runbox::Outcome::Finished { .. }), "{next:?}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while pool.idle_pids() == [init] || pool.idle_pids().is_empty() {

@@ -21,7 +21,7 @@ fn run_in(pool: &Pool, argv: &[&str], stdout: &std::fs::File) -> Outcome {
     let run = wire.run();
     let stdio = [null.as_fd(), stdout.as_fd(), null.as_fd()];
     let room = runbox::mount::plan::default_room();
-    pool.run(&room, &run, stdio, &spec.limits).unwrap()
+    pool.run(&room, &run, &stdio, &spec.limits).unwrap()
 }
 
 fn exit_of(outcome: &Outcome) -> runbox_shared::Exit {

@@ -73,7 +73,7 @@ fn library(program: &str) {
     for _ in 0..N {
         let t = Instant::now();
         let outcome = container
-            .run(&in_root, &wire_root.run(), stdio, &spec_in_root.limits)
+            .run(&in_root, &wire_root.run(), &stdio, &spec_in_root.limits)
             .unwrap();
         assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
         plain.push(micros(t));
@@ -93,7 +93,7 @@ fn library(program: &str) {
             .run_files(
                 &fresh,
                 &wire.run(),
-                stdio,
+                &stdio,
                 &spec.limits,
                 Some(&mut run_files),
             )

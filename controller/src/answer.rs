@@ -42,6 +42,20 @@ pub struct Runs<'a> {
 }
 
 impl Runs<'_> {
+    /// Runs one group, each member in a warm container; a wrong group starts nothing.
+    pub fn execute_group(
+        &self,
+        group: &crate::group::GroupRequest,
+    ) -> Result<crate::group::GroupResult, crate::group::GroupError> {
+        crate::group::engine::run(
+            group,
+            self.config,
+            Some(self.pools),
+            OutputDefault::Discard,
+            Some(self.store),
+        )
+    }
+
     /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
     pub fn execute(&self, options: &RunOptions) -> RunResult {
         match crate::run::run_with_store(

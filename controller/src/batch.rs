@@ -10,16 +10,29 @@
 //! run (bad JSON, no `argv`, an unknown field, a bad value) is answered with status
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
+//!
+//! A line with a `group` is a group of programs connected by pipes ([`crate::group`]),
+//! answered with one line `{"id": ..., "results": [...], "captures": [...]}` when its last
+//! program ends, or with `internal_error` and nothing started when the group is wrong.
 
 use crate::answer::{on_runners, result_line, Runs};
 use crate::config::Config;
 use crate::error::Error;
 use crate::files::FileStore;
+use crate::group::{GroupError, GroupRequest, GroupResult};
 use crate::options::RunOptions;
 use crate::result::RunResult;
 use serde::Serialize;
 use std::io::BufRead;
 use std::sync::Mutex;
+
+/// A group's result line: the group's id first, then its members' results and captures.
+#[derive(Serialize, Debug)]
+struct GroupLine<'a> {
+    id: Option<&'a str>,
+    #[serde(flatten)]
+    result: &'a GroupResult,
+}
 
 /// What is wrong with a request line; each message names the field where there is one (as
 /// the line spells it: `rootfs`, not `--rootfs`).
@@ -56,6 +69,12 @@ pub enum RequestError {
     /// A file store order that is not one.
     #[error("{0}")]
     Order(&'static str),
+    /// A group where one run was asked for.
+    #[error("group: a group of runs, where one run is asked for")]
+    NotOneRun,
+    /// A group that cannot be run as asked (the message names the field).
+    #[error("{0}")]
+    Group(#[source] GroupError),
 }
 
 /// The longest request line read, newline excluded: 16 MiB. A longer one is answered
@@ -79,11 +98,13 @@ pub fn requests<R: BufRead>(input: R) -> Requests<R> {
     }
 }
 
-/// One request line: a run, or an order to the file store.
+/// One request line: a run, a group of runs, or an order to the file store.
 #[derive(Debug)]
 pub enum Request {
     /// A run.
     Run(Box<RunOptions>),
+    /// A group of programs connected by pipes.
+    Group(GroupRequest),
     /// `{"id": ..., "delete_files": ["ID", ...]}`: remove these stored files.
     DeleteFiles(Vec<String>),
     /// `{"id": ..., "list_files": true}`: list the stored files.
@@ -194,6 +215,7 @@ pub fn answer(runs: Runs<'_>, line: &[u8]) -> String {
     let (id, parsed) = parse_bytes(line);
     let result = match parsed {
         Ok(Request::Run(options)) => runs.execute(&options),
+        Ok(Request::Group(group)) => return group_line(id.as_deref(), &runs.execute_group(&group)),
         Ok(_) => RunResult::internal_error(
             "delete_files and list_files are orders of runbox batch's own file store".into(),
         ),
@@ -202,19 +224,32 @@ pub fn answer(runs: Runs<'_>, line: &[u8]) -> String {
     result_line(id.as_deref(), &result)
 }
 
-/// Parses one line into its id (when one can be read) and its request: a run
-/// ([`parse_line`]), or a file store order (a line with `delete_files` or `list_files`).
+/// Parses one line into its id (when one can be read) and its request: a run, a group
+/// (a line with `group`), or a file store order (a line with `delete_files` or
+/// `list_files`).
 pub fn parse_request(line: &str) -> (Option<String>, Result<Request, RequestError>) {
-    let is_order = |value: &serde_json::Value| {
-        value.get("delete_files").is_some() || value.get("list_files").is_some()
+    let value: serde_json::Value = match serde_json::from_str(line) {
+        Ok(value) => value,
+        Err(e) => return (None, Err(RequestError::NotJson(e))),
     };
-    let value = match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(value) if is_order(&value) => value,
-        _ => {
-            let (id, options) = parse_line(line);
-            return (id, options.map(|o| Request::Run(Box::new(o))));
-        }
-    };
+    let is_order = value.get("delete_files").is_some() || value.get("list_files").is_some();
+    if value.get("group").is_some() {
+        let (id, group) = read_fields::<GroupRequest>(value);
+        // Checked here, so that a wrong group is answered at once and never started.
+        let group = group.and_then(|group| match group.wire() {
+            Ok(_) => Ok(Request::Group(group)),
+            Err(why) => Err(RequestError::Group(why)),
+        });
+        return (id, group);
+    }
+    if !is_order {
+        let (id, options) = read_fields::<RunOptions>(value);
+        let run = options.and_then(|options| match options.argv.is_empty() {
+            true => Err(RequestError::NoProgram),
+            false => Ok(Request::Run(Box::new(options))),
+        });
+        return (id, run);
+    }
     let (id, order) = read_fields::<StoreOrder>(value);
     let order = match order {
         Ok(order) => order,
@@ -248,21 +283,27 @@ fn read_fields<T: serde::de::DeserializeOwned>(
     (id, read)
 }
 
-/// Parses one line into its id (when one can be read) and its options.
+/// Parses one line into its id (when one can be read) and its options: a run's only.
 pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
-    let value: serde_json::Value = match serde_json::from_str(line) {
-        Ok(value) => value,
-        Err(e) => return (None, Err(RequestError::NotJson(e))),
-    };
-    let (id, options) = read_fields::<RunOptions>(value);
-    let options = match options {
-        Ok(options) => options,
-        Err(e) => return (id, Err(e)),
-    };
-    if options.argv.is_empty() {
-        return (id, Err(RequestError::NoProgram));
+    let (id, request) = parse_request(line);
+    let options = request.and_then(|request| match request {
+        Request::Run(options) => Ok(*options),
+        Request::Group(_) => Err(RequestError::NotOneRun),
+        Request::DeleteFiles(_) | Request::ListFiles => Err(RequestError::Order(
+            "a file store order, where one run is asked for",
+        )),
+    });
+    (id, options)
+}
+
+/// A group's result line (its `internal_error` line when it was not run), without a
+/// newline.
+fn group_line(id: Option<&str>, answer: &Result<GroupResult, GroupError>) -> String {
+    match answer {
+        Ok(result) => serde_json::to_string(&GroupLine { id, result })
+            .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into()),
+        Err(why) => result_line(id, &RunResult::internal_error(why.to_string())),
     }
-    (id, Ok(options))
 }
 
 /// Where result lines go: runbox's stdout, one whole line per write, and whether one of
@@ -275,6 +316,11 @@ impl Results {
     /// Writes one result line; a failure is kept (the batch then ends as an internal error).
     fn emit(&self, id: Option<&str>, result: &RunResult) {
         self.emit_line(result_line(id, result));
+    }
+
+    /// Writes a group's result line, or its `internal_error` line.
+    fn emit_group(&self, id: Option<&str>, answer: &Result<GroupResult, GroupError>) {
+        self.emit_line(group_line(id, answer));
     }
 
     /// Writes the answer to a file store order.
@@ -320,7 +366,7 @@ fn order(out: &Results, id: Option<&str>, request: &Request, store: &FileStore) 
             let files = store.list().into_iter().collect();
             out.emit_answer(&OrderAnswer::Listed { id, files });
         }
-        Request::Run(_) => {}
+        Request::Run(_) | Request::Group(_) => {}
     }
 }
 
@@ -340,14 +386,16 @@ pub fn run_batch_with_store(
     let out = Results {
         failed: Mutex::new(None),
     };
-    let work = |runs: Runs<'_>, (id, options): (Option<String>, RunOptions)| {
-        out.emit(id.as_deref(), &runs.execute(&options));
+    let work = |runs: Runs<'_>, (id, request): (Option<String>, Request)| match request {
+        Request::Run(options) => out.emit(id.as_deref(), &runs.execute(&options)),
+        Request::Group(group) => out.emit_group(id.as_deref(), &runs.execute_group(&group)),
+        Request::DeleteFiles(_) | Request::ListFiles => {}
     };
     on_runners(config, parallel, store, work, |jobs| {
         for (id, parsed) in requests(input) {
             match parsed {
-                Ok(Request::Run(options)) => {
-                    let _ = jobs.send((id, *options));
+                Ok(request @ (Request::Run(_) | Request::Group(_))) => {
+                    let _ = jobs.send((id, request));
                 }
                 Ok(request) => order(&out, id.as_deref(), &request, store),
                 Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why.to_string())),
@@ -485,6 +533,43 @@ mod tests {
     }
 
     #[test]
+    fn a_group_line_is_a_group_and_a_wrong_one_is_answered_at_once() {
+        let line = r#"{"id":"g","group":[{"argv":["a"]},{"argv":["b"]}],"pipes":[{"from":{"run":0,"fd":1},"to":{"run":1,"fd":0},"capture":"1K"}]}"#;
+        let (id, job) = parse_request(line);
+        assert_eq!(id.as_deref(), Some("g"));
+        match job.unwrap() {
+            Request::Group(group) => assert_eq!(group.pipes.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        let cases = [
+            (r#"{"id":"e","group":[]}"#, "group: no program given"),
+            (
+                r#"{"id":"t","group":[{"argv":["a"]}],"pipes":[{"from":{"run":0,"fd":1},"to":{"run":0,"fd":0},"capture":"1G"}]}"#,
+                "pipes[0].capture: must be at most 64M",
+            ),
+            (
+                r#"{"id":"f","group":[{"argv":["a"]}],"pipes":[{"from":{"run":0,"fd":-1},"to":{"run":0,"fd":0}}]}"#,
+                "pipes[0].from.fd:",
+            ),
+            (
+                r#"{"id":"u","group":[{"argv":["a"]}],"pipez":[]}"#,
+                "pipez: unknown field `pipez`",
+            ),
+        ];
+        for (line, says) in cases {
+            let (id, job) = parse_request(line);
+            assert!(id.is_some(), "{line}");
+            let err = job.unwrap_err().to_string();
+            assert!(err.starts_with(says), "{line}: {err}");
+        }
+        assert!(parse_line(line)
+            .1
+            .unwrap_err()
+            .to_string()
+            .contains("a group of runs"));
+    }
+
+    #[test]
     fn limits_at_their_bounds_are_accepted() {
         let line = r#"{"argv":["true"],"time":"86400s","wall":"1440m","memory":"1T","stack":"1T","output":"1T","processes":1000000}"#;
         let limits = parse_line(line).1.unwrap().limits();
@@ -586,6 +671,7 @@ mod tests {
             .map(|(id, parsed)| {
                 let argv = parsed.map_err(|e| e.to_string()).and_then(|r| match r {
                     Request::Run(options) => Ok(options.argv),
+                    Request::Group(group) => Ok(vec![format!("group of {}", group.group.len())]),
                     other => Err(format!("not a run: {other:?}")),
                 });
                 (id, argv)

@@ -91,6 +91,11 @@ struct BatchArgs {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
+    /// Run a group of programs connected by pipes (an interactive problem): FILE holds
+    /// the group request as a batch line gives it (`{"group": [...], "pipes": [...]}`),
+    /// each member with its own options; prints one result per program.
+    #[arg(long, value_name = "FILE", conflicts_with = "argv")]
+    group: Option<PathBuf>,
     #[command(flatten)]
     options: RunOptions,
     /// Print one JSON object on stdout instead of a summary on stderr.
@@ -169,6 +174,15 @@ fn run(args: RunArgs, config: &Config) -> i32 {
         libc::STDERR_FILENO
     };
     let unnamed = OutputDefault::Inherit { result: result_on };
+    if let Some(file) = &args.group {
+        if options != RunOptions::default() {
+            return usage_error("--group: each program of the group has its own options, in FILE");
+        }
+        return run_group(file, config, unnamed, args.json);
+    }
+    if options.argv.is_empty() {
+        return usage_error("a program to run is required: runbox run [OPTIONS] -- PROGRAM [ARGS]");
+    }
     let result = match crate::run::run(&options, config, None, unnamed) {
         Ok(result) => result,
         Err(Refused::Resolve(e)) => return usage_error(format!("--{e}")),
@@ -184,6 +198,66 @@ fn run(args: RunArgs, config: &Config) -> i32 {
         }
     };
     report(&result, args.json)
+}
+
+/// `runbox run --group FILE`: the group of FILE, each member in a container made for it;
+/// one result per member, in order (with `--json`, one object `{"results": [...],
+/// "captures": [...]}` on stdout).
+fn run_group(file: &std::path::Path, config: &Config, unnamed: OutputDefault, json: bool) -> i32 {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => return usage_error(format!("--group {}: {e}", file.display())),
+    };
+    let group = match crate::batch::parse_request(&text) {
+        (_, Ok(crate::batch::Request::Group(group))) => group,
+        (_, Ok(_)) => {
+            return usage_error(format!("--group {}: no \"group\" in it", file.display()))
+        }
+        (_, Err(why)) => return usage_error(format!("--group {}: {why}", file.display())),
+    };
+    let answer = match crate::group::engine::run(&group, config, None, unnamed, None) {
+        Ok(answer) => answer,
+        Err(why) if why.is_usage() => {
+            return usage_error(format!("--group {}: {why}", file.display()))
+        }
+        Err(why) => {
+            eprintln!("runbox: {why}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let text = match json {
+        true => format!("{}\n", serde_json::to_string(&answer).unwrap_or_default()),
+        false => {
+            let mut text = String::new();
+            for (i, result) in answer.results.iter().enumerate() {
+                text.push_str(&format!("run {i}: {}", result.to_human()));
+            }
+            for (i, capture) in answer.captures.iter().flatten().enumerate() {
+                if let Some(capture) = capture {
+                    text.push_str(&format!("pipe {i} carried: {capture:?}\n"));
+                }
+            }
+            text
+        }
+    };
+    let fd = if json {
+        libc::STDOUT_FILENO
+    } else {
+        libc::STDERR_FILENO
+    };
+    if let Err(e) = crate::stdio::write_fully(fd, text.as_bytes()) {
+        eprintln!("runbox: cannot write the result: {e}");
+        return EXIT_INTERNAL;
+    }
+    let failed = answer
+        .results
+        .iter()
+        .any(|r| r.status == Status::InternalError);
+    if failed {
+        EXIT_INTERNAL
+    } else {
+        EXIT_OK
+    }
 }
 
 fn profiles(config: &Config) -> i32 {

@@ -31,6 +31,7 @@
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod group;
 pub mod options;
 pub mod pool;
 pub mod result;

@@ -379,7 +379,8 @@ pub struct WireRun {
 }
 
 impl WireRun {
-    /// The request, borrowing these strings. stdio is fds 0, 1, 2 of the passed three.
+    /// The request, borrowing these strings. Its fds are 0, 1, 2 of the passed three; a
+    /// container sets them to the fds it passes ([`crate::Container::run`]).
     pub fn run(&self) -> Run<'_> {
         Run {
             argv: self.argv.iter().map(String::as_str).collect(),
@@ -389,7 +390,7 @@ impl WireRun {
             rlimits: self.rlimits.clone(),
             seccomp: &self.seccomp.bytes,
             seccomp_listener: self.seccomp.listener,
-            stdio: [0, 1, 2],
+            fds: heapless::Vec::from_slice(&[0, 1, 2]).expect("three fit"),
             wall_limit_us: self.wall_limit_us,
             // The container that sends it says (it knows whether it has two ids).
             program_ids: false,

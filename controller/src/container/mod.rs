@@ -386,16 +386,17 @@ impl Container {
     }
 
     /// Runs one program under `limits` in a fresh room made of `room` (the plan's room:
-    /// [`crate::mount::MountPlan::room`]). `stdio` are the fds that become its 0, 1 and 2.
-    /// A container made without root serves one run, in the room of its configuration.
+    /// [`crate::mount::MountPlan::room`]). `fds` become its fds 0, 1, 2 (stdin, stdout,
+    /// stderr) and on (a group's pipes: 3, 4, ...), at most [`wire::MAX_FDS`]. A container
+    /// made without root serves one run, in the room of its configuration.
     pub fn run(
         &mut self,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
-        self.run_files(room, run, stdio, limits, None)
+        self.run_files(room, run, fds, limits, None)
     }
 
     /// [`Container::run`] with files: `files`' inputs are written into the room's fresh
@@ -405,17 +406,17 @@ impl Container {
         &mut self,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
         match std::mem::replace(&mut self.rooms, Rooms::None) {
             Rooms::Thread(thread) => {
-                let outcome = self.run_in_room(&thread, room, run, stdio, limits, files);
+                let outcome = self.run_in_room(&thread, room, run, fds, limits, files);
                 self.rooms = Rooms::Thread(thread);
                 outcome
             }
-            Rooms::BuiltIn(built) if built == room => self.run_built_in(run, stdio, limits, files),
+            Rooms::BuiltIn(built) if built == room => self.run_built_in(run, fds, limits, files),
             Rooms::BuiltIn(built) => {
                 self.rooms = Rooms::BuiltIn(built);
                 Err(Error::BadRequest(
@@ -437,7 +438,7 @@ impl Container {
     fn run_built_in(
         &mut self,
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
@@ -453,11 +454,11 @@ impl Container {
             None => &mut [],
         };
         self.start_clean(limits)?;
-        let served = self.serve(run, stdio, limits, collectors)?;
+        let served = self.serve(run, fds, limits, collectors)?;
         let root = PathBuf::from(format!("/proc/{}/root", self.pid));
         let dirs = [root.join("w"), root.join("tmp")];
         let dirs_full = output::dirs_hold_full_file(&[&dirs[0], &dirs[1]], limits.output);
-        Ok(with_full_outputs(served, limits, &stdio, dirs_full))
+        Ok(with_full_outputs(served, limits, fds, dirs_full))
     }
 
     /// [`Container::run_files`], with the room thread.
@@ -466,10 +467,14 @@ impl Container {
         thread: &RoomThread,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         mut files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
+        if !(3..=wire::MAX_FDS).contains(&fds.len()) {
+            let why = format!("a program takes 3 to {} fds", wire::MAX_FDS);
+            return Err(Error::BadRequest(why));
+        }
         let ids = self.host_ids();
         let prepared = Room::prepare(room, ids)?;
         let mut kept = KeptMounts::default();
@@ -498,7 +503,7 @@ impl Container {
         // After the put-up, which followed the last room's take-down: its tmpfs are freed.
         let served = self
             .start_clean(limits)
-            .and_then(|()| self.serve(run, stdio, limits, collectors));
+            .and_then(|()| self.serve(run, fds, limits, collectors));
         // What the run wrote is looked at in the container's view (no host path), then the
         // room goes, whatever happened (after the answer: the next put-up reports a failure).
         let output_limit = limits.output;
@@ -509,7 +514,7 @@ impl Container {
             self.unclean = true;
             false
         });
-        let outcome = with_full_outputs(served?, limits, &stdio, dirs_full);
+        let outcome = with_full_outputs(served?, limits, fds, dirs_full);
         if let Some(files) = files {
             files
                 .copy_out(&kept)
@@ -544,18 +549,21 @@ impl Container {
     fn serve(
         &mut self,
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         collectors: &mut [Collector],
     ) -> Result<Outcome, Error> {
         let mut run = run.clone();
         // Another uid than init's where the container has two.
         run.program_ids = self.ids.is_some();
+        // The passed fds in order: the i-th becomes the program's fd i (at most MAX_FDS,
+        // checked by the caller, each index below 256).
+        run.fds = (0..fds.len() as u8).collect();
         let datagram = wire::encode(&Request::Run(run), &mut self.buf)?;
         // Failing here, the container was gone before the program could start: say so, so
         // that a pool can run the request elsewhere.
         let gone = |e: Error| Error::ContainerGone(e.to_string());
-        socket::send_with_fds(self.socket.as_raw_fd(), datagram, &stdio)
+        socket::send_with_fds(self.socket.as_raw_fd(), datagram, fds)
             .map_err(|e| gone(Error::io("send the run request to init", e)))?;
         match self
             .receive(Some(REPLY_GRACE), "to the run request")
@@ -697,16 +705,16 @@ fn host_ids_of(ids: &Option<[sandbox_ids::Id; 2]>) -> HostIds {
     }
 }
 
-/// `outcome`, with its output verdict: a full stdout or stderr file, or `dirs_full` (a full
-/// file under `/w` or `/tmp`).
+/// `outcome`, with its output verdict: a full file among its output fds (1 and on: stdout,
+/// stderr; a group's pipes are no files), or `dirs_full` (a full file under `/w` or `/tmp`).
 fn with_full_outputs(
     mut outcome: Outcome,
     limits: &Limits,
-    stdio: &[BorrowedFd<'_>; 3],
+    fds: &[BorrowedFd<'_>],
     dirs_full: bool,
 ) -> Outcome {
     if let Outcome::Finished { accounting, .. } = &mut outcome {
-        accounting.output_full |= dirs_full || output::outputs_full(limits.output, &stdio[1..]);
+        accounting.output_full |= dirs_full || output::outputs_full(limits.output, &fds[1..]);
     }
     outcome
 }
