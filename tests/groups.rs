@@ -473,3 +473,27 @@ fn runbox_run_group_prints_one_result_per_program() {
     assert_eq!(mixed.status.code(), Some(2));
     assert_nothing_left("after runbox run --group");
 }
+
+#[test]
+fn members_bring_their_own_files_and_collect_their_outputs() {
+    let _serial = one_at_a_time();
+    // Member 0 reads its copied-in file and sends it down the pipe; member 1 writes what it
+    // got into a file that is copied out, and its stderr is collected.
+    let sender = r#"{"argv":["sh","-c","cat /w/in.txt"],"copy_in":{"in.txt":{"content":"from the judge\n"}}}"#;
+    let receiver = r#"{"argv":["sh","-c","cat > /w/got.txt; echo done >&2"],"copy_out":["got.txt"],"stderr":{"collect":"1K"}}"#;
+    let line = group(
+        "files",
+        &[sender.to_string(), receiver.to_string()],
+        &[pipe((0, 1), (1, 0), "")],
+    );
+    let results = batch(&(line + "\n"), 2);
+    let members = &by_id(&results, "files")["results"];
+    assert_eq!(members[0]["status"], "ok", "{members}");
+    assert_eq!(members[1]["status"], "ok", "{members}");
+    assert_eq!(
+        members[1]["files"]["got.txt"], "from the judge\n",
+        "{members}"
+    );
+    assert_eq!(members[1]["stderr"], "done\n", "{members}");
+    assert_nothing_left("after a group with files");
+}
