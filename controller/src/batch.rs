@@ -184,8 +184,9 @@ pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestErro
     (id, Ok(options))
 }
 
-/// Runs one parsed request through the one lifecycle; whatever stops it is its result.
-fn execute(options: &RunOptions, config: &Config, pools: &Pools) -> RunResult {
+/// Runs one parsed request through the one lifecycle, its output discarded unless named;
+/// whatever stops it is its result (`runbox batch` and `runbox serve`).
+pub fn execute(options: &RunOptions, config: &Config, pools: &Pools) -> RunResult {
     match crate::run::run(options, config, Some(pools), OutputDefault::Discard) {
         Ok(result) => result,
         Err(Refused::Resolve(e)) => RunResult::internal_error(e.to_string()),

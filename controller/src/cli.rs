@@ -28,7 +28,7 @@ pub const EXIT_INTERNAL: i32 = 3;
 #[command(name = "runbox", version)]
 pub struct Cli {
     /// Run configurations (TOML) added to the built-in ones, or replacing them by name.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "RUNBOX_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -42,6 +42,9 @@ enum Command {
     Batch(BatchArgs),
     /// List the run configurations: syscall base, filter length, default limits.
     Profiles,
+    /// Serve go-judge's REST API (POST /run, /version, /config...) and runbox's own
+    /// POST /runbox/run over HTTP.
+    Serve(Box<crate::serve::ServeArgs>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -114,6 +117,14 @@ pub fn main() -> i32 {
         Command::Run(args) => run(*args, &config),
         Command::Batch(args) => batch(args, &config),
         Command::Profiles => profiles(&config),
+        Command::Serve(args) => match crate::serve::serve(*args, config) {
+            Ok(()) => EXIT_OK,
+            Err(e @ crate::serve::ServeError::Flag(_)) => usage_error(e),
+            Err(e) => {
+                eprintln!("runbox: {e}");
+                EXIT_INTERNAL
+            }
+        },
     }
 }
 

@@ -1,0 +1,276 @@
+//! The HTTP side (axum on tokio): go-judge's routes, bearer auth, go-judge's error shapes
+//! and codes, request logs and metrics. It only carries requests: every run goes to the
+//! [`Executor`]'s threads.
+
+use super::executor::{Busy, Executor};
+use super::gojudge::{parse_request, CmdResult, Request};
+use super::metrics::Metrics;
+use super::translate::{self, Plan, Refusal, Settings};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct App {
+    /// The worker threads.
+    pub executor: Executor,
+    /// What a translation needs.
+    pub settings: Settings,
+    /// `--auth-token`.
+    pub token: Option<String>,
+    /// The largest body read, bytes.
+    pub max_body: usize,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// `/version`'s body.
+    pub version: serde_json::Value,
+    /// `/config`'s body.
+    pub config: serde_json::Value,
+}
+
+/// The main server's routes: `/version` and `/config` open, the rest behind the token.
+pub fn router(app: Arc<App>) -> Router {
+    let guarded = Router::new()
+        .route("/run", post(run))
+        .route("/runbox/run", post(runbox_run))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&app), auth));
+    Router::new()
+        .route("/version", get(version))
+        .route("/config", get(config))
+        .merge(guarded)
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), log))
+        .with_state(app)
+}
+
+/// A JSON body as gin writes it.
+pub fn json(code: StatusCode, value: &impl Serialize) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"\"unserialisable\"".to_vec());
+    let mut response = (code, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// An error as go-judge answers one: the message as a JSON string.
+fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
+    json(code, &message.to_string())
+}
+
+/// gin's answer to a path or method it has no route for.
+async fn not_found() -> Response {
+    let mut response = (StatusCode::NOT_FOUND, "404 page not found").into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
+/// Bearer auth: `Authorization: Bearer TOKEN` exactly, else 401 with an empty body.
+async fn auth(State(app): State<Arc<App>>, request: axum::extract::Request, next: Next) -> Response {
+    if let Some(token) = &app.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// One structured log line per request on stderr, and the request counted.
+async fn log(State(app): State<Arc<App>>, request: axum::extract::Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let route = route_of(&path);
+    let response = next.run(request).await;
+    let code = response.status().as_u16();
+    app.metrics.request(route, code);
+    tracing::info!(
+        %method, path, code, micros = started.elapsed().as_micros() as u64, "request"
+    );
+    response
+}
+
+/// The route a path takes, as a metric's label: a bounded set, whatever the paths asked.
+fn route_of(path: &str) -> &'static str {
+    const ROUTES: &[&str] = &["/run", "/runbox/run", "/version", "/config", "/file", "/ws"];
+    match ROUTES.iter().find(|r| **r == path) {
+        Some(route) => route,
+        None if path.starts_with("/file/") => "/file/:id",
+        None => "other",
+    }
+}
+
+async fn version(State(app): State<Arc<App>>) -> Response {
+    json(StatusCode::OK, &app.version)
+}
+
+async fn config(State(app): State<Arc<App>>) -> Response {
+    json(StatusCode::OK, &app.config)
+}
+
+/// The body, up to `max` bytes; past it, 413 with a JSON string, read no further.
+async fn read_body(body: Body, max: usize) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, max).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body larger than {max} bytes"),
+            )
+        } else {
+            error(StatusCode::BAD_REQUEST, format!("read the body: {e}"))
+        }
+    })
+}
+
+/// `POST /run`: the body (whatever its Content-Type) as go-judge's request; a bare JSON
+/// array of results, one per command in order.
+async fn run(State(app): State<Arc<App>>, body: Body) -> Response {
+    let body = match read_body(body, app.max_body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let request = match parse_request(&body) {
+        Ok(request) => request,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match execute(&app, &request).await {
+        Ok(results) => json(StatusCode::OK, &results),
+        Err(Failed::Refused(Refusal::BadRequest(m))) => error(StatusCode::BAD_REQUEST, m),
+        Err(Failed::Refused(refusal)) => error(StatusCode::INTERNAL_SERVER_ERROR, refusal),
+        Err(Failed::Busy(busy @ Busy::Full(_))) => error(StatusCode::SERVICE_UNAVAILABLE, busy),
+        Err(Failed::Busy(busy)) => error(StatusCode::SERVICE_UNAVAILABLE, busy),
+    }
+}
+
+/// Why a request got no results.
+#[derive(Debug)]
+pub enum Failed {
+    /// The request cannot be run as it is.
+    Refused(Refusal),
+    /// No room in the queue.
+    Busy(Busy),
+}
+
+/// Runs a request's commands (each in its own warm container, all queued at once) and
+/// gives their results in order.
+pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Failed> {
+    let cmds = request.cmd.as_deref().unwrap_or(&[]);
+    if cmds.len() > 1 && request.pipe_mapping.as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(Failed::Refused(Refusal::Unsupported("pipeMapping".into())));
+    }
+    let plans = cmds
+        .iter()
+        .map(|cmd| translate::plan(cmd, &app.settings))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failed::Refused)?;
+    // Every run queued before any is awaited: a group's commands run at once.
+    let mut pending = Vec::with_capacity(plans.len());
+    for plan in plans {
+        pending.push(match plan {
+            Plan::Run(options, sent) => {
+                let answer = app.executor.submit(*options).map_err(Failed::Busy)?;
+                Ok((answer, sent))
+            }
+            Plan::Answer(result) => Err(result),
+        });
+    }
+    let mut results = Vec::with_capacity(pending.len());
+    for waiting in pending {
+        results.push(match waiting {
+            Ok((answer, sent)) => match answer.await {
+                Ok(run) => {
+                    let result = translate::result(&run, &sent);
+                    app.metrics.run(
+                        result.status.as_str(),
+                        run.measured.cpu_us,
+                        run.measured.memory_bytes,
+                    );
+                    result
+                }
+                Err(_) => CmdResult::internal_error("the run's worker ended without a result"),
+            },
+            Err(answered) => answered,
+        });
+    }
+    Ok(results)
+}
+
+/// `POST /runbox/run`: one `runbox batch` request line as the body, its result line back
+/// (HTTP 200 whatever the run's status; a request the batch would refuse is its
+/// `internal_error` result, as in a batch).
+async fn runbox_run(State(app): State<Arc<App>>, body: Body) -> Response {
+    let body = match read_body(body, app.max_body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let text = String::from_utf8_lossy(&body);
+    let (id, parsed) = crate::batch::parse_line(text.trim());
+    let result = match parsed {
+        Ok(options) => match app.executor.submit(options) {
+            Ok(answer) => match answer.await {
+                Ok(result) => result,
+                Err(_) => crate::result::RunResult::internal_error(
+                    "the run's worker ended without a result".into(),
+                ),
+            },
+            Err(busy) => return error(StatusCode::SERVICE_UNAVAILABLE, busy),
+        },
+        Err(why) => crate::result::RunResult::internal_error(why.to_string()),
+    };
+    app.metrics.run(
+        result.status.as_str(),
+        result.measured.cpu_us,
+        result.measured.memory_bytes,
+    );
+    let mut line = serde_json::json!({ "id": id });
+    if let (Some(line), Ok(serde_json::Value::Object(fields))) =
+        (line.as_object_mut(), serde_json::to_value(&result))
+    {
+        line.extend(fields);
+    }
+    json(StatusCode::OK, &line)
+}
+
+/// The monitor server's routes: `/metrics`.
+pub fn monitor(app: Arc<App>, pools: Arc<crate::pool::Pools>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let (app, pools) = (Arc::clone(&app), Arc::clone(&pools));
+            async move {
+                app.metrics.idle.set(pools.idle_pids().len() as i64);
+                app.metrics
+                    .containers_created
+                    .set(i64::try_from(pools.created()).unwrap_or(i64::MAX));
+                let mut response = app.metrics.text().into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            }
+        }),
+    )
+}
