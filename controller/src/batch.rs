@@ -13,6 +13,7 @@
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::files::FileStore;
 use crate::options::{OutputDefault, RunOptions};
 use crate::pool::Pools;
 use crate::result::RunResult;
@@ -61,6 +62,9 @@ pub enum RequestError {
     /// An empty `argv`.
     #[error("argv: no program given")]
     NoProgram,
+    /// A file store order that is not one.
+    #[error("{0}")]
+    Order(&'static str),
 }
 
 /// The longest request line read, newline excluded: 16 MiB. A longer one is answered
@@ -84,8 +88,29 @@ pub fn requests<R: BufRead>(input: R) -> Requests<R> {
     }
 }
 
+/// One request line: a run, or an order to the file store.
+#[derive(Debug)]
+pub enum Request {
+    /// A run.
+    Run(Box<RunOptions>),
+    /// `{"id": ..., "delete_files": ["ID", ...]}`: remove these stored files.
+    DeleteFiles(Vec<String>),
+    /// `{"id": ..., "list_files": true}`: list the stored files.
+    ListFiles,
+}
+
+/// A line that orders the file store about: exactly one of its two orders.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreOrder {
+    #[allow(dead_code)] // read from the line itself, first
+    id: Option<String>,
+    delete_files: Option<Vec<String>>,
+    list_files: Option<bool>,
+}
+
 impl<R: BufRead> Iterator for Requests<R> {
-    type Item = (Option<String>, Result<RunOptions, RequestError>);
+    type Item = (Option<String>, Result<Request, RequestError>);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -98,7 +123,7 @@ impl<R: BufRead> Iterator for Requests<R> {
             }
             match std::str::from_utf8(&self.line) {
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => return Some(parse_line(text)),
+                Ok(text) => return Some(parse_request(text)),
                 Err(e) => {
                     let why = RequestError::NotUtf8 {
                         offset: e.valid_up_to(),
@@ -159,6 +184,42 @@ fn id_despite_bad_bytes(line: &[u8]) -> Option<String> {
     (!id.contains('\u{FFFD}')).then(|| id.to_string())
 }
 
+/// Parses one line into its id (when one can be read) and its request: a run
+/// ([`parse_line`]), or a file store order (a line with `delete_files` or `list_files`).
+pub fn parse_request(line: &str) -> (Option<String>, Result<Request, RequestError>) {
+    let is_order = |value: &serde_json::Value| {
+        value.get("delete_files").is_some() || value.get("list_files").is_some()
+    };
+    let value = match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(value) if is_order(&value) => value,
+        _ => {
+            let (id, options) = parse_line(line);
+            return (id, options.map(|o| Request::Run(Box::new(o))));
+        }
+    };
+    let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
+    let order: StoreOrder = match serde_path_to_error::deserialize(value) {
+        Ok(order) => order,
+        Err(e) => {
+            let field = e.path().to_string();
+            let source = e.into_inner();
+            return match field.as_str() {
+                "." => (id, Err(RequestError::Shape(source))),
+                _ => (id, Err(RequestError::Field { field, source })),
+            };
+        }
+    };
+    let request = match (order.delete_files, order.list_files) {
+        (Some(ids), None) => Ok(Request::DeleteFiles(ids)),
+        (None, Some(true)) => Ok(Request::ListFiles),
+        (None, Some(false)) => Err(RequestError::Order("list_files: only true lists the files")),
+        _ => Err(RequestError::Order(
+            "a request is a run, or one of delete_files and list_files",
+        )),
+    };
+    (id, request)
+}
+
 /// Parses one line into its id (when one can be read) and its options.
 pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
     let value: serde_json::Value = match serde_json::from_str(line) {
@@ -184,10 +245,23 @@ pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestErro
     (id, Ok(options))
 }
 
-/// Runs one parsed request through the one lifecycle, its output discarded unless named;
-/// whatever stops it is its result (`runbox batch` and `runbox serve`).
-pub fn execute(options: &RunOptions, config: &Config, pools: &Pools) -> RunResult {
-    match crate::run::run(options, config, Some(pools), OutputDefault::Discard) {
+/// Runs one parsed request through the one lifecycle, with the file store; whatever
+/// stops it is its result (`runbox batch` and `runbox serve`).
+pub fn execute(
+    options: &RunOptions,
+    config: &Config,
+    pools: &Pools,
+    store: &FileStore,
+) -> RunResult {
+    let run = crate::run::run_with_store(
+        options,
+        config,
+        Some(pools),
+        OutputDefault::Discard,
+        Some(store),
+    );
+    match run {
+        Err(Refused::Files(e)) => RunResult::internal_error(e.to_string()),
         Ok(result) => result,
         Err(Refused::Resolve(e)) => RunResult::internal_error(e.to_string()),
         Err(Refused::Stdio(e)) => RunResult::internal_error(e.to_string()),
@@ -206,8 +280,16 @@ struct Results {
 impl Results {
     /// Writes one result line; a failure is kept (the batch then ends as an internal error).
     fn emit(&self, id: Option<&str>, result: &RunResult) {
-        let mut line = serde_json::to_string(&ResultLine { id, result })
-            .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
+        self.emit_line(serde_json::to_string(&ResultLine { id, result }));
+    }
+
+    /// Writes the answer to a file store order.
+    fn emit_answer(&self, answer: &OrderAnswer<'_>) {
+        self.emit_line(serde_json::to_string(answer));
+    }
+
+    fn emit_line(&self, line: serde_json::Result<String>) {
+        let mut line = line.unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
         line.push('\n');
         let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
         if failed.is_none() {
@@ -218,8 +300,48 @@ impl Results {
     }
 }
 
-/// Reads requests from `input` until EOF, runs them on `parallel` workers, prints results.
+/// The answer to a file store order.
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+enum OrderAnswer<'a> {
+    Deleted {
+        id: Option<&'a str>,
+        deleted: &'a [String],
+    },
+    Listed {
+        id: Option<&'a str>,
+        files: std::collections::BTreeMap<String, String>,
+    },
+}
+
+/// Carries out a file store order (on the reading thread, in the order of the lines).
+fn order(out: &Results, id: Option<&str>, request: &Request, store: &FileStore) {
+    match request {
+        Request::DeleteFiles(ids) => match store.delete(ids) {
+            Ok(()) => out.emit_answer(&OrderAnswer::Deleted { id, deleted: ids }),
+            Err(e) => out.emit(id, &RunResult::internal_error(format!("delete_files: {e}"))),
+        },
+        Request::ListFiles => {
+            let files = store.list().into_iter().collect();
+            out.emit_answer(&OrderAnswer::Listed { id, files });
+        }
+        Request::Run(_) => {}
+    }
+}
+
+/// Reads requests from `input` until EOF, runs them on `parallel` workers, prints results;
+/// with a file store in memory of the default bound.
 pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Result<(), Error> {
+    run_batch_with_store(input, config, parallel, &FileStore::default())
+}
+
+/// [`run_batch`], with `store` for the requests' stored files and store orders.
+pub fn run_batch_with_store(
+    input: impl BufRead,
+    config: &Config,
+    parallel: usize,
+    store: &FileStore,
+) -> Result<(), Error> {
     let parallel = parallel.max(1);
     let pool = Pools::new(parallel)?;
     let out = Results {
@@ -234,14 +356,15 @@ pub fn run_batch(input: impl BufRead, config: &Config, parallel: usize) -> Resul
             scope.spawn(move || loop {
                 let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
                 let Ok((id, options)) = job else { break };
-                out.emit(id.as_deref(), &execute(&options, config, pool));
+                out.emit(id.as_deref(), &execute(&options, config, pool, store));
             });
         }
         for (id, parsed) in requests(input) {
             match parsed {
-                Ok(options) => {
-                    let _ = jobs.send((id, options));
+                Ok(Request::Run(options)) => {
+                    let _ = jobs.send((id, *options));
                 }
+                Ok(request) => order(&out, id.as_deref(), &request, store),
                 Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why.to_string())),
             }
         }
@@ -387,13 +510,102 @@ mod tests {
         assert_eq!(limits.processes.map(|p| p.get()), Some(MAX_PROCESSES));
     }
 
+    #[test]
+    fn store_orders_parse_and_bad_ones_are_named() {
+        let (id, order) = parse_request(r#"{"id":"d","delete_files":["AAAAAAAA"]}"#);
+        assert_eq!(id.as_deref(), Some("d"));
+        assert!(matches!(order.unwrap(), Request::DeleteFiles(ids) if ids == ["AAAAAAAA"]));
+        let (_, order) = parse_request(r#"{"id":"l","list_files":true}"#);
+        assert!(matches!(order.unwrap(), Request::ListFiles));
+        let cases = [
+            (r#"{"id":"x","list_files":false}"#, "list_files: only true"),
+            (
+                r#"{"id":"x","list_files":"yes"}"#,
+                "list_files: invalid type",
+            ),
+            (
+                r#"{"id":"x","delete_files":"AAAAAAAA"}"#,
+                "delete_files: invalid type",
+            ),
+            (
+                r#"{"id":"x","delete_files":[],"list_files":true}"#,
+                "one of delete_files and list_files",
+            ),
+            (
+                r#"{"id":"x","list_files":true,"argv":["true"]}"#,
+                "unknown field `argv`",
+            ),
+        ];
+        for (line, says) in cases {
+            let (id, order) = parse_request(line);
+            assert_eq!(id.as_deref(), Some("x"), "{line}");
+            let err = order.unwrap_err().to_string();
+            assert!(err.contains(says), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_file_fields_name_the_field() {
+        let cases = [
+            (
+                r#"{"argv":["true"],"copy_in":{"../x":{"content":""}}}"#,
+                "copy_in:",
+            ),
+            (
+                r#"{"argv":["true"],"copy_in":{"a":{"file":7}}}"#,
+                "copy_in.a.file:",
+            ),
+            (
+                r#"{"argv":["true"],"copy_in":{"a":{"content":"x","mode":"9"}}}"#,
+                "copy_in.a:",
+            ),
+            (
+                r#"{"argv":["true"],"copy_out":["/etc/passwd"]}"#,
+                "copy_out[0]:",
+            ),
+            (
+                r#"{"argv":["true"],"copy_out_cached":"a.out"}"#,
+                "copy_out_cached:",
+            ),
+            (
+                r#"{"argv":["true"],"copy_out_max":"lots"}"#,
+                "copy_out_max:",
+            ),
+            (
+                r#"{"argv":["true"],"stdin":{"content":1}}"#,
+                "stdin.content:",
+            ),
+            (r#"{"argv":["true"],"stdout":{"collect":"-1"}}"#, "stdout:"),
+            (
+                r#"{"argv":["true"],"stderr":{"collect":"1K","x":1}}"#,
+                "stderr:",
+            ),
+        ];
+        for (line, says) in cases {
+            let err = parse_line(line).1.unwrap_err().to_string();
+            assert!(err.starts_with(says), "{line}: {err}");
+        }
+        let (_, ok) = parse_line(
+            r#"{"argv":["./a"],"copy_in":{"a":{"file":"AAAAAAAA","mode":"0755"}},"stdin":{"content":"1"},"stdout":{"collect":"1K"},"copy_out":["o?"],"copy_out_cached":["b"],"copy_out_max":"1M"}"#,
+        );
+        let ok = ok.unwrap();
+        assert_eq!(ok.copy_in.0.len(), 1);
+        assert_eq!(ok.copy_out_max.map(|m| m.get()), Some(1 << 20));
+    }
+
     /// An id, and the options' argv or the error.
     type Answer = (Option<String>, Result<Vec<String>, String>);
 
     /// What `requests` makes of `input`.
     fn answers(input: &[u8]) -> Vec<Answer> {
         requests(input)
-            .map(|(id, parsed)| (id, parsed.map(|o| o.argv).map_err(|e| e.to_string())))
+            .map(|(id, parsed)| {
+                let argv = parsed.map_err(|e| e.to_string()).and_then(|r| match r {
+                    Request::Run(options) => Ok(options.argv),
+                    other => Err(format!("not a run: {other:?}")),
+                });
+                (id, argv)
+            })
             .collect()
     }
 

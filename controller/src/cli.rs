@@ -52,6 +52,14 @@ struct BatchArgs {
     /// Runs at once, each in its own warm container [default: the number of CPUs].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     parallel: Option<u64>,
+    /// Keep the file store (copy_out_cached, {"file": "ID"}) in DIR, created if missing,
+    /// instead of in memory.
+    #[arg(long, value_name = "DIR")]
+    file_store: Option<std::path::PathBuf>,
+    /// The in-memory file store's bound: past it the least recently used files are
+    /// evicted [default: 256M].
+    #[arg(long, value_name = "SIZE", conflicts_with = "file_store")]
+    file_store_max: Option<crate::units::Size<0, { 1 << 40 }>>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -148,6 +156,7 @@ fn run(args: RunArgs, config: &Config) -> i32 {
         // A plan error names the request's field: here, the option.
         Err(Refused::Request(e @ crate::Error::Plan(_))) => return usage_error(format!("--{e}")),
         Err(Refused::Request(e)) => return usage_error(e),
+        Err(Refused::Files(e)) => return usage_error(e),
         // The program's output first, then the result: both checked.
         Err(Refused::Deliver(e)) => {
             eprintln!("runbox: cannot copy the program's output to runbox's own: {e}");
@@ -185,12 +194,33 @@ fn profiles(config: &Config) -> i32 {
 fn batch(args: BatchArgs, config: &Config) -> i32 {
     let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
     let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
-    match crate::batch::run_batch(std::io::stdin().lock(), config, parallel) {
+    let store = match open_store(
+        args.file_store.as_deref(),
+        args.file_store_max.map(|m| m.get()),
+    ) {
+        Ok(store) => store,
+        Err(e) => return usage_error(format!("--file-store: {e}")),
+    };
+    match crate::batch::run_batch_with_store(std::io::stdin().lock(), config, parallel, &store) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("runbox: {e}");
             EXIT_INTERNAL
         }
+    }
+}
+
+/// The file store of `--file-store DIR`, or one in memory of `--file-store-max` bytes
+/// (`runbox batch` and `runbox serve`).
+pub fn open_store(
+    dir: Option<&std::path::Path>,
+    max: Option<u64>,
+) -> Result<crate::files::FileStore, crate::files::StoreError> {
+    match dir {
+        Some(dir) => crate::files::FileStore::in_dir(dir),
+        None => Ok(crate::files::FileStore::in_memory(
+            max.unwrap_or(crate::files::store::DEFAULT_BOUND),
+        )),
     }
 }
 

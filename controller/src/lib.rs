@@ -30,6 +30,7 @@
 // The API an embedding judge uses (see the crate docs, and the re-exports below).
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod options;
 pub mod pool;
 pub mod result;
@@ -77,6 +78,7 @@ pub mod units;
 pub use config::Config;
 pub use container::{Container, ContainerConfig};
 pub use error::Error;
+pub use files::{FileSpec, FileStore, FilesOut};
 pub use options::{OutputDefault, RunOptions};
 pub use pool::Pool;
 pub use result::RunResult;

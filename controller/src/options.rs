@@ -5,6 +5,7 @@
 use crate::config::{Config, Profile};
 use crate::container::ContainerConfig;
 use crate::file_policy::fileset::{Access, BadEntry};
+use crate::files::{Area, CopyInList, FileSpec, FileStore, Input, OutName, OutputTo};
 use crate::mount::{Bind, RootSpec};
 use crate::spec::{with_limits, Mode, RunSpec, DEFAULT_PATH, DEFAULT_PROFILE};
 pub use crate::stdio::OutputDefault;
@@ -31,15 +32,18 @@ with_limits! {
         pub mode: Mode,
         ..limits!(#[arg(long)]),
         /// File read as stdin (a regular file or /dev/null), or `-`: runbox's own stdin,
-        /// read to its end before the run [default: /dev/null].
-        #[arg(long)]
-        pub stdin: Option<PathBuf>,
-        /// File written as stdout (created or truncated) [default: runbox's stdout].
-        #[arg(long)]
-        pub stdout: Option<PathBuf>,
-        /// File written as stderr (created or truncated) [default: runbox's stderr].
-        #[arg(long)]
-        pub stderr: Option<PathBuf>,
+        /// read to its end before the run [default: /dev/null]. In a batch also
+        /// `{"content": "TEXT"}` or `{"file": "ID"}` (a stored file).
+        #[arg(long, value_name = "FILE")]
+        pub stdin: Option<Input>,
+        /// File written as stdout (created or truncated) [default: runbox's stdout]. In a
+        /// batch also `{"collect": "64K"}`: returned in the result.
+        #[arg(long, value_name = "FILE")]
+        pub stdout: Option<OutputTo>,
+        /// File written as stderr (created or truncated) [default: runbox's stderr]. In a
+        /// batch also `{"collect": "64K"}`.
+        #[arg(long, value_name = "FILE")]
+        pub stderr: Option<OutputTo>,
         /// Host directory bind-mounted read-write at /w, the working directory (ptrace
         /// mode: the working directory itself, writable) [default: a tmpfs; ptrace mode: a
         /// fresh empty directory].
@@ -75,6 +79,22 @@ with_limits! {
         /// arguments.
         #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
         pub argv: Vec<String>,
+        /// A batch's files written into the run's /w or /tmp before it starts:
+        /// `{"PATH": {"content" | "src" | "file": ..., "mode"?: "0755"}}`.
+        #[arg(skip)]
+        #[serde(default)]
+        pub copy_in: CopyInList,
+        /// A batch's files returned as text after the run (`"PATH?"`: may be missing).
+        #[arg(skip)]
+        #[serde(default)]
+        pub copy_out: Vec<OutName>,
+        /// A batch's files put in the file store after the run, returned by id.
+        #[arg(skip)]
+        #[serde(default)]
+        pub copy_out_cached: Vec<OutName>,
+        /// The most bytes of each file copied out [default: 64M].
+        #[arg(skip)]
+        pub copy_out_max: Option<crate::spec::Output>,
     }
 }
 
@@ -117,6 +137,13 @@ pub enum ResolveError {
     /// ptrace mode's working directory, not reached without a link or not a directory.
     #[error("dir {0}")]
     Dir(#[source] crate::given_path::Refused),
+    /// Files in or out, or a collected output, asked of ptrace mode, which has no fresh
+    /// room.
+    #[error("{0}: needs a container's fresh room (container or namespace mode), not ptrace mode")]
+    FilesInPtrace(&'static str),
+    /// copy_in under /w where the judge's own directory is /w.
+    #[error("copy_in {0}: /w is the run's dir (the judge's own directory); copy into /tmp, or into the dir itself")]
+    CopyInToDir(String),
 }
 
 impl RunOptions {
@@ -164,6 +191,7 @@ impl RunOptions {
         } else if !self.allow_read.is_empty() || !self.allow_write.is_empty() {
             return Err(ResolveError::FileSetsOutsidePtrace);
         }
+        let files = self.files(ptrace)?;
         let mut limits = self.limits().resolve(&profile.limits);
         if ptrace && self.processes.is_none() && profile.limits.processes.is_none() {
             // ptrace mode's default: the program alone, as UOJ's.
@@ -188,18 +216,55 @@ impl RunOptions {
                 limits,
                 seccomp,
                 ptrace: settings,
+                files,
             },
         })
     }
 
-    /// Opens the program's stdin, stdout and stderr ([`crate::stdio`]); an error names the
-    /// option and the path.
-    pub fn open_stdio(&self, unnamed_output: OutputDefault) -> Result<Stdio, StdioError> {
+    /// The run's files, checked against its mode and `dir`.
+    fn files(&self, ptrace: bool) -> Result<FileSpec, ResolveError> {
+        let spec = FileSpec {
+            copy_in: self.copy_in.0.clone(),
+            copy_out: self.copy_out.clone(),
+            copy_out_cached: self.copy_out_cached.clone(),
+            copy_out_max: self
+                .copy_out_max
+                .map_or(crate::files::DEFAULT_COPY_OUT_MAX, |max| max.get()),
+        };
+        if ptrace {
+            let collects = |o: &Option<OutputTo>| matches!(o, Some(OutputTo::Collect(_)));
+            let asked = [
+                (!spec.copy_in.is_empty(), "copy_in"),
+                (!spec.copy_out.is_empty(), "copy_out"),
+                (!spec.copy_out_cached.is_empty(), "copy_out_cached"),
+                (collects(&self.stdout), "stdout collect"),
+                (collects(&self.stderr), "stderr collect"),
+            ];
+            if let Some((_, field)) = asked.iter().find(|(asked, _)| *asked) {
+                return Err(ResolveError::FilesInPtrace(field));
+            }
+        }
+        if self.dir.is_some() {
+            if let Some(entry) = spec.copy_in.iter().find(|e| e.path.area == Area::Work) {
+                return Err(ResolveError::CopyInToDir(entry.path.to_string()));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Opens the program's stdin, stdout and stderr ([`crate::stdio`]), with `store` for
+    /// a stored stdin; an error names the option and the path.
+    pub fn open_stdio(
+        &self,
+        unnamed_output: OutputDefault,
+        store: Option<&FileStore>,
+    ) -> Result<Stdio, StdioError> {
         crate::stdio::open(
-            self.stdin.as_deref(),
-            self.stdout.as_deref(),
-            self.stderr.as_deref(),
+            self.stdin.as_ref(),
+            self.stdout.as_ref(),
+            self.stderr.as_ref(),
             unnamed_output,
+            store,
         )
     }
 }

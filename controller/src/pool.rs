@@ -13,6 +13,7 @@
 
 use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
+use crate::files::RunFiles;
 use crate::mount::plan::Op;
 use crate::spec::Limits;
 use crate::status::Outcome;
@@ -146,12 +147,25 @@ impl Pool {
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
+        self.run_files(room, run, stdio, limits, None)
+    }
+
+    /// [`Pool::run`] with files in and out ([`Container::run_files`]): the collected
+    /// outputs, the files copied out and the stored ids are in `files.out`.
+    pub fn run_files(
+        &self,
+        room: &[Op],
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+        mut files: Option<&mut RunFiles<'_>>,
+    ) -> Result<Outcome, Error> {
         let mut container = self.take()?;
-        let mut result = container.run(room, run, stdio, limits);
+        let mut result = container.run_files(room, run, stdio, limits, files.as_deref_mut());
         if let Err(Error::ContainerGone(_)) = result {
             self.give_back(container, false);
             container = self.take()?;
-            result = container.run(room, run, stdio, limits);
+            result = container.run_files(room, run, stdio, limits, files);
         }
         let fit = result
             .as_ref()
@@ -251,9 +265,24 @@ impl Pools {
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
+        self.run_files(rootfs, room, run, stdio, limits, None)
+    }
+
+    /// [`Pools::run`] with files in and out; see [`Pool::run_files`].
+    pub fn run_files(
+        &self,
+        rootfs: Option<&Path>,
+        room: &[Op],
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+        files: Option<&mut RunFiles<'_>>,
+    ) -> Result<Outcome, Error> {
         match rootfs {
-            None => self.default.run(room, run, stdio, limits),
-            Some(rootfs) => self.for_root(rootfs)?.run(room, run, stdio, limits),
+            None => self.default.run_files(room, run, stdio, limits, files),
+            Some(rootfs) => self
+                .for_root(rootfs)?
+                .run_files(room, run, stdio, limits, files),
         }
     }
 

@@ -24,6 +24,10 @@ pub struct RunResult {
     pub memory_kib: u64,
     /// The limit, signal, syscall, path or internal cause behind the status.
     pub detail: Option<String>,
+    /// Collected outputs, files copied out, stored ids and file problems (each absent when
+    /// empty).
+    #[serde(flatten)]
+    pub files: crate::files::FilesOut,
     /// The same measurements in the units they were taken in, for an entry whose answer
     /// has finer units than the contract's (`runbox serve`: nanoseconds and bytes); not
     /// part of the result object.
@@ -76,6 +80,7 @@ impl RunResult {
                         wall_us: finished.wall_us,
                         memory_bytes: accounting.memory_bytes,
                     },
+                    files: Default::default(),
                 }
             }
         }
@@ -92,6 +97,7 @@ impl RunResult {
             memory_kib: 0,
             detail: Some(detail),
             measured: Measured::default(),
+            files: Default::default(),
         }
     }
 

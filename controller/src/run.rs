@@ -6,18 +6,22 @@
 //! 1. **resolve** the options against their profile in the configuration (a value the
 //!    entry passes in): the container's root, the program, its limits and filter
 //!    ([`RunOptions::resolve`]);
-//! 2. **open** the program's stdio ([`crate::stdio`]);
+//! 2. **open** the run's files in ([`crate::files::open_inputs`]: stored files by id,
+//!    host files) and the program's stdio ([`crate::stdio`]: files, text, collectors);
 //! 3. **get a sandbox**: a warm container of the pools (container mode: the pool of its
 //!    root), a container made for this run alone (namespace mode, or no pools: `runbox
 //!    run`), or the traced program on the host (ptrace mode); in a container, the run gets
-//!    a fresh room (its `/w`, `/tmp` and binds: [`crate::container::room`]);
-//! 4. **run** it there, which supervises and accounts into an [`Outcome`], the same in every
-//!    mode, which [`RunResult::from_outcome`] alone decides ([`crate::status`]) into a result;
+//!    a fresh room (its `/w`, `/tmp` and binds: [`crate::container::room`]), into whose
+//!    tmpfs the files are copied before it is attached;
+//! 4. **run** it there, which supervises (draining collected outputs) and accounts into an
+//!    [`Outcome`], the same in every mode, which [`RunResult::from_outcome`] alone decides
+//!    ([`crate::status`]) into a result; the files copied out (and stored) join it;
 //! 5. **deliver** the output spooled for runbox's own stdout and stderr.
 
 use crate::config::Config;
 use crate::container::{Container, ContainerConfig};
 use crate::error::Error;
+use crate::files::{FileStore, FilesError, FilesOut, RunFiles};
 use crate::mount::host::HostFs;
 use crate::mount::plan;
 use crate::options::{OutputDefault, ResolveError, RunOptions};
@@ -42,6 +46,9 @@ pub enum Refused {
     /// The program ran, but what it wrote to runbox's own stdout or stderr could not be
     /// copied there.
     Deliver(std::io::Error),
+    /// A file to copy in that cannot be had (an unknown stored id, a host source through
+    /// a link); the message names the field and the path or id.
+    Files(FilesError),
 }
 
 /// Runs the program `options` describe, with the profiles of `config`, and returns how it
@@ -53,16 +60,40 @@ pub fn run(
     pools: Option<&Pools>,
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
+    run_with_store(options, config, pools, unnamed, None)
+}
+
+/// [`run`], with a file store for the request's stored files (`{"file": "ID"}` in
+/// `copy_in` and `stdin`) and its `copy_out_cached`; without one, those are refused.
+pub fn run_with_store(
+    options: &RunOptions,
+    config: &Config,
+    pools: Option<&Pools>,
+    unnamed: OutputDefault,
+    store: Option<&FileStore>,
+) -> Result<RunResult, Refused> {
     let resolved = options.resolve(config).map_err(Refused::Resolve)?;
-    let stdio = options.open_stdio(unnamed).map_err(Refused::Stdio)?;
     let (config, spec) = (&resolved.config, &resolved.spec);
+    let inputs = crate::files::open_inputs(&spec.files, store).map_err(Refused::Files)?;
+    let mut stdio = options.open_stdio(unnamed, store).map_err(Refused::Stdio)?;
+    let mut collectors = std::mem::take(&mut stdio.collectors);
+    let mut files = RunFiles {
+        inputs: &inputs,
+        spec: &spec.files,
+        collectors: &mut collectors,
+        store,
+        out: FilesOut::default(),
+    };
     let pooled = pools.filter(|_| options.mode == Mode::Container);
     let outcome = match options.mode {
         Mode::Ptrace => crate::ptrace::run(spec, options.dir.as_deref(), stdio.borrow()),
-        Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled),
+        Mode::Container | Mode::Namespace => contained(config, spec, &stdio, pooled, &mut files),
     };
     let result = match outcome {
-        Ok(outcome) => RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]),
+        Ok(outcome) => RunResult {
+            files: files.out,
+            ..RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0])
+        },
         Err(e) if e.is_usage() => return Err(Refused::Request(e)),
         Err(e) => RunResult::internal_error(e.to_string()),
     };
@@ -77,19 +108,23 @@ fn contained(
     spec: &RunSpec,
     stdio: &Stdio,
     pools: Option<&Pools>,
+    files: &mut RunFiles<'_>,
 ) -> Result<Outcome, Error> {
     let plan = plan::plan(&config.root, &HostFs)?;
     let wire = spec.to_wire()?;
     let (run, fds) = (wire.run(), stdio.borrow());
     // Without root a container's room is built in at its creation: one container a run.
     match pools.filter(|_| !crate::container::rootless()) {
-        Some(pools) => pools.run(
+        Some(pools) => pools.run_files(
             config.root.rootfs.as_deref(),
             plan.room(),
             &run,
             fds,
             &spec.limits,
+            Some(files),
         ),
-        None => Container::create(config)?.run(plan.room(), &run, fds, &spec.limits),
+        None => {
+            Container::create(config)?.run_files(plan.room(), &run, fds, &spec.limits, Some(files))
+        }
     }
 }

@@ -302,6 +302,8 @@ pub struct RunSpec {
     pub seccomp: Arc<Filter>,
     /// ptrace mode's file sets and choices.
     pub ptrace: Arc<PtraceSettings>,
+    /// Files copied in before the run and out after it ([`crate::files`]).
+    pub files: crate::files::FileSpec,
 }
 
 impl RunSpec {
@@ -314,6 +316,7 @@ impl RunSpec {
             limits: Limits::default(),
             seccomp: crate::seccomp::default_filter(),
             ptrace: Arc::default(),
+            files: crate::files::FileSpec::default(),
         }
     }
 

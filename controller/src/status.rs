@@ -163,6 +163,8 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
         Some(KillReason::WallLimit) => {
             return verdict(Status::TimeLimitExceeded, Some("wall time"))
         }
+        // The controller's order for a collected output past its bound: output, below.
+        Some(KillReason::KillOrder) if accounting.output_full => {}
         Some(KillReason::KillOrder) => {
             return verdict(Status::InternalError, Some("killed by the controller"))
         }

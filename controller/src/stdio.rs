@@ -17,6 +17,8 @@
 //! any file it writes, which runbox copies to its own stdout or stderr (`sendfile`) when
 //! the run has ended, before its result.
 
+use crate::files::collect::Collector;
+use crate::files::{FileStore, Input, OutputTo};
 use crate::given_path;
 use crate::sys::fs;
 use std::ffi::CString;
@@ -102,6 +104,12 @@ pub enum StdioError {
     /// `--stdin -` in a batch, whose own stdin is its requests.
     #[error("stdin -: runbox's own stdin holds the requests here")]
     OwnStdinInBatch,
+    /// A stored stdin that is not in the store.
+    #[error("stdin: {0}")]
+    Store(#[source] crate::files::StoreError),
+    /// A stored stdin where there is no store (`runbox run`).
+    #[error("stdin: {{\"file\": ...}} needs a file store (runbox batch, or the library's)")]
+    NoStore,
 }
 
 fn io_error(option: &'static str, what: &'static str) -> impl Fn(io::Error) -> StdioError {
@@ -120,6 +128,8 @@ pub struct Stdio {
     /// (index in `fds`, runbox's own fd, whether runbox's result follows on it): stdout and
     /// stderr that were runbox's, spooled.
     spools: Vec<(usize, RawFd, bool)>,
+    /// stdout and stderr collected into the result: the read ends of their pipes.
+    pub collectors: Vec<Collector>,
 }
 
 impl Stdio {
@@ -141,26 +151,46 @@ impl Stdio {
     }
 }
 
-/// Opens the program's stdio: `stdin` (default `/dev/null`), and `stdout` and `stderr`
-/// (created or truncated; unnamed, runbox's own through a spool or `/dev/null`).
+/// Opens the program's stdio: `stdin` (default `/dev/null`; text is spooled, a stored
+/// file of `store` reopened read-only), and `stdout` and `stderr` (created or truncated;
+/// collected through a pipe; unnamed, runbox's own through a spool or `/dev/null`).
 pub fn open(
-    stdin: Option<&Path>,
-    stdout: Option<&Path>,
-    stderr: Option<&Path>,
+    stdin: Option<&Input>,
+    stdout: Option<&OutputTo>,
+    stderr: Option<&OutputTo>,
     unnamed: OutputDefault,
+    store: Option<&FileStore>,
 ) -> Result<Stdio, StdioError> {
     let input = match stdin {
         // A batch's own stdin is its requests, never a program's input.
-        Some(path) if path == Path::new(OWN_STDIN) && unnamed == OutputDefault::Discard => {
+        Some(Input::Path(path))
+            if path == Path::new(OWN_STDIN) && unnamed == OutputDefault::Discard =>
+        {
             return Err(StdioError::OwnStdinInBatch)
         }
-        Some(path) if path == Path::new(OWN_STDIN) => spool_own_stdin()?,
-        Some(path) => open_named(path, "stdin")?,
+        Some(Input::Path(path)) if path == Path::new(OWN_STDIN) => spool_own_stdin()?,
+        Some(Input::Path(path)) => open_named(path, "stdin")?,
+        Some(Input::Content(text)) => spool_text(text)?,
+        Some(Input::File(id)) => {
+            let file = store
+                .ok_or(StdioError::NoStore)?
+                .get(id)
+                .map_err(StdioError::Store)?;
+            file.reopen()
+                .map_err(io_error("stdin", "reopen the stored file"))?
+        }
         None => open_null("stdin")?,
     };
     let mut spools = Vec::new();
-    let mut output = |path: Option<&Path>, index: usize, option| match (path, unnamed) {
-        (Some(path), _) => open_named(path, option),
+    let mut collectors = Vec::new();
+    let mut output = |to: Option<&OutputTo>, index: usize, option| match (to, unnamed) {
+        (Some(OutputTo::Path(path)), _) => open_named(path, option),
+        (Some(&OutputTo::Collect(bound)), _) => {
+            let (collector, write) =
+                Collector::new(index, bound).map_err(io_error(option, "make a pipe to collect"))?;
+            collectors.push(collector);
+            Ok(write)
+        }
         (None, OutputDefault::Discard) => open_null(option),
         (None, OutputDefault::Inherit { result }) => {
             let spool = fs::unnamed_file(&temp_dir(option)?)
@@ -175,7 +205,16 @@ pub fn open(
     Ok(Stdio {
         fds: [input, out, err],
         spools,
+        collectors,
     })
+}
+
+/// A program's stdin given as text: a spool holding it, at its start.
+fn spool_text(text: &str) -> Result<OwnedFd, StdioError> {
+    let spool = fs::unnamed_file(&temp_dir("stdin")?).map_err(io_error("stdin", "make a spool"))?;
+    write_fully(spool.as_raw_fd(), text.as_bytes()).map_err(io_error("stdin", "fill the spool"))?;
+    fs::rewind(spool.as_raw_fd()).map_err(io_error("stdin", "rewind the spool"))?;
+    Ok(spool)
 }
 
 /// The `--stdin` that names runbox's own stdin.
@@ -333,20 +372,7 @@ fn copy_by_hand(spool: RawFd, own: RawFd, mut offset: i64, size: i64) -> io::Res
     Ok(())
 }
 
-/// Writes all of `bytes` to `fd`, waiting where it is non-blocking and full: for runbox's
-/// own output (results), which someone else may have made non-blocking.
-pub fn write_fully(fd: RawFd, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match fs::write(fd, bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => fs::wait_writable(fd)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
+pub use crate::sys::fs::write_fully;
 
 #[cfg(test)]
 mod tests {

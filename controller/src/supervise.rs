@@ -9,6 +9,7 @@
 
 use crate::cgroup::{Cgroup, Usage};
 use crate::error::Error;
+use crate::files::collect::Collector;
 use crate::spec::Limits;
 use crate::status::Accounting;
 use crate::sys::socket;
@@ -44,14 +45,17 @@ pub struct Waited {
 }
 
 /// Waits for the reply that ends a run on `socket`, killing the run with `kill` when its
-/// CPU time in `cgroup` reaches the limit.
+/// CPU time in `cgroup` reaches the limit, or when a collected output passes its bound
+/// (`collectors` are drained as the program writes; see [`crate::files::collect`]).
 pub fn wait_for_reply(
     socket: RawFd,
     buf: &mut [u8],
     cgroup: &Cgroup,
     limits: &Limits,
+    collectors: &mut [Collector],
     kill: &mut dyn FnMut() -> Result<(), Error>,
 ) -> Result<Waited, Error> {
+    let mut output_killed = false;
     // Within the bounds (RunSpec::check) this cannot overflow; checked all the same.
     let give_up = Instant::now().checked_add(limits.wall.saturating_add(GRACE));
     let mut cpu_killed = false;
@@ -71,20 +75,75 @@ pub fn wait_for_reply(
                 timeout = timeout.min(next_check(limits.time, used, cpus()));
             }
         }
-        match hear(socket, buf, Some(timeout))? {
+        let mut wait = timeout;
+        if !collectors.is_empty() {
+            // The socket and the collectors' pipes together: what the program wrote is
+            // drained as it comes, and the reply read once the socket has one.
+            let socket_ready = wait_with_collectors(socket, collectors, timeout)?;
+            if !output_killed && collectors.iter().any(Collector::over) {
+                output_killed = true;
+                if !cpu_killed {
+                    kill()?;
+                }
+            }
+            if !socket_ready {
+                continue;
+            }
+            wait = Duration::ZERO;
+        }
+        match hear(socket, buf, Some(wait))? {
             Heard::Nothing => {}
             Heard::Closed => {
+                drain_all(collectors)?;
                 return Ok(Waited {
                     reply: None,
                     cpu_killed,
-                })
+                });
             }
             Heard::Reply(reply) => {
+                drain_all(collectors)?;
                 let reply = Some(reply);
                 return Ok(Waited { reply, cpu_killed });
             }
         }
     }
+}
+
+/// Waits up to `timeout` until `socket` or a collector's pipe is readable, and drains the
+/// collectors that are; true when the socket is readable.
+fn wait_with_collectors(
+    socket: RawFd,
+    collectors: &mut [Collector],
+    timeout: Duration,
+) -> Result<bool, Error> {
+    let pollfd = |fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let mut fds = vec![pollfd(socket)];
+    // A collector past its bound, or at its end, is polled no more (`-1`: ignored).
+    fds.extend(collectors.iter().map(|c| pollfd(c.poll_fd().unwrap_or(-1))));
+    crate::sys::fs::poll(&mut fds, Some(timeout))
+        .map_err(|e| Error::io("poll the sandbox and the collected outputs", e))?;
+    for (collector, fd) in collectors.iter_mut().zip(&fds[1..]) {
+        if fd.revents != 0 {
+            collector
+                .drain()
+                .map_err(|e| Error::io("read a collected output", e))?;
+        }
+    }
+    Ok(fds[0].revents != 0)
+}
+
+/// Drains every collector of what is left in its pipe, once the run has ended.
+fn drain_all(collectors: &mut [Collector]) -> Result<(), Error> {
+    for collector in collectors {
+        collector
+            .drain()
+            .map_err(|e| Error::io("read a collected output", e))?;
+    }
+    Ok(())
 }
 
 /// What one wait on a sandbox's socket gave.

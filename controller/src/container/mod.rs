@@ -34,6 +34,8 @@ pub mod setup;
 
 use crate::cgroup::Cgroup;
 use crate::error::Error;
+use crate::files::collect::Collector;
+use crate::files::{Area, KeptMounts, RunFiles};
 use crate::mount::apply::Prepared;
 use crate::mount::host::HostFs;
 use crate::mount::plan::Op;
@@ -373,16 +375,30 @@ impl Container {
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
+        self.run_files(room, run, stdio, limits, None)
+    }
+
+    /// [`Container::run`] with files: `files`' inputs are written into the room's fresh
+    /// tmpfs before it is attached, its collectors drained while the program runs, and its
+    /// outputs copied out after ([`crate::files`]); what came out is in `files.out`.
+    pub fn run_files(
+        &mut self,
+        room: &[Op],
+        run: &Run<'_>,
+        stdio: [BorrowedFd<'_>; 3],
+        limits: &Limits,
+        files: Option<&mut RunFiles<'_>>,
+    ) -> Result<Outcome, Error> {
         let thread = self
             .room
             .take()
             .ok_or(Error::Protocol("no room thread".into()))?;
-        let outcome = self.run_in_room(&thread, room, run, stdio, limits);
+        let outcome = self.run_in_room(&thread, room, run, stdio, limits, files);
         self.room = Some(thread);
         outcome
     }
 
-    /// [`Container::run`], with the room thread.
+    /// [`Container::run_files`], with the room thread.
     fn run_in_room(
         &mut self,
         thread: &RoomThread,
@@ -390,8 +406,20 @@ impl Container {
         run: &Run<'_>,
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
+        mut files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
-        let prepared = Room::prepare(room, self.host_ids())?;
+        let ids = self.host_ids();
+        let prepared = Room::prepare(room, ids)?;
+        let mut kept = KeptMounts::default();
+        if let Some(files) = files.as_deref() {
+            let mount_of = |area: Area| prepared.mount_of(Path::new(area.dir()));
+            files
+                .fill(mount_of, ids.program)
+                .map_err(|e| Error::BadRequest(e.to_string()))?;
+            kept = files
+                .keep_mounts(mount_of)
+                .map_err(|e| Error::io("keep the room's mounts for copy_out", e))?;
+        }
         let room = match thread.put_up(prepared) {
             Ok(room) => room,
             // The last room stayed up: nothing ran here, and nothing will again.
@@ -401,10 +429,14 @@ impl Container {
             }
             Err((e, true)) => return Err(e),
         };
+        let collectors = match files.as_deref_mut() {
+            Some(files) => &mut *files.collectors,
+            None => &mut [],
+        };
         // After the put-up, which followed the last room's take-down: its tmpfs are freed.
         let served = self
             .start_clean(limits)
-            .and_then(|()| self.serve(run, stdio, limits));
+            .and_then(|()| self.serve(run, stdio, limits, collectors));
         // What the run wrote is looked at in the container's view (no host path), then the
         // room goes, whatever happened (after the answer: the next put-up reports a failure).
         let output_limit = limits.output;
@@ -415,7 +447,13 @@ impl Container {
             self.unclean = true;
             false
         });
-        Ok(with_full_outputs(served?, limits, &stdio, dirs_full))
+        let outcome = with_full_outputs(served?, limits, &stdio, dirs_full);
+        if let Some(files) = files {
+            files
+                .copy_out(&kept)
+                .map_err(|e| Error::io("copy_out", e))?;
+        }
+        Ok(outcome)
     }
 
     /// Before a run: what earlier runs left that the kernel can take back is reclaimed
@@ -446,6 +484,7 @@ impl Container {
         run: &Run<'_>,
         stdio: [BorrowedFd<'_>; 3],
         limits: &Limits,
+        collectors: &mut [Collector],
     ) -> Result<Outcome, Error> {
         let mut run = run.clone();
         // Another uid than init's where the container has two.
@@ -474,7 +513,14 @@ impl Container {
             let datagram = wire::encode(&Request::Kill, &mut buf)?;
             socket::send(socket, datagram).map_err(|e| Error::io("send the kill order to init", e))
         };
-        let waited = wait_for_reply(socket, &mut self.buf, &self.cgroup, limits, &mut kill_order);
+        let waited = wait_for_reply(
+            socket,
+            &mut self.buf,
+            &self.cgroup,
+            limits,
+            collectors,
+            &mut kill_order,
+        );
         let waited = match waited {
             Err(e) => {
                 let _ = process::kill(self.pid, libc::SIGKILL);
@@ -492,7 +538,9 @@ impl Container {
                     cpu_killed: waited.cpu_killed,
                     max_rss_kib: finished.max_rss_kib,
                 };
-                let mut accounting = account(figures, false);
+                // A collected output past its bound: the controller stopped the run for it.
+                let output_over = collectors.iter().any(Collector::over);
+                let mut accounting = account(figures, output_over);
                 // A peak past the limit (the cgroup's, or the resident set's, which counts
                 // mapped file pages charged elsewhere) is never ok, whatever the exit.
                 accounting.memory_over = accounting.memory_bytes > limits.memory;

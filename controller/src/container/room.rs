@@ -140,6 +140,17 @@ impl Room {
         })
     }
 
+    /// The mount made for `target` (`/w`, `/tmp`), before the room is put up: the root of
+    /// a fresh tmpfs that only the controller can reach yet (or the judge's `dir`).
+    pub fn mount_of(&self, target: &Path) -> Option<BorrowedFd<'_>> {
+        self.pieces.iter().find_map(|piece| match piece {
+            Piece::Mount {
+                tree, target: t, ..
+            } if t == target => Some(tree.as_fd()),
+            _ => None,
+        })
+    }
+
     /// Makes the mount points and attaches the mounts, in the plan's order. Runs on the room
     /// thread. On an error, what was attached stays recorded, for [`Room::take_down`].
     ///

@@ -6,6 +6,7 @@
 
 use super::metrics::Metrics;
 use crate::config::Config;
+use crate::files::FileStore;
 use crate::options::RunOptions;
 use crate::pool::Pools;
 use crate::result::RunResult;
@@ -47,21 +48,23 @@ impl Executor {
         bound: usize,
         config: Arc<Config>,
         pools: Arc<Pools>,
+        store: Arc<FileStore>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Executor> {
         let (jobs, inbox) = mpsc::sync_channel::<Job>(bound);
         let inbox = Arc::new(Mutex::new(inbox));
         let workers = (0..parallel.max(1))
             .map(|i| {
-                let (inbox, config, pools, metrics) = (
+                let (inbox, config, pools, store, metrics) = (
                     Arc::clone(&inbox),
                     Arc::clone(&config),
                     Arc::clone(&pools),
+                    Arc::clone(&store),
                     Arc::clone(&metrics),
                 );
                 std::thread::Builder::new()
                     .name(format!("runbox-serve-{i}"))
-                    .spawn(move || work(&inbox, &config, &pools, &metrics))
+                    .spawn(move || work(&inbox, &config, &pools, &store, &metrics))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(Executor {
@@ -103,7 +106,13 @@ impl Executor {
 }
 
 /// A worker: runs jobs until the queue is closed and empty.
-fn work(inbox: &Mutex<Receiver<Job>>, config: &Config, pools: &Pools, metrics: &Metrics) {
+fn work(
+    inbox: &Mutex<Receiver<Job>>,
+    config: &Config,
+    pools: &Pools,
+    store: &FileStore,
+    metrics: &Metrics,
+) {
     loop {
         let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(job) = job else { break };
@@ -113,7 +122,7 @@ fn work(inbox: &Mutex<Receiver<Job>>, config: &Config, pools: &Pools, metrics: &
             continue;
         }
         metrics.busy.inc();
-        let result = crate::batch::execute(&job.options, config, pools);
+        let result = crate::batch::execute(&job.options, config, pools, store);
         metrics.busy.dec();
         let _ = job.reply.send(result);
     }

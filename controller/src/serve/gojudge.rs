@@ -456,7 +456,9 @@ mod tests {
             FileKind::Content("")
         );
         assert_eq!(
-            cmd.copy_in.as_ref().unwrap()["a.cc"].copy_in_kind().unwrap(),
+            cmd.copy_in.as_ref().unwrap()["a.cc"]
+                .copy_in_kind()
+                .unwrap(),
             FileKind::Content("int main(){}")
         );
     }
@@ -476,7 +478,9 @@ mod tests {
         assert!(files[0].is_none());
         assert_eq!(files[1].as_ref().unwrap().name.as_deref(), Some("stdout"));
         assert_eq!(
-            cmd.copy_in.as_ref().unwrap()["Keep.Case"].content.as_deref(),
+            cmd.copy_in.as_ref().unwrap()["Keep.Case"]
+                .content
+                .as_deref(),
             Some("c")
         );
     }
@@ -496,7 +500,11 @@ mod tests {
             (br#"{"cmd":{"args":["x"]}}"#, "invalid type"),
         ] {
             let err = parse_request(body).unwrap_err().to_string();
-            assert!(err.contains(says), "{}: {err}", String::from_utf8_lossy(body));
+            assert!(
+                err.contains(says),
+                "{}: {err}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

@@ -6,8 +6,9 @@ use super::executor::{Busy, Executor};
 use super::gojudge::{parse_request, CmdResult, Request};
 use super::metrics::Metrics;
 use super::translate::{self, Plan, Refusal, Settings};
+use crate::files::FileStore;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +23,8 @@ use std::time::Instant;
 pub struct App {
     /// The worker threads.
     pub executor: Executor,
+    /// The file store the runs share (`/file`, copyOutCached, fileId).
+    pub store: Arc<FileStore>,
     /// What a translation needs.
     pub settings: Settings,
     /// `--auth-token`.
@@ -41,6 +44,9 @@ pub fn router(app: Arc<App>) -> Router {
     let guarded = Router::new()
         .route("/run", post(run))
         .route("/runbox/run", post(runbox_run))
+        .route("/file", get(file_list).post(file_add))
+        .route("/file/{id}", get(file_get).delete(file_delete))
+        .layer(DefaultBodyLimit::max(app.max_body))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&app), auth));
     Router::new()
         .route("/version", get(version))
@@ -71,15 +77,18 @@ fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
 /// gin's answer to a path or method it has no route for.
 async fn not_found() -> Response {
     let mut response = (StatusCode::NOT_FOUND, "404 page not found").into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
 }
 
 /// Bearer auth: `Authorization: Bearer TOKEN` exactly, else 401 with an empty body.
-async fn auth(State(app): State<Arc<App>>, request: axum::extract::Request, next: Next) -> Response {
+async fn auth(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
     if let Some(token) = &app.token {
         let given = request
             .headers()
@@ -178,18 +187,19 @@ pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Fai
     if cmds.len() > 1 && request.pipe_mapping.as_ref().is_some_and(|p| !p.is_empty()) {
         return Err(Failed::Refused(Refusal::Unsupported("pipeMapping".into())));
     }
+    let stored = |id: &str| app.store.get(id).is_ok();
     let plans = cmds
         .iter()
-        .map(|cmd| translate::plan(cmd, &app.settings))
+        .map(|cmd| translate::plan(cmd, &app.settings, &stored))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failed::Refused)?;
     // Every run queued before any is awaited: a group's commands run at once.
     let mut pending = Vec::with_capacity(plans.len());
     for plan in plans {
         pending.push(match plan {
-            Plan::Run(options, sent) => {
+            Plan::Run(options, sent, outputs) => {
                 let answer = app.executor.submit(*options).map_err(Failed::Busy)?;
-                Ok((answer, sent))
+                Ok((answer, sent, outputs))
             }
             Plan::Answer(result) => Err(result),
         });
@@ -197,9 +207,10 @@ pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Fai
     let mut results = Vec::with_capacity(pending.len());
     for waiting in pending {
         results.push(match waiting {
-            Ok((answer, sent)) => match answer.await {
+            Ok((answer, sent, outputs)) => match answer.await {
                 Ok(run) => {
-                    let result = translate::result(&run, &sent);
+                    let mut result = translate::result(&run, &sent, &outputs);
+                    translate::cache_collected(&mut result, &outputs, &app.store);
                     app.metrics.run(
                         result.status.as_str(),
                         run.measured.cpu_us,
@@ -249,6 +260,65 @@ async fn runbox_run(State(app): State<Arc<App>>, body: Body) -> Response {
         line.extend(fields);
     }
     json(StatusCode::OK, &line)
+}
+
+/// `GET /file`: every stored file, `{id: name}`.
+async fn file_list(State(app): State<Arc<App>>) -> Response {
+    let all: std::collections::BTreeMap<String, String> = app.store.list().into_iter().collect();
+    json(StatusCode::OK, &all)
+}
+
+/// `POST /file`: the multipart form's `file` part stored under its file name; its id as a
+/// JSON string. No `file` part: 400, a store that refuses it: 500, both with empty bodies.
+async fn file_add(State(app): State<Arc<App>>, mut form: Multipart) -> Response {
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) | Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or_default().to_string();
+        let Ok(bytes) = field.bytes().await else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        return match app.store.add(&name, &bytes) {
+            Ok(id) => json(StatusCode::OK, &id),
+            Err(e) => {
+                tracing::warn!(error = %e, "POST /file");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        };
+    }
+}
+
+/// `GET /file/{id}`: the bytes, as an attachment of the stored name; 404 empty if unknown.
+async fn file_get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let Ok(file) = app.store.get(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match file.read_all() {
+        Ok(bytes) => {
+            let disposition = format!("attachment; filename=\"{}\"", file.name.replace('"', ""));
+            let mut response = (StatusCode::OK, bytes).into_response();
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `DELETE /file/{id}`: 200 empty, or 404 empty if unknown.
+async fn file_delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match app.store.delete(&[id]) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// The monitor server's routes: `/metrics`.

@@ -75,8 +75,16 @@ impl Metrics {
             "Runs whose client went away before they started",
             m.cancelled.clone(),
         );
-        registry.register("queue_length", "Runs waiting for a worker", m.queued.clone());
-        registry.register("containers_busy", "Containers running a program", m.busy.clone());
+        registry.register(
+            "queue_length",
+            "Runs waiting for a worker",
+            m.queued.clone(),
+        );
+        registry.register(
+            "containers_busy",
+            "Containers running a program",
+            m.busy.clone(),
+        );
         registry.register("containers_idle", "Warm containers idle", m.idle.clone());
         registry.register(
             "containers_created",
@@ -107,7 +115,10 @@ impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, route: &str, code: u16) {
         self.requests
-            .get_or_create(&vec![("route", route.to_string()), ("code", code.to_string())])
+            .get_or_create(&vec![
+                ("route", route.to_string()),
+                ("code", code.to_string()),
+            ])
             .inc();
     }
 

@@ -47,14 +47,28 @@ pub struct ServeArgs {
     /// Bearer token every route but /version and /config requires.
     #[arg(long, env = "RUNBOX_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
-    /// Keep the file store in this directory [default: in memory].
+    /// Keep the file store in this directory, created if missing [default: in memory].
     #[arg(long, env = "RUNBOX_FILE_STORE", value_name = "DIR")]
     pub file_store: Option<PathBuf>,
+    /// The in-memory file store's bound: past it the least recently used files are
+    /// evicted [default: 256M].
+    #[arg(
+        long,
+        env = "RUNBOX_FILE_STORE_MAX",
+        value_name = "SIZE",
+        conflicts_with = "file_store"
+    )]
+    pub file_store_max: Option<Size<0, { 1 << 40 }>>,
     /// A stored file expires this long after its last use (`30m`) [default: never].
     #[arg(long, env = "RUNBOX_FILE_TIMEOUT", value_name = "DUR")]
     pub file_timeout: Option<crate::units::Span<1, { 365 * 86_400_000_000 }>>,
     /// Host directories `src` paths must lie under (comma-separated) [default: anywhere].
-    #[arg(long, env = "RUNBOX_SRC_PREFIX", value_delimiter = ',', value_name = "DIR")]
+    #[arg(
+        long,
+        env = "RUNBOX_SRC_PREFIX",
+        value_delimiter = ',',
+        value_name = "DIR"
+    )]
     pub src_prefix: Vec<PathBuf>,
     /// Address of the Prometheus /metrics server [default: none].
     #[arg(long, env = "RUNBOX_MONITOR_ADDR", value_name = "ADDR")]
@@ -68,6 +82,10 @@ pub struct ServeArgs {
     /// Bytes a program may write to any one file (go-judge's -output-limit).
     #[arg(long, env = "RUNBOX_OUTPUT_LIMIT", default_value = "256M")]
     pub output_limit: crate::spec::Output,
+    /// The default copyOutMax: the most bytes of each file copied out (go-judge's
+    /// -copy-out-limit).
+    #[arg(long, env = "RUNBOX_COPY_OUT_LIMIT", default_value = "256M")]
+    pub copy_out_limit: crate::spec::Output,
     /// The run configuration's profile every run uses (seccomp and file rules).
     #[arg(long, env = "RUNBOX_PROFILE", default_value = DEFAULT_PROFILE)]
     pub profile: String,
@@ -110,11 +128,17 @@ pub fn serve(args: ServeArgs, config: Config) -> Result<(), ServeError> {
             args.profile
         )));
     }
-    if args.file_store.is_some() || args.file_timeout.is_some() {
+    if args.file_timeout.is_some() {
         return Err(ServeError::Flag(
-            "--file-store and --file-timeout need the file store, not in this build".into(),
+            "--file-timeout: the file store has no expiry in this build".into(),
         ));
     }
+    let store = crate::cli::open_store(
+        args.file_store.as_deref(),
+        args.file_store_max.map(|m| m.get()),
+    )
+    .map_err(|e| ServeError::Flag(format!("--file-store: {e}")))?;
+    let store = Arc::new(store);
     let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
     let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,13 +160,17 @@ pub fn serve(args: ServeArgs, config: Config) -> Result<(), ServeError> {
         args.max_queue,
         Arc::new(config),
         Arc::clone(&pools),
+        Arc::clone(&store),
         Arc::clone(&metrics),
     )
     .map_err(|e| ServeError::Io("start the workers", e))?;
+    let store_path = args.file_store.as_ref().map(|d| d.display().to_string());
     let app = Arc::new(http::App {
         executor,
+        store,
         settings: translate::Settings {
             output_limit: args.output_limit.get(),
+            copy_out_limit: args.copy_out_limit.get(),
             src_prefix: canonical_prefixes(&args.src_prefix)?,
             profile: Some(args.profile.clone()),
         },
@@ -150,7 +178,7 @@ pub fn serve(args: ServeArgs, config: Config) -> Result<(), ServeError> {
         max_body: usize::try_from(args.max_body.get()).unwrap_or(usize::MAX),
         metrics,
         version: version_body(),
-        config: config_body(),
+        config: config_body(store_path.as_deref().unwrap_or("")),
     });
     runtime.block_on(run_servers(
         Arc::clone(&app),
@@ -272,7 +300,7 @@ fn features() -> serde_json::Map<String, serde_json::Value> {
     let mut map = serde_json::Map::new();
     for (name, has) in [
         ("addressSpaceLimit", false),
-        ("copyOutOptional", false),
+        ("copyOutOptional", true),
         ("copyOutTruncate", false),
         // runbox never follows a link the program could have planted.
         ("fixSymlinkEscape", true),
@@ -302,10 +330,10 @@ fn version_body() -> serde_json::Value {
 }
 
 /// `/config`'s body: the features, and the runner's cgroup and work dir.
-fn config_body() -> serde_json::Value {
+fn config_body(store_path: &str) -> serde_json::Value {
     let mut body = features();
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    body.insert("fileStorePath".into(), "".into());
+    body.insert("fileStorePath".into(), store_path.into());
     body.insert(
         "runnerConfig".into(),
         serde_json::json!({

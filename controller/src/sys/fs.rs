@@ -364,3 +364,156 @@ pub fn has_xattr(path: Path, name: Path) -> io::Result<bool> {
         Err(e) => Err(e),
     }
 }
+
+/// `openat2(dir, path, {flags | O_CLOEXEC, mode, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS})`: `path` resolved inside the tree of `dir` only (no `..` above
+/// it, no absolute path), through no symbolic link (the last component included: ELOOP),
+/// EXDEV for anything that would leave the tree.
+/// <https://man7.org/linux/man-pages/man2/openat2.2.html>
+pub fn open_beneath(
+    dir: std::os::fd::BorrowedFd<'_>,
+    path: Path,
+    flags: libc::c_int,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    const RESOLVE_BENEATH: u64 = 0x08;
+    let how: [u64; 3] = [
+        (flags | libc::O_CLOEXEC) as u64,
+        u64::from(mode),
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    ];
+    // SAFETY: path is NUL-terminated, dir a live fd (borrowed), how a live open_how of the
+    // size given.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            how.as_ptr(),
+            std::mem::size_of_val(&how),
+        )
+    })?;
+    // SAFETY: openat2 returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `fchown(fd, uid, gid)`.
+pub fn fchown(fd: std::os::fd::BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: fd is a live descriptor (borrowed); ids are integers.
+    check(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
+}
+
+/// `fchmod(fd, mode)`.
+pub fn fchmod(fd: std::os::fd::BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    // SAFETY: fd is a live descriptor (borrowed); the mode is an integer.
+    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) }).map(drop)
+}
+
+/// `fstat(fd)`: (file type bits, permission bits, size).
+pub fn stat_fd(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(libc::mode_t, u32, u64)> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is a live descriptor (borrowed) and st a live stat.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok((
+        st.st_mode & libc::S_IFMT,
+        (st.st_mode & 0o7777) as u32,
+        st.st_size as u64,
+    ))
+}
+
+/// `copy_file_range(from, &offset, to, NULL, len, 0)`: the bytes copied in the kernel
+/// from `offset` (moved; `from`'s own offset is not) to `to`'s offset (0 at the end).
+/// <https://man7.org/linux/man-pages/man2/copy_file_range.2.html>
+pub fn copy_file_range(from: RawFd, offset: &mut i64, to: RawFd, len: usize) -> io::Result<usize> {
+    let mut off = off_t(*offset)?;
+    // SAFETY: off is a live off_t the kernel updates; a NULL out offset uses `to`'s own.
+    let n =
+        check(unsafe { libc::copy_file_range(from, &mut off, to, std::ptr::null_mut(), len, 0) })?;
+    // off_t is i64 on most targets, i32 on armv7's glibc: widening either way.
+    #[allow(clippy::useless_conversion)]
+    {
+        *offset = i64::from(off);
+    }
+    Ok(n as usize)
+}
+
+/// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)`: an empty memory file, to be
+/// filled and then [`seal`]ed.
+pub fn memfd(name: Path) -> io::Result<OwnedFd> {
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: name is a live NUL-terminated string.
+    let fd = check(unsafe { libc::memfd_create(name.as_ptr(), flags) })?;
+    // SAFETY: memfd_create returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `fcntl(fd, F_ADD_SEALS, SHRINK | GROW | WRITE | SEAL)`: a memfd no one can change again.
+pub fn seal(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: seal flags only.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) }).map(drop)
+}
+
+/// `fcntl(fd, F_SETFL, flags | O_NONBLOCK)`.
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: file status flags only.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
+}
+
+/// `poll(fds, timeout)` (`None`: for ever), retried on EINTR: how many have events.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<std::time::Duration>) -> io::Result<usize> {
+    let ms = timeout.map_or(-1, |t| {
+        // Rounded up: a timeout of 0.4 ms must not become a busy loop of zero waits.
+        let ms = t.as_micros().div_ceil(1000);
+        ms.min(i32::MAX as u128) as libc::c_int
+    });
+    loop {
+        // SAFETY: fds is a live array of pollfds of the length given.
+        match check(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(|n| n as usize),
+        }
+    }
+}
+
+/// `getrandom(buf, 0)`, until `buf` is full.
+pub fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: rest is live and writable for its whole length.
+        match check(unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+            Ok(n) => filled += n as usize,
+        }
+    }
+    Ok(())
+}
+
+/// `fcntl(fd, F_SETPIPE_SZ, size)`, best effort: a pipe's buffer (an unprivileged limit
+/// may refuse it; the default then stays).
+pub fn set_pipe_size(fd: RawFd, size: libc::c_int) {
+    // SAFETY: an integer argument only.
+    let _ = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, size) };
+}
+
+/// Writes all of `bytes` to `fd`, waiting where it is non-blocking and full: for runbox's
+/// own output (results), which someone else may have made non-blocking.
+pub fn write_fully(fd: RawFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match write(fd, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => wait_writable(fd)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
