@@ -7,7 +7,7 @@ use super::gojudge::{parse_request, CmdResult, Request};
 use super::metrics::Metrics;
 use super::translate::{self, Plan, Refusal, Settings};
 use crate::files::FileStore;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -135,25 +135,38 @@ async fn config(State(app): State<Arc<App>>) -> Response {
     json(StatusCode::OK, &app.config)
 }
 
-/// The body, up to `max` bytes; past it, 413 with a JSON string, read no further.
-async fn read_body(body: Body, max: usize) -> Result<Bytes, Response> {
-    axum::body::to_bytes(body, max).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body larger than {max} bytes"),
-            )
-        } else {
-            error(StatusCode::BAD_REQUEST, format!("read the body: {e}"))
-        }
-    })
+/// The body, up to `max` bytes; past it (by its Content-Length, before any of it is read,
+/// or as it comes), 413 with a JSON string, read no further.
+async fn read_body(request: axum::extract::Request, max: usize) -> Result<Bytes, Response> {
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if length.is_some_and(|n| n > max as u64) {
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {max} bytes"),
+        ));
+    }
+    axum::body::to_bytes(request.into_body(), max)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body larger than {max} bytes"),
+                )
+            } else {
+                error(StatusCode::BAD_REQUEST, format!("read the body: {e}"))
+            }
+        })
 }
 
 /// `POST /run`: the body (whatever its Content-Type) as go-judge's request; a bare JSON
 /// array of results, one per command in order.
-async fn run(State(app): State<Arc<App>>, body: Body) -> Response {
+async fn run(State(app): State<Arc<App>>, body: axum::extract::Request) -> Response {
     let body = match read_body(body, app.max_body).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -229,7 +242,7 @@ pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Fai
 /// `POST /runbox/run`: one `runbox batch` request line as the body, its result line back
 /// (HTTP 200 whatever the run's status; a request the batch would refuse is its
 /// `internal_error` result, as in a batch).
-async fn runbox_run(State(app): State<Arc<App>>, body: Body) -> Response {
+async fn runbox_run(State(app): State<Arc<App>>, body: axum::extract::Request) -> Response {
     let body = match read_body(body, app.max_body).await {
         Ok(body) => body,
         Err(response) => return response,

@@ -101,16 +101,6 @@ pub fn plan(
         return Err(Refusal::Unsupported("tty".into()));
     }
     let argv = cmd.args.clone().unwrap_or_default();
-    if argv.is_empty() {
-        return Ok(Plan::Answer(CmdResult::internal_error(
-            "args: no program given",
-        )));
-    }
-    if cmd.proc_limit.unwrap_or(0) == 0 {
-        return Ok(Plan::Answer(CmdResult::internal_error(
-            "procLimit 0: pids.max 0 lets no process start",
-        )));
-    }
     let sent = Sent {
         cpu_ns: cmd.cpu_limit.unwrap_or(0),
         clock_ns: match cmd.real_cpu_limit.unwrap_or(0) {
@@ -235,6 +225,17 @@ pub fn plan(
         } else {
             options.copy_out_cached.push(out_name(name)?);
         }
+    }
+    // The request is well formed: whether it can start is the run's result.
+    if options.argv.is_empty() {
+        return Ok(Plan::Answer(CmdResult::internal_error(
+            "args: no program given",
+        )));
+    }
+    if cmd.proc_limit.unwrap_or(0) == 0 {
+        return Ok(Plan::Answer(CmdResult::internal_error(
+            "procLimit 0: pids.max 0 lets no process start",
+        )));
     }
     Ok(Plan::Run(Box::new(options), sent, outputs))
 }
