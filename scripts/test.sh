@@ -28,6 +28,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --package runbox --packa
 step "unit and integration tests"
 cargo test --locked
 
+step "PyPI's go-judge client against runbox serve"
+scripts/gojudge-py.sh
+
 step "static cross builds"
 scripts/cross-build.sh
 

@@ -662,3 +662,52 @@ fn metrics_are_served_at_the_monitor_address() {
         assert!(text.contains(line), "{line} not in\n{text}");
     }
 }
+
+#[test]
+fn a_client_that_goes_away_cancels_its_queued_run() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let monitor = format!("127.0.0.1:{port}");
+    let server = Server::start(&["--parallel", "1", "--monitor-addr", &monitor]);
+    let base = server.base.clone();
+    let busy = std::thread::spawn(move || {
+        let body =
+            json!({"cmd": [cmd(&["/bin/sleep", "1"], json!({"clockLimit": 5_000_000_000u64}))]});
+        answer(
+            agent()
+                .post(&format!("{base}/run"))
+                .send(body.to_string().as_bytes())
+                .unwrap(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // Queued behind the sleeper, then the client gives up and closes its connection.
+    let impatient: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(200)))
+        .build()
+        .into();
+    let body = json!({"cmd": [cmd(&["/bin/echo", "never"], json!({}))]}).to_string();
+    assert!(impatient
+        .post(&server.url("/run"))
+        .send(body.as_bytes())
+        .is_err());
+    drop(impatient);
+    assert_eq!(busy.join().unwrap().code, 200);
+    let metrics = || {
+        answer(
+            agent()
+                .get(&format!("http://{monitor}/metrics"))
+                .call()
+                .unwrap(),
+        )
+        .body
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !metrics().contains("runbox_runs_cancelled_total 1") {
+        assert!(Instant::now() < deadline, "not cancelled:\n{}", metrics());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!metrics().contains("runbox_runs_total{status=\"Accepted\"} 2"));
+}
