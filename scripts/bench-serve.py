@@ -8,8 +8,10 @@
    50 test runs from the cached binary, each with its stdin as content and its stdout
    collected: the per-test-run median beside the plain warm run of /bin/true.
 
-Usage: scripts/bench-serve.py [RUNBOX_BINARY]  (default target/release/runbox)
-Standard library only; loopback only; every loop is bounded.
+Usage: scripts/bench-serve.py [RUNBOX_BINARY]  (default target/release/runbox; the load
+client runbox-load beside it: cargo build --release -p runbox-tests --bin runbox-load)
+The load of part 1 comes from a native client (tests/load), part 2 from this script;
+loopback only; every loop is bounded.
 """
 
 import http.client
@@ -55,61 +57,15 @@ def post(conn, path, body):
     return json.loads(data)
 
 
-def serve_round(host, port, n):
-    """n runs of /bin/true from 2 clients: runs/s and every request's latency (s)."""
-    latencies, lock = [], threading.Lock()
-    counter = iter(range(n))
-
-    def client():
-        conn = http.client.HTTPConnection(host, port)
-        mine = []
-        for _ in counter:
-            started = time.perf_counter()
-            result = post(conn, "/run", TRUE_BODY)[0]
-            mine.append(time.perf_counter() - started)
-            if result["status"] != "Accepted":
-                sys.exit(f"/bin/true: {result}")
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(2)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return n / (time.perf_counter() - started), latencies
+LOAD = os.path.join(os.path.dirname(RUNBOX), "runbox-load")
+TRUE_LINE = json.dumps({"id": "t", "argv": ["/bin/true"], "time": "1s", "memory": "64M"})
 
 
-def batch_round(n):
-    """n runs of /bin/true through one `runbox batch --parallel 2`, 2 lines in flight."""
-    batch = subprocess.Popen([RUNBOX, "batch", "--parallel", "2"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, bufsize=1)
-    line = lambda i: json.dumps({"id": str(i), "argv": ["/bin/true"], "time": "1s", "memory": "64M"})
-    sent, latencies = {}, []
-    # Warm: the pool is made before the first answer.
-    batch.stdin.write(line(-1) + "\n")
-    batch.stdout.readline()
-    started = time.perf_counter()
-    next_id = 0
-    for _ in range(min(2, n)):
-        sent[next_id] = time.perf_counter()
-        batch.stdin.write(line(next_id) + "\n")
-        next_id += 1
-    for _ in range(n):
-        result = json.loads(batch.stdout.readline())
-        latencies.append(time.perf_counter() - sent.pop(int(result["id"])))
-        if result["status"] != "ok":
-            sys.exit(f"batch /bin/true: {result}")
-        if next_id < n:
-            sent[next_id] = time.perf_counter()
-            batch.stdin.write(line(next_id) + "\n")
-            next_id += 1
-    elapsed = time.perf_counter() - started
-    batch.stdin.close()
-    batch.wait(timeout=60)
-    return n / elapsed, latencies
+def load(*args):
+    """runs/s and median latency (s) from the native load client (tests/load)."""
+    out = subprocess.run([LOAD, *map(str, args)], check=True, capture_output=True, text=True).stdout
+    rate, latency_us = map(float, out.split())
+    return rate, latency_us / 1e6
 
 
 def judge_flow(host, port):
@@ -154,14 +110,15 @@ def main():
     server, host, port = start_server()
     try:
         serve_rates, serve_lat, batch_rates, batch_lat = [], [], [], []
-        serve_round(host, port, 50)  # warm
+        url = f"http://{host}:{port}/run"
+        load("serve", url, 50, TRUE_BODY)  # warm
         for _ in range(ROUNDS):
-            rate, lat = batch_round(PER_ROUND)
+            rate, lat = load("batch", RUNBOX, PER_ROUND, TRUE_LINE)
             batch_rates.append(rate)
-            batch_lat.append(statistics.median(lat))
-            rate, lat = serve_round(host, port, PER_ROUND)
+            batch_lat.append(lat)
+            rate, lat = load("serve", url, PER_ROUND, TRUE_BODY)
             serve_rates.append(rate)
-            serve_lat.append(statistics.median(lat))
+            serve_lat.append(lat)
         b_rate, s_rate = statistics.median(batch_rates), statistics.median(serve_rates)
         b_lat, s_lat = statistics.median(batch_lat), statistics.median(serve_lat)
         print(f"runbox serve vs batch: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "

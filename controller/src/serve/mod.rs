@@ -142,7 +142,9 @@ pub fn serve(args: ServeArgs, config: Config) -> Result<(), ServeError> {
     let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
     let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        // The HTTP side only carries requests: one thread, so that the sandbox work and
+        // the clients keep the CPUs.
+        .worker_threads(1)
         .thread_name("runbox-http")
         .enable_all()
         .build()
