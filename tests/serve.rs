@@ -122,6 +122,12 @@ fn post(server: &Server, path: &str, body: &str) -> Answer {
     )
 }
 
+/// `POST path` with one header.
+fn post_with(server: &Server, path: &str, header: (&str, &str), body: &str) -> Answer {
+    let request = agent().post(&server.url(path)).header(header.0, header.1);
+    answer(request.send(body.as_bytes()).expect("POST"))
+}
+
 fn get(server: &Server, path: &str) -> Answer {
     answer(agent().get(&server.url(path)).call().expect("GET"))
 }
@@ -187,13 +193,7 @@ fn open_routes_auth_and_unknown_paths() {
         let a = answer(request.send(body.as_bytes()).unwrap());
         assert_eq!((a.code, a.body.as_str()), (401, ""), "{header:?}");
     }
-    let a = answer(
-        agent()
-            .post(&server.url("/run"))
-            .header("Authorization", "Bearer s3cret")
-            .send(body.as_bytes())
-            .unwrap(),
-    );
+    let a = post_with(&server, "/run", ("Authorization", "Bearer s3cret"), &body);
     assert_eq!(a.code, 200, "{}", a.body);
     assert_eq!(a.json()[0]["status"], "Accepted");
     let a = get(&server, "/nowhere");
@@ -340,16 +340,8 @@ fn files_in_and_out_and_the_store() {
     let form = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n\r\nuploaded\r\n--{boundary}--\r\n"
     );
-    let up = answer(
-        agent()
-            .post(&server.url("/file"))
-            .header(
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .send(form.as_bytes())
-            .unwrap(),
-    );
+    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let up = post_with(&server, "/file", ("Content-Type", &multipart), &form);
     assert_eq!(up.code, 200, "{}", up.body);
     let id = up.json().as_str().expect("a JSON string").to_string();
     assert_eq!(id.len(), 8);
@@ -399,15 +391,11 @@ fn files_in_and_out_and_the_store() {
     assert_eq!((delete().code, delete().code), (200, 404));
     assert_eq!(get(&server, &format!("/file/{cached}")).code, 404);
     // An upload without a `file` part: 400, empty.
-    let bad = answer(
-        agent()
-            .post(&server.url("/file"))
-            .header(
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .send(format!("--{boundary}--\r\n").as_bytes())
-            .unwrap(),
+    let bad = post_with(
+        &server,
+        "/file",
+        ("Content-Type", &multipart),
+        &format!("--{boundary}--\r\n"),
     );
     assert_eq!((bad.code, bad.body.as_str()), (400, ""));
     // src outside the prefixes: 400 with a JSON string; stdin src likewise.
@@ -440,13 +428,7 @@ fn bodies_are_read_leniently_and_refused_with_json_strings() {
     // No Content-Type check, keys in another case, unknown fields, nulls.
     let body = r#"{"cmd":[{"Args":["/bin/true"],"CPULimit":1000000000,"memoryLimit":67108864,
         "procLimit":5,"copyOutDir":"x","strictMemoryLimit":true,"stackLimit":null}]}"#;
-    let a = answer(
-        agent()
-            .post(&server.url("/run"))
-            .header("Content-Type", "text/plain")
-            .send(body.as_bytes())
-            .unwrap(),
-    );
+    let a = post_with(&server, "/run", ("Content-Type", "text/plain"), body);
     assert_eq!(a.code, 200, "{}", a.body);
     assert_eq!(a.json()[0]["status"], "Accepted");
     for (body, says) in [
@@ -600,20 +582,28 @@ fn many_clients_at_once_are_all_answered() {
     }
 }
 
+/// A run of `sleep 1` through the server at `base`.
+fn sleep_a_second(base: &str) -> Answer {
+    let body = json!({"cmd": [cmd(&["/bin/sleep", "1"], json!({"clockLimit": 5_000_000_000u64}))]});
+    answer(
+        agent()
+            .post(&format!("{base}/run"))
+            .send(body.to_string().as_bytes())
+            .unwrap(),
+    )
+}
+
+/// A loopback address with a port free just now (for the monitor server).
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
 #[test]
 fn a_full_queue_answers_503_and_sigterm_drains() {
     let mut server = Server::start(&["--parallel", "1", "--max-queue", "1"]);
     let base = server.base.clone();
-    let slow = move || {
-        let body =
-            json!({"cmd": [cmd(&["/bin/sleep", "1"], json!({"clockLimit": 5_000_000_000u64}))]});
-        answer(
-            agent()
-                .post(&format!("{base}/run"))
-                .send(body.to_string().as_bytes())
-                .unwrap(),
-        )
-    };
+    let slow = move || sleep_a_second(&base);
     let first: Vec<_> = (0..4).map(|_| std::thread::spawn(slow.clone())).collect();
     let answers: Vec<Answer> = first.into_iter().map(|t| t.join().unwrap()).collect();
     let busy = answers.iter().filter(|a| a.code == 503).count();
@@ -639,11 +629,7 @@ fn a_full_queue_answers_503_and_sigterm_drains() {
 
 #[test]
 fn metrics_are_served_at_the_monitor_address() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let monitor = format!("127.0.0.1:{port}");
+    let monitor = free_address();
     let server = Server::start(&["--monitor-addr", &monitor]);
     one(&server, &["/bin/true"], json!({}));
     let text = answer(
@@ -665,23 +651,10 @@ fn metrics_are_served_at_the_monitor_address() {
 
 #[test]
 fn a_client_that_goes_away_cancels_its_queued_run() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let monitor = format!("127.0.0.1:{port}");
+    let monitor = free_address();
     let server = Server::start(&["--parallel", "1", "--monitor-addr", &monitor]);
     let base = server.base.clone();
-    let busy = std::thread::spawn(move || {
-        let body =
-            json!({"cmd": [cmd(&["/bin/sleep", "1"], json!({"clockLimit": 5_000_000_000u64}))]});
-        answer(
-            agent()
-                .post(&format!("{base}/run"))
-                .send(body.to_string().as_bytes())
-                .unwrap(),
-        )
-    });
+    let busy = std::thread::spawn(move || sleep_a_second(&base));
     std::thread::sleep(Duration::from_millis(200));
     // Queued behind the sleeper, then the client gives up and closes its connection.
     let impatient: ureq::Agent = ureq::Agent::config_builder()
