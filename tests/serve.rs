@@ -684,3 +684,71 @@ fn a_client_that_goes_away_cancels_its_queued_run() {
     }
     assert!(!metrics().contains("runbox_runs_total{status=\"Accepted\"} 2"));
 }
+
+#[test]
+fn requests_over_a_websocket_with_cancel() {
+    use tungstenite::Message;
+    let server = Server::start(&["--parallel", "1"]);
+    let url = server.url("/ws").replace("http://", "ws://");
+    let (mut socket, _) = tungstenite::connect(url.as_str()).expect("ws upgrade");
+    let send = |socket: &mut tungstenite::WebSocket<_>, value: Value| {
+        socket.send(Message::text(value.to_string())).unwrap();
+    };
+    let read = |socket: &mut tungstenite::WebSocket<_>| -> Value {
+        loop {
+            match socket.read().expect("a frame") {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                _ => continue,
+            }
+        }
+    };
+    // A sleeper takes the one container; a second request waits, and is cancelled.
+    let sleeper = cmd(
+        &["/bin/sleep", "1"],
+        json!({"clockLimit": 5_000_000_000u64}),
+    );
+    send(&mut socket, json!({"requestId": "slow", "cmd": [sleeper]}));
+    send(
+        &mut socket,
+        json!({"requestId": "queued", "cmd": [cmd(&["/bin/echo", "q"], json!({}))]}),
+    );
+    send(
+        &mut socket,
+        json!({"requestId": "", "cmd": [cmd(&["/bin/true"], json!({}))]}),
+    );
+    let empty = read(&mut socket);
+    assert_eq!(
+        (empty["error"].as_str(), &empty["results"]),
+        (Some("empty request id"), &Value::Null)
+    );
+    send(&mut socket, json!({"cancelRequestId": "queued"}));
+    let cancelled = read(&mut socket);
+    assert_eq!(cancelled["requestId"], "queued");
+    assert_eq!(cancelled["error"], "request cancelled");
+    let slow = read(&mut socket);
+    assert_eq!(slow["requestId"], "slow");
+    assert_eq!(slow["results"][0]["status"], "Accepted", "{slow}");
+    // Then a request runs and is answered with its id.
+    send(
+        &mut socket,
+        json!({"requestId": "echo", "cmd": [cmd(&["/bin/echo", "ws"], json!({}))]}),
+    );
+    let echo = read(&mut socket);
+    assert_eq!(
+        (
+            echo["requestId"].as_str(),
+            echo["results"][0]["files"]["stdout"].as_str()
+        ),
+        (Some("echo"), Some("ws\n"))
+    );
+    assert!(echo.get("error").is_none());
+    // A frame that is not JSON closes the connection.
+    socket.send(Message::text("not json")).unwrap();
+    let closed = loop {
+        match socket.read() {
+            Ok(Message::Close(_)) | Err(_) => break true,
+            Ok(_) => continue,
+        }
+    };
+    assert!(closed);
+}

@@ -18,6 +18,8 @@ pub struct Request {
     pub cmd: Option<Vec<Cmd>>,
     /// Pipes between the commands of a group; ignored for a single command.
     pub pipe_mapping: Option<Vec<PipeMap>>,
+    /// `/ws` only: cancel the request of this id instead.
+    pub cancel_request_id: Option<String>,
 }
 
 /// One command. Every limit is in go-judge's unit, and 0 means 0 (no server defaults).
@@ -313,12 +315,17 @@ pub enum BodyError {
 /// is ignored), object keys matched to field names without regard to case, unknown fields
 /// and `null`s ignored.
 pub fn parse_request(body: &[u8]) -> Result<Request, BodyError> {
-    let value = first_value(body)?;
-    let request: Request = serde_json::from_value(canonical_request(value))?;
+    let request = parse_any(body)?;
     match &request.cmd {
         Some(cmd) if !cmd.is_empty() => Ok(request),
         _ => Err(BodyError::NoCmd),
     }
+}
+
+/// Reads a request as [`parse_request`] does, with or without commands (a `/ws` frame may
+/// be a cancel order).
+pub fn parse_any(body: &[u8]) -> Result<Request, serde_json::Error> {
+    serde_json::from_value(canonical_request(first_value(body)?))
 }
 
 /// The first JSON value of `body`; bytes after it are ignored, as Go's decoder does.

@@ -46,6 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/runbox/run", post(runbox_run))
         .route("/file", get(file_list).post(file_add))
         .route("/file/{id}", get(file_get).delete(file_delete))
+        .route("/ws", get(super::ws::ws))
         .layer(DefaultBodyLimit::max(app.max_body))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&app), auth));
     Router::new()

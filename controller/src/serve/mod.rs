@@ -14,6 +14,7 @@
 //! - the result goes back to the waiting request, which writes it in go-judge's words
 //!   (statuses, nanoseconds, bytes, left-out empty fields) by go-judge's precedence.
 //!
+//! `GET /ws` carries the same requests over a WebSocket ([`ws`]).
 //! `POST /runbox/run` takes a `runbox batch` line and answers its result line. Metrics
 //! are served at `--monitor-addr`. SIGTERM or SIGINT stops the listeners (no new
 //! connections), lets the requests in flight finish, then the workers, and exits 0.
@@ -23,6 +24,7 @@ pub mod gojudge;
 pub mod http;
 pub mod metrics;
 pub mod translate;
+pub mod ws;
 
 use crate::config::Config;
 use crate::error::Error;
