@@ -752,3 +752,37 @@ fn requests_over_a_websocket_with_cancel() {
     };
     assert!(closed);
 }
+
+#[test]
+fn several_cmds_without_pipes_run_at_once_and_answer_in_order() {
+    let server = Server::start(&[]);
+    let started = Instant::now();
+    let sleeper = |word: &str| {
+        cmd(
+            &["/bin/sh", "-c", &format!("sleep 0.5; echo {word}")],
+            json!({"clockLimit": 5_000_000_000u64}),
+        )
+    };
+    let results = run(&server, json!([sleeper("first"), sleeper("second")]));
+    let outs: Vec<_> = results
+        .iter()
+        .map(|r| r["files"]["stdout"].clone())
+        .collect();
+    assert_eq!(outs, [json!("first\n"), json!("second\n")]);
+    // Each in its own container, at once: about one sleep, not two.
+    assert!(
+        started.elapsed() < Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    // With pipeMapping (an interactive group), this build says it cannot.
+    let body = json!({"cmd": [sleeper("a"), sleeper("b")],
+        "pipeMapping": [{"in": {"index": 0, "fd": 1}, "out": {"index": 1, "fd": 0}}]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 500, "{}", a.body);
+    assert!(a
+        .json()
+        .as_str()
+        .unwrap()
+        .contains("pipeMapping: not supported"));
+}
