@@ -21,3 +21,14 @@ cargo clippy --version >/dev/null 2>&1 || complete=no
 if [ $complete = no ]; then
     rustup toolchain install
 fi
+
+# redis-server for the `runbox worker` tests, which start their own server on a loopback
+# port in a temp dir (the package's own service is not needed: it is stopped if it started).
+if ! command -v redis-server >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    if command -v service >/dev/null; then
+        service redis-server stop >/dev/null 2>&1 || true
+    fi
+fi

@@ -195,7 +195,7 @@ fn the_library_closes_every_fd_it_opened() {
             },
         ];
         let err = container
-            .run(&room, &wire.run(), stdio, &spec.limits)
+            .run(&room, &wire.run(), &stdio, &spec.limits)
             .unwrap_err();
         assert!(
             err.to_string()
@@ -204,7 +204,7 @@ fn the_library_closes_every_fd_it_opened() {
         );
         assert!(container.reusable());
         let outcome = container
-            .run(&default_room(), &wire.run(), stdio, &spec.limits)
+            .run(&default_room(), &wire.run(), &stdio, &spec.limits)
             .unwrap();
         match outcome {
             Outcome::Finished { finished, .. } => {

@@ -72,6 +72,7 @@ each_mode! {
         let ran = runbox_tests::finish(
             std::process::Command::new(runbox_tests::runbox_bin())
                 .args(["run", "--json", "--mode", mode, "--bind", &bind])
+                .args(["--time", &runbox_tests::budget(1000)])
                 .args(["--env", "A=1", "--env", "EMPTY=", "--env", "SPACED=a b=c"])
                 .arg("--")
                 .args(&argv)
@@ -183,30 +184,50 @@ each_mode! {
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         let out = ran.out();
         let mut lines = out.lines();
-        // The program is uid and gid 1 (init is 0), no host root.
-        assert_eq!(lines.next(), Some("1"), "{mode}: {out}");
-        assert_eq!(lines.next(), Some("1"), "{mode}: {out}");
+        // As root the program is uid and gid 1 (init is 0), no host root. Without root the
+        // kernel maps one id, the user's own: the program keeps init's, uid and gid 0
+        // inside, without capabilities.
+        let rootless = runbox::container::rootless();
+        let (inside, map_lines) = if rootless { ("0", 2) } else { ("1", 4) };
+        assert_eq!(lines.next(), Some(inside), "{mode}: {out}");
+        assert_eq!(lines.next(), Some(inside), "{mode}: {out}");
         let maps: Vec<Vec<u32>> = lines
             .by_ref()
-            .take(4)
+            .take(map_lines)
             .map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect())
             .collect();
-        // uid and gid maps alike: inside 0 (init) and 1 (the program) -> two host ids of
-        // the sandbox range, one id each: nothing maps to host root.
-        for map in &maps {
+        // uid and gid maps alike: as root, inside 0 (init) and 1 (the program) -> two host
+        // ids of the sandbox range, one id each; without root, 0 -> the user's id. Nothing
+        // maps to host root.
+        let user = [
+            runbox::sys::process::effective_uid(),
+            runbox::sys::process::effective_gid(),
+        ];
+        for (i, map) in maps.iter().enumerate() {
             assert_eq!(map.len(), 3, "{mode}: {out}");
             assert!(map[0] <= 1 && map[2] == 1, "{mode}: {out}");
-            assert!(runbox::sandbox_ids::is_sandbox_id(map[1]), "{mode}: {out}");
+            match rootless {
+                true => assert_eq!(map[1], user[i], "{mode}: {out}"),
+                false => assert!(runbox::sandbox_ids::is_sandbox_id(map[1]), "{mode}: {out}"),
+            }
         }
-        assert_ne!(
-            maps[0][1], maps[1][1],
-            "{mode}: init and program share a host uid"
-        );
-        let out: String = out.lines().skip(6).map(|l| format!("{l}\n")).collect();
+        if !rootless {
+            assert_ne!(
+                maps[0][1], maps[1][1],
+                "{mode}: init and program share a host uid"
+            );
+        }
+        let out: String = out
+            .lines()
+            .skip(2 + map_lines)
+            .map(|l| format!("{l}\n"))
+            .collect();
         for line in out.lines() {
             let (key, value) = line.split_once(':').unwrap();
             let value = value.trim();
             match key {
+                // Without root setgroups is denied: the user's own groups stay.
+                "Groups" if rootless => {}
                 "Groups" => assert_eq!(value, "", "{mode}: supplementary groups"),
                 "NoNewPrivs" => assert_eq!(value, "1", "{mode}"),
                 _ => assert_eq!(value, "0000000000000000", "{mode}: {key}"),
@@ -250,7 +271,7 @@ each_mode! {
         let ran = run(mode, &[], &["sh", "-c", &script]);
         assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
         assert!(
-            started.elapsed().as_secs() < 10,
+            started.elapsed().as_secs() < 10 * u64::from(runbox_tests::slowdown()),
             "{mode}: waited for the grandchild"
         );
         let left = processes_with(&format!("sleep {marker}"));
@@ -268,7 +289,7 @@ each_mode! {
         let script = format!("sleep {marker} & while :; do :; done");
         let ran = run(
             mode,
-            &["--time", "5s", "--wall", "300ms"],
+            &["--time", &runbox_tests::budget(5000), "--wall", "300ms"],
             &["sh", "-c", &script],
         );
         assert_eq!(ran.status(), "time_limit_exceeded", "{mode}: {ran:?}");
@@ -363,7 +384,8 @@ each_mode! {
 #[test]
 fn human_output_goes_to_stderr_and_the_program_s_to_stdout() {
     let output = std::process::Command::new(runbox_tests::runbox_bin())
-        .args(["run", "--", "/bin/echo", "hello"])
+        .args(["run", "--time", &runbox_tests::budget(1000)])
+        .args(["--", "/bin/echo", "hello"])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n");

@@ -269,8 +269,11 @@ fn collected_output_past_its_bound_stops_the_program_while_it_writes() {
     std::fs::set_permissions(&dir.0, open).unwrap();
     let mut s = Session::new(&[]);
     // Writes 1 GiB in 64 KiB pieces, saying on the host how far it got.
+    // The count is renamed into place: a kill between a truncating open and its write
+    // would leave an empty file.
     let writer = "import os\nchunk = b'x' * 65536\nfor i in range(16384):\n    os.write(1, chunk)\n    \
-                  if i % 16 == 0: open('/w/count', 'w').write(str(i))\nprint('wrote it all', file=open('/w/count', 'w'))";
+                  if i % 16 == 0:\n        open('/w/c', 'w').write(str(i))\n        os.replace('/w/c', '/w/count')\n\
+                  print('wrote it all', file=open('/w/count', 'w'))";
     let got = s.ask(
         &json!({"argv": ["/usr/bin/python3", "-c", writer], "time": "20s", "wall": "60s",
                             "memory": "512M", "dir": dir.0, "stdout": {"collect": "1M"}}),

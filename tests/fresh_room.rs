@@ -207,8 +207,10 @@ fn cache_left_by_a_run_does_not_raise_the_next_runs_memory_limit() {
         .unwrap();
     assert!(evicted.success());
     let bind = format!("{}:/big", big.display());
-    let hold_400m = "b = bytearray(400 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1";
-    let leave_cache = "import os\nopen('/big', 'rb').read()\nfor i in range(300000): os.path.exists('/tmp/none-%d' % i)";
+    let who = "print(open('/proc/1/stat').read().split()[21], open('/proc/self/uid_map').read().split()[1], flush=True)\n";
+    let hold_400m =
+        format!("{who}b = bytearray(400 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1");
+    let leave_cache = format!("{who}import os\nopen('/big', 'rb').read()\nfor i in range(300000): os.path.exists('/tmp/none-%d' % i)");
     let ran = in_one_container(
         &dir,
         &[
@@ -218,6 +220,7 @@ fn cache_left_by_a_run_does_not_raise_the_next_runs_memory_limit() {
     );
     assert_eq!(ran[0].0["status"], "ok", "{ran:?}");
     assert_eq!(ran[1].0["status"], "memory_limit_exceeded", "{ran:?}");
+    assert_eq!(ran[0].1, ran[1].1, "not the same container");
     assert_nothing_left("after the cache runs");
 }
 
@@ -270,13 +273,14 @@ fn a_dir_is_the_runs_alone_and_survives_a_hundred_runs() {
     std::fs::create_dir(&work).unwrap();
     std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     std::fs::write(work.join("keep"), "judge's").unwrap();
-    // The container's own host ids (its uid_map): the same in every run, or a container was
-    // made for a run.
-    let script = "cat /proc/self/uid_map; cat /w/keep; echo run >> /w/log";
+    // Its init's start time and the container's own host ids (its uid_map): the same in
+    // every run, or a container was made for a run.
+    let script =
+        "cut -d' ' -f22 /proc/1/stat; cat /proc/self/uid_map; cat /w/keep; echo run >> /w/log";
     let mut requests: Vec<Value> = (0..100)
         .map(|_| json!({"argv": ["sh", "-c", script], "dir": work}))
         .collect();
-    requests.push(json!({"argv": ["sh", "-c", "cat /proc/self/uid_map; ls -A /w"]}));
+    requests.push(json!({"argv": ["sh", "-c", "cut -d' ' -f22 /proc/1/stat; cat /proc/self/uid_map; ls -A /w"]}));
     let ran = in_one_container(&dir, &requests);
     let map = |out: &str| out.lines().take(2).collect::<Vec<_>>().join("\n");
     let first = map(&ran[0].1);
@@ -286,7 +290,7 @@ fn a_dir_is_the_runs_alone_and_survives_a_hundred_runs() {
     }
     assert!(ran[99].1.ends_with("judge's"), "{}", ran[99].1);
     // The next run has a /w of its own, empty.
-    assert_eq!(ran[100].1.lines().count(), 2, "{}", ran[100].1);
+    assert_eq!(ran[100].1.lines().count(), 3, "{}", ran[100].1);
     assert_eq!(
         std::fs::read_to_string(work.join("keep")).unwrap(),
         "judge's"
@@ -408,7 +412,7 @@ fn a_container_whose_room_cannot_be_taken_down_is_retired() {
     let outcome = std::thread::scope(|scope| {
         let running = scope.spawn(|| {
             let room = runbox::mount::plan::default_room();
-            pool.run(&room, &wire.run(), stdio, &spec.limits).unwrap()
+            pool.run(&room, &wire.run(), &stdio, &spec.limits).unwrap()
         });
         std::thread::sleep(std::time::Duration::from_millis(400));
         // From outside, while the program runs: the room's /w is no longer where it was.
@@ -436,7 +440,7 @@ fn a_container_whose_room_cannot_be_taken_down_is_retired() {
     // The next run finds the room still up: it goes to a replacement, and the container
     // that could not be cleaned is gone.
     let room = runbox::mount::plan::default_room();
-    let next = pool.run(&room, &wire.run(), stdio, &spec.limits).unwrap();
+    let next = pool.run(&room, &wire.run(), &stdio, &spec.limits).unwrap();
     assert!(matches!(next, runbox::Outcome::Finished { .. }), "{next:?}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while pool.idle_pids() == [init] || pool.idle_pids().is_empty() {
@@ -461,9 +465,9 @@ fn requests_with_a_root_of_their_own_are_served_warm_by_that_roots_pool() {
         std::os::unix::fs::symlink(format!("usr/{link}"), rootfs.join(link)).unwrap();
     }
     std::fs::write(rootfs.join("marker"), "from rootfs\n").unwrap();
-    let own = json!({"argv": ["sh", "-c", "head -2 /proc/self/uid_map; cat /marker"],
+    let own = json!({"argv": ["sh", "-c", "cut -d' ' -f22 /proc/1/stat; head -1 /proc/self/uid_map; cat /marker"],
                      "rootfs": rootfs, "bind": ["/usr:/usr"]});
-    let default = json!({"argv": ["sh", "-c", "head -2 /proc/self/uid_map; test ! -e /marker"]});
+    let default = json!({"argv": ["sh", "-c", "cut -d' ' -f22 /proc/1/stat; head -1 /proc/self/uid_map; test ! -e /marker"]});
     let mut requests = vec![own.clone(); 10];
     requests.insert(5, default);
     let ran = in_one_container(&dir, &requests);

@@ -138,7 +138,7 @@ fn init_answers_malformed_datagrams_and_keeps_serving() {
         .run(
             &runbox::mount::plan::default_room(),
             &wire_run.run(),
-            [null.as_fd(), null.as_fd(), null.as_fd()],
+            &[null.as_fd(), null.as_fd(), null.as_fd()],
             &spec.limits,
         )
         .unwrap();

@@ -3,10 +3,15 @@
 //!
 //! The tests run one at a time ([`one_at_a_time`]): CPU figures on a shared 2-CPU machine
 //! are only meaningful when the runs do not compete.
+//!
+//! On a slow machine (the emulated x86_64 guest: [`runbox_tests::slowdown`]) the limits
+//! under test stay as they are; the CPU budgets of the runs whose time is not under test
+//! grow ([`budget`]), and the timing checks take the bounds measured there
+//! ([`tolerance`]: `tolerance(native, emulated)`).
 
 use runbox_tests::{
-    assert_nothing_left, assert_verdict, each_mode, num, one_at_a_time, probe_bind, run, Ran,
-    TempDir, PROBE,
+    assert_nothing_left, assert_verdict, budget, each_mode, num, one_at_a_time, probe_bind, run,
+    tolerance, Ran, TempDir, PROBE,
 };
 
 fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
@@ -23,13 +28,13 @@ each_mode! {
         let _serial = one_at_a_time();
         let ran = probe(
             mode,
-            &["--time", "300ms", "--wall", "5s"],
+            &["--time", "300ms", "--wall", &budget(5000)],
             &["spin-forever"],
         );
         assert_verdict(&ran, "time_limit_exceeded", "cpu time", mode);
         let time = num(&ran, "time_ms");
         assert!(
-            (300..=340).contains(&time),
+            (300..=300 + tolerance(40, 150)).contains(&time),
             "{mode}: time {time} ms for a 300 ms limit"
         );
         assert!(num(&ran, "wall_ms") >= 300, "{mode}");
@@ -42,7 +47,7 @@ each_mode! {
         let _serial = one_at_a_time();
         let two_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
         for args in [&["spin-forever", "2"][..], &["spin-children", "2"]] {
-            let ran = probe(mode, &["--time", "600ms", "--wall", "5s"], args);
+            let ran = probe(mode, &["--time", "600ms", "--wall", &budget(5000)], args);
             assert_verdict(
                 &ran,
                 "time_limit_exceeded",
@@ -50,7 +55,10 @@ each_mode! {
                 &format!("{mode} {args:?}"),
             );
             let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
-            assert!((600..=680).contains(&time), "{mode} {args:?}: time {time}");
+            assert!(
+                (600..=600 + tolerance(80, 200)).contains(&time),
+                "{mode} {args:?}: time {time}"
+            );
             if two_cpus {
                 // Two busy threads reach 600 ms of CPU in about 300 ms; one thread's CPU
                 // time could never outgrow the wall time like this.
@@ -69,7 +77,7 @@ each_mode! {
         let _serial = one_at_a_time();
         for what in ["sleep", "pause", "read"] {
             // The wall limit may be lower than the CPU limit.
-            let ran = probe(mode, &["--time", "2s", "--wall", "300ms"], &[what]);
+            let ran = probe(mode, &["--time", &budget(2000), "--wall", "300ms"], &[what]);
             assert_verdict(
                 &ran,
                 "time_limit_exceeded",
@@ -77,8 +85,15 @@ each_mode! {
                 &format!("{mode} {what}"),
             );
             let wall = num(&ran, "wall_ms");
-            assert!((300..1000).contains(&wall), "{mode} {what}: wall {wall}");
-            assert!(num(&ran, "time_ms") < 100, "{mode} {what}: it was not busy");
+            assert!(
+                (300..300 + tolerance(700, 2700)).contains(&wall),
+                "{mode} {what}: wall {wall}"
+            );
+            let time = num(&ran, "time_ms");
+            assert!(
+                time < tolerance(100, 400),
+                "{mode} {what}: it was not busy, yet {time} ms"
+            );
         }
         assert_nothing_left(mode);
     }
@@ -87,13 +102,22 @@ each_mode! {
 each_mode! {
     fn cpu_time_is_reported_as_the_program_itself_measures_it(mode) {
         let _serial = one_at_a_time();
-        let ran = probe(mode, &["--time", "2s"], &["spin", "300"]);
-        assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
-        let own_ms = ran.out().trim().parse::<u64>().unwrap() / 1000;
-        let reported = num(&ran, "time_ms");
+        // One run natively; on a slow machine the median of three: a host that stalls the
+        // emulator's thread charges the stall to whatever guest task was running.
+        let tries = if runbox_tests::slowdown() > 1 { 3 } else { 1 };
+        let mut seen: Vec<(u64, u64)> = (0..tries)
+            .map(|_| {
+                let ran = probe(mode, &["--time", &budget(2000)], &["spin", "300"]);
+                assert_eq!(ran.status(), "ok", "{mode}: {ran:?}");
+                let own_ms = ran.out().trim().parse::<u64>().unwrap() / 1000;
+                (num(&ran, "time_ms").abs_diff(own_ms), own_ms)
+            })
+            .collect();
+        seen.sort();
+        let (off, own_ms) = seen[seen.len() / 2];
         assert!(
-            reported.abs_diff(own_ms) <= 15,
-            "{mode}: reported {reported} ms, the program measured {own_ms} ms"
+            off <= tolerance(15, 100),
+            "{mode}: reported {off} ms off the {own_ms} ms the program measured ({seen:?})"
         );
     }
 }
@@ -152,7 +176,7 @@ each_mode! {
         // 459 MB: page faults are dear on this VM when other work runs).
         let ran = run(
             mode,
-            &["--memory", "512M", "--time", "5s", "--bind", &big],
+            &["--memory", "512M", "--time", &budget(5000), "--bind", &big],
             &["/big"],
         );
         assert_eq!(
@@ -231,7 +255,7 @@ each_mode! {
         // A real fork bomb ends at the wall limit, and nothing of it survives.
         let ran = run(
             mode,
-            &["--processes", "20", "--time", "5s", "--wall", "500ms"],
+            &["--processes", "20", "--time", &budget(5000), "--wall", "500ms"],
             &["sh", "-c", "b() { b | b & }; b; wait"],
         );
         assert_ne!(ran.status(), "internal_error", "{mode}: {ran:?}");

@@ -4,7 +4,7 @@
 
 use runbox::pool::Pool;
 use runbox::{ContainerConfig, Outcome, RunSpec};
-use runbox_tests::{assert_nothing_left, one_at_a_time, TempDir};
+use runbox_tests::{assert_nothing_left, one_at_a_time, slowdown, TempDir};
 use std::os::fd::AsFd;
 
 fn open_fds() -> usize {
@@ -12,13 +12,16 @@ fn open_fds() -> usize {
 }
 
 fn run_in(pool: &Pool, argv: &[&str], stdout: &std::fs::File) -> Outcome {
-    let spec = RunSpec::new(argv.iter().map(|s| s.to_string()).collect());
+    let mut spec = RunSpec::new(argv.iter().map(|s| s.to_string()).collect());
+    // The default limits' CPU budget, on this machine (runbox_tests::budget).
+    spec.limits.time *= slowdown();
+    spec.limits.wall *= slowdown();
     let wire = spec.to_wire().unwrap();
     let null = std::fs::File::open("/dev/null").unwrap();
     let run = wire.run();
     let stdio = [null.as_fd(), stdout.as_fd(), null.as_fd()];
     let room = runbox::mount::plan::default_room();
-    pool.run(&room, &run, stdio, &spec.limits).unwrap()
+    pool.run(&room, &run, &stdio, &spec.limits).unwrap()
 }
 
 fn exit_of(outcome: &Outcome) -> runbox_shared::Exit {
@@ -26,6 +29,17 @@ fn exit_of(outcome: &Outcome) -> runbox_shared::Exit {
         Outcome::Finished { finished, .. } => finished.exit,
         other => panic!("{other:?}"),
     }
+}
+
+/// How many runs the long test makes: `$RUNBOX_TEST_POOL_RUNS`, 1000 when unset (the
+/// emulated x86_64 guest, where a run is many times slower, makes fewer).
+fn pool_runs() -> usize {
+    std::env::var("RUNBOX_TEST_POOL_RUNS").map_or(1000, |text| {
+        text.parse()
+            .ok()
+            .filter(|&runs| runs > 50)
+            .unwrap_or_else(|| panic!("RUNBOX_TEST_POOL_RUNS={text}: a count above 50"))
+    })
 }
 
 #[test]
@@ -37,7 +51,8 @@ fn a_thousand_runs_through_one_container_leave_nothing_and_do_not_grow() {
     let pool = Pool::new(ContainerConfig::default(), 1).unwrap();
     let pid = pool.idle_pids()[0];
     let mut memory_after_warmup = 0;
-    for i in 0..1000 {
+    let runs = pool_runs();
+    for i in 0..runs {
         // Each run leaves something behind for the cleaning to remove.
         let outcome = run_in(
             &pool,
@@ -49,20 +64,29 @@ fn a_thousand_runs_through_one_container_leave_nothing_and_do_not_grow() {
             memory_after_warmup = pool.idle_resident().unwrap();
         }
     }
-    assert_eq!(
-        pool.idle_pids(),
-        vec![pid],
-        "the same container served every run"
-    );
-    // Anonymous and tmpfs memory: what a leak would be. (The total charge also holds
-    // reclaimable kernel caches, dentries of the files each run made, which grow slowly.)
-    let memory = pool.idle_resident().unwrap();
-    assert!(
-        memory <= memory_after_warmup + (64 << 10),
-        "the container grew from {memory_after_warmup} to {memory} bytes"
-    );
+    if runbox::container::rootless() {
+        // Without root a container serves one run, and is replaced.
+        assert!(
+            !pool.idle_pids().contains(&pid),
+            "the first container served again"
+        );
+    } else {
+        assert_eq!(
+            pool.idle_pids(),
+            vec![pid],
+            "the same container served every run"
+        );
+        // Anonymous and tmpfs memory: what a leak would be. (The total charge also holds
+        // reclaimable kernel caches, dentries of the files each run made, which grow
+        // slowly.)
+        let memory = pool.idle_resident().unwrap();
+        assert!(
+            memory <= memory_after_warmup + (64 << 10),
+            "the container grew from {memory_after_warmup} to {memory} bytes"
+        );
+    }
     drop(pool);
-    assert_nothing_left("1000 runs");
+    assert_nothing_left(&format!("{runs} runs"));
     // The init memfd is made once per process and kept.
     assert!(
         open_fds() <= fds + 1,
@@ -81,8 +105,12 @@ fn a_container_whose_init_is_killed_is_replaced() {
     let outcome = run_in(&pool, &["true"], &null);
     assert_eq!(exit_of(&outcome), runbox_shared::Exit::Code(0));
     let new = pool.idle_pids();
-    assert_eq!(new.len(), 1);
-    assert_ne!(new[0], old, "still the killed container");
+    assert!(!new.contains(&old), "still the killed container");
+    // (Without root the container that served is retired too, its replacement perhaps
+    // still being made.)
+    if !runbox::container::rootless() {
+        assert_eq!(new.len(), 1);
+    }
 }
 
 #[test]

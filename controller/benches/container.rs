@@ -87,7 +87,7 @@ fn main() {
         run.seccomp_listener = seccomp.listener;
         let started = Instant::now();
         let outcome = container
-            .run(&room, &run, stdio, &spec.limits)
+            .run(&room, &run, &stdio, &spec.limits)
             .expect("run");
         assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
         micros(started)
@@ -246,7 +246,7 @@ fn main() {
         for (i, (_, room)) in rooms.iter().enumerate() {
             let started = Instant::now();
             let outcome = container
-                .run(room, &wire.run(), stdio, &spec.limits)
+                .run(room, &wire.run(), &stdio, &spec.limits)
                 .expect("run");
             assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
             samples[i].push(micros(started));
@@ -321,7 +321,7 @@ fn main() {
     for _ in 0..10 {
         let mut fresh = Container::create(&config).unwrap();
         let run = wire.run();
-        fresh.run(&room, &run, stdio, &spec.limits).unwrap();
+        fresh.run(&room, &run, &stdio, &spec.limits).unwrap();
         idle.push(fresh.memory_current().unwrap() / 1024);
     }
     idle.sort_unstable();

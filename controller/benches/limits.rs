@@ -63,7 +63,7 @@ fn main() {
     let mut overshoot = Vec::new();
     for _ in 0..25 {
         match container
-            .run(&room, &wire.run(), stdio, &spec.limits)
+            .run(&room, &wire.run(), &stdio, &spec.limits)
             .unwrap()
         {
             Outcome::Finished { accounting, .. } => {
@@ -82,7 +82,7 @@ fn main() {
     for _ in 0..200 {
         let started = Instant::now();
         container
-            .run(&room, &wire.run(), stdio, &spec.limits)
+            .run(&room, &wire.run(), &stdio, &spec.limits)
             .unwrap();
         whole.push(started.elapsed().as_micros() as u64);
     }

@@ -83,7 +83,7 @@ fn main() {
         floor.push(micros(t));
         let t = Instant::now();
         let outcome = container
-            .run(&room, &wire.run(), stdio, &in_container.limits)
+            .run(&room, &wire.run(), &stdio, &in_container.limits)
             .expect("run");
         assert!(matches!(outcome, Outcome::Finished { .. }), "{outcome:?}");
         warm.push(micros(t));

@@ -10,24 +10,28 @@
 //! run (bad JSON, no `argv`, an unknown field, a bad value) is answered with status
 //! `internal_error` and a detail saying what is wrong, with its `id` when one could be read;
 //! the batch goes on. At EOF runbox finishes what is running and exits 0.
+//!
+//! A line with a `group` is a group of programs connected by pipes ([`crate::group`]),
+//! answered with one line `{"id": ..., "results": [...], "captures": [...]}` when its last
+//! program ends, or with `internal_error` and nothing started when the group is wrong.
 
+use crate::answer::{on_runners, result_line, Runs};
 use crate::config::Config;
 use crate::error::Error;
 use crate::files::FileStore;
-use crate::options::{OutputDefault, RunOptions};
-use crate::pool::Pools;
+use crate::group::{GroupError, GroupRequest, GroupResult};
+use crate::options::RunOptions;
 use crate::result::RunResult;
-use crate::run::Refused;
 use serde::Serialize;
 use std::io::BufRead;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Mutex;
 
-/// A result line: the `run --json` object with the request's id first.
+/// A group's result line: the group's id first, then its members' results and captures.
 #[derive(Serialize, Debug)]
-struct ResultLine<'a> {
+struct GroupLine<'a> {
     id: Option<&'a str>,
     #[serde(flatten)]
-    result: &'a RunResult,
+    result: &'a GroupResult,
 }
 
 /// What is wrong with a request line; each message names the field where there is one (as
@@ -65,6 +69,12 @@ pub enum RequestError {
     /// A file store order that is not one.
     #[error("{0}")]
     Order(&'static str),
+    /// A group where one run was asked for.
+    #[error("group: a group of runs, where one run is asked for")]
+    NotOneRun,
+    /// A group that cannot be run as asked (the message names the field).
+    #[error("{0}")]
+    Group(#[source] GroupError),
 }
 
 /// The longest request line read, newline excluded: 16 MiB. A longer one is answered
@@ -88,11 +98,13 @@ pub fn requests<R: BufRead>(input: R) -> Requests<R> {
     }
 }
 
-/// One request line: a run, or an order to the file store.
+/// One request line: a run, a group of runs, or an order to the file store.
 #[derive(Debug)]
 pub enum Request {
     /// A run.
     Run(Box<RunOptions>),
+    /// A group of programs connected by pipes.
+    Group(GroupRequest),
     /// `{"id": ..., "delete_files": ["ID", ...]}`: remove these stored files.
     DeleteFiles(Vec<String>),
     /// `{"id": ..., "list_files": true}`: list the stored files.
@@ -123,13 +135,7 @@ impl<R: BufRead> Iterator for Requests<R> {
             }
             match std::str::from_utf8(&self.line) {
                 Ok(text) if text.trim().is_empty() => continue,
-                Ok(text) => return Some(parse_request(text)),
-                Err(e) => {
-                    let why = RequestError::NotUtf8 {
-                        offset: e.valid_up_to(),
-                    };
-                    return Some((id_despite_bad_bytes(&self.line), Err(why)));
-                }
+                _ => return Some(parse_bytes(&self.line)),
             }
         }
     }
@@ -184,30 +190,70 @@ fn id_despite_bad_bytes(line: &[u8]) -> Option<String> {
     (!id.contains('\u{FFFD}')).then(|| id.to_string())
 }
 
-/// Parses one line into its id (when one can be read) and its request: a run
-/// ([`parse_line`]), or a file store order (a line with `delete_files` or `list_files`).
-pub fn parse_request(line: &str) -> (Option<String>, Result<Request, RequestError>) {
-    let is_order = |value: &serde_json::Value| {
-        value.get("delete_files").is_some() || value.get("list_files").is_some()
-    };
-    let value = match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(value) if is_order(&value) => value,
-        _ => {
-            let (id, options) = parse_line(line);
-            return (id, options.map(|o| Request::Run(Box::new(o))));
-        }
-    };
-    let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
-    let order: StoreOrder = match serde_path_to_error::deserialize(value) {
-        Ok(order) => order,
+/// Parses one line given as bytes, its newline excluded (a line of stdin, a Redis entry's
+/// `request`): one past [`MAX_LINE`] or not UTF-8 is a bad request, with the id where it
+/// is certain.
+pub fn parse_bytes(line: &[u8]) -> (Option<String>, Result<Request, RequestError>) {
+    if line.len() > MAX_LINE {
+        return (None, Err(RequestError::TooLong));
+    }
+    match std::str::from_utf8(line) {
+        Ok(text) => parse_request(text),
         Err(e) => {
-            let field = e.path().to_string();
-            let source = e.into_inner();
-            return match field.as_str() {
-                "." => (id, Err(RequestError::Shape(source))),
-                _ => (id, Err(RequestError::Field { field, source })),
+            let why = RequestError::NotUtf8 {
+                offset: e.valid_up_to(),
             };
+            (id_despite_bad_bytes(line), Err(why))
         }
+    }
+}
+
+/// Answers one request line given as bytes: parses it, runs it, and returns its result line
+/// (without a newline); a bad line, and a file store order (which only `runbox batch`
+/// takes, in the order of its lines), is answered `internal_error`.
+pub fn answer(runs: Runs<'_>, line: &[u8]) -> String {
+    let (id, parsed) = parse_bytes(line);
+    let result = match parsed {
+        Ok(Request::Run(options)) => runs.execute(&options),
+        Ok(Request::Group(group)) => return group_line(id.as_deref(), &runs.execute_group(&group)),
+        Ok(_) => RunResult::internal_error(
+            "delete_files and list_files are orders of runbox batch's own file store".into(),
+        ),
+        Err(why) => RunResult::internal_error(why.to_string()),
+    };
+    result_line(id.as_deref(), &result)
+}
+
+/// Parses one line into its id (when one can be read) and its request: a run, a group
+/// (a line with `group`), or a file store order (a line with `delete_files` or
+/// `list_files`).
+pub fn parse_request(line: &str) -> (Option<String>, Result<Request, RequestError>) {
+    let value: serde_json::Value = match serde_json::from_str(line) {
+        Ok(value) => value,
+        Err(e) => return (None, Err(RequestError::NotJson(e))),
+    };
+    let is_order = value.get("delete_files").is_some() || value.get("list_files").is_some();
+    if value.get("group").is_some() {
+        let (id, group) = read_fields::<GroupRequest>(value);
+        // Checked here, so that a wrong group is answered at once and never started.
+        let group = group.and_then(|group| match group.wire() {
+            Ok(_) => Ok(Request::Group(group)),
+            Err(why) => Err(RequestError::Group(why)),
+        });
+        return (id, group);
+    }
+    if !is_order {
+        let (id, options) = read_fields::<RunOptions>(value);
+        let run = options.and_then(|options| match options.argv.is_empty() {
+            true => Err(RequestError::NoProgram),
+            false => Ok(Request::Run(Box::new(options))),
+        });
+        return (id, run);
+    }
+    let (id, order) = read_fields::<StoreOrder>(value);
+    let order = match order {
+        Ok(order) => order,
+        Err(e) => return (id, Err(e)),
     };
     let request = match (order.delete_files, order.list_files) {
         (Some(ids), None) => Ok(Request::DeleteFiles(ids)),
@@ -220,54 +266,43 @@ pub fn parse_request(line: &str) -> (Option<String>, Result<Request, RequestErro
     (id, request)
 }
 
-/// Parses one line into its id (when one can be read) and its options.
-pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
-    let value: serde_json::Value = match serde_json::from_str(line) {
-        Ok(value) => value,
-        Err(e) => return (None, Err(RequestError::NotJson(e))),
-    };
+/// The id of a line's JSON (where it is a string) and its fields read as a `T`; an error
+/// names the field (or the line as a whole: a field missing or unknown).
+fn read_fields<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> (Option<String>, Result<T, RequestError>) {
     let id = value.get("id").and_then(|id| id.as_str()).map(String::from);
-    let options: RunOptions = match serde_path_to_error::deserialize(value) {
-        Ok(options) => options,
-        Err(e) => {
-            let field = e.path().to_string();
-            let source = e.into_inner();
-            return match field.as_str() {
-                // The line as a whole: a field missing or unknown.
-                "." => (id, Err(RequestError::Shape(source))),
-                _ => (id, Err(RequestError::Field { field, source })),
-            };
+    let read = serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let source = e.into_inner();
+        match field.as_str() {
+            "." => RequestError::Shape(source),
+            _ => RequestError::Field { field, source },
         }
-    };
-    if options.argv.is_empty() {
-        return (id, Err(RequestError::NoProgram));
-    }
-    (id, Ok(options))
+    });
+    (id, read)
 }
 
-/// Runs one parsed request through the one lifecycle, with the file store; whatever
-/// stops it is its result (`runbox batch` and `runbox serve`).
-pub fn execute(
-    options: &RunOptions,
-    config: &Config,
-    pools: &Pools,
-    store: &FileStore,
-) -> RunResult {
-    let run = crate::run::run_with_store(
-        options,
-        config,
-        Some(pools),
-        OutputDefault::Discard,
-        Some(store),
-    );
-    match run {
-        Err(Refused::Files(e)) => RunResult::internal_error(e.to_string()),
-        Ok(result) => result,
-        Err(Refused::Resolve(e)) => RunResult::internal_error(e.to_string()),
-        Err(Refused::Stdio(e)) => RunResult::internal_error(e.to_string()),
-        Err(Refused::Request(e)) => RunResult::internal_error(e.to_string()),
-        // Discarded output has no spool to deliver.
-        Err(Refused::Deliver(e)) => RunResult::internal_error(e.to_string()),
+/// Parses one line into its id (when one can be read) and its options: a run's only.
+pub fn parse_line(line: &str) -> (Option<String>, Result<RunOptions, RequestError>) {
+    let (id, request) = parse_request(line);
+    let options = request.and_then(|request| match request {
+        Request::Run(options) => Ok(*options),
+        Request::Group(_) => Err(RequestError::NotOneRun),
+        Request::DeleteFiles(_) | Request::ListFiles => Err(RequestError::Order(
+            "a file store order, where one run is asked for",
+        )),
+    });
+    (id, options)
+}
+
+/// A group's result line (its `internal_error` line when it was not run), without a
+/// newline.
+fn group_line(id: Option<&str>, answer: &Result<GroupResult, GroupError>) -> String {
+    match answer {
+        Ok(result) => serde_json::to_string(&GroupLine { id, result })
+            .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into()),
+        Err(why) => result_line(id, &RunResult::internal_error(why.to_string())),
     }
 }
 
@@ -280,16 +315,22 @@ struct Results {
 impl Results {
     /// Writes one result line; a failure is kept (the batch then ends as an internal error).
     fn emit(&self, id: Option<&str>, result: &RunResult) {
-        self.emit_line(serde_json::to_string(&ResultLine { id, result }));
+        self.emit_line(result_line(id, result));
+    }
+
+    /// Writes a group's result line, or its `internal_error` line.
+    fn emit_group(&self, id: Option<&str>, answer: &Result<GroupResult, GroupError>) {
+        self.emit_line(group_line(id, answer));
     }
 
     /// Writes the answer to a file store order.
     fn emit_answer(&self, answer: &OrderAnswer<'_>) {
-        self.emit_line(serde_json::to_string(answer));
+        let line = serde_json::to_string(answer)
+            .unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
+        self.emit_line(line);
     }
 
-    fn emit_line(&self, line: serde_json::Result<String>) {
-        let mut line = line.unwrap_or_else(|_| r#"{"status":"internal_error"}"#.into());
+    fn emit_line(&self, mut line: String) {
         line.push('\n');
         let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
         if failed.is_none() {
@@ -325,7 +366,7 @@ fn order(out: &Results, id: Option<&str>, request: &Request, store: &FileStore) 
             let files = store.list().into_iter().collect();
             out.emit_answer(&OrderAnswer::Listed { id, files });
         }
-        Request::Run(_) => {}
+        Request::Run(_) | Request::Group(_) => {}
     }
 }
 
@@ -342,34 +383,25 @@ pub fn run_batch_with_store(
     parallel: usize,
     store: &FileStore,
 ) -> Result<(), Error> {
-    let parallel = parallel.max(1);
-    let pool = Pools::new(parallel)?;
     let out = Results {
         failed: Mutex::new(None),
     };
-    let (jobs, inbox) = mpsc::channel::<(Option<String>, RunOptions)>();
-    let inbox = Arc::new(Mutex::new(inbox));
-    std::thread::scope(|scope| {
-        for _ in 0..parallel {
-            let inbox = Arc::clone(&inbox);
-            let (pool, out) = (&pool, &out);
-            scope.spawn(move || loop {
-                let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok((id, options)) = job else { break };
-                out.emit(id.as_deref(), &execute(&options, config, pool, store));
-            });
-        }
+    let work = |runs: Runs<'_>, (id, request): (Option<String>, Request)| match request {
+        Request::Run(options) => out.emit(id.as_deref(), &runs.execute(&options)),
+        Request::Group(group) => out.emit_group(id.as_deref(), &runs.execute_group(&group)),
+        Request::DeleteFiles(_) | Request::ListFiles => {}
+    };
+    on_runners(config, parallel, store, work, |jobs| {
         for (id, parsed) in requests(input) {
             match parsed {
-                Ok(Request::Run(options)) => {
-                    let _ = jobs.send((id, *options));
+                Ok(request @ (Request::Run(_) | Request::Group(_))) => {
+                    let _ = jobs.send((id, request));
                 }
                 Ok(request) => order(&out, id.as_deref(), &request, store),
                 Err(why) => out.emit(id.as_deref(), &RunResult::internal_error(why.to_string())),
             }
         }
-        drop(jobs);
-    });
+    })?;
     match out.failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
         Some(e) => Err(Error::io("write a result line to stdout", e)),
         None => Ok(()),
@@ -501,6 +533,43 @@ mod tests {
     }
 
     #[test]
+    fn a_group_line_is_a_group_and_a_wrong_one_is_answered_at_once() {
+        let line = r#"{"id":"g","group":[{"argv":["a"]},{"argv":["b"]}],"pipes":[{"from":{"run":0,"fd":1},"to":{"run":1,"fd":0},"capture":"1K"}]}"#;
+        let (id, job) = parse_request(line);
+        assert_eq!(id.as_deref(), Some("g"));
+        match job.unwrap() {
+            Request::Group(group) => assert_eq!(group.pipes.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        let cases = [
+            (r#"{"id":"e","group":[]}"#, "group: no program given"),
+            (
+                r#"{"id":"t","group":[{"argv":["a"]}],"pipes":[{"from":{"run":0,"fd":1},"to":{"run":0,"fd":0},"capture":"1G"}]}"#,
+                "pipes[0].capture: must be at most 64M",
+            ),
+            (
+                r#"{"id":"f","group":[{"argv":["a"]}],"pipes":[{"from":{"run":0,"fd":-1},"to":{"run":0,"fd":0}}]}"#,
+                "pipes[0].from.fd:",
+            ),
+            (
+                r#"{"id":"u","group":[{"argv":["a"]}],"pipez":[]}"#,
+                "pipez: unknown field `pipez`",
+            ),
+        ];
+        for (line, says) in cases {
+            let (id, job) = parse_request(line);
+            assert!(id.is_some(), "{line}");
+            let err = job.unwrap_err().to_string();
+            assert!(err.starts_with(says), "{line}: {err}");
+        }
+        assert!(parse_line(line)
+            .1
+            .unwrap_err()
+            .to_string()
+            .contains("a group of runs"));
+    }
+
+    #[test]
     fn limits_at_their_bounds_are_accepted() {
         let line = r#"{"argv":["true"],"time":"86400s","wall":"1440m","memory":"1T","stack":"1T","output":"1T","processes":1000000}"#;
         let limits = parse_line(line).1.unwrap().limits();
@@ -602,6 +671,7 @@ mod tests {
             .map(|(id, parsed)| {
                 let argv = parsed.map_err(|e| e.to_string()).and_then(|r| match r {
                     Request::Run(options) => Ok(options.argv),
+                    Request::Group(group) => Ok(vec![format!("group of {}", group.group.len())]),
                     other => Err(format!("not a run: {other:?}")),
                 });
                 (id, argv)

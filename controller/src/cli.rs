@@ -7,7 +7,7 @@ use crate::result::RunResult;
 use crate::run::Refused;
 use crate::spec::LimitChoices;
 use crate::status::Status;
-use crate::units::{Bounded, Unit};
+use crate::units::{parse_duration, Bounded, Unit};
 use clap::builder::{TypedValueParser, ValueParserFactory};
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
@@ -15,6 +15,7 @@ use std::io::{IsTerminal, Write};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Exit code when the sandbox did its job, whatever the program did.
 pub const EXIT_OK: i32 = 0;
@@ -45,6 +46,35 @@ enum Command {
     /// Serve go-judge's REST API (POST /run, /version, /config...) and runbox's own
     /// POST /runbox/run over HTTP.
     Serve(Box<crate::serve::ServeArgs>),
+    /// Run requests (`runbox batch` lines) taken from a Redis stream; write their results.
+    Worker(WorkerArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct WorkerArgs {
+    /// The server: redis://[:PASSWORD@]HOST[:PORT][/DB].
+    #[arg(long, value_name = "URL")]
+    redis: String,
+    /// The stream of requests: entries with a field `request` (and `reply_to`, optional).
+    #[arg(long, default_value = "runbox:requests")]
+    stream: String,
+    /// The consumer group the fleet's workers share.
+    #[arg(long, default_value = "runbox")]
+    group: String,
+    /// This worker's name in the group [default: HOSTNAME-PID].
+    #[arg(long)]
+    consumer: Option<String>,
+    /// Runs at once, each in its own warm container [default: the number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    parallel: Option<u64>,
+    /// Take over another worker's entry once it has been idle this long (that worker is
+    /// taken for dead; a live worker keeps its own entries fresh, however long they run).
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    claim_after: Duration,
+    /// Answer an entry `internal_error` instead of running it once it has been delivered
+    /// more than this many times.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), default_value = "3")]
+    max_deliveries: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -64,6 +94,11 @@ struct BatchArgs {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
+    /// Run a group of programs connected by pipes (an interactive problem): FILE holds
+    /// the group request as a batch line gives it (`{"group": [...], "pipes": [...]}`),
+    /// each member with its own options; prints one result per program.
+    #[arg(long, value_name = "FILE", conflicts_with = "argv")]
+    group: Option<PathBuf>,
     #[command(flatten)]
     options: RunOptions,
     /// Print one JSON object on stdout instead of a summary on stderr.
@@ -133,6 +168,7 @@ pub fn main() -> i32 {
                 EXIT_INTERNAL
             }
         },
+        Command::Worker(args) => worker(args, &config),
     }
 }
 
@@ -149,6 +185,15 @@ fn run(args: RunArgs, config: &Config) -> i32 {
         libc::STDERR_FILENO
     };
     let unnamed = OutputDefault::Inherit { result: result_on };
+    if let Some(file) = &args.group {
+        if options != RunOptions::default() {
+            return usage_error("--group: each program of the group has its own options, in FILE");
+        }
+        return run_group(file, config, unnamed, args.json);
+    }
+    if options.argv.is_empty() {
+        return usage_error("a program to run is required: runbox run [OPTIONS] -- PROGRAM [ARGS]");
+    }
     let result = match crate::run::run(&options, config, None, unnamed) {
         Ok(result) => result,
         Err(Refused::Resolve(e)) => return usage_error(format!("--{e}")),
@@ -164,6 +209,66 @@ fn run(args: RunArgs, config: &Config) -> i32 {
         }
     };
     report(&result, args.json)
+}
+
+/// `runbox run --group FILE`: the group of FILE, each member in a container made for it;
+/// one result per member, in order (with `--json`, one object `{"results": [...],
+/// "captures": [...]}` on stdout).
+fn run_group(file: &std::path::Path, config: &Config, unnamed: OutputDefault, json: bool) -> i32 {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => return usage_error(format!("--group {}: {e}", file.display())),
+    };
+    let group = match crate::batch::parse_request(&text) {
+        (_, Ok(crate::batch::Request::Group(group))) => group,
+        (_, Ok(_)) => {
+            return usage_error(format!("--group {}: no \"group\" in it", file.display()))
+        }
+        (_, Err(why)) => return usage_error(format!("--group {}: {why}", file.display())),
+    };
+    let answer = match crate::group::engine::run(&group, config, None, unnamed, None) {
+        Ok(answer) => answer,
+        Err(why) if why.is_usage() => {
+            return usage_error(format!("--group {}: {why}", file.display()))
+        }
+        Err(why) => {
+            eprintln!("runbox: {why}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let text = match json {
+        true => format!("{}\n", serde_json::to_string(&answer).unwrap_or_default()),
+        false => {
+            let mut text = String::new();
+            for (i, result) in answer.results.iter().enumerate() {
+                text.push_str(&format!("run {i}: {}", result.to_human()));
+            }
+            for (i, capture) in answer.captures.iter().flatten().enumerate() {
+                if let Some(capture) = capture {
+                    text.push_str(&format!("pipe {i} carried: {capture:?}\n"));
+                }
+            }
+            text
+        }
+    };
+    let fd = if json {
+        libc::STDOUT_FILENO
+    } else {
+        libc::STDERR_FILENO
+    };
+    if let Err(e) = crate::stdio::write_fully(fd, text.as_bytes()) {
+        eprintln!("runbox: cannot write the result: {e}");
+        return EXIT_INTERNAL;
+    }
+    let failed = answer
+        .results
+        .iter()
+        .any(|r| r.status == Status::InternalError);
+    if failed {
+        EXIT_INTERNAL
+    } else {
+        EXIT_OK
+    }
 }
 
 fn profiles(config: &Config) -> i32 {
@@ -191,9 +296,39 @@ fn profiles(config: &Config) -> i32 {
     EXIT_OK
 }
 
-fn batch(args: BatchArgs, config: &Config) -> i32 {
+/// `--parallel`, or the number of CPUs.
+fn parallel(given: Option<u64>) -> usize {
     let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
+    given.map_or_else(cpus, |n| n as usize)
+}
+
+fn worker(args: WorkerArgs, config: &Config) -> i32 {
+    if args.claim_after.is_zero() {
+        return usage_error("--claim-after: must be more than zero");
+    }
+    let settings = crate::worker::Settings {
+        redis: args.redis,
+        stream: args.stream,
+        group: args.group,
+        consumer: args
+            .consumer
+            .unwrap_or_else(crate::worker::default_consumer),
+        parallel: parallel(args.parallel),
+        claim_after: args.claim_after,
+        max_deliveries: args.max_deliveries,
+    };
+    match crate::worker::serve(&settings, config) {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.is_usage() => usage_error(e),
+        Err(e) => {
+            eprintln!("runbox worker: {e}");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+fn batch(args: BatchArgs, config: &Config) -> i32 {
+    let parallel = parallel(args.parallel);
     let store = match open_store(
         args.file_store.as_deref(),
         args.file_store_max.map(|m| m.get()),

@@ -31,6 +31,7 @@
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod group;
 pub mod options;
 pub mod pool;
 pub mod result;
@@ -40,6 +41,8 @@ pub mod status;
 
 // The seam: runbox's internals, public only so that its tests and benches can reach in,
 // hidden from the docs, with no promise of stability.
+#[doc(hidden)]
+pub mod answer;
 #[doc(hidden)]
 pub mod batch;
 #[doc(hidden)]
@@ -74,6 +77,8 @@ pub mod supervise;
 pub mod sys;
 #[doc(hidden)]
 pub mod units;
+#[doc(hidden)]
+pub mod worker;
 
 pub use config::Config;
 pub use container::{Container, ContainerConfig};

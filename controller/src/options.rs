@@ -77,7 +77,7 @@ with_limits! {
         pub allow_write: Vec<String>,
         /// The program (a path, or a name looked up in PATH inside the sandbox) and its
         /// arguments.
-        #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
+        #[arg(last = true, value_name = "PROGRAM [ARGS]")]
         pub argv: Vec<String>,
         /// A batch's files written into the run's /w or /tmp before it starts:
         /// `{"PATH": {"content" | "src" | "file": ..., "mode"?: "0755"}}`.

@@ -45,8 +45,23 @@ struct State {
     idle: Vec<Container>,
     /// Containers that exist or are being made: idle, busy or ordered.
     live: usize,
+    /// How many the pool keeps: more are made for a group larger than this, and destroyed
+    /// when they come back with no one waiting.
+    size: usize,
     /// Why the last creation failed, if it did.
     failure: Option<Error>,
+    /// The next taker's ticket, and the ticket served now: takers are served in the order
+    /// they came, so that a group waiting for k idle containers is not passed over for
+    /// ever by single runs that each take one.
+    next_ticket: u64,
+    serving: u64,
+}
+
+impl State {
+    /// True when a taker is waiting for its turn or for containers.
+    fn someone_waits(&self) -> bool {
+        self.serving != self.next_ticket
+    }
 }
 
 #[derive(Debug)]
@@ -59,6 +74,7 @@ impl Pool {
     /// Starts a pool of `size` containers of `config` and waits until all are ready.
     pub fn new(config: ContainerConfig, size: usize) -> Result<Pool, Error> {
         let shared = Arc::new(Shared::default());
+        shared.state.lock().unwrap_or_else(|e| e.into_inner()).size = size.max(1);
         let (orders, inbox) = mpsc::channel();
         let keeper_shared = Arc::clone(&shared);
         let keeper = std::thread::Builder::new()
@@ -70,20 +86,14 @@ impl Pool {
             orders,
             keeper: Some(keeper),
         };
-        for _ in 0..size.max(1) {
-            pool.order_one();
-        }
         let mut state = pool.lock();
+        pool.order(&mut state, size.max(1));
         while state.idle.len() < size.max(1) {
             if let Some(failure) = state.failure.take() {
                 drop(state);
                 return Err(failure);
             }
-            state = pool
-                .shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
+            state = pool.wait(state);
         }
         drop(state);
         Ok(pool)
@@ -93,48 +103,91 @@ impl Pool {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn order_one(&self) {
-        self.lock().live += 1;
-        let _ = self.orders.send(Order::Create);
+    fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.shared
+            .changed
+            .wait(state)
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes an idle, live container, waiting for one if all are busy.
-    fn take(&self) -> Result<Container, Error> {
+    /// Orders `n` more containers from the keeper.
+    fn order(&self, state: &mut State, n: usize) {
+        state.live += n;
+        for _ in 0..n {
+            let _ = self.orders.send(Order::Create);
+        }
+    }
+
+    /// Takes `n` idle, live containers at once, never some while waiting for the rest (two
+    /// groups each holding part of what they need would wait for each other for ever), in
+    /// the order the takers came. Where the pool has fewer than `n` in all, it grows for
+    /// this taker (and shrinks back as they come back: [`Pool::give_back`]).
+    fn take(&self, n: usize) -> Result<Vec<Container>, Error> {
         let mut state = self.lock();
-        loop {
-            while let Some(mut container) = state.idle.pop() {
-                if container.is_alive() {
-                    return Ok(container);
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        let mut grown = false;
+        let taken = loop {
+            if state.serving != ticket {
+                state = self.wait(state);
+                continue;
+            }
+            if state.idle.len() >= n {
+                let at = state.idle.len() - n;
+                let mut taken: Vec<Container> = state.idle.drain(at..).collect();
+                let before = taken.len();
+                // An init that died while idle: replaced, and the taker waits again.
+                taken.retain_mut(Container::is_alive);
+                let dead = before - taken.len();
+                if dead == 0 {
+                    break Ok(taken);
                 }
-                // Its init died while idle: replace it.
-                state.live -= 1;
-                drop(state);
-                drop(container);
-                self.order_one();
-                state = self.lock();
+                state.idle.append(&mut taken);
+                state.live -= dead;
+                self.order(&mut state, dead);
+                continue;
             }
-            if state.live == 0 {
-                let why = state.failure.take();
-                return Err(why.unwrap_or_else(|| Error::Pool("no container is left".into())));
+            if state.live < n {
+                match state.failure.take() {
+                    // What this taker ordered could not be made.
+                    Some(why) if grown => break Err(why),
+                    // A failure of long ago is no reason to refuse: this taker tries.
+                    _ => {}
+                }
+                let more = n - state.live;
+                self.order(&mut state, more);
+                grown = true;
             }
-            state = self
-                .shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
-        }
+            state = self.wait(state);
+        };
+        state.serving += 1;
+        drop(state);
+        self.shared.changed.notify_all();
+        taken
     }
 
-    /// Gives a container back, or destroys it and orders a replacement.
+    /// Gives a container back, or destroys it and orders a replacement; one made beyond the
+    /// pool's size is destroyed once no taker waits.
     fn give_back(&self, mut container: Container, healthy: bool) {
+        let mut state = self.lock();
+        let mut surplus = Vec::new();
         if healthy && container.reusable() {
-            self.lock().idle.push(container);
-            self.shared.changed.notify_one();
+            state.idle.push(container);
+            while state.live > state.size && !state.someone_waits() {
+                let Some(spare) = state.idle.pop() else { break };
+                surplus.push(spare);
+                state.live -= 1;
+            }
         } else {
-            drop(container);
-            self.lock().live -= 1;
-            self.order_one();
+            surplus.push(container);
+            state.live -= 1;
+            if state.live < state.size || state.someone_waits() {
+                self.order(&mut state, 1);
+            }
         }
+        drop(state);
+        self.shared.changed.notify_all();
+        drop(surplus);
     }
 
     /// Runs one program in an idle container; see [`Container::run`]. If the container
@@ -144,10 +197,10 @@ impl Pool {
         &self,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
-        self.run_files(room, run, stdio, limits, None)
+        self.run_files(room, run, fds, limits, None)
     }
 
     /// [`Pool::run`] with files in and out ([`Container::run_files`]): the collected
@@ -156,16 +209,35 @@ impl Pool {
         &self,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
+        limits: &Limits,
+        files: Option<&mut RunFiles<'_>>,
+    ) -> Result<Outcome, Error> {
+        let container = self.take_one()?;
+        self.run_in(container, room, run, fds, limits, files)
+    }
+
+    fn take_one(&self) -> Result<Container, Error> {
+        let mut one = self.take(1)?;
+        one.pop()
+            .ok_or_else(|| Error::Pool("took no container".into()))
+    }
+
+    /// [`Pool::run_files`] in `container`, taken from this pool, which gets it back.
+    fn run_in(
+        &self,
+        mut container: Container,
+        room: &[Op],
+        run: &Run<'_>,
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         mut files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
-        let mut container = self.take()?;
-        let mut result = container.run_files(room, run, stdio, limits, files.as_deref_mut());
+        let mut result = container.run_files(room, run, fds, limits, files.as_deref_mut());
         if let Err(Error::ContainerGone(_)) = result {
             self.give_back(container, false);
-            container = self.take()?;
-            result = container.run_files(room, run, stdio, limits, files);
+            container = self.take_one()?;
+            result = container.run_files(room, run, fds, limits, files);
         }
         let fit = result
             .as_ref()
@@ -184,6 +256,11 @@ impl Pool {
         self.shared.created.load(Ordering::Relaxed)
     }
 
+    /// The containers that exist or are being made, idle or busy.
+    pub fn live(&self) -> usize {
+        self.lock().live
+    }
+
     /// The idle containers' memory that reclaim cannot take back, bytes.
     pub fn idle_resident(&self) -> Result<u64, Error> {
         self.lock()
@@ -191,6 +268,53 @@ impl Pool {
             .iter()
             .map(Container::memory_resident)
             .sum()
+    }
+}
+
+/// A container taken from a pool for one run of a group, all of whose containers were
+/// taken at once ([`Pools::lease`]); given back when its run ends, or when it is dropped
+/// unused.
+#[derive(Debug)]
+pub struct Lease {
+    pool: Arc<Pool>,
+    container: Option<Container>,
+}
+
+impl Lease {
+    /// Runs one program in the leased container, as [`Pool::run`] does, and gives the
+    /// container back.
+    pub fn run(
+        self,
+        room: &[Op],
+        run: &Run<'_>,
+        fds: &[BorrowedFd<'_>],
+        limits: &Limits,
+    ) -> Result<Outcome, Error> {
+        self.run_files(room, run, fds, limits, None)
+    }
+
+    /// [`Lease::run`] with files in and out; see [`Pool::run_files`].
+    pub fn run_files(
+        mut self,
+        room: &[Op],
+        run: &Run<'_>,
+        fds: &[BorrowedFd<'_>],
+        limits: &Limits,
+        files: Option<&mut RunFiles<'_>>,
+    ) -> Result<Outcome, Error> {
+        let container = self
+            .container
+            .take()
+            .ok_or_else(|| Error::Pool("the lease holds no container".into()))?;
+        self.pool.run_in(container, room, run, fds, limits, files)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(container) = self.container.take() {
+            self.pool.give_back(container, true);
+        }
     }
 }
 
@@ -238,7 +362,7 @@ impl Drop for Pool {
 #[derive(Debug)]
 pub struct Pools {
     size: usize,
-    default: Pool,
+    default: Arc<Pool>,
     by_root: Mutex<Vec<(PathBuf, Arc<Pool>)>>,
 }
 
@@ -250,7 +374,7 @@ impl Pools {
     pub fn new(size: usize) -> Result<Pools, Error> {
         Ok(Pools {
             size,
-            default: Pool::new(ContainerConfig::default(), size)?,
+            default: Arc::new(Pool::new(ContainerConfig::default(), size)?),
             by_root: Mutex::new(Vec::new()),
         })
     }
@@ -262,10 +386,10 @@ impl Pools {
         rootfs: Option<&Path>,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
-        self.run_files(rootfs, room, run, stdio, limits, None)
+        self.run_files(rootfs, room, run, fds, limits, None)
     }
 
     /// [`Pools::run`] with files in and out; see [`Pool::run_files`].
@@ -274,16 +398,50 @@ impl Pools {
         rootfs: Option<&Path>,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
         match rootfs {
-            None => self.default.run_files(room, run, stdio, limits, files),
+            None => self.default.run_files(room, run, fds, limits, files),
             Some(rootfs) => self
                 .for_root(rootfs)?
-                .run_files(room, run, stdio, limits, files),
+                .run_files(room, run, fds, limits, files),
         }
+    }
+
+    /// Takes one container for each of `roots` (a group's members: the pool of each one's
+    /// `rootfs`, `None` for the default root), all of a pool's at once, the pools in one
+    /// fixed order (the default root first, then by path), so that no two groups each hold
+    /// what the other waits for. The leases come in the order of `roots`.
+    pub fn lease(&self, roots: &[Option<&Path>]) -> Result<Vec<Lease>, Error> {
+        let mut distinct: Vec<Option<&Path>> = roots.to_vec();
+        distinct.sort();
+        distinct.dedup();
+        let mut leases: Vec<Option<Lease>> = roots.iter().map(|_| None).collect();
+        for root in distinct {
+            let pool = match root {
+                None => Arc::clone(&self.default),
+                Some(rootfs) => self.for_root(rootfs)?,
+            };
+            let wanted: Vec<usize> = (0..roots.len()).filter(|&i| roots[i] == root).collect();
+            let containers = pool.take(wanted.len())?;
+            for (at, container) in wanted.into_iter().zip(containers) {
+                leases[at] = Some(Lease {
+                    pool: Arc::clone(&pool),
+                    container: Some(container),
+                });
+            }
+        }
+        leases
+            .into_iter()
+            .map(|lease| lease.ok_or_else(|| Error::Pool("a member got no container".into())))
+            .collect()
+    }
+
+    /// The containers of the default root's pool that exist or are being made.
+    pub fn live(&self) -> usize {
+        self.default.live()
     }
 
     /// The pool for `rootfs`, most recently used now.

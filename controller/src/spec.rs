@@ -131,11 +131,9 @@ pub type Processes = Count<1, MAX_PROCESSES>;
 /// Writes a struct with the limits among its fields, where `..limits!(),` stands among
 /// them (`..limits!(#[arg(long)]),` for the command line's flags), each an `Option` of its
 /// type, and `fn limits(&self)`, the [`LimitChoices`] they make. The limits are listed
-/// here once, for every entry: the command line and batch lines ([`RunOptions`]) and the
-/// profiles ([`crate::config`]). A macro, since serde cannot flatten a struct into one that
+/// here once, for every entry: the command line and batch lines (`options::RunOptions`)
+/// and the profiles (`config`). A macro, since serde cannot flatten a struct into one that
 /// refuses unknown fields (batch lines and profiles do: a typo is an error naming it).
-///
-/// [`RunOptions`]: crate::options::RunOptions
 macro_rules! with_limits {
     ($(#[$meta:meta])* $vis:vis struct $name:ident { $($body:tt)* }) => {
         $crate::spec::with_limits! { @find [$(#[$meta])* $vis struct $name] $name [] $($body)* }
@@ -381,7 +379,8 @@ pub struct WireRun {
 }
 
 impl WireRun {
-    /// The request, borrowing these strings. stdio is fds 0, 1, 2 of the passed three.
+    /// The request, borrowing these strings. Its fds are 0, 1, 2 of the passed three; a
+    /// container sets them to the fds it passes ([`crate::Container::run`]).
     pub fn run(&self) -> Run<'_> {
         Run {
             argv: self.argv.iter().map(String::as_str).collect(),
@@ -391,7 +390,7 @@ impl WireRun {
             rlimits: self.rlimits.clone(),
             seccomp: &self.seccomp.bytes,
             seccomp_listener: self.seccomp.listener,
-            stdio: [0, 1, 2],
+            fds: heapless::Vec::from_slice(&[0, 1, 2]).expect("three fit"),
             wall_limit_us: self.wall_limit_us,
             // The container that sends it says (it knows whether it has two ids).
             program_ids: false,

@@ -6,7 +6,9 @@
 
 use crate::sys;
 use core::convert::Infallible;
-use runbox_shared::{Failure, Run, Step, INIT_CAPABILITIES, MAX_ARGS, MAX_ENV, PROGRAM_ID};
+use runbox_shared::{
+    Failure, Run, Step, INIT_CAPABILITIES, MAX_ARGS, MAX_ENV, MAX_FDS, PROGRAM_ID,
+};
 
 /// The longest `dir/program` path tried in the search path.
 const PATH_MAX: usize = 4096;
@@ -42,13 +44,18 @@ fn prepare_and_exec(
     // A session and process group of its own: kill(0) and job-control signals reach only
     // the run, and no terminal is its controlling one.
     sys::setsid().map_err(|e| fail(Step::NewSession, e, 0))?;
-    for (target, &index) in run.stdio.iter().enumerate() {
-        // The protocol checked index < fds.len(); received fds are above 2, so no dup
-        // overwrites a source still to come.
-        let source = fds.get(usize::from(index)).copied().unwrap_or(-1);
+    // A received fd may sit at a number a target takes (fd 3, 4, ...): each is moved above
+    // every target first, so that no dup overwrites a source still to come.
+    let mut high = [-1i32; MAX_FDS];
+    for (slot, &fd) in high.iter_mut().zip(fds) {
+        *slot = sys::dup_at_least(fd, MAX_FDS as i32).map_err(|e| fail(Step::Stdio, e, 0))?;
+    }
+    for (target, &index) in run.fds.iter().enumerate() {
+        // The protocol checked index < fds.len().
+        let source = high.get(usize::from(index)).copied().unwrap_or(-1);
         sys::dup_to(source, target as i32).map_err(|e| fail(Step::Stdio, e, target))?;
     }
-    sys::close_from(3).map_err(|e| fail(Step::CloseFds, e, 0))?;
+    sys::close_from(run.fds.len() as u32).map_err(|e| fail(Step::CloseFds, e, 0))?;
     // SysV shared memory, semaphores, message queues and POSIX queues of its own: empty at
     // the start, destroyed with the run's last process, never seen by the next run.
     sys::unshare_ipc().map_err(|e| fail(Step::NewIpcNamespace, e, 0))?;

@@ -94,7 +94,8 @@ const MSG_TRUNC: i32 = 0x20;
 const MSG_CTRUNC: i32 = 0x8;
 const MSG_NOSIGNAL: usize = 0x4000;
 /// Room for the header and `MAX_FDS` descriptors, `usize`-aligned (CMSG_SPACE).
-const CONTROL_LEN: usize = size_of::<CmsgHdr>() + 16;
+const FDS_LEN: usize = (runbox_shared::MAX_FDS * 4).next_multiple_of(size_of::<usize>());
+const CONTROL_LEN: usize = size_of::<CmsgHdr>() + FDS_LEN;
 
 /// A received datagram: its length and the descriptors that came with it.
 pub struct Received {
@@ -144,7 +145,7 @@ pub fn recv_with_fds(fd: i32, buf: &mut [u8]) -> Result<Received> {
         // SAFETY: control is 8-aligned and at least one header long, as just checked.
         let header = unsafe { &*(control.0.as_ptr() as *const CmsgHdr) };
         if header.level == SOL_SOCKET && header.kind == SCM_RIGHTS {
-            let bytes = header.len.saturating_sub(size_of::<CmsgHdr>()).min(16);
+            let bytes = header.len.saturating_sub(size_of::<CmsgHdr>()).min(FDS_LEN);
             let data = &control.0[size_of::<CmsgHdr>()..size_of::<CmsgHdr>() + bytes];
             for chunk in data.chunks_exact(4) {
                 let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
@@ -221,6 +222,13 @@ pub fn dup_to(old: i32, new: i32) -> Result<()> {
     }
     // SAFETY: descriptor numbers only.
     check(unsafe { syscall!(Sysno::dup3, old, new, 0) }).map(drop)
+}
+
+/// `fcntl(fd, F_DUPFD, least)`: a copy of `fd` at the lowest free number from `least` on.
+pub fn dup_at_least(fd: i32, least: i32) -> Result<i32> {
+    const F_DUPFD: usize = 0;
+    // SAFETY: descriptor numbers only.
+    check(unsafe { syscall!(Sysno::fcntl, fd, F_DUPFD, least) }).map(|fd| fd as i32)
 }
 
 /// `fcntl(fd, F_SETFD, 0)`.

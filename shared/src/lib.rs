@@ -44,7 +44,7 @@ mod step;
 pub use step::Step;
 
 /// The protocol version, the first byte of every datagram.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The largest datagram either side sends or accepts, version byte included.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// The most arguments a program may be given, `argv[0]` included.
@@ -53,8 +53,9 @@ pub const MAX_ARGS: usize = 256;
 pub const MAX_ENV: usize = 256;
 /// The most resource limits one run may set.
 pub const MAX_RLIMITS: usize = 12;
-/// The most file descriptors one request may carry (stdin, stdout, stderr).
-pub const MAX_FDS: usize = 3;
+/// The most file descriptors one request may carry, and the most a program is given: its
+/// fds 0 to `MAX_FDS - 1` (stdin, stdout, stderr, then the pipes of a group: fd 3, 4, ...).
+pub const MAX_FDS: usize = 16;
 /// The fd number at which init finds its end of the socket.
 pub const INIT_SOCKET_FD: i32 = 3;
 /// The uid and gid a program runs as inside its container; init is 0. The controller maps
@@ -106,8 +107,9 @@ pub struct Run<'a> {
     /// filter notifies ends the run, and init reports which it was. The filter must allow
     /// `futex` and `execve`, which the hand-over of the listener uses.
     pub seccomp_listener: bool,
-    /// For fds 0, 1 and 2 of the program: the index of the passed fd that becomes it.
-    pub stdio: [u8; 3],
+    /// The program's fds, from 0 on: entry `i` is the index of the passed fd that becomes
+    /// its fd `i`. At least three (stdin, stdout, stderr); fds past the last are closed.
+    pub fds: Vec<u8, MAX_FDS>,
     /// Wall-clock limit in microseconds from the fork; 0 for none. Init kills the program and
     /// everything else in the container when it passes.
     pub wall_limit_us: u64,
@@ -252,7 +254,8 @@ pub enum WireError {
     Decode,
     /// A string lacked its trailing NUL, or held one inside.
     BadString,
-    /// A `stdio` index named an fd that did not come with the datagram.
+    /// An `fds` index named an fd that did not come with the datagram, or fewer than three
+    /// fds were given.
     BadStdio,
     /// A value could not be encoded into [`MAX_MESSAGE`] bytes.
     Encode,
@@ -267,7 +270,7 @@ impl WireError {
             WireError::Version(_) => "unknown protocol version",
             WireError::Decode => "undecodable message",
             WireError::BadString => "string without its trailing nul, or with one inside",
-            WireError::BadStdio => "stdio names an fd that was not passed",
+            WireError::BadStdio => "fds names an fd that was not passed, or lacks stdio",
             WireError::Encode => "message does not fit",
         }
     }
@@ -275,7 +278,7 @@ impl WireError {
 
 impl<'a> Run<'a> {
     /// Checks what the type cannot: every string ends with exactly one NUL, `argv` is not
-    /// empty, and the `stdio` indices are below `passed_fds`.
+    /// empty, stdio is given, and the `fds` indices are below `passed_fds`.
     pub fn check(&self, passed_fds: usize) -> Result<(), WireError> {
         let strings = self.argv.iter().chain(self.env.iter());
         let all_terminated = strings
@@ -284,7 +287,8 @@ impl<'a> Run<'a> {
         if !all_terminated || self.argv.is_empty() {
             return Err(WireError::BadString);
         }
-        if self.stdio.iter().any(|&i| usize::from(i) >= passed_fds) {
+        let stdio_given = self.fds.len() >= 3;
+        if !stdio_given || self.fds.iter().any(|&i| usize::from(i) >= passed_fds) {
             return Err(WireError::BadStdio);
         }
         Ok(())

@@ -24,7 +24,7 @@ fn sample_run() -> Run<'static> {
         rlimits,
         seccomp: &[0x06, 0, 0, 0, 0, 0, 0xff, 0x7f],
         seccomp_listener: true,
-        stdio: [0, 1, 2],
+        fds: Vec::from_slice(&[0, 1, 2]).unwrap(),
         wall_limit_us: 3_000_000,
         program_ids: true,
     }
@@ -130,6 +130,16 @@ fn stdio_must_name_a_passed_fd() {
     let mut buf = [0u8; 1024];
     let datagram = encode(&Request::Run(sample_run()), &mut buf).unwrap();
     assert_eq!(decode_request(datagram, 2), Err(WireError::BadStdio));
+    // A group's member: fds 3 and 4 too, one passed fd serving two of them.
+    let mut run = sample_run();
+    run.fds = Vec::from_slice(&[0, 1, 2, 3, 3]).unwrap();
+    let datagram = encode(&Request::Run(run.clone()), &mut buf).unwrap();
+    assert_eq!(decode_request(datagram, 4), Ok(Request::Run(run.clone())));
+    assert_eq!(decode_request(datagram, 3), Err(WireError::BadStdio));
+    // Without stdio.
+    run.fds = Vec::from_slice(&[0, 1]).unwrap();
+    let datagram = encode(&Request::Run(run), &mut buf).unwrap();
+    assert_eq!(decode_request(datagram, 3), Err(WireError::BadStdio));
 }
 
 #[test]

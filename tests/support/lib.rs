@@ -102,25 +102,65 @@ impl Ran {
     }
 }
 
+/// How many times slower than native this machine runs the tests' programs:
+/// `$RUNBOX_TEST_SLOWDOWN`, 1 when unset. The emulated x86_64 guest sets it (TCG runs a
+/// program's start-up, page faults and syscalls many times slower than a native CPU).
+/// The CPU budget of a run whose time is not what its test checks is that many times
+/// larger ([`budget`]), and so are the tolerances of the timing checks; the limits under
+/// test are not.
+pub fn slowdown() -> u32 {
+    match std::env::var("RUNBOX_TEST_SLOWDOWN") {
+        Err(_) => 1,
+        Ok(text) => match text.parse::<u32>() {
+            Ok(factor) if factor >= 1 => factor,
+            _ => panic!("RUNBOX_TEST_SLOWDOWN={text}: a whole factor of 1 or more"),
+        },
+    }
+}
+
+/// A CPU budget of `ms` native milliseconds on this machine ([`slowdown`] times it), as a
+/// `--time` value.
+pub fn budget(ms: u64) -> String {
+    format!("{}ms", ms * u64::from(slowdown()))
+}
+
+/// The bound of a timing check, ms: `native` on a native machine, `emulated` on a slow one
+/// ([`slowdown`] above 1: the emulated x86_64 guest, where it was sized from what was
+/// measured; see the README, Tests).
+pub fn tolerance(native: u64, emulated: u64) -> u64 {
+    match slowdown() {
+        1 => native,
+        _ => emulated,
+    }
+}
+
 /// `runbox run --json --mode MODE OPTIONS -- ARGV`: the program's stdout is runbox's stdout,
-/// and the result is its last line.
+/// and the result is its last line. Without a `--time` in `options`, on a slow machine
+/// ([`slowdown`]) the run gets [`budget`]`(1000)`, runbox's default of 1 s natively.
 pub fn run(mode: &str, options: &[&str], argv: &[&str]) -> Ran {
     let mut command = Command::new(runbox_bin());
-    command
-        .args(["run", "--json", "--mode", mode])
-        .args(options)
-        .arg("--")
-        .args(argv);
+    command.args(["run", "--json", "--mode", mode]);
+    if slowdown() > 1 && !options.contains(&"--time") {
+        command.args(["--time", &budget(1000)]);
+    }
+    command.args(options).arg("--").args(argv);
     finish(command.stdin(Stdio::null()).output().expect("spawn runbox"))
 }
 
 /// `runbox batch --parallel N` fed `input`: asserts it exits 0 by itself within two
-/// minutes and returns its result lines, parsed, in the order they came.
+/// minutes ([`slowdown`] times that) and returns its result lines, parsed, in the order
+/// they came. On a slow machine ([`slowdown`]) a request without a "time" gets
+/// [`budget`]`(1000)`.
 pub fn batch(input: &str, parallel: u32) -> Vec<Value> {
     use std::io::Write;
+    let input: String = match slowdown() {
+        1 => input.to_string(),
+        _ => input.lines().map(with_budget).collect(),
+    };
+
     // Under `timeout`: a batch that hangs fails its test instead of stalling the suite.
     let mut child = Command::new("timeout")
-        .arg("120")
+        .arg((120 * slowdown()).to_string())
         .arg(runbox_bin())
         .args(["batch", "--parallel", &parallel.to_string()])
         .stdin(Stdio::piped())
@@ -140,6 +180,19 @@ pub fn batch(input: &str, parallel: u32) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON result line"))
         .collect()
+}
+
+/// A batch line, with [`budget`]`(1000)` as its "time" if it is a request without one.
+fn with_budget(line: &str) -> String {
+    match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(mut request))
+            if request.contains_key("argv") && !request.contains_key("time") =>
+        {
+            request.insert("time".into(), budget(1000).into());
+            format!("{}\n", Value::Object(request))
+        }
+        _ => format!("{line}\n"),
+    }
 }
 
 /// A number field of the result.
@@ -197,9 +250,14 @@ pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
 }
 
 /// Host processes running as a sandbox's uid (any of [`runbox::sandbox_ids`]'s range), as
-/// (pid, command line).
+/// (pid, command line). Without root a sandbox runs as the user, as this test does: then
+/// the containers' inits (a container's processes end with its init, the PID 1 of their
+/// namespace).
 pub fn sandbox_processes() -> Vec<(u32, String)> {
-    processes_as(runbox::sandbox_ids::is_sandbox_id)
+    match runbox::container::rootless() {
+        true => processes_with("runbox-init"),
+        false => processes_as(runbox::sandbox_ids::is_sandbox_id),
+    }
 }
 
 /// Host processes whose real uid passes `wanted`, zombies left out, as (pid, command line).

@@ -168,7 +168,13 @@ pub fn sweep(parent: &Path) {
 /// parents.
 pub fn sweep_leftovers(layout: &Layout) {
     static SWEPT: std::sync::Once = std::sync::Once::new();
-    SWEPT.call_once(|| parents(layout).into_iter().for_each(sweep));
+    SWEPT.call_once(|| sweep_now(layout));
+}
+
+/// Removes now the cgroups that controllers which died left under runbox's parents: for a
+/// long-lived controller (`runbox worker`) taking over the work of one that died.
+pub fn sweep_now(layout: &Layout) {
+    parents(layout).into_iter().for_each(sweep);
 }
 
 impl Cgroup {

@@ -23,7 +23,10 @@
 //!
 //! [`Container::run`] reclaims what earlier runs left and sets the limits on init's own
 //! charge, puts up the run's fresh room ([`room`]), sends one request with its stdio fds,
-//! waits for `Started` and then `Finished` or `Failed`, and takes the room down. Dropping a [`Container`] kills its PID 1 (and so everything in it)
+//! waits for `Started` and then `Finished` or `Failed`, and takes the room down. Without
+//! root the controller cannot mount into a live container: the set-up child builds the
+//! room in, init and the programs share the user's one id, and the container serves one
+//! run ([`rootless`]). Dropping a [`Container`] kills its PID 1 (and so everything in it)
 //! and reaps it. The set-up child has `PR_SET_PDEATHSIG`: a container dies with the
 //! controller **thread** that created it, so create containers on threads that live as
 //! long as they do.
@@ -167,13 +170,27 @@ pub struct Container {
     /// What init alone holds, bytes: the charge of the new container, on which every run's
     /// memory limit is set.
     baseline: u64,
-    /// Mounts and takes down each run's room.
-    room: Option<RoomThread>,
+    /// Where each run's room comes from.
+    rooms: Rooms,
     /// The host ids of init and of the programs, this container's alone (none without
     /// root: the user's own id is the only one).
     ids: Option<[sandbox_ids::Id; 2]>,
     /// A run's room could not be taken down: the container must not serve again.
     unclean: bool,
+}
+
+/// How a container gets each run's fresh room.
+#[derive(Debug)]
+enum Rooms {
+    /// As root: its room thread mounts each run's room into the live container and takes
+    /// it down after the run.
+    Thread(RoomThread),
+    /// Without root: the controller cannot mount into a live container, so the set-up
+    /// child built this room (the plan's room steps) in at its creation; the container
+    /// serves one run, in it.
+    BuiltIn(Vec<Op>),
+    /// None to be had: the container is being made, or its built-in room has served.
+    None,
 }
 
 /// Reclaim before a run when what earlier runs left above init's own charge passes this
@@ -184,8 +201,19 @@ const RECLAIM_SHARE: u64 = 32;
 /// See [`RECLAIM_SHARE`].
 const MIN_RECLAIM: u64 = 1 << 20;
 
-/// The container's set-up: plan, prepare, clone, maps, go. Returns the child's pid and the
-/// controller's end of the socket; the child executes init (`init_memfd`) after the set-up.
+/// A set-up child just cloned, told to go.
+struct Spawned {
+    pid: libc::pid_t,
+    /// The controller's end of the socket.
+    socket: OwnedFd,
+    /// The plan steps the child carries out (for naming a failed one).
+    base: Vec<Op>,
+    /// Without root, the room among them ([`Rooms::BuiltIn`]).
+    built_in: Option<Vec<Op>>,
+}
+
+/// The container's set-up: plan, prepare, clone, maps, go. Returns the child, which
+/// executes init (`init_memfd`) after the set-up.
 #[allow(unsafe_code)] // the clone; see the crate docs
 fn spawn_sandbox(
     root: &RootSpec,
@@ -193,7 +221,7 @@ fn spawn_sandbox(
     cgroup: &Cgroup,
     ids: HostIds,
     init_memfd: libc::c_int,
-) -> Result<(libc::pid_t, OwnedFd, Vec<Op>), Error> {
+) -> Result<Spawned, Error> {
     let argv = sys::CStrArray::new(vec![CString::from(c"runbox-init")]);
     let envp = sys::CStrArray::new(Vec::new());
     // As root, the base alone: the work dir and the binds are each run's room. Without
@@ -208,9 +236,9 @@ fn spawn_sandbox(
             &HostFs,
         )?,
     };
-    let base = match rootless() {
-        true => plan.ops.clone(),
-        false => plan.base().to_vec(),
+    let (base, built_in) = match rootless() {
+        true => (plan.ops.clone(), Some(plan.room().to_vec())),
+        false => (plan.base().to_vec(), None),
     };
     let stage = stage_dir();
     let prepared = Prepared::new(&base, &stage)
@@ -261,7 +289,12 @@ fn spawn_sandbox(
                 kill_and_reap(pid);
                 return Err(e);
             }
-            Ok((pid, ours, base))
+            Ok(Spawned {
+                pid,
+                socket: ours,
+                base,
+                built_in,
+            })
         }
     }
 }
@@ -308,28 +341,19 @@ impl Container {
             true => None,
             false => Some([take()?, take()?]),
         };
-        let host_ids = match &ids {
-            Some([init, program]) => HostIds {
-                init: init.get(),
-                program: program.get(),
-            },
-            None => HostIds {
-                init: process::effective_uid(),
-                program: process::effective_uid(),
-            },
-        };
+        let host_ids = host_ids_of(&ids);
         let cgroup = Cgroup::create().map_err(Error::NoCgroup)?;
-        let (pid, socket, base) =
-            spawn_sandbox(&config.root, &config.names, &cgroup, host_ids, memfd)?;
+        let spawned = spawn_sandbox(&config.root, &config.names, &cgroup, host_ids, memfd)?;
+        let (pid, base) = (spawned.pid, spawned.base);
         let mut container = Container {
             pid,
-            socket,
+            socket: spawned.socket,
             buf: vec![0; MAX_MESSAGE],
             cgroup,
             limits_set: None,
             oom_seen: 0,
             baseline: 0,
-            room: None,
+            rooms: Rooms::None,
             ids,
             unclean: false,
         };
@@ -338,9 +362,10 @@ impl Container {
             Reply::Failed(failure) => return Err(setup_error(failure, &base)),
             other => return Err(Error::Protocol(format!("expected ready, got {other:?}"))),
         }
-        if ids_of_its_own(&container.ids) {
-            container.room = Some(RoomThread::enter(pid, host_ids)?);
-        }
+        container.rooms = match spawned.built_in {
+            Some(room) => Rooms::BuiltIn(room),
+            None => Rooms::Thread(RoomThread::enter(pid, host_ids)?),
+        };
         container.oom_seen = container.cgroup.usage().map_err(Error::Cgroup)?.oom_kills;
         container.baseline = container.cgroup.memory_current().map_err(Error::Cgroup)?;
         Ok(container)
@@ -349,33 +374,29 @@ impl Container {
     /// The container's room thread, for the benchmark of the room's pieces.
     #[doc(hidden)]
     pub fn room_thread(&self) -> Option<&RoomThread> {
-        self.room.as_ref()
+        match &self.rooms {
+            Rooms::Thread(thread) => Some(thread),
+            _ => None,
+        }
     }
 
     /// The host ids of init and of the programs.
     pub fn host_ids(&self) -> HostIds {
-        match &self.ids {
-            Some([init, program]) => HostIds {
-                init: init.get(),
-                program: program.get(),
-            },
-            None => HostIds {
-                init: process::effective_uid(),
-                program: process::effective_uid(),
-            },
-        }
+        host_ids_of(&self.ids)
     }
 
     /// Runs one program under `limits` in a fresh room made of `room` (the plan's room:
-    /// [`crate::mount::MountPlan::room`]). `stdio` are the fds that become its 0, 1 and 2.
+    /// [`crate::mount::MountPlan::room`]). `fds` become its fds 0, 1, 2 (stdin, stdout,
+    /// stderr) and on (a group's pipes: 3, 4, ...), at most [`wire::MAX_FDS`]. A container
+    /// made without root serves one run, in the room of its configuration.
     pub fn run(
         &mut self,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
     ) -> Result<Outcome, Error> {
-        self.run_files(room, run, stdio, limits, None)
+        self.run_files(room, run, fds, limits, None)
     }
 
     /// [`Container::run`] with files: `files`' inputs are written into the room's fresh
@@ -385,17 +406,59 @@ impl Container {
         &mut self,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
-        let thread = self
-            .room
-            .take()
-            .ok_or(Error::Protocol("no room thread".into()))?;
-        let outcome = self.run_in_room(&thread, room, run, stdio, limits, files);
-        self.room = Some(thread);
-        outcome
+        match std::mem::replace(&mut self.rooms, Rooms::None) {
+            Rooms::Thread(thread) => {
+                let outcome = self.run_in_room(&thread, room, run, fds, limits, files);
+                self.rooms = Rooms::Thread(thread);
+                outcome
+            }
+            Rooms::BuiltIn(built) if built == room => self.run_built_in(run, fds, limits, files),
+            Rooms::BuiltIn(built) => {
+                self.rooms = Rooms::BuiltIn(built);
+                Err(Error::BadRequest(
+                    "without root a container's room (its /w, /tmp and binds) is built in \
+                     when it is made, and this run asks for another"
+                        .into(),
+                ))
+            }
+            Rooms::None => Err(Error::Protocol(
+                "a container made without root serves one run, and it has served".into(),
+            )),
+        }
+    }
+
+    /// [`Container::run`] in the room built in at the container's creation (without root).
+    /// What the run wrote is looked at through init's root, `/proc/PID/root` (every program
+    /// of the run is gone by then, so nothing there changes under the look); the room goes
+    /// with the container.
+    fn run_built_in(
+        &mut self,
+        run: &Run<'_>,
+        fds: &[BorrowedFd<'_>],
+        limits: &Limits,
+        files: Option<&mut RunFiles<'_>>,
+    ) -> Result<Outcome, Error> {
+        let collectors = match files {
+            Some(files) if !files.spec.is_empty() => {
+                return Err(Error::BadRequest(
+                    "copy_in, copy_out and copy_out_cached need a room mounted for the run: \
+                     not without root"
+                        .into(),
+                ))
+            }
+            Some(files) => &mut *files.collectors,
+            None => &mut [],
+        };
+        self.start_clean(limits)?;
+        let served = self.serve(run, fds, limits, collectors)?;
+        let root = PathBuf::from(format!("/proc/{}/root", self.pid));
+        let dirs = [root.join("w"), root.join("tmp")];
+        let dirs_full = output::dirs_hold_full_file(&[&dirs[0], &dirs[1]], limits.output);
+        Ok(with_full_outputs(served, limits, fds, dirs_full))
     }
 
     /// [`Container::run_files`], with the room thread.
@@ -404,10 +467,14 @@ impl Container {
         thread: &RoomThread,
         room: &[Op],
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         mut files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
+        if !(3..=wire::MAX_FDS).contains(&fds.len()) {
+            let why = format!("a program takes 3 to {} fds", wire::MAX_FDS);
+            return Err(Error::BadRequest(why));
+        }
         let ids = self.host_ids();
         let prepared = Room::prepare(room, ids)?;
         let mut kept = KeptMounts::default();
@@ -436,7 +503,7 @@ impl Container {
         // After the put-up, which followed the last room's take-down: its tmpfs are freed.
         let served = self
             .start_clean(limits)
-            .and_then(|()| self.serve(run, stdio, limits, collectors));
+            .and_then(|()| self.serve(run, fds, limits, collectors));
         // What the run wrote is looked at in the container's view (no host path), then the
         // room goes, whatever happened (after the answer: the next put-up reports a failure).
         let output_limit = limits.output;
@@ -447,7 +514,7 @@ impl Container {
             self.unclean = true;
             false
         });
-        let outcome = with_full_outputs(served?, limits, &stdio, dirs_full);
+        let outcome = with_full_outputs(served?, limits, fds, dirs_full);
         if let Some(files) = files {
             files
                 .copy_out(&kept)
@@ -482,18 +549,21 @@ impl Container {
     fn serve(
         &mut self,
         run: &Run<'_>,
-        stdio: [BorrowedFd<'_>; 3],
+        fds: &[BorrowedFd<'_>],
         limits: &Limits,
         collectors: &mut [Collector],
     ) -> Result<Outcome, Error> {
         let mut run = run.clone();
         // Another uid than init's where the container has two.
         run.program_ids = self.ids.is_some();
+        // The passed fds in order: the i-th becomes the program's fd i (at most MAX_FDS,
+        // checked by the caller, each index below 256).
+        run.fds = (0..fds.len() as u8).collect();
         let datagram = wire::encode(&Request::Run(run), &mut self.buf)?;
         // Failing here, the container was gone before the program could start: say so, so
         // that a pool can run the request elsewhere.
         let gone = |e: Error| Error::ContainerGone(e.to_string());
-        socket::send_with_fds(self.socket.as_raw_fd(), datagram, &stdio)
+        socket::send_with_fds(self.socket.as_raw_fd(), datagram, fds)
             .map_err(|e| gone(Error::io("send the run request to init", e)))?;
         match self
             .receive(Some(REPLY_GRACE), "to the run request")
@@ -602,11 +672,10 @@ impl Container {
         !socket::peer_closed(self.socket.as_raw_fd())
     }
 
-    /// True when the container may serve another run: init alive, and no room left up (a
-    /// take-down that fails after its run's answer is found at the next run, which then
-    /// goes to another container).
+    /// True when the container may serve another run: init alive, the last run's room
+    /// taken down, and (without root) its one run not yet served.
     pub fn reusable(&mut self) -> bool {
-        !self.unclean && self.is_alive()
+        !self.unclean && !matches!(self.rooms, Rooms::None) && self.is_alive()
     }
 
     /// The memory charged to the container now, bytes (an idle container: init's own, and
@@ -621,21 +690,31 @@ impl Container {
     }
 }
 
-/// True for a container with host ids of its own (as root).
-fn ids_of_its_own(ids: &Option<[sandbox_ids::Id; 2]>) -> bool {
-    ids.is_some()
+/// The host ids of init and of the programs: the two taken, or (without root) the user's
+/// own for both.
+fn host_ids_of(ids: &Option<[sandbox_ids::Id; 2]>) -> HostIds {
+    match ids {
+        Some([init, program]) => HostIds {
+            init: init.get(),
+            program: program.get(),
+        },
+        None => HostIds {
+            init: process::effective_uid(),
+            program: process::effective_uid(),
+        },
+    }
 }
 
-/// `outcome`, with its output verdict: a full stdout or stderr file, or `dirs_full` (a full
-/// file under `/w` or `/tmp`).
+/// `outcome`, with its output verdict: a full file among its output fds (1 and on: stdout,
+/// stderr; a group's pipes are no files), or `dirs_full` (a full file under `/w` or `/tmp`).
 fn with_full_outputs(
     mut outcome: Outcome,
     limits: &Limits,
-    stdio: &[BorrowedFd<'_>; 3],
+    fds: &[BorrowedFd<'_>],
     dirs_full: bool,
 ) -> Outcome {
     if let Outcome::Finished { accounting, .. } = &mut outcome {
-        accounting.output_full |= dirs_full || output::outputs_full(limits.output, &stdio[1..]);
+        accounting.output_full |= dirs_full || output::outputs_full(limits.output, &fds[1..]);
     }
     outcome
 }

@@ -159,7 +159,7 @@ impl fmt::Display for Op {
 /// root's entries, `/proc`, `/dev` and the mount points `/w` and `/tmp`), which the set-up
 /// child builds once per container, and the **room** (`ops[room..]`: the tmpfs or the
 /// judge's directory at `/w`, a tmpfs at `/tmp`, the binds), which the controller mounts
-/// into a live container for one run and takes away after it ([`crate::container::room`]).
+/// into a live container for one run and takes away after it (the container's room).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MountPlan {
     /// In the order they are carried out.

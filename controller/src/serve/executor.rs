@@ -1,10 +1,11 @@
 //! Where the server's runs happen: `parallel` worker threads of runbox's own (never the
 //! async runtime's), each taking a run from a bounded queue and carrying it through the one
-//! lifecycle ([`crate::batch::execute`], that is [`crate::run::run`] with the warm pools),
+//! lifecycle ([`Runs::execute`], that is [`crate::run::run`] with the warm pools),
 //! then sending the result back to the request that waits for it. A run whose request went
 //! away (the client disconnected) before a worker took it is dropped unrun.
 
 use super::metrics::Metrics;
+use crate::answer::Runs;
 use crate::config::Config;
 use crate::files::FileStore;
 use crate::options::RunOptions;
@@ -122,7 +123,7 @@ fn work(
             continue;
         }
         metrics.busy.inc();
-        let result = crate::batch::execute(&job.options, config, pools, store);
+        let result = Runs::new(config, pools, store).execute(&job.options);
         metrics.busy.dec();
         let _ = job.reply.send(result);
     }

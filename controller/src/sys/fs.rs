@@ -181,6 +181,32 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// `tee(from, to, len, 0)`: copies up to `len` bytes from pipe `from` to pipe `to` without
+/// consuming them (zero-copy: the pages are shared). 0 when `from` is empty and has no
+/// writer left.
+pub fn tee(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: descriptor numbers and a length only; no memory of ours is touched.
+    check(unsafe { libc::tee(from, to, len, 0) }).map(|n| n as usize)
+}
+
+/// `splice(from, NULL, to, NULL, len, SPLICE_F_MOVE)`: moves up to `len` bytes from pipe
+/// `from` to pipe `to` (zero-copy). 0 when `from` is empty and has no writer left.
+pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    let (no_offset_in, no_offset_out) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: both offsets are NULL (pipes have none); no memory of ours is touched.
+    check(unsafe {
+        libc::splice(
+            from,
+            no_offset_in,
+            to,
+            no_offset_out,
+            len,
+            libc::SPLICE_F_MOVE,
+        )
+    })
+    .map(|n| n as usize)
+}
+
 /// `openat2(AT_FDCWD, path, {flags | O_CLOEXEC, mode, RESOLVE_NO_SYMLINKS |
 /// RESOLVE_NO_MAGICLINKS})`: like `open`, but ELOOP if any component of the path is a
 /// symbolic link (the last one included).

@@ -373,6 +373,17 @@ pub fn sigprocmask(how: libc::c_int, signals: &[libc::c_int]) -> io::Result<()> 
     check(unsafe { libc::pthread_sigmask(how, &set, std::ptr::null_mut()) }).map(drop)
 }
 
+/// `sigwait({signals})`: waits for one of `signals` (blocked in every thread) and takes it.
+pub fn sigwait(signals: &[libc::c_int]) -> io::Result<libc::c_int> {
+    let set = sigset(signals);
+    let mut signal: libc::c_int = 0;
+    // SAFETY: set and signal are live; sigwait returns an error number, not -1 and errno.
+    match unsafe { libc::sigwait(&set, &mut signal) } {
+        0 => Ok(signal),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
 fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
     // SAFETY: an all-zero sigset_t is a valid value, and sigemptyset makes it empty anyway.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };

@@ -10,11 +10,13 @@ into_leaf() {
     mkdir -p "$cg/harness" && echo $$ >"$cg/harness/cgroup.procs"
 }
 
-# Container tests that run under the default 1 s CPU limit work that TCG can stretch past
-# it on a loaded host (10 MiB through cat took 1.1 s of CPU there): skipped in the guest,
-# run on the host.
-TCG_SKIPS=(--skip ten_mib_pass_from_stdin_to_stdout_unchanged
-    --skip human_output_goes_to_stderr_and_the_program_s_to_stdout)
+# TCG runs the tests' programs many times slower than a native CPU (a shell's start-up,
+# page faults, syscalls): the test binaries give the runs whose time they do not check
+# this many times their native CPU budget, and check timing against the bounds measured
+# here (tests/support: slowdown, budget, tolerance). The limits under test stay as they are.
+export RUNBOX_TEST_SLOWDOWN=10
+# The pool's long test: 100 runs through one container here, 1000 on the host.
+export RUNBOX_TEST_POOL_RUNS=100
 
 # tests LABEL BINARY [ARGS...]: runs a cargo test binary and adds its counts.
 tests() {
@@ -34,13 +36,6 @@ tests() {
     failed=$((failed + f))
     echo "$label: $line"
     [ "$f" = 0 ] || echo "$out" | sed -n '/^failures:$/,$p' | head -80 | sed 's/^/    /'
-}
-
-# informational LABEL BINARY: runs a cargo test binary and prints its result line only.
-informational() {
-    local label=$1
-    shift
-    echo "$label: $("$@" 2>&1 | grep '^test result:' | tail -1)"
 }
 
 # expect_exit CODE COMMAND...: runs it, fails (and says so) unless it exits CODE.
@@ -76,39 +71,14 @@ check() {
 measure() {
     local who=$1 probe=/usr/local/bin/runbox-probe
     for _ in 1 2 3 4 5; do
-        /share/runbox run --json --time 2s -- "$probe" spin 300 | tr '\n' ' ' |
+        /share/runbox run --json --time 20s -- "$probe" spin 300 | tr '\n' ' ' |
             sed "s/^/measure: $who: spin 300 ms (own us, then the result): /"
         echo
     done
-    printf '%s\n' "{\"id\":\"big\",\"argv\":[\"$probe\",\"touch\",\"64\"]}" \
-        "{\"id\":\"small\",\"argv\":[\"$probe\",\"touch\",\"8\"]}" \
-        "{\"id\":\"big2\",\"argv\":[\"$probe\",\"touch\",\"32\"]}" |
+    local id mib
+    for id in big:64 small:8 big2:32; do
+        mib=${id#*:}
+        printf '{"id":"%s","argv":["%s","touch","%s"],"time":"20s"}\n' "${id%:*}" "$probe" "$mib"
+    done |
         /share/runbox batch --parallel 1 | sed "s/^/measure: $who: warm container, touch: /"
-}
-
-# Every limit and verdict once in each mode through the runbox binary, with CPU limits
-# generous enough for TCG (where touching 64 MiB takes about a second of CPU): the
-# integration tests' own bounds are for native speed (see scripts/emulated-x86.sh).
-verdicts() {
-    local who=$1 p=/usr/local/bin/runbox-probe mode
-    local slow="--time 30s --wall 60s"
-    for mode in container namespace; do
-        local R="/share/runbox run --json --mode $mode"
-        check "$who: $mode: a CPU-time limit" '"status":"time_limit_exceeded"' '"detail":"cpu time"' \
-            $R --time 300ms --wall 20s -- $p spin-forever
-        check "$who: $mode: a wall limit" '"status":"time_limit_exceeded"' '"detail":"wall time"' \
-            $R --time 5s --wall 500ms -- $p sleep
-        check "$who: $mode: a memory limit" '"status":"memory_limit_exceeded"' '' \
-            $R $slow --memory 32M -- $p touch 100
-        check "$who: $mode: memory within the limit, its peak reported" '^touched$' '"memory_kib":[1-9]' \
-            $R $slow --memory 64M -- $p touch 16
-        check "$who: $mode: an output limit" '"status":"output_limit_exceeded"' '' \
-            $R $slow --output 1M -- $p flood-ignoring /w/flood
-        check "$who: $mode: a process limit" '^[1-9]$' '"status":"ok"' \
-            $R $slow --processes 10 -- $p fork-count
-        check "$who: $mode: a fault is signaled" '"status":"signaled"' '"signal":11' \
-            $R $slow -- $p segv
-        check "$who: $mode: a nonzero exit" '"status":"nonzero_exit"' '"exit_code":1' \
-            $R $slow -- /bin/false
-    done
 }
