@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 struct Server {
     child: Child,
     base: String,
+    /// The monitor's /metrics, when asked for.
+    monitor: Option<String>,
     log: Arc<Mutex<String>>,
 }
 
@@ -43,12 +45,18 @@ impl Server {
                 kept.lock().unwrap().push_str(&(line + "\n"));
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no listening line: {}", log.lock().unwrap()));
+        // The main listener's line first, then the monitor's, if asked for.
+        let want = 1 + usize::from(flags.contains(&"--monitor-addr"));
+        let addrs: Vec<String> = (0..want)
+            .map(|_| {
+                rx.recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("no listening line: {}", log.lock().unwrap()))
+            })
+            .collect();
         Server {
             child,
-            base: format!("http://{addr}"),
+            base: format!("http://{}", addrs[0]),
+            monitor: addrs.get(1).map(|a| format!("http://{a}/metrics")),
             log,
         }
     }
@@ -593,12 +601,6 @@ fn sleep_a_second(base: &str) -> Answer {
     )
 }
 
-/// A loopback address with a port free just now (for the monitor server).
-fn free_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
 #[test]
 fn a_full_queue_answers_503_and_sigterm_drains() {
     let mut server = Server::start(&["--parallel", "1", "--max-queue", "1"]);
@@ -629,16 +631,10 @@ fn a_full_queue_answers_503_and_sigterm_drains() {
 
 #[test]
 fn metrics_are_served_at_the_monitor_address() {
-    let monitor = free_address();
-    let server = Server::start(&["--monitor-addr", &monitor]);
+    let server = Server::start(&["--monitor-addr", "127.0.0.1:0"]);
+    let monitor = server.monitor.clone().unwrap();
     one(&server, &["/bin/true"], json!({}));
-    let text = answer(
-        agent()
-            .get(&format!("http://{monitor}/metrics"))
-            .call()
-            .unwrap(),
-    )
-    .body;
+    let text = answer(agent().get(&monitor).call().unwrap()).body;
     for line in [
         "runbox_runs_total{status=\"Accepted\"} 1",
         "runbox_containers_idle 2",
@@ -651,8 +647,8 @@ fn metrics_are_served_at_the_monitor_address() {
 
 #[test]
 fn a_client_that_goes_away_cancels_its_queued_run() {
-    let monitor = free_address();
-    let server = Server::start(&["--parallel", "1", "--monitor-addr", &monitor]);
+    let server = Server::start(&["--parallel", "1", "--monitor-addr", "127.0.0.1:0"]);
+    let monitor = server.monitor.clone().unwrap();
     let base = server.base.clone();
     let busy = std::thread::spawn(move || sleep_a_second(&base));
     std::thread::sleep(Duration::from_millis(200));
@@ -668,15 +664,7 @@ fn a_client_that_goes_away_cancels_its_queued_run() {
         .is_err());
     drop(impatient);
     assert_eq!(busy.join().unwrap().code, 200);
-    let metrics = || {
-        answer(
-            agent()
-                .get(&format!("http://{monitor}/metrics"))
-                .call()
-                .unwrap(),
-        )
-        .body
-    };
+    let metrics = || answer(agent().get(&monitor).call().unwrap()).body;
     let deadline = Instant::now() + Duration::from_secs(5);
     while !metrics().contains("runbox_runs_cancelled_total 1") {
         assert!(Instant::now() < deadline, "not cancelled:\n{}", metrics());
