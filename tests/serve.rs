@@ -763,14 +763,69 @@ fn several_cmds_without_pipes_run_at_once_and_answer_in_order() {
         "{:?}",
         started.elapsed()
     );
-    // With pipeMapping (an interactive group), this build says it cannot.
+    // Without cmds for it, a pipe is go-judge's 500 for the whole request.
+    let body = json!({"cmd": [sleeper("a"), sleeper("b")],
+        "pipeMapping": [{"in": {"index": 0, "fd": 1}, "out": {"index": 5, "fd": 0}}]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 500, "{}", a.body);
+    assert!(a.json().as_str().unwrap().contains("out of range"));
+    // A pipe into a slot `files` already gives: 500 too.
     let body = json!({"cmd": [sleeper("a"), sleeper("b")],
         "pipeMapping": [{"in": {"index": 0, "fd": 1}, "out": {"index": 1, "fd": 0}}]});
     let a = post(&server, "/run", &body.to_string());
     assert_eq!(a.code, 500, "{}", a.body);
-    assert!(a
-        .json()
-        .as_str()
-        .unwrap()
-        .contains("pipeMapping: not supported"));
+    assert!(a.json().as_str().unwrap().contains("a pipe gives it too"));
+}
+
+/// A group member: `script` under sh, its fds 0 and 1 left to pipes, its stderr collected.
+fn member(script: &str, files: Value) -> Value {
+    cmd(
+        &["/bin/sh", "-c", script],
+        json!({"files": files, "clockLimit": 5_000_000_000u64}),
+    )
+}
+
+#[test]
+fn an_interactive_pair_through_pipe_mapping_with_proxy_capture() {
+    let server = Server::start(&[]);
+    let piped = json!([null, null, {"name": "stderr", "max": 1024}]);
+    // HydroJudge's shape: the solution (0) and the interactor (1), two proxied pipes, each
+    // capture named, in the writer's files.
+    let solution = member("read n; echo $((n + 1))", piped.clone());
+    let interactor = member("echo 41; read answer; [ \"$answer\" = 42 ]", piped);
+    let body = json!({"cmd": [solution, interactor], "pipeMapping": [
+        {"in": {"index": 0, "fd": 1}, "out": {"index": 1, "fd": 0}, "proxy": true,
+         "name": "userToInteractor", "max": 1024},
+        {"in": {"index": 1, "fd": 1}, "out": {"index": 0, "fd": 0}, "proxy": true,
+         "name": "interactorToUser", "max": 2},
+    ]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 200, "{}", a.body);
+    let r = a.json();
+    assert_eq!(r[0]["status"], "Accepted", "{r}");
+    assert_eq!(r[1]["status"], "Accepted", "{r}");
+    assert_eq!(r[0]["files"]["userToInteractor"], "42\n");
+    // Capped at max, silently.
+    assert_eq!(r[1]["files"]["interactorToUser"], "41");
+    assert!(r[1].get("fileError").is_none());
+}
+
+#[test]
+fn a_manager_reads_two_programs_on_its_fds_3_and_4() {
+    let server = Server::start(&[]);
+    let manager = cmd(&["/bin/sh", "-c", "cat <&3; cat <&4"], json!({}));
+    let writer = |word: &str| member(&format!("echo {word}"), json!([{"content": ""}, null]));
+    let body = json!({"cmd": [manager, writer("a"), writer("b")], "pipeMapping": [
+        {"in": {"index": 1, "fd": 1}, "out": {"index": 0, "fd": 3}},
+        {"in": {"index": 2, "fd": 1}, "out": {"index": 0, "fd": 4}},
+    ]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 200, "{}", a.body);
+    let r = a.json();
+    assert_eq!(r[0]["status"], "Accepted", "{r}");
+    assert_eq!(r[0]["files"]["stdout"], "a\nb\n");
+    assert_eq!(
+        (r[1]["status"].as_str(), r[2]["status"].as_str()),
+        (Some("Accepted"), Some("Accepted"))
+    );
 }

@@ -8,6 +8,7 @@ use super::metrics::Metrics;
 use crate::answer::Runs;
 use crate::config::Config;
 use crate::files::FileStore;
+use crate::group::{GroupError, GroupRequest, GroupResult};
 use crate::options::RunOptions;
 use crate::pool::Pools;
 use crate::result::RunResult;
@@ -16,10 +17,23 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
-/// One run to do, and where its result goes.
-struct Job {
-    options: RunOptions,
-    reply: oneshot::Sender<RunResult>,
+/// One run or group to do, and where its result goes.
+enum Job {
+    Run(Box<RunOptions>, oneshot::Sender<RunResult>),
+    Group(
+        Box<GroupRequest>,
+        oneshot::Sender<Result<GroupResult, GroupError>>,
+    ),
+}
+
+impl Job {
+    /// The request that waits for it went away.
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Run(_, reply) => reply.is_closed(),
+            Job::Group(_, reply) => reply.is_closed(),
+        }
+    }
 }
 
 /// The queue is full (HTTP 503), or the server is stopping.
@@ -79,11 +93,27 @@ impl Executor {
     /// Queues a run; its result comes on the receiver. Dropping the receiver before a
     /// worker takes the run cancels it.
     pub fn submit(&self, options: RunOptions) -> Result<oneshot::Receiver<RunResult>, Busy> {
-        let jobs = self.jobs.as_ref().ok_or(Busy::Stopping)?;
         let (reply, answer) = oneshot::channel();
+        self.queue(Job::Run(Box::new(options), reply))?;
+        Ok(answer)
+    }
+
+    /// Queues a group (all its members start together, each in its own container); as
+    /// [`Executor::submit`].
+    pub fn submit_group(
+        &self,
+        group: GroupRequest,
+    ) -> Result<oneshot::Receiver<Result<GroupResult, GroupError>>, Busy> {
+        let (reply, answer) = oneshot::channel();
+        self.queue(Job::Group(Box::new(group), reply))?;
+        Ok(answer)
+    }
+
+    fn queue(&self, job: Job) -> Result<(), Busy> {
+        let jobs = self.jobs.as_ref().ok_or(Busy::Stopping)?;
         self.metrics.queued.inc();
-        match jobs.try_send(Job { options, reply }) {
-            Ok(()) => Ok(answer),
+        match jobs.try_send(job) {
+            Ok(()) => Ok(()),
             Err(e) => {
                 self.metrics.queued.dec();
                 match e {
@@ -118,13 +148,20 @@ fn work(
         let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(job) = job else { break };
         metrics.queued.dec();
-        if job.reply.is_closed() {
+        if job.abandoned() {
             metrics.cancelled.inc();
             continue;
         }
         metrics.busy.inc();
-        let result = Runs::new(config, pools, store).execute(&job.options);
+        let runs = Runs::new(config, pools, store);
+        match job {
+            Job::Run(options, reply) => {
+                let _ = reply.send(runs.execute(&options));
+            }
+            Job::Group(group, reply) => {
+                let _ = reply.send(runs.execute_group(&group));
+            }
+        }
         metrics.busy.dec();
-        let _ = job.reply.send(result);
     }
 }

@@ -3,10 +3,11 @@
 //! [`Executor`]'s threads.
 
 use super::executor::{Busy, Executor};
-use super::gojudge::{parse_request, CmdResult, Request};
+use super::gojudge::{parse_request, Cmd, CmdResult, PipeIndex, PipeMap, Request};
 use super::metrics::Metrics;
 use super::translate::{self, Plan, Refusal, Settings};
 use crate::files::FileStore;
+use crate::group::{Capture, End, GroupRequest, Pipe};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -198,8 +199,10 @@ pub enum Failed {
 /// gives their results in order.
 pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Failed> {
     let cmds = request.cmd.as_deref().unwrap_or(&[]);
-    if cmds.len() > 1 && request.pipe_mapping.as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err(Failed::Refused(Refusal::Unsupported("pipeMapping".into())));
+    if let (true, Some(pipes)) = (cmds.len() > 1, &request.pipe_mapping) {
+        if !pipes.is_empty() {
+            return execute_group(app, cmds, pipes).await;
+        }
     }
     let stored = |id: &str| app.store.get(id).is_ok();
     let plans = cmds
@@ -236,6 +239,102 @@ pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Fai
             },
             Err(answered) => answered,
         });
+    }
+    Ok(results)
+}
+
+/// An interactive group: the commands started together, each in its own warm container,
+/// joined by the pipes of `pipeMapping` (§5); a proxy with a name puts the first `max`
+/// bytes of its traffic in the writer's `files[name]`.
+async fn execute_group(
+    app: &App,
+    cmds: &[Cmd],
+    pipes: &[PipeMap],
+) -> Result<Vec<CmdResult>, Failed> {
+    let refuse = |why: String| Failed::Refused(Refusal::Server(why));
+    let mut piped: Vec<Vec<u64>> = vec![Vec::new(); cmds.len()];
+    let mut wired = Vec::with_capacity(pipes.len());
+    for (i, pipe) in pipes.iter().enumerate() {
+        let end = |given: Option<PipeIndex>, what: &str| -> Result<End, Failed> {
+            let (Some(run), Some(fd)) = given.map_or((None, None), |e| (e.index, e.fd)) else {
+                return Err(refuse(format!(
+                    "pipeMapping[{i}].{what}: index and fd are required"
+                )));
+            };
+            let run = usize::try_from(run).ok().filter(|r| *r < cmds.len());
+            let fd = u32::try_from(fd).ok();
+            match (run, fd) {
+                (Some(run), Some(fd)) => Ok(End { run, fd }),
+                (None, _) => Err(refuse(format!(
+                    "pipeMapping[{i}].{what}.index: out of range of {} cmds",
+                    cmds.len()
+                ))),
+                (_, None) => Err(refuse(format!("pipeMapping[{i}].{what}.fd: too large"))),
+            }
+        };
+        let (from, to) = (end(pipe.input, "in")?, end(pipe.output, "out")?);
+        piped[from.run].push(u64::from(from.fd));
+        piped[to.run].push(u64::from(to.fd));
+        // A proxy is a relay that drains after the reader ends; it keeps `max` bytes only
+        // for a name.
+        let proxy = pipe.proxy.unwrap_or(false);
+        let keep = match pipe.name {
+            Some(_) => u64::try_from(pipe.max.unwrap_or(0)).unwrap_or(0),
+            None => 0,
+        };
+        let capture = proxy.then(|| Capture::clamped(keep));
+        wired.push(Pipe { from, to, capture });
+    }
+    let stored = |id: &str| app.store.get(id).is_ok();
+    let mut members = Vec::with_capacity(cmds.len());
+    let mut judged = Vec::with_capacity(cmds.len());
+    for (i, cmd) in cmds.iter().enumerate() {
+        match translate::plan_member(cmd, &app.settings, &stored, &piped[i]) {
+            Ok(Plan::Run(options, sent, outputs)) => {
+                members.push(*options);
+                judged.push((sent, outputs));
+            }
+            Ok(Plan::Answer(result)) => return Err(refuse(format!("cmd[{i}]: {}", result.error))),
+            Err(e) => return Err(Failed::Refused(e)),
+        }
+    }
+    let group = GroupRequest {
+        id: None,
+        group: members,
+        pipes: wired.clone(),
+    };
+    let answer = app.executor.submit_group(group).map_err(Failed::Busy)?;
+    let ended = match answer.await {
+        Ok(Ok(ended)) => ended,
+        Ok(Err(wrong)) => return Err(refuse(wrong.to_string())),
+        Err(_) => {
+            let lost = || CmdResult::internal_error("the group's worker ended without a result");
+            return Ok(cmds.iter().map(|_| lost()).collect());
+        }
+    };
+    let mut results: Vec<CmdResult> = ended
+        .results
+        .iter()
+        .zip(&judged)
+        .map(|(run, (sent, outputs))| {
+            let mut result = translate::result(run, sent, outputs);
+            translate::cache_collected(&mut result, outputs, &app.store);
+            app.metrics.run(
+                result.status.as_str(),
+                run.measured.cpu_us,
+                run.measured.memory_bytes,
+            );
+            result
+        })
+        .collect();
+    for ((pipe, wired), captured) in pipes
+        .iter()
+        .zip(&wired)
+        .zip(ended.captures.into_iter().flatten())
+    {
+        if let (Some(name), Some(text), true) = (&pipe.name, captured, wired.capture.is_some()) {
+            results[wired.from.run].files.insert(name.clone(), text);
+        }
     }
     Ok(results)
 }

@@ -308,8 +308,9 @@ fn features() -> serde_json::Map<String, serde_json::Value> {
         ("copyOutTruncate", false),
         // runbox never follows a link the program could have planted.
         ("fixSymlinkEscape", true),
-        ("pipeProxy", false),
-        ("pipeProxyZeroCopy", false),
+        // The group's capturing relay: tee/splice, draining after the reader ends.
+        ("pipeProxy", true),
+        ("pipeProxyZeroCopy", true),
         ("procPeak", false),
         ("stream", false),
         ("symlink", false),

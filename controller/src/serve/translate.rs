@@ -97,6 +97,17 @@ pub fn plan(
     settings: &Settings,
     stored: &dyn Fn(&str) -> bool,
 ) -> Result<Plan, Refusal> {
+    plan_member(cmd, settings, stored, &[])
+}
+
+/// [`plan`] for a command of a group whose fds `piped` pipes give: those slots must be
+/// `null` or past the end of `files` (go-judge's rule; else HTTP 500).
+pub fn plan_member(
+    cmd: &Cmd,
+    settings: &Settings,
+    stored: &dyn Fn(&str) -> bool,
+    piped: &[u64],
+) -> Result<Plan, Refusal> {
     if cmd.tty == Some(true) {
         return Err(Refusal::Unsupported("tty".into()));
     }
@@ -137,17 +148,21 @@ pub fn plan(
     };
     let mut outputs = Outputs::default();
     let files = cmd.files.as_deref().unwrap_or(&[]);
-    if files.len() > 3 {
-        return Err(Refusal::Unsupported(format!(
-            "files: {} fds (more than 3 need groups)",
-            files.len()
-        )));
-    }
     for (fd, file) in files.iter().enumerate() {
-        let Some(file) = file else {
-            return Err(Refusal::Server(format!(
-                "files[{fd}]: null, and no pipe fills it"
-            )));
+        let by_pipe = piped.contains(&(fd as u64));
+        let file = match (file, by_pipe) {
+            (None, true) => continue,
+            (None, false) => {
+                return Err(Refusal::Server(format!(
+                    "files[{fd}]: null, and no pipe fills it"
+                )))
+            }
+            (Some(_), true) => {
+                return Err(Refusal::Server(format!(
+                    "files[{fd}]: given, and a pipe gives it too"
+                )))
+            }
+            (Some(file), false) => file,
         };
         let kind = file
             .kind()
