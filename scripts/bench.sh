@@ -78,5 +78,7 @@ cargo bench --locked --bench limits
 echo
 cargo bench --locked --bench ptrace
 echo
+cargo build --release --locked -p runbox-tests --bin runbox-load
+python3 scripts/bench-serve.py target/release/runbox
 cargo bench --locked --bench files
 cargo bench --locked --bench groups

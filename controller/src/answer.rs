@@ -41,7 +41,16 @@ pub struct Runs<'a> {
     store: &'a FileStore,
 }
 
-impl Runs<'_> {
+impl<'a> Runs<'a> {
+    /// What a runner of another entry (`runbox serve`'s workers) runs requests with.
+    pub fn new(config: &'a Config, pools: &'a Pools, store: &'a FileStore) -> Runs<'a> {
+        Runs {
+            config,
+            pools,
+            store,
+        }
+    }
+
     /// Runs one group, each member in a warm container; a wrong group starts nothing.
     pub fn execute_group(
         &self,

@@ -29,7 +29,7 @@ pub const EXIT_INTERNAL: i32 = 3;
 #[command(name = "runbox", version)]
 pub struct Cli {
     /// Run configurations (TOML) added to the built-in ones, or replacing them by name.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "RUNBOX_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -43,6 +43,9 @@ enum Command {
     Batch(BatchArgs),
     /// List the run configurations: syscall base, filter length, default limits.
     Profiles,
+    /// Serve go-judge's REST API (POST /run, /version, /config...) and runbox's own
+    /// POST /runbox/run over HTTP.
+    Serve(Box<crate::serve::ServeArgs>),
     /// Run requests (`runbox batch` lines) taken from a Redis stream; write their results.
     Worker(WorkerArgs),
 }
@@ -157,6 +160,14 @@ pub fn main() -> i32 {
         Command::Run(args) => run(*args, &config),
         Command::Batch(args) => batch(args, &config),
         Command::Profiles => profiles(&config),
+        Command::Serve(args) => match crate::serve::serve(*args, config) {
+            Ok(()) => EXIT_OK,
+            Err(e @ crate::serve::ServeError::Flag(_)) => usage_error(e),
+            Err(e) => {
+                eprintln!("runbox: {e}");
+                EXIT_INTERNAL
+            }
+        },
         Command::Worker(args) => worker(args, &config),
     }
 }
@@ -318,14 +329,12 @@ fn worker(args: WorkerArgs, config: &Config) -> i32 {
 
 fn batch(args: BatchArgs, config: &Config) -> i32 {
     let parallel = parallel(args.parallel);
-    let store = match (&args.file_store, args.file_store_max) {
-        (Some(dir), _) => match crate::files::FileStore::in_dir(dir) {
-            Ok(store) => store,
-            Err(e) => return usage_error(format!("--file-store: {e}")),
-        },
-        (None, max) => crate::files::FileStore::in_memory(
-            max.map_or(crate::files::store::DEFAULT_BOUND, |m| m.get()),
-        ),
+    let store = match crate::files::FileStore::open(
+        args.file_store.as_deref(),
+        args.file_store_max.map(|m| m.get()),
+    ) {
+        Ok(store) => store,
+        Err(e) => return usage_error(format!("--file-store: {e}")),
     };
     match crate::batch::run_batch_with_store(std::io::stdin().lock(), config, parallel, &store) {
         Ok(()) => EXIT_OK,

@@ -68,6 +68,8 @@ pub mod sandbox_ids;
 #[doc(hidden)]
 pub mod seccomp;
 #[doc(hidden)]
+pub mod serve;
+#[doc(hidden)]
 pub mod stdio;
 #[doc(hidden)]
 pub mod supervise;

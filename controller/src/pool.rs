@@ -20,6 +20,7 @@ use crate::status::Outcome;
 use runbox_shared::Run;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -35,6 +36,8 @@ pub struct Pool {
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
+    /// Containers made since the start.
+    created: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -248,6 +251,11 @@ impl Pool {
         self.lock().idle.iter().map(Container::pid).collect()
     }
 
+    /// Containers this pool has made since its start (replacements included).
+    pub fn created(&self) -> u64 {
+        self.shared.created.load(Ordering::Relaxed)
+    }
+
     /// The containers that exist or are being made, idle or busy.
     pub fn live(&self) -> usize {
         self.lock().live
@@ -319,7 +327,10 @@ fn keep(config: ContainerConfig, shared: Arc<Shared>, inbox: mpsc::Receiver<Orde
                 let made = Container::create(&config);
                 let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
                 match made {
-                    Ok(container) => state.idle.push(container),
+                    Ok(container) => {
+                        state.idle.push(container);
+                        shared.created.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(e) => {
                         state.live -= 1;
                         state.failure = Some(e);
@@ -466,5 +477,11 @@ impl Pools {
             .iter()
             .for_each(|(_, pool)| pids.extend(pool.idle_pids()));
         pids
+    }
+
+    /// Containers made since the start, by the pools of every root kept now.
+    pub fn created(&self) -> u64 {
+        let pools = self.by_root.lock().unwrap_or_else(|e| e.into_inner());
+        self.default.created() + pools.iter().map(|(_, pool)| pool.created()).sum::<u64>()
     }
 }

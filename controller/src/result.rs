@@ -28,6 +28,22 @@ pub struct RunResult {
     /// empty).
     #[serde(flatten)]
     pub files: crate::files::FilesOut,
+    /// The same measurements in the units they were taken in, for an entry whose answer
+    /// has finer units than the contract's (`runbox serve`: nanoseconds and bytes); not
+    /// part of the result object.
+    #[serde(skip)]
+    pub measured: Measured,
+}
+
+/// A run's measurements as taken: the cgroup's CPU time and peak, init's wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Measured {
+    /// User + system CPU time of every process of the run, microseconds.
+    pub cpu_us: u64,
+    /// Wall-clock time from start to exit, microseconds.
+    pub wall_us: u64,
+    /// Peak memory, bytes.
+    pub memory_bytes: u64,
 }
 
 fn ms(us: u64) -> u64 {
@@ -59,6 +75,11 @@ impl RunResult {
                     wall_ms: ms(finished.wall_us),
                     memory_kib: accounting.memory_bytes.div_ceil(1024),
                     detail: verdict.detail,
+                    measured: Measured {
+                        cpu_us: accounting.cpu_us,
+                        wall_us: finished.wall_us,
+                        memory_bytes: accounting.memory_bytes,
+                    },
                     files: Default::default(),
                 }
             }
@@ -75,6 +96,7 @@ impl RunResult {
             wall_ms: 0,
             memory_kib: 0,
             detail: Some(detail),
+            measured: Measured::default(),
             files: Default::default(),
         }
     }

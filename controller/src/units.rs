@@ -274,6 +274,12 @@ impl<U: Unit, const LEAST: u64, const MOST: u64> Bounded<U, LEAST, MOST> {
         }
     }
 
+    /// `value`, or the bound it is past (for an entry whose own bounds are wider, such as
+    /// go-judge's, which takes any 64-bit value).
+    pub fn clamped(value: U::Value) -> Self {
+        Bounded(value.clamp(U::steps(LEAST), U::steps(MOST)))
+    }
+
     /// The value.
     pub fn get(self) -> U::Value {
         self.0

@@ -1,7 +1,7 @@
 //! Collectors: a program's stdout or stderr captured into the result (`{"collect": "64K"}`).
 //!
 //! The program writes into a pipe whose other end the controller drains while the run goes
-//! on (from the same loop that waits for the run's end: [`crate::supervise`]), keeping at
+//! on (from the same loop that waits for the run's end: `supervise`), keeping at
 //! most the bound. A byte past the bound is the program's verdict: the controller orders
 //! the run killed at once and the status is `output_limit_exceeded`; the program never
 //! gets further than the bound, the pipe's buffer and what it writes while it is killed.

@@ -1,6 +1,6 @@
 //! The copies in and out of a run's fresh tmpfs, through the mount's own descriptor.
 //!
-//! **In**, before the run, on the mount made detached for it ([`crate::container::room`]):
+//! **In**, before the run, on the mount made detached for it (`container::room`):
 //! nothing but the controller can reach it yet, and every name is opened beneath the
 //! mount's root with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 //! RESOLVE_NO_MAGICLINKS)` all the same. Parent directories are made (0755), the file is

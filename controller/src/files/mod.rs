@@ -12,7 +12,7 @@
 //!   [`FilesOut::file_errors`], never the run's status;
 //! - the store ([`store`]), shared by every run of a batch or a server.
 //!
-//! The steps, in the one lifecycle ([`crate::run`]): the request's values are checked as
+//! The steps, in the one lifecycle (`run.rs`): the request's values are checked as
 //! they are read (pure: [`path`], the types here); the inputs are opened before any
 //! sandbox is taken ([`open_inputs`]: an unknown id, a host path through a link, are the
 //! request's errors and nothing is left behind); in a container, [`RunFiles::fill`] writes

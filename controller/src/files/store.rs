@@ -154,6 +154,17 @@ pub struct FileStore {
     inner: Mutex<Inner>,
 }
 
+impl FileStore {
+    /// The store of `--file-store DIR`, or one in memory of `--file-store-max` bytes
+    /// (`runbox batch` and `runbox serve`).
+    pub fn open(dir: Option<&Path>, max: Option<u64>) -> Result<FileStore, StoreError> {
+        match dir {
+            Some(dir) => FileStore::in_dir(dir),
+            None => Ok(FileStore::in_memory(max.unwrap_or(DEFAULT_BOUND))),
+        }
+    }
+}
+
 impl Default for FileStore {
     fn default() -> Self {
         FileStore::in_memory(DEFAULT_BOUND)

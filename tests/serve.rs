@@ -1,0 +1,831 @@
+//! `runbox serve` through a real HTTP client (ureq) against the real server on a loopback
+//! port: every endpoint, each go-judge status from a real program, the zero limits, files in
+//! and out, the error shapes and codes, auth, load, the queue bound and the SIGTERM drain.
+
+use runbox_tests::{probe_bin, TempDir};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A `runbox serve` of this build on a free loopback port; SIGTERM and waited for on drop.
+struct Server {
+    child: Child,
+    base: String,
+    /// The monitor's /metrics, when asked for.
+    monitor: Option<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(flags: &[&str]) -> Server {
+        let mut child = Command::new(runbox_tests::runbox_bin())
+            .args(["serve", "--http-addr", "127.0.0.1:0"])
+            .args(flags)
+            .args(match flags.contains(&"--parallel") {
+                true => &[][..],
+                false => &["--parallel", "2"][..],
+            })
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start runbox serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let kept = Arc::clone(&log);
+        // Drained for the server's whole life: a full pipe would stall its logging.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("addr=") {
+                    let _ = tx.send(line[at + 5..].trim().to_string());
+                }
+                kept.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        // The main listener's line first, then the monitor's, if asked for.
+        let want = 1 + usize::from(flags.contains(&"--monitor-addr"));
+        let addrs: Vec<String> = (0..want)
+            .map(|_| {
+                rx.recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("no listening line: {}", log.lock().unwrap()))
+            })
+            .collect();
+        Server {
+            child,
+            base: format!("http://{}", addrs[0]),
+            monitor: addrs.get(1).map(|a| format!("http://{a}/metrics")),
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// An answer: HTTP code, Content-Type, body.
+struct Answer {
+    code: u16,
+    kind: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+fn answer(mut response: ureq::http::Response<ureq::Body>) -> Answer {
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let mut body = String::new();
+    response
+        .body_mut()
+        .as_reader()
+        .read_to_string(&mut body)
+        .unwrap();
+    Answer {
+        code: response.status().as_u16(),
+        kind,
+        body,
+    }
+}
+
+fn post(server: &Server, path: &str, body: &str) -> Answer {
+    answer(
+        agent()
+            .post(&server.url(path))
+            .send(body.as_bytes())
+            .expect("POST"),
+    )
+}
+
+/// `POST path` with one header.
+fn post_with(server: &Server, path: &str, header: (&str, &str), body: &str) -> Answer {
+    let request = agent().post(&server.url(path)).header(header.0, header.1);
+    answer(request.send(body.as_bytes()).expect("POST"))
+}
+
+fn get(server: &Server, path: &str) -> Answer {
+    answer(agent().get(&server.url(path)).call().expect("GET"))
+}
+
+/// `POST /run` of these commands; the results.
+fn run(server: &Server, cmds: Value) -> Vec<Value> {
+    let a = post(server, "/run", &json!({ "cmd": cmds }).to_string());
+    assert_eq!(a.code, 200, "{}", a.body);
+    assert_eq!(a.kind, "application/json; charset=utf-8");
+    a.json().as_array().expect("a bare array").clone()
+}
+
+/// One command with judge-like limits and `extra` fields.
+fn cmd(args: &[&str], extra: Value) -> Value {
+    let mut cmd = json!({
+        "args": args, "env": ["PATH=/usr/bin:/bin"],
+        "cpuLimit": 2_000_000_000u64, "memoryLimit": 256u64 << 20, "procLimit": 50,
+        "files": [{"content": ""}, {"name": "stdout", "max": 10240}, {"name": "stderr", "max": 10240}],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        cmd[k] = v.clone();
+    }
+    cmd
+}
+
+fn one(server: &Server, args: &[&str], extra: Value) -> Value {
+    run(server, json!([cmd(args, extra)])).remove(0)
+}
+
+/// The probe copied into /w, so that go-judge's API (no binds) can run it.
+fn with_probe(extra: Value) -> Value {
+    let mut extra = extra;
+    extra["copyIn"] = json!({"probe": {"src": probe_bin().to_str().unwrap()}});
+    extra
+}
+
+#[test]
+fn open_routes_auth_and_unknown_paths() {
+    let server = Server::start(&["--auth-token", "s3cret"]);
+    let version = get(&server, "/version");
+    assert_eq!(version.code, 200);
+    let v = version.json();
+    assert!(v["buildVersion"].as_str().unwrap().starts_with("v1.12.2"));
+    assert_eq!(v["fixSymlinkEscape"], true);
+    assert_eq!(v["copyOutOptional"], true);
+    assert_eq!(v["os"], "linux");
+    assert_eq!(
+        get(&server, "/config").json()["runnerConfig"]["workDir"],
+        "/w"
+    );
+    // Without the token, or with another: 401 with an empty body.
+    let body = json!({"cmd": [cmd(&["/bin/true"], json!({}))]}).to_string();
+    for header in [
+        None,
+        Some("Bearer wrong"),
+        Some("s3cret"),
+        Some("bearer s3cret"),
+    ] {
+        let mut request = agent().post(&server.url("/run"));
+        if let Some(h) = header {
+            request = request.header("Authorization", h);
+        }
+        let a = answer(request.send(body.as_bytes()).unwrap());
+        assert_eq!((a.code, a.body.as_str()), (401, ""), "{header:?}");
+    }
+    let a = post_with(&server, "/run", ("Authorization", "Bearer s3cret"), &body);
+    assert_eq!(a.code, 200, "{}", a.body);
+    assert_eq!(a.json()[0]["status"], "Accepted");
+    let a = get(&server, "/nowhere");
+    assert_eq!((a.code, a.body.as_str()), (404, "404 page not found"));
+    // A wrong method is gin's 404 too, never a 405.
+    assert_eq!(get(&server, "/run").code, 404);
+}
+
+#[test]
+fn each_status_from_a_real_program() {
+    let server = Server::start(&[]);
+    let accepted = one(&server, &["/bin/echo", "hi"], json!({}));
+    assert_eq!(accepted["status"], "Accepted");
+    assert_eq!(accepted["exitStatus"], 0);
+    assert_eq!(accepted["files"]["stdout"], "hi\n");
+    assert_eq!(accepted["files"]["stderr"], "");
+    assert!(accepted.get("error").is_none() && accepted.get("fileError").is_none());
+    // Units: nanoseconds and bytes.
+    assert!(accepted["time"].as_u64().unwrap() > 1000);
+    assert!(accepted["memory"].as_u64().unwrap() > 4096);
+    assert!(accepted["runTime"].as_u64().unwrap() >= accepted["time"].as_u64().unwrap() / 4);
+
+    let nz = one(&server, &["/bin/sh", "-c", "exit 3"], json!({}));
+    assert_eq!(
+        (nz["status"].as_str(), nz["exitStatus"].as_i64()),
+        (Some("Nonzero Exit Status"), Some(3))
+    );
+
+    let sig = one(&server, &["/bin/sh", "-c", "kill -SEGV $$"], json!({}));
+    assert_eq!(
+        (sig["status"].as_str(), sig["exitStatus"].as_i64()),
+        (Some("Signalled"), Some(11))
+    );
+
+    let tle = one(
+        &server,
+        &["/bin/sh", "-c", "while :; do :; done"],
+        json!({"cpuLimit": 200_000_000, "clockLimit": 5_000_000_000u64}),
+    );
+    assert_eq!(tle["status"], "Time Limit Exceeded");
+    assert!(tle["time"].as_u64().unwrap() >= 190_000_000, "{tle}");
+
+    let mle = one(
+        &server,
+        &["./probe", "mmap-touch", "128"],
+        with_probe(json!({"memoryLimit": 32u64 << 20})),
+    );
+    assert_eq!(mle["status"], "Memory Limit Exceeded", "{mle}");
+
+    let ole = one(
+        &server,
+        &["/bin/sh", "-c", "head -c 100 /dev/zero"],
+        json!({"files": [{"content": ""}, {"name": "stdout", "max": 10}]}),
+    );
+    assert_eq!(ole["status"], "Output Limit Exceeded", "{ole}");
+    assert_eq!(ole["files"]["stdout"].as_str().unwrap().len(), 11);
+    assert_eq!(ole["fileError"][0]["type"], "CollectSizeExceeded");
+
+    let fsize = one(
+        &server,
+        &["/bin/sh", "-c", "head -c 2000000 /dev/zero > big"],
+        json!({}),
+    );
+    let server_small = Server::start(&["--output-limit", "1M"]);
+    let fsize_small = one(
+        &server_small,
+        &["/bin/sh", "-c", "head -c 2000000 /dev/zero > big"],
+        json!({}),
+    );
+    assert_eq!(fsize["status"], "Accepted", "{fsize}");
+    assert_eq!(
+        fsize_small["status"], "Output Limit Exceeded",
+        "{fsize_small}"
+    );
+
+    // The default profile refuses kernel surfaces with an error the program sees.
+    let refused = one(
+        &server,
+        &["./probe", "syscall", "ptrace"],
+        with_probe(json!({})),
+    );
+    assert_eq!(refused["files"]["stdout"], "errno 1\n", "{refused}");
+    // The strict profile (an allow-list) ends the run at the first call outside it:
+    // Dangerous Syscall, the call named (the probe's runtime polls its fds first).
+    let strict = Server::start(&["--profile", "strict"]);
+    let dangerous = one(
+        &strict,
+        &["./probe", "syscall", "ptrace"],
+        with_probe(json!({})),
+    );
+    assert_eq!(dangerous["status"], "Dangerous Syscall", "{dangerous}");
+    assert_eq!(dangerous["error"], "poll");
+
+    let file_error = one(&server, &["/bin/true"], json!({"copyOut": ["missing"]}));
+    assert_eq!(file_error["status"], "File Error", "{file_error}");
+    assert_eq!(file_error["fileError"][0]["type"], "CopyOutOpen");
+    assert_eq!(file_error["fileError"][0]["name"], "missing");
+
+    let internal = one(&server, &["/no/such/program"], json!({}));
+    assert_eq!(internal["status"], "Internal Error");
+    assert!(internal["error"]
+        .as_str()
+        .unwrap()
+        .contains("/no/such/program"));
+}
+
+#[test]
+fn zero_means_zero() {
+    let server = Server::start(&[]);
+    let tle = one(&server, &["/bin/true"], json!({"cpuLimit": 0}));
+    assert_eq!(tle["status"], "Time Limit Exceeded", "{tle}");
+    let mle = one(&server, &["/bin/true"], json!({"memoryLimit": 0}));
+    assert_eq!(mle["status"], "Memory Limit Exceeded", "{mle}");
+    let none = one(&server, &["/bin/true"], json!({"procLimit": 0}));
+    assert_eq!(none["status"], "Internal Error", "{none}");
+    // No clockLimit: the wall limit is cpuLimit, so a sleeper past it is TLE.
+    let started = Instant::now();
+    let sleeper = one(
+        &server,
+        &["/bin/sleep", "5"],
+        json!({"cpuLimit": 300_000_000}),
+    );
+    assert_eq!(sleeper["status"], "Time Limit Exceeded", "{sleeper}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // A clockLimit below cpuLimit is honoured.
+    let short = one(
+        &server,
+        &["/bin/sleep", "5"],
+        json!({"clockLimit": 200_000_000}),
+    );
+    assert_eq!(short["status"], "Time Limit Exceeded", "{short}");
+    assert!(short["runTime"].as_u64().unwrap() < 1_000_000_000);
+}
+
+#[test]
+fn files_in_and_out_and_the_store() {
+    let dir = TempDir::new("serve-src");
+    let input = dir.join("input.txt");
+    std::fs::write(&input, "from the host\n").unwrap();
+    let server = Server::start(&["--src-prefix", &dir.join("")]);
+    // Upload, then copyIn by id, stdin by content, copyIn by content; copyOut optional and
+    // absolute; copyOutCached of a file and of the stdout collector.
+    let boundary = "XyZ";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n\r\nuploaded\r\n--{boundary}--\r\n"
+    );
+    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let up = post_with(&server, "/file", ("Content-Type", &multipart), &form);
+    assert_eq!(up.code, 200, "{}", up.body);
+    let id = up.json().as_str().expect("a JSON string").to_string();
+    assert_eq!(id.len(), 8);
+    assert_eq!(get(&server, "/file").json()[&id], "up.txt");
+    let r = one(
+        &server,
+        &[
+            "/bin/sh",
+            "-c",
+            "cat up.txt a.txt src.txt - ; echo made > /tmp/abs; echo x > out",
+        ],
+        json!({
+            "files": [{"content": "stdin\n"}, {"name": "stdout", "max": 1000}, {"name": "stderr", "max": 1000}],
+            "copyIn": {"up.txt": {"fileId": id}, "a.txt": {"content": "content\n"},
+                       "src.txt": {"src": input}},
+            "copyOut": ["stdout", "/tmp/abs", "maybe?"],
+            "copyOutCached": ["stdout", "out"],
+        }),
+    );
+    assert_eq!(r["status"], "Accepted", "{r}");
+    assert_eq!(r["files"]["/tmp/abs"], "made\n");
+    assert!(
+        r["files"].get("stdout").is_none(),
+        "cached, not returned: {r}"
+    );
+    assert!(r["files"].get("maybe").is_none());
+    let cached = r["fileIds"]["stdout"].as_str().unwrap();
+    let got = get(&server, &format!("/file/{cached}"));
+    assert_eq!(got.body, "uploadedcontent\nfrom the host\nstdin\n");
+    assert_eq!(
+        get(
+            &server,
+            &format!("/file/{}", r["fileIds"]["out"].as_str().unwrap())
+        )
+        .body,
+        "x\n"
+    );
+    // DELETE: 200 empty, then 404 empty.
+    let delete = || {
+        answer(
+            agent()
+                .delete(&server.url(&format!("/file/{cached}")))
+                .call()
+                .unwrap(),
+        )
+    };
+    assert_eq!((delete().code, delete().code), (200, 404));
+    assert_eq!(get(&server, &format!("/file/{cached}")).code, 404);
+    // An upload without a `file` part: 400, empty.
+    let bad = post_with(
+        &server,
+        "/file",
+        ("Content-Type", &multipart),
+        &format!("--{boundary}--\r\n"),
+    );
+    assert_eq!((bad.code, bad.body.as_str()), (400, ""));
+    // src outside the prefixes: 400 with a JSON string; stdin src likewise.
+    for extra in [
+        json!({"copyIn": {"x": {"src": "/etc/passwd"}}}),
+        json!({"files": [{"src": "/etc/passwd"}]}),
+    ] {
+        let a = post(
+            &server,
+            "/run",
+            &json!({"cmd": [cmd(&["/bin/true"], extra)]}).to_string(),
+        );
+        assert_eq!(a.code, 400, "{}", a.body);
+        assert!(a.json().as_str().unwrap().contains("not allowed"));
+    }
+    // An unknown fileId: 500 for the whole request, a JSON string.
+    let a = post(
+        &server,
+        "/run",
+        &json!({"cmd": [cmd(&["/bin/true"], json!({"copyIn": {"x": {"fileId": "AAAAAAAA"}}}))]})
+            .to_string(),
+    );
+    assert_eq!(a.code, 500, "{}", a.body);
+    assert!(a.json().as_str().unwrap().contains("AAAAAAAA"));
+}
+
+#[test]
+fn bodies_are_read_leniently_and_refused_with_json_strings() {
+    let server = Server::start(&["--max-body", "64K"]);
+    // No Content-Type check, keys in another case, unknown fields, nulls.
+    let body = r#"{"cmd":[{"Args":["/bin/true"],"CPULimit":1000000000,"memoryLimit":67108864,
+        "procLimit":5,"copyOutDir":"x","strictMemoryLimit":true,"stackLimit":null}]}"#;
+    let a = post_with(&server, "/run", ("Content-Type", "text/plain"), body);
+    assert_eq!(a.code, 200, "{}", a.body);
+    assert_eq!(a.json()[0]["status"], "Accepted");
+    for (body, says) in [
+        ("not json", "expected"),
+        ("{}", "no cmd provided"),
+        (r#"{"cmd":[{"args":["x"],"cpuLimit":"1"}]}"#, "invalid type"),
+        (r#"{"cmd":[{"args":["x"],"cpuLimit":-1}]}"#, "invalid value"),
+        (
+            r#"{"cmd":[{"args":["x"],"files":[{}]}]}"#,
+            "file type is not valid",
+        ),
+    ] {
+        let a = post(&server, "/run", body);
+        assert_eq!(a.code, 400, "{body}: {}", a.body);
+        assert!(
+            a.json().as_str().unwrap().contains(says),
+            "{body}: {}",
+            a.body
+        );
+    }
+    // Past the body bound: refused from its length, before the body is sent (a client
+    // that sends it anyway meets a closed connection); the server goes on.
+    use std::io::Write;
+    let mut stream =
+        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    write!(
+        stream,
+        "POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        1u64 << 30
+    )
+    .unwrap();
+    let mut head = String::new();
+    BufReader::new(&stream).read_line(&mut head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    let mut chunked =
+        std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    // Without a length (chunked), counted as it comes: 1 MiB in 16 KiB chunks.
+    write!(
+        chunked,
+        "POST /run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+    for _ in 0..64 {
+        if chunked.write_all(chunk.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let mut head = String::new();
+    BufReader::new(&chunked).read_line(&mut head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(get(&server, "/version").code, 200);
+}
+
+#[test]
+fn the_native_endpoint_takes_a_batch_line() {
+    let server = Server::start(&[]);
+    let a = post(
+        &server,
+        "/runbox/run",
+        r#"{"id":"n1","argv":["/bin/sh","-c","echo native"],"stdout":{"collect":"1K"}}"#,
+    );
+    assert_eq!(a.code, 200, "{}", a.body);
+    let r = a.json();
+    assert_eq!(
+        (r["id"].as_str(), r["status"].as_str()),
+        (Some("n1"), Some("ok"))
+    );
+    assert_eq!(r["stdout"], "native\n");
+    let bad = post(
+        &server,
+        "/runbox/run",
+        r#"{"id":"n2","argv":["x"],"memroy":"1M"}"#,
+    );
+    assert_eq!(bad.json()["status"], "internal_error");
+    assert!(bad.json()["detail"].as_str().unwrap().contains("memroy"));
+}
+
+#[test]
+fn a_compile_then_run_flow_as_go_judge_py_sends_it() {
+    if !std::path::Path::new("/usr/bin/g++").exists() {
+        eprintln!("skipped: no /usr/bin/g++ on this host");
+        return;
+    }
+    let server = Server::start(&[]);
+    let source =
+        "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<std::endl;}\n";
+    let compile = run(
+        &server,
+        json!([{
+            "args": ["/usr/bin/g++", "a.cc", "-o", "a"], "env": ["PATH=/usr/bin:/bin"],
+            "files": [{"content": ""}, {"name": "stdout", "max": 10240}, {"name": "stderr", "max": 10240}],
+            "cpuLimit": 30_000_000_000u64, "clockLimit": 60_000_000_000u64,
+            "memoryLimit": 536_870_912u64, "procLimit": 50,
+            "copyIn": {"a.cc": {"content": source}},
+            "copyOut": ["stdout", "stderr"], "copyOutCached": ["a"]
+        }]),
+    )
+    .remove(0);
+    assert_eq!(compile["status"], "Accepted", "{compile}");
+    assert_eq!(compile["files"], json!({"stdout": "", "stderr": ""}));
+    let binary = compile["fileIds"]["a"].as_str().unwrap().to_string();
+    // HydroJudge's test runs: stdin content, collectors, copyOutCached stdout.
+    for (a, b) in [(1, 2), (40, 2)] {
+        let r = one(
+            &server,
+            &["./a"],
+            json!({
+                "files": [{"content": format!("{a} {b}\n")}, {"name": "stdout", "max": 33554432}, {"name": "stderr", "max": 33554432}],
+                "copyIn": {"a": {"fileId": binary}}, "copyOutCached": ["stdout", "stderr"],
+                "copyOutMax": 100663296u64, "strictMemoryLimit": false, "stackLimit": 0,
+            }),
+        );
+        assert_eq!(r["status"], "Accepted", "{r}");
+        let out = get(
+            &server,
+            &format!("/file/{}", r["fileIds"]["stdout"].as_str().unwrap()),
+        );
+        assert_eq!(out.body, format!("{}\n", a + b));
+    }
+    assert_eq!(
+        answer(
+            agent()
+                .delete(&server.url(&format!("/file/{binary}")))
+                .call()
+                .unwrap()
+        )
+        .code,
+        200
+    );
+}
+
+#[test]
+fn many_clients_at_once_are_all_answered() {
+    let server = Arc::new(Server::start(&[]));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || {
+                for i in 0..63 {
+                    let n = t * 100 + i;
+                    let r = one(&server, &["/bin/echo", &n.to_string()], json!({}));
+                    assert_eq!(r["status"], "Accepted", "{r}");
+                    assert_eq!(r["files"]["stdout"], format!("{n}\n"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// A run of `sleep 1` through the server at `base`.
+fn sleep_a_second(base: &str) -> Answer {
+    let body = json!({"cmd": [cmd(&["/bin/sleep", "1"], json!({"clockLimit": 5_000_000_000u64}))]});
+    answer(
+        agent()
+            .post(&format!("{base}/run"))
+            .send(body.to_string().as_bytes())
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_full_queue_answers_503_and_sigterm_drains() {
+    let mut server = Server::start(&["--parallel", "1", "--max-queue", "1"]);
+    let base = server.base.clone();
+    let slow = move || sleep_a_second(&base);
+    let first: Vec<_> = (0..4).map(|_| std::thread::spawn(slow.clone())).collect();
+    let answers: Vec<Answer> = first.into_iter().map(|t| t.join().unwrap()).collect();
+    let busy = answers.iter().filter(|a| a.code == 503).count();
+    let done = answers.iter().filter(|a| a.code == 200).count();
+    assert!(
+        busy >= 1 && done >= 1,
+        "{:?}",
+        answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    for a in answers.iter().filter(|a| a.code == 503) {
+        assert!(a.json().as_str().unwrap().contains("queue"));
+    }
+    // SIGTERM with a run in flight: it is answered, then the server exits 0.
+    let in_flight = std::thread::spawn(slow);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = server.stop();
+    let late = in_flight.join().unwrap();
+    assert_eq!(late.code, 200, "{}", late.body);
+    assert_eq!(late.json()[0]["status"], "Accepted");
+    assert!(status.success(), "{status}: {}", server.log.lock().unwrap());
+    assert!(server.log.lock().unwrap().contains("draining"));
+}
+
+#[test]
+fn metrics_are_served_at_the_monitor_address() {
+    let server = Server::start(&["--monitor-addr", "127.0.0.1:0"]);
+    let monitor = server.monitor.clone().unwrap();
+    one(&server, &["/bin/true"], json!({}));
+    let text = answer(agent().get(&monitor).call().unwrap()).body;
+    for line in [
+        "runbox_runs_total{status=\"Accepted\"} 1",
+        "runbox_containers_idle 2",
+        "runbox_queue_length 0",
+        "runbox_http_requests_total{route=\"/run\",code=\"200\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
+}
+
+#[test]
+fn a_client_that_goes_away_cancels_its_queued_run() {
+    let server = Server::start(&["--parallel", "1", "--monitor-addr", "127.0.0.1:0"]);
+    let monitor = server.monitor.clone().unwrap();
+    let base = server.base.clone();
+    let busy = std::thread::spawn(move || sleep_a_second(&base));
+    std::thread::sleep(Duration::from_millis(200));
+    // Queued behind the sleeper, then the client gives up and closes its connection.
+    let impatient: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(200)))
+        .build()
+        .into();
+    let body = json!({"cmd": [cmd(&["/bin/echo", "never"], json!({}))]}).to_string();
+    assert!(impatient
+        .post(&server.url("/run"))
+        .send(body.as_bytes())
+        .is_err());
+    drop(impatient);
+    assert_eq!(busy.join().unwrap().code, 200);
+    let metrics = || answer(agent().get(&monitor).call().unwrap()).body;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !metrics().contains("runbox_runs_cancelled_total 1") {
+        assert!(Instant::now() < deadline, "not cancelled:\n{}", metrics());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!metrics().contains("runbox_runs_total{status=\"Accepted\"} 2"));
+}
+
+#[test]
+fn requests_over_a_websocket_with_cancel() {
+    use tungstenite::Message;
+    let server = Server::start(&["--parallel", "1"]);
+    let url = server.url("/ws").replace("http://", "ws://");
+    let (mut socket, _) = tungstenite::connect(url.as_str()).expect("ws upgrade");
+    let send = |socket: &mut tungstenite::WebSocket<_>, value: Value| {
+        socket.send(Message::text(value.to_string())).unwrap();
+    };
+    let read = |socket: &mut tungstenite::WebSocket<_>| -> Value {
+        loop {
+            match socket.read().expect("a frame") {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                _ => continue,
+            }
+        }
+    };
+    // A sleeper takes the one container; a second request waits, and is cancelled.
+    let sleeper = cmd(
+        &["/bin/sleep", "1"],
+        json!({"clockLimit": 5_000_000_000u64}),
+    );
+    send(&mut socket, json!({"requestId": "slow", "cmd": [sleeper]}));
+    send(
+        &mut socket,
+        json!({"requestId": "queued", "cmd": [cmd(&["/bin/echo", "q"], json!({}))]}),
+    );
+    send(
+        &mut socket,
+        json!({"requestId": "", "cmd": [cmd(&["/bin/true"], json!({}))]}),
+    );
+    let empty = read(&mut socket);
+    assert_eq!(
+        (empty["error"].as_str(), &empty["results"]),
+        (Some("empty request id"), &Value::Null)
+    );
+    send(&mut socket, json!({"cancelRequestId": "queued"}));
+    let cancelled = read(&mut socket);
+    assert_eq!(cancelled["requestId"], "queued");
+    assert_eq!(cancelled["error"], "request cancelled");
+    let slow = read(&mut socket);
+    assert_eq!(slow["requestId"], "slow");
+    assert_eq!(slow["results"][0]["status"], "Accepted", "{slow}");
+    // Then a request runs and is answered with its id.
+    send(
+        &mut socket,
+        json!({"requestId": "echo", "cmd": [cmd(&["/bin/echo", "ws"], json!({}))]}),
+    );
+    let echo = read(&mut socket);
+    assert_eq!(
+        (
+            echo["requestId"].as_str(),
+            echo["results"][0]["files"]["stdout"].as_str()
+        ),
+        (Some("echo"), Some("ws\n"))
+    );
+    assert!(echo.get("error").is_none());
+    // A frame that is not JSON closes the connection.
+    socket.send(Message::text("not json")).unwrap();
+    let closed = loop {
+        match socket.read() {
+            Ok(Message::Close(_)) | Err(_) => break true,
+            Ok(_) => continue,
+        }
+    };
+    assert!(closed);
+}
+
+#[test]
+fn several_cmds_without_pipes_run_at_once_and_answer_in_order() {
+    let server = Server::start(&[]);
+    let started = Instant::now();
+    let sleeper = |word: &str| {
+        cmd(
+            &["/bin/sh", "-c", &format!("sleep 0.5; echo {word}")],
+            json!({"clockLimit": 5_000_000_000u64}),
+        )
+    };
+    let results = run(&server, json!([sleeper("first"), sleeper("second")]));
+    let outs: Vec<_> = results
+        .iter()
+        .map(|r| r["files"]["stdout"].clone())
+        .collect();
+    assert_eq!(outs, [json!("first\n"), json!("second\n")]);
+    // Each in its own container, at once: about one sleep, not two.
+    assert!(
+        started.elapsed() < Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    // Without cmds for it, a pipe is go-judge's 500 for the whole request.
+    let body = json!({"cmd": [sleeper("a"), sleeper("b")],
+        "pipeMapping": [{"in": {"index": 0, "fd": 1}, "out": {"index": 5, "fd": 0}}]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 500, "{}", a.body);
+    assert!(a.json().as_str().unwrap().contains("out of range"));
+    // A pipe into a slot `files` already gives: 500 too.
+    let body = json!({"cmd": [sleeper("a"), sleeper("b")],
+        "pipeMapping": [{"in": {"index": 0, "fd": 1}, "out": {"index": 1, "fd": 0}}]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 500, "{}", a.body);
+    assert!(a.json().as_str().unwrap().contains("a pipe gives it too"));
+}
+
+/// A group member: `script` under sh, its fds 0 and 1 left to pipes, its stderr collected.
+fn member(script: &str, files: Value) -> Value {
+    cmd(
+        &["/bin/sh", "-c", script],
+        json!({"files": files, "clockLimit": 5_000_000_000u64}),
+    )
+}
+
+#[test]
+fn an_interactive_pair_through_pipe_mapping_with_proxy_capture() {
+    let server = Server::start(&[]);
+    let piped = json!([null, null, {"name": "stderr", "max": 1024}]);
+    // HydroJudge's shape: the solution (0) and the interactor (1), two proxied pipes, each
+    // capture named, in the writer's files.
+    let solution = member("read n; echo $((n + 1))", piped.clone());
+    let interactor = member("echo 41; read answer; [ \"$answer\" = 42 ]", piped);
+    let body = json!({"cmd": [solution, interactor], "pipeMapping": [
+        {"in": {"index": 0, "fd": 1}, "out": {"index": 1, "fd": 0}, "proxy": true,
+         "name": "userToInteractor", "max": 1024},
+        {"in": {"index": 1, "fd": 1}, "out": {"index": 0, "fd": 0}, "proxy": true,
+         "name": "interactorToUser", "max": 2},
+    ]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 200, "{}", a.body);
+    let r = a.json();
+    assert_eq!(r[0]["status"], "Accepted", "{r}");
+    assert_eq!(r[1]["status"], "Accepted", "{r}");
+    assert_eq!(r[0]["files"]["userToInteractor"], "42\n");
+    // Capped at max, silently.
+    assert_eq!(r[1]["files"]["interactorToUser"], "41");
+    assert!(r[1].get("fileError").is_none());
+}
+
+#[test]
+fn a_manager_reads_two_programs_on_its_fds_3_and_4() {
+    let server = Server::start(&[]);
+    let manager = cmd(&["/bin/sh", "-c", "cat <&3; cat <&4"], json!({}));
+    let writer = |word: &str| member(&format!("echo {word}"), json!([{"content": ""}, null]));
+    let body = json!({"cmd": [manager, writer("a"), writer("b")], "pipeMapping": [
+        {"in": {"index": 1, "fd": 1}, "out": {"index": 0, "fd": 3}},
+        {"in": {"index": 2, "fd": 1}, "out": {"index": 0, "fd": 4}},
+    ]});
+    let a = post(&server, "/run", &body.to_string());
+    assert_eq!(a.code, 200, "{}", a.body);
+    let r = a.json();
+    assert_eq!(r[0]["status"], "Accepted", "{r}");
+    assert_eq!(r[0]["files"]["stdout"], "a\nb\n");
+    assert_eq!(
+        (r[1]["status"].as_str(), r[2]["status"].as_str()),
+        (Some("Accepted"), Some("Accepted"))
+    );
+}
