@@ -454,15 +454,10 @@ pub fn stat_fd(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(libc::mode_t, u32
 /// from `offset` (moved; `from`'s own offset is not) to `to`'s offset (0 at the end).
 /// <https://man7.org/linux/man-pages/man2/copy_file_range.2.html>
 pub fn copy_file_range(from: RawFd, offset: &mut i64, to: RawFd, len: usize) -> io::Result<usize> {
-    let mut off = off_t(*offset)?;
-    // SAFETY: off is a live off_t the kernel updates; a NULL out offset uses `to`'s own.
-    let n =
-        check(unsafe { libc::copy_file_range(from, &mut off, to, std::ptr::null_mut(), len, 0) })?;
-    // off_t is i64 on most targets, i32 on armv7's glibc: widening either way.
-    #[allow(clippy::useless_conversion)]
-    {
-        *offset = i64::from(off);
-    }
+    // The kernel's loff_t, 64 bits on every target (glibc's off_t is 32 on armv7).
+    let off: *mut i64 = offset;
+    // SAFETY: off points to a live i64 the kernel updates; a NULL out offset uses `to`'s own.
+    let n = check(unsafe { libc::copy_file_range(from, off, to, std::ptr::null_mut(), len, 0) })?;
     Ok(n as usize)
 }
 
