@@ -521,3 +521,23 @@ fn the_sandbox_id_range_can_be_moved_and_a_bad_one_is_refused() {
     );
     assert_nothing_left("after the moved range");
 }
+
+#[test]
+fn mount_points_made_for_one_run_are_gone_before_the_next_program_starts() {
+    let _serial = one_at_a_time();
+    let dir = TempDir::new("room-mount-points");
+    let ran = in_one_container(
+        &dir,
+        &[
+            json!({"argv": ["sh", "-c", "test -d /opt/judge/data"], "bind": ["/usr/share:/opt/judge/data"]}),
+            json!({"argv": ["sh", "-c", "test ! -e /opt && echo none"]}),
+        ],
+    );
+    assert_eq!(ran[0].0["status"], "ok", "{ran:?}");
+    assert_eq!(ran[1].0["status"], "ok", "{ran:?}");
+    assert_eq!(
+        ran[1].1, "none\n",
+        "a mount point of the last run is still there"
+    );
+    assert_nothing_left("after the mount points");
+}
