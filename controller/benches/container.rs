@@ -280,19 +280,19 @@ fn main() {
         let (mut prepare, mut up, mut down) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..N {
             let t = Instant::now();
-            let made = runbox::container::room::Room::prepare(ops, ids).unwrap();
+            let made = thread.prepare(ops, ids).unwrap();
             prepare.push(micros(t));
             let t = Instant::now();
             let made = thread.put_up(made).map_err(|(e, _)| e).unwrap();
             up.push(micros(t));
             let t = Instant::now();
-            thread.take_down(made, || ()).unwrap();
+            thread.take_down(made).unwrap();
             down.push(micros(t));
         }
         row(&format!("{name}: made detached"), prepare);
         row(&format!("{name}: put up"), up);
         row(
-            &format!("{name}: taken down (answered; the detaching follows)"),
+            &format!("{name}: taken down (sent; the detaching follows)"),
             down,
         );
     }

@@ -47,6 +47,17 @@ pub fn dirs_hold_full_file(dirs: &[&Path], limit: u64) -> bool {
         .any(|dir| holds_full_file(dir, limit, &mut budget))
 }
 
+/// [`dirs_hold_full_file`] for directories given by descriptors (the roots of a room's
+/// mounts, which the controller holds), reached through `/proc/thread-self/fd`.
+pub fn trees_hold_full_file(roots: &[BorrowedFd<'_>], limit: u64) -> bool {
+    let paths: Vec<PathBuf> = roots
+        .iter()
+        .map(|fd| PathBuf::from(format!("/proc/thread-self/fd/{}", fd.as_raw_fd())))
+        .collect();
+    let dirs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    dirs_hold_full_file(&dirs, limit)
+}
+
 /// True when `dir` holds, at most [`MAX_DEPTH`] levels down, a regular file that is full;
 /// each entry looked at costs one of `budget`.
 fn holds_full_file(dir: &Path, limit: u64, budget: &mut usize) -> bool {

@@ -56,9 +56,8 @@ fn prepare_and_exec(
         sys::dup_to(source, target as i32).map_err(|e| fail(Step::Stdio, e, target))?;
     }
     sys::close_from(run.fds.len() as u32).map_err(|e| fail(Step::CloseFds, e, 0))?;
-    // SysV shared memory, semaphores, message queues and POSIX queues of its own: empty at
-    // the start, destroyed with the run's last process, never seen by the next run.
-    sys::unshare_ipc().map_err(|e| fail(Step::NewIpcNamespace, e, 0))?;
+    // SysV shared memory, semaphores, message queues and POSIX queues of its own: init
+    // made the namespace it forked us in after the last run ended (`Ready::fresh_ipc`).
     // Nothing left to gain back at any exec: the bounding set emptied of what init kept.
     for cap in 0..64 {
         if INIT_CAPABILITIES & (1 << cap) != 0 {

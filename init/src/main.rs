@@ -54,6 +54,10 @@ struct Ready {
     signals: i32,
     /// The page the forked child writes its failure record to.
     record_page: sys::SharedPage,
+    /// Whether init is in an IPC namespace no program has used: the container's own at the
+    /// start, then one made after each run (off the next request's path), which the next
+    /// program inherits. An error is the next run's failure.
+    fresh_ipc: sys::Result<()>,
 }
 
 fn start() -> sys::Result<Ready> {
@@ -69,10 +73,11 @@ fn start() -> sys::Result<Ready> {
     Ok(Ready {
         signals,
         record_page,
+        fresh_ipc: Ok(()),
     })
 }
 
-fn serve(ready: Ready) -> ! {
+fn serve(mut ready: Ready) -> ! {
     let mut datagram = [0u8; MAX_MESSAGE];
     loop {
         let received = match sys::recv_with_fds(SOCKET, &mut datagram) {
@@ -92,6 +97,10 @@ fn serve(ready: Ready) -> ! {
             Ok(Request::Run(run)) => {
                 let outcome = supervise::run(&run, fds, &ready);
                 reply(&outcome);
+                // Every process of that run is gone: SysV shared memory, semaphores, message
+                // queues and POSIX queues it made go with its namespace, and the next program
+                // starts in a new, empty one.
+                ready.fresh_ipc = sys::unshare_ipc();
             }
             // A kill order with nothing running: nothing to do.
             Ok(Request::Kill) => {}

@@ -7,6 +7,13 @@ use runbox_shared::{self as wire, Exit, Failure, Finished, KillReason, Reply, Re
 
 /// Runs one program and returns the reply that ends the run.
 pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
+    if let Err(errno) = ready.fresh_ipc {
+        return Reply::Failed(Failure {
+            step: Step::NewIpcNamespace,
+            errno,
+            index: 0,
+        });
+    }
     ready.record_page.put_failure(None);
     let handover = Handover::at(ready.record_page);
     handover.reset();

@@ -49,11 +49,11 @@ use crate::spec::Limits;
 use crate::status::Outcome;
 use crate::supervise::{account, hear, wait_for_reply, Figures, Heard};
 use crate::sys::{self, process, socket};
-use room::{HostIds, Room, RoomThread};
+use room::{HostIds, RoomThread};
 use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -476,7 +476,14 @@ impl Container {
             return Err(Error::BadRequest(why));
         }
         let ids = self.host_ids();
-        let prepared = Room::prepare(room, ids)?;
+        let prepared = thread.prepare(room, ids)?;
+        // The roots of /w and /tmp, held to look at what the run wrote once it is over.
+        let looked_at = [Path::new("/w"), Path::new("/tmp")]
+            .iter()
+            .filter_map(|dir| prepared.mount_of(dir))
+            .map(|fd| fd.try_clone_to_owned())
+            .collect::<Result<Vec<OwnedFd>, _>>()
+            .map_err(|e| Error::io("keep the room's mounts", e))?;
         let mut kept = KeptMounts::default();
         if let Some(files) = files.as_deref() {
             let mount_of = |area: Area| prepared.mount_of(Path::new(area.dir()));
@@ -504,16 +511,13 @@ impl Container {
         let served = self
             .start_clean(limits)
             .and_then(|()| self.serve(run, fds, limits, collectors));
-        // What the run wrote is looked at in the container's view (no host path), then the
-        // room goes, whatever happened (after the answer: the next put-up reports a failure).
-        let output_limit = limits.output;
-        let looked = thread.take_down(room, move || {
-            output::dirs_hold_full_file(&[Path::new("/w"), Path::new("/tmp")], output_limit)
-        });
-        let dirs_full = looked.unwrap_or_else(|_| {
+        // The room goes, whatever happened, without waiting (the next put-up reports a
+        // failure); what the run wrote is looked at through the mounts held.
+        if thread.take_down(room).is_err() {
             self.unclean = true;
-            false
-        });
+        }
+        let looked_at: Vec<BorrowedFd<'_>> = looked_at.iter().map(AsFd::as_fd).collect();
+        let dirs_full = output::trees_hold_full_file(&looked_at, limits.output);
         let outcome = with_full_outputs(served?, limits, fds, dirs_full);
         if let Some(files) = files {
             files

@@ -31,7 +31,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// The host ids of a container: its init's and its programs'.
@@ -63,6 +63,64 @@ pub struct Room {
     pieces: Vec<Piece>,
     /// Where mounts were attached, in order.
     attached: Vec<PathBuf>,
+    /// The options of its tmpfs mounts: what the room thread makes spares of.
+    tmpfs: Vec<TmpfsOptions>,
+}
+
+/// What tells one fresh tmpfs of a room from another: its root's mode and owner (a host
+/// id, the program's or init's). Two made with the same options are alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TmpfsOptions {
+    mode: u32,
+    owner: u32,
+}
+
+impl TmpfsOptions {
+    /// A new detached tmpfs with these options, nosuid and nodev.
+    fn make(self) -> std::io::Result<OwnedFd> {
+        let mode = CString::new(format!("{:o}", self.mode)).expect("digits");
+        let owner = CString::new(self.owner.to_string()).expect("digits");
+        let options = [(c"mode", &*mode), (c"uid", &*owner), (c"gid", &*owner)];
+        mount::new_tmpfs(&options, mount::ATTR_NOSUID | mount::ATTR_NODEV)
+    }
+}
+
+/// Fresh tmpfs mounts made ahead, detached, that no program and no room has seen: the room
+/// thread makes them after a take-down (the answer already given), the next
+/// [`Room::prepare`] takes one instead of making it on the run's path.
+#[derive(Debug, Clone, Default)]
+pub struct Spares(Arc<Mutex<Vec<(TmpfsOptions, OwnedFd)>>>);
+
+/// The most spares kept: a room has two tmpfs (`/w` and `/tmp`).
+const MAX_SPARES: usize = 4;
+
+impl Spares {
+    /// A spare made with `options`, if there is one.
+    fn take(&self, options: TmpfsOptions) -> Option<OwnedFd> {
+        let mut spares = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let at = spares.iter().position(|(o, _)| *o == options)?;
+        Some(spares.swap_remove(at).1)
+    }
+
+    /// Makes a spare for each of `wanted` that has none, up to [`MAX_SPARES`]. A failure
+    /// only means the next room makes its own (and reports the error there).
+    fn refill(&self, wanted: &[TmpfsOptions]) {
+        for &options in wanted {
+            let have = {
+                let spares = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                let alike = spares.iter().filter(|(o, _)| *o == options).count();
+                let wanted_alike = wanted.iter().filter(|o| **o == options).count();
+                alike >= wanted_alike || spares.len() >= MAX_SPARES
+            };
+            if have {
+                continue;
+            }
+            if let Ok(tree) = options.make() {
+                let mut spares = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                spares.push((options, tree));
+            }
+        }
+    }
 }
 
 /// The error of a room's step, naming the plan entry.
@@ -77,10 +135,11 @@ fn c_path(path: &Path) -> Result<CString, Error> {
 }
 
 impl Room {
-    /// Makes every mount of `ops` (the plan's room) detached, on the host's paths; see the
-    /// module's docs.
-    pub fn prepare(ops: &[Op], ids: HostIds) -> Result<Room, Error> {
+    /// Makes every mount of `ops` (the plan's room) detached, on the host's paths (a tmpfs
+    /// taken from `spares` where one is made alike); see the module's docs.
+    pub fn prepare(ops: &[Op], ids: HostIds, spares: &Spares) -> Result<Room, Error> {
         let mut pieces = Vec::with_capacity(ops.len());
+        let mut tmpfs = Vec::new();
         for op in ops {
             let entry = op.to_string();
             let piece = match op {
@@ -98,11 +157,12 @@ impl Room {
                         true => ids.program,
                         false => ids.init,
                     };
-                    let mode = CString::new(format!("{mode:o}")).expect("digits");
-                    let owner = CString::new(owner.to_string()).expect("digits");
-                    let options = [(c"mode", &*mode), (c"uid", &*owner), (c"gid", &*owner)];
-                    let attributes = mount::ATTR_NOSUID | mount::ATTR_NODEV;
-                    let tree = mount::new_tmpfs(&options, attributes).map_err(failed(&entry))?;
+                    let options = TmpfsOptions { mode: *mode, owner };
+                    tmpfs.push(options);
+                    let tree = match spares.take(options) {
+                        Some(tree) => tree,
+                        None => options.make().map_err(failed(&entry))?,
+                    };
                     Piece::Mount {
                         tree,
                         target: target.clone(),
@@ -136,6 +196,7 @@ impl Room {
         }
         Ok(Room {
             pieces,
+            tmpfs,
             ..Room::default()
         })
     }
@@ -302,6 +363,7 @@ type Job = Box<dyn FnOnce(&mut ThreadState) + Send>;
 pub struct RoomThread {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    spares: Spares,
 }
 
 impl RoomThread {
@@ -343,12 +405,18 @@ impl RoomThread {
         let thread = RoomThread {
             jobs: Some(jobs),
             thread: Some(thread),
+            spares: Spares::default(),
         };
         match entering.recv() {
             Ok(Ok(())) => Ok(thread),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Protocol("the room thread ended at its start".into())),
         }
+    }
+
+    /// [`Room::prepare`] with this container's spare tmpfs mounts.
+    pub fn prepare(&self, ops: &[Op], ids: HostIds) -> Result<Room, Error> {
+        Room::prepare(ops, ids, &self.spares)
     }
 
     /// Runs `job` on the thread and returns what it gives.
@@ -393,25 +461,21 @@ impl RoomThread {
         }
     }
 
-    /// Runs `look` on the room while it is still up (paths are the container's), answers
-    /// what it found, then takes the room down: the caller does not wait for the detaching,
-    /// whose failure the next [`RoomThread::put_up`] reports.
-    pub fn take_down<T: Send + 'static>(
-        &self,
-        mut room: Room,
-        look: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        let (answer, answered) = mpsc::sync_channel(1);
+    /// Takes `room` down after its run: the caller does not wait for the detaching, whose
+    /// failure the next [`RoomThread::put_up`] reports, nor for the spares made for the
+    /// next room. What the run left is still there to look at through descriptors of its
+    /// mounts taken before (a detached mount lives while a descriptor holds it).
+    pub fn take_down(&self, mut room: Room) -> Result<(), Error> {
+        let spares = self.spares.clone();
         let sent = self.jobs.as_ref().map(|jobs| {
             jobs.send(Box::new(move |state: &mut ThreadState| {
-                let _ = answer.send(look());
                 state.last_take_down = room.take_down();
+                spares.refill(&room.tmpfs);
             }) as Job)
         });
-        let gone = || Error::Protocol("the room thread is gone".into());
         match sent {
-            Some(Ok(())) => answered.recv().map_err(|_| gone()),
-            _ => Err(gone()),
+            Some(Ok(())) => Ok(()),
+            _ => Err(Error::Protocol("the room thread is gone".into())),
         }
     }
 }
