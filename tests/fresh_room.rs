@@ -541,3 +541,28 @@ fn mount_points_made_for_one_run_are_gone_before_the_next_program_starts() {
     );
     assert_nothing_left("after the mount points");
 }
+
+#[test]
+fn the_rooms_tmpfs_mounts_have_large_folios_where_the_kernel_has_them() {
+    let _serial = one_at_a_time();
+    let dir = TempDir::new("room-large-folios");
+    // Twice: the first run's mounts were made on its path, the second's ahead, as spares.
+    // (That each is new, holding nothing of the last run, is the IPC and files test's.)
+    let look =
+        json!({"argv": ["sh", "-c", "grep -E ' /(w|tmp) ' /proc/self/mounts | cut -d' ' -f2,4"]});
+    let ran = in_one_container(&dir, &[look.clone(), look]);
+    let large = std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists();
+    for (result, out) in &ran {
+        assert_eq!(result["status"], "ok", "{ran:?}");
+        let mounts: Vec<&str> = out.lines().collect();
+        assert_eq!(mounts.len(), 2, "{out}");
+        for mount in mounts {
+            assert!(
+                mount.contains("nosuid") && mount.contains("nodev"),
+                "{mount}"
+            );
+            assert_eq!(mount.contains("huge=within_size"), large, "{mount}");
+        }
+    }
+    assert_nothing_left("after the large folios");
+}

@@ -31,6 +31,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -75,13 +76,32 @@ struct TmpfsOptions {
     owner: u32,
 }
 
+/// Whether this kernel's tmpfs takes `huge=within_size` (not without transparent huge
+/// pages): folios larger than a page where they lie within the file's size. A file copied
+/// in then costs half as much to write (1 MiB from a memfd by sendfile, a C loop on this
+/// kind of machine: 249 us with pages, 123 us with large folios); a program's memory is
+/// charged the same bytes, and a small file still takes pages alone.
+static LARGE_FOLIOS: AtomicBool = AtomicBool::new(true);
+
 impl TmpfsOptions {
-    /// A new detached tmpfs with these options, nosuid and nodev.
+    /// A new detached tmpfs with these options, nosuid and nodev, with large folios where
+    /// the kernel has them ([`LARGE_FOLIOS`]).
     fn make(self) -> std::io::Result<OwnedFd> {
         let mode = CString::new(format!("{:o}", self.mode)).expect("digits");
         let owner = CString::new(self.owner.to_string()).expect("digits");
         let options = [(c"mode", &*mode), (c"uid", &*owner), (c"gid", &*owner)];
-        mount::new_tmpfs(&options, mount::ATTR_NOSUID | mount::ATTR_NODEV)
+        let attributes = mount::ATTR_NOSUID | mount::ATTR_NODEV;
+        if LARGE_FOLIOS.load(Ordering::Relaxed) {
+            let mut with = options.to_vec();
+            with.push((c"huge", c"within_size"));
+            match mount::new_tmpfs(&with, attributes) {
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    LARGE_FOLIOS.store(false, Ordering::Relaxed)
+                }
+                made => return made,
+            }
+        }
+        mount::new_tmpfs(&options, attributes)
     }
 }
 

@@ -21,8 +21,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// Copies `size` bytes of `from`, from its offset 0 (its own offset is not moved, so
 /// readers may share it), to `to` at its offset; returns the bytes copied (fewer if `from`
-/// is shorter). In the kernel: `copy_file_range` (a memfd into a tmpfs: the same kind of
-/// file), else `sendfile`, else through a buffer.
+/// is shorter). In the kernel: `copy_file_range` where it copies between the two file
+/// systems (Linux 6.x refuses it between two tmpfs, EXDEV), else `sendfile`, else through a
+/// buffer.
 pub fn copy_fd(from: BorrowedFd<'_>, to: BorrowedFd<'_>, size: u64) -> io::Result<u64> {
     let (from, to) = (from.as_raw_fd(), to.as_raw_fd());
     let mut offset = 0i64;

@@ -16,7 +16,8 @@
 //!   with no name. Not bounded by runbox: the directory's file system bounds it.
 //!
 //! A stored file reaches a run's tmpfs in the kernel ([`crate::files::copy`]:
-//! `copy_file_range` from a memfd, which is the tmpfs's own kind of file, else `sendfile`),
+//! `copy_file_range` where the kernel copies between the two file systems, else `sendfile`,
+//! which is what Linux 6.x does from a memfd into the run's own tmpfs),
 //! and a program's stdin as a new read-only description of it.
 //!
 //! The API (what `runbox batch` and the server use): [`FileStore::add`],
