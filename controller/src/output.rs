@@ -2,11 +2,12 @@
 //!
 //! Did it write a file up to the output limit? RLIMIT_FSIZE stops the write, but a program
 //! that ignores SIGXFSZ only sees EFBIG and may exit 0: the sizes tell. A container's `/w`
-//! and `/tmp` are looked at from its room thread, in the container's own view, before the
-//! room is taken down (its tmpfs then go whole); ptrace mode's own working directory is
-//! looked at, then removed ([`remove_tree`]). Every process of the run is dead by then,
-//! so nothing races either, and no symbolic link is followed (entries are looked at with
-//! `lstat`).
+//! and `/tmp` are looked at through descriptors of the room's mounts that the controller
+//! took before attaching them (a detached mount lives while one is held, so the take-down
+//! need not wait); ptrace mode's own working directory is looked at, then removed
+//! ([`remove_tree`]). The walk follows no symbolic link, even in a tree that something
+//! else changes meanwhile (a directory bound into two runs): directories are opened by
+//! name beneath the last with `O_NOFOLLOW`, entries looked at with `lstat`.
 //!
 //! The walks are iterative: a program that leaves a tree 20,000 directories deep must not
 //! overflow the controller's stack. The size scan looks at most [`MAX_DEPTH`] levels down
@@ -15,9 +16,10 @@
 use crate::sys::fs;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::rc::Rc;
 
 /// The most directory entries whose sizes are looked at under /w and /tmp per run.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -42,28 +44,46 @@ pub fn outputs_full(limit: u64, outputs: &[BorrowedFd<'_>]) -> bool {
 /// levels down and [`MAX_ENTRIES`] entries in all; a directory that is not there holds
 /// none.
 pub fn dirs_hold_full_file(dirs: &[&Path], limit: u64) -> bool {
-    let mut budget = MAX_ENTRIES;
-    dirs.iter()
-        .any(|dir| holds_full_file(dir, limit, &mut budget))
+    let roots: Vec<OwnedFd> = dirs
+        .iter()
+        .filter_map(|dir| {
+            let name = CString::new(dir.as_os_str().as_bytes()).ok()?;
+            fs::open_dir_at(None, &name).ok()
+        })
+        .collect();
+    let roots: Vec<BorrowedFd<'_>> = roots.iter().map(AsFd::as_fd).collect();
+    trees_hold_full_file(&roots, limit)
 }
 
 /// [`dirs_hold_full_file`] for directories given by descriptors (the roots of a room's
-/// mounts, which the controller holds), reached through `/proc/thread-self/fd`.
+/// mounts, which the controller holds).
 pub fn trees_hold_full_file(roots: &[BorrowedFd<'_>], limit: u64) -> bool {
-    let paths: Vec<PathBuf> = roots
-        .iter()
-        .map(|fd| PathBuf::from(format!("/proc/thread-self/fd/{}", fd.as_raw_fd())))
-        .collect();
-    let dirs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    dirs_hold_full_file(&dirs, limit)
+    let mut budget = MAX_ENTRIES;
+    roots.iter().any(|root| {
+        root.try_clone_to_owned()
+            .is_ok_and(|root| holds_full_file(root, limit, &mut budget))
+    })
 }
 
-/// True when `dir` holds, at most [`MAX_DEPTH`] levels down, a regular file that is full;
-/// each entry looked at costs one of `budget`.
-fn holds_full_file(dir: &Path, limit: u64, budget: &mut usize) -> bool {
-    let mut pending: Vec<(PathBuf, usize)> = vec![(dir.to_path_buf(), 0)];
-    while let Some((dir, depth)) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+/// True when the directory `root` holds, at most [`MAX_DEPTH`] levels down, a regular file
+/// that is full; each entry looked at costs one of `budget`. Walked by descriptors: each
+/// directory opened by name beneath the one it is in with `O_NOFOLLOW` when its turn comes
+/// (so that at most the directories on one path down are open at once), each entry looked
+/// at with `lstat` through the directory's `/proc/self/fd` link, which resolves to exactly
+/// that directory: no symbolic link is followed, whoever changes the tree meanwhile.
+fn holds_full_file(root: OwnedFd, limit: u64, budget: &mut usize) -> bool {
+    // Directories still to look into: the one each is in, its name there (none for the
+    // root), its depth.
+    let mut pending: Vec<(Rc<OwnedFd>, Option<CString>, usize)> = vec![(Rc::new(root), None, 0)];
+    while let Some((parent, name, depth)) = pending.pop() {
+        let dir = match name {
+            None => parent,
+            Some(name) => match fs::open_dir_at(Some(parent.as_fd()), &name) {
+                Ok(dir) => Rc::new(dir),
+                Err(_) => continue,
+            },
+        };
+        let Ok(entries) = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd())) else {
             continue;
         };
         for entry in entries.flatten() {
@@ -73,7 +93,9 @@ fn holds_full_file(dir: &Path, limit: u64, budget: &mut usize) -> bool {
             *budget -= 1;
             match entry.file_type() {
                 Ok(kind) if kind.is_dir() && depth + 1 < MAX_DEPTH => {
-                    pending.push((entry.path(), depth + 1))
+                    if let Ok(name) = CString::new(entry.file_name().as_bytes()) {
+                        pending.push((Rc::clone(&dir), Some(name), depth + 1));
+                    }
                 }
                 Ok(kind)
                     if kind.is_file()
@@ -133,6 +155,7 @@ pub fn remove_tree(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("runbox-output-{name}-{}", std::process::id()));
@@ -160,8 +183,7 @@ mod tests {
             std::fs::rename(dir.join("up"), dir.join("d")).unwrap();
         }
         std::fs::write(dir.join("d/big"), vec![0u8; 100]).unwrap();
-        let mut budget = MAX_ENTRIES;
-        assert!(holds_full_file(&dir, 100, &mut budget));
+        assert!(dirs_hold_full_file(&[&dir], 100));
         empty_dir(&dir).unwrap();
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         // Links are removed, never followed.
@@ -176,5 +198,26 @@ mod tests {
         assert!(kept.join("file").exists(), "a link was followed");
         remove_tree(&dir).unwrap();
         remove_tree(&kept).unwrap();
+    }
+
+    #[test]
+    fn the_size_scan_follows_no_link_and_finds_a_file_past_many_directories() {
+        let outside = temp("scan-outside");
+        std::fs::write(outside.join("big"), vec![0u8; 100]).unwrap();
+        let dir = temp("scan");
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("big"), dir.join("filelink")).unwrap();
+        assert!(!dirs_hold_full_file(&[&dir], 100), "a link was followed");
+        // Thousands of directories (each opened in its turn, never all at once), and a
+        // full file two levels into one of them.
+        for i in 0..3000 {
+            std::fs::create_dir(dir.join(format!("d{i}"))).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("d7/a/b")).unwrap();
+        std::fs::write(dir.join("d7/a/b/big"), vec![0u8; 100]).unwrap();
+        assert!(dirs_hold_full_file(&[&dir], 100));
+        assert!(!dirs_hold_full_file(&[&dir], 101));
+        remove_tree(&dir).unwrap();
+        remove_tree(&outside).unwrap();
     }
 }
