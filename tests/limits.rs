@@ -47,26 +47,32 @@ each_mode! {
         let _serial = one_at_a_time();
         let two_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
         for args in [&["spin-forever", "2"][..], &["spin-children", "2"]] {
-            let ran = probe(mode, &["--time", "600ms", "--wall", &budget(5000)], args);
-            assert_verdict(
-                &ran,
-                "time_limit_exceeded",
-                "cpu time",
-                &format!("{mode} {args:?}"),
-            );
-            let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
-            assert!(
-                (600..=600 + tolerance(80, 200)).contains(&time),
-                "{mode} {args:?}: time {time}"
-            );
-            if two_cpus {
-                // Two busy threads reach 600 ms of CPU in about 300 ms; one thread's CPU
-                // time could never outgrow the wall time like this.
-                assert!(
-                    wall * 10 < time * 9,
-                    "{mode} {args:?}: wall {wall} for time {time}"
+            // Two busy threads reach 600 ms of CPU in about 300 ms; one thread's CPU time
+            // could never outgrow the wall time like this. On a host whose CPUs are busy
+            // with other work the two may not run at once: up to three tries.
+            let mut walls = Vec::new();
+            for _ in 0..3 {
+                let ran = probe(mode, &["--time", "600ms", "--wall", &budget(5000)], args);
+                assert_verdict(
+                    &ran,
+                    "time_limit_exceeded",
+                    "cpu time",
+                    &format!("{mode} {args:?}"),
                 );
+                let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
+                assert!(
+                    (600..=600 + tolerance(80, 200)).contains(&time),
+                    "{mode} {args:?}: time {time}"
+                );
+                walls.push((wall, time));
+                if !two_cpus || wall * 10 < time * 9 {
+                    break;
+                }
             }
+            assert!(
+                !two_cpus || walls.iter().any(|&(wall, time)| wall * 10 < time * 9),
+                "{mode} {args:?}: (wall, time) {walls:?}"
+            );
             assert_nothing_left(mode);
         }
     }
