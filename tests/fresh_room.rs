@@ -361,8 +361,9 @@ fn a_read_only_bind_is_read_only_nosuid_and_nodev_all_the_way_down() {
     assert_nothing_left("after the read-only binds");
 }
 
-/// A ptrace run (on the host's pid namespace) tries to signal and prlimit every process of
-/// a sandbox id it can see: a concurrent container run.
+/// A run tries to signal and prlimit every process it can see (a ptrace run sees the host's
+/// pid namespace, so a concurrent container run's processes, under their sandbox id), then
+/// signals every process it may (`kill(-1)`).
 const AT_OTHER_SANDBOXES: &str = r#"
 import os, resource, signal, time
 time.sleep(0.3)
@@ -377,19 +378,25 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
             hit.append((name, pid))
         except OSError:
             pass
+try:
+    os.kill(-1, signal.SIGKILL)
+except OSError:
+    pass
 print("hit", hit)
 "#;
 
-#[test]
-fn a_ptrace_run_cannot_signal_or_prlimit_a_concurrent_container_run() {
+/// A victim container run and `attacker` (a request without argv and stdout) at once,
+/// through `runbox batch --parallel 2`: the victim lives and nothing was hit.
+fn attack_a_concurrent_container_run(name: &str, attacker: Value) {
     let _serial = one_at_a_time();
-    let dir = TempDir::new("room-cross");
+    let dir = TempDir::new(name);
+    let mut attacker = attacker;
+    attacker["id"] = json!("attacker");
+    attacker["argv"] = json!(["/usr/bin/python3", "-c", AT_OTHER_SANDBOXES]);
+    attacker["stdout"] = json!(dir.0.join("attacker"));
     let input = format!(
-        "{}\n{}\n",
+        "{}\n{attacker}\n",
         json!({"id": "victim", "argv": ["sh", "-c", "sleep 1.5; echo alive"], "stdout": dir.0.join("victim")}),
-        json!({"id": "attacker", "mode": "ptrace", "profile": "none", "processes": 4,
-               "argv": ["/usr/bin/python3", "-c", AT_OTHER_SANDBOXES], "stdout": dir.0.join("attacker"),
-               "allow_read": ["/usr/", "/proc/", "/etc/", "/dev/"]}),
     );
     let results = batch(&input, 2);
     for result in &results {
@@ -403,7 +410,21 @@ fn a_ptrace_run_cannot_signal_or_prlimit_a_concurrent_container_run() {
         std::fs::read_to_string(dir.0.join("attacker")).unwrap(),
         "hit []\n"
     );
-    assert_nothing_left("after the cross-sandbox attempt");
+    assert_nothing_left(name);
+}
+
+#[test]
+fn a_ptrace_run_cannot_signal_or_prlimit_a_concurrent_container_run() {
+    attack_a_concurrent_container_run(
+        "room-cross-ptrace",
+        json!({"mode": "ptrace", "profile": "none", "processes": 4,
+               "allow_read": ["/usr/", "/proc/", "/etc/", "/dev/"]}),
+    );
+}
+
+#[test]
+fn a_container_run_cannot_signal_or_prlimit_a_concurrent_container_run() {
+    attack_a_concurrent_container_run("room-cross-container", json!({"profile": "none"}));
 }
 
 #[test]
