@@ -8,7 +8,9 @@
 //!
 //! 1. [`Room::prepare`], on the calling thread (on the host's root): every mount of the room
 //!    made **detached** — `fsopen`/`fsmount` for a tmpfs (owned by the program's host uid
-//!    for `/w`, by init's for `/tmp`; nosuid, nodev), `open_tree(OPEN_TREE_CLONE |
+//!    for `/w`, by init's for `/tmp`; nosuid, nodev; large folios where the kernel has
+//!    them), or taken from the [`Spares`] the room thread made after the last take-down,
+//!    `open_tree(OPEN_TREE_CLONE |
 //!    AT_RECURSIVE)` of a judge's path reached through no symbolic link, made nosuid and
 //!    nodev (and read-only unless `:rw`) recursively with `mount_setattr`;
 //! 2. on the container's **room thread** ([`RoomThread`]): a controller thread that left the
@@ -16,8 +18,9 @@
 //!    mount namespace (`setns`), so that its paths are the container's. It makes the mount
 //!    points the room needs (inside the fresh tmpfs, or, on the container's read-only root,
 //!    through a writable detached copy of the root mount), attaches each mount with
-//!    `move_mount`, and after the run looks at what was written ([`crate::output`]) and
-//!    detaches it all (`umount2(MNT_DETACH)`), removing the mount points it made. What a
+//!    `move_mount`, and after the run (without the caller waiting: what was written is
+//!    looked at through descriptors of the mounts, [`crate::output`]) detaches it all
+//!    (`umount2(MNT_DETACH)`), removing the mount points it made. What a
 //!    run left in its tmpfs is freed with the mount, never walked file by file, and no
 //!    host directory is ever emptied.
 //!
