@@ -14,6 +14,32 @@ use runbox_tests::{
     tolerance, Ran, TempDir, PROBE,
 };
 
+/// True when two threads of this test process, each spinning for 200 ms of its own CPU
+/// time, get it in less than 0.9 x the 400 ms one CPU would take: the host's CPUs are free
+/// enough right now for two threads to run at once.
+fn host_runs_two_threads_at_once() -> bool {
+    fn thread_cpu() -> std::time::Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a live timespec the call fills.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    let started = std::time::Instant::now();
+    let spin = || {
+        while thread_cpu() < std::time::Duration::from_millis(200) {
+            std::hint::spin_loop();
+        }
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(spin);
+        scope.spawn(spin);
+    });
+    started.elapsed() * 10 < std::time::Duration::from_millis(400) * 9
+}
+
 fn probe(mode: &str, options: &[&str], args: &[&str]) -> Ran {
     let bind = probe_bind();
     let mut all = vec!["--bind", bind.as_str()];
@@ -45,34 +71,26 @@ each_mode! {
 each_mode! {
     fn cpu_time_counts_every_thread_and_every_child(mode) {
         let _serial = one_at_a_time();
-        let two_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
         for args in [&["spin-forever", "2"][..], &["spin-children", "2"]] {
-            // Two busy threads reach 600 ms of CPU in about 300 ms; one thread's CPU time
-            // could never outgrow the wall time like this. On a host whose CPUs are busy
-            // with other work the two may not run at once: up to three tries.
-            let mut walls = Vec::new();
-            for _ in 0..3 {
-                let ran = probe(mode, &["--time", "600ms", "--wall", &budget(5000)], args);
-                assert_verdict(
-                    &ran,
-                    "time_limit_exceeded",
-                    "cpu time",
-                    &format!("{mode} {args:?}"),
-                );
-                let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
-                assert!(
-                    (600..=600 + tolerance(80, 200)).contains(&time),
-                    "{mode} {args:?}: time {time}"
-                );
-                walls.push((wall, time));
-                if !two_cpus || wall * 10 < time * 9 {
-                    break;
-                }
-            }
-            assert!(
-                !two_cpus || walls.iter().any(|&(wall, time)| wall * 10 < time * 9),
-                "{mode} {args:?}: (wall, time) {walls:?}"
+            let ran = probe(mode, &["--time", "600ms", "--wall", &budget(5000)], args);
+            assert_verdict(
+                &ran,
+                "time_limit_exceeded",
+                "cpu time",
+                &format!("{mode} {args:?}"),
             );
+            let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
+            assert!(
+                (600..=600 + tolerance(80, 200)).contains(&time),
+                "{mode} {args:?}: time {time}"
+            );
+            // Two busy threads reach 600 ms of CPU in about 300 ms; one thread's CPU time
+            // could never outgrow the wall time like this. Where the host's CPUs are busy
+            // with other work (the same two threads on the host cannot run at once either),
+            // the time's range above is what this run shows.
+            if wall * 10 >= time * 9 && host_runs_two_threads_at_once() {
+                panic!("{mode} {args:?}: wall {wall} for time {time}, on a host with two free CPUs");
+            }
             assert_nothing_left(mode);
         }
     }
