@@ -72,25 +72,37 @@ each_mode! {
     fn cpu_time_counts_every_thread_and_every_child(mode) {
         let _serial = one_at_a_time();
         for args in [&["spin-forever", "2"][..], &["spin-children", "2"]] {
-            let ran = probe(mode, &["--time", "600ms", "--wall", &budget(5000)], args);
-            assert_verdict(
-                &ran,
-                "time_limit_exceeded",
-                "cpu time",
-                &format!("{mode} {args:?}"),
-            );
-            let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
-            assert!(
-                (600..=600 + tolerance(80, 200)).contains(&time),
-                "{mode} {args:?}: time {time}"
-            );
             // Two busy threads reach 600 ms of CPU in about 300 ms; one thread's CPU time
             // could never outgrow the wall time like this. Where the host's CPUs are busy
-            // with other work (the same two threads on the host cannot run at once either),
-            // the time's range above is what this run shows.
-            if wall * 10 >= time * 9 && host_runs_two_threads_at_once() {
-                panic!("{mode} {args:?}: wall {wall} for time {time}, on a host with two free CPUs");
+            // with other work, neither can the run's: up to three tries, and the check
+            // fails only if the host ran two threads at once after each.
+            let mut tries = Vec::new();
+            for _ in 0..3 {
+                let ran = probe(mode, &["--time", "600ms", "--wall", &budget(5000)], args);
+                assert_verdict(
+                    &ran,
+                    "time_limit_exceeded",
+                    "cpu time",
+                    &format!("{mode} {args:?}"),
+                );
+                let (time, wall) = (num(&ran, "time_ms"), num(&ran, "wall_ms"));
+                assert!(
+                    (600..=600 + tolerance(80, 200)).contains(&time),
+                    "{mode} {args:?}: time {time}"
+                );
+                if wall * 10 < time * 9 {
+                    break;
+                }
+                let host_free = host_runs_two_threads_at_once();
+                tries.push((wall, time, host_free));
+                if !host_free {
+                    break;
+                }
             }
+            assert!(
+                tries.len() < 3 || !tries.iter().all(|&(_, _, free)| free),
+                "{mode} {args:?}: (wall, time, host free) {tries:?}"
+            );
             assert_nothing_left(mode);
         }
     }
