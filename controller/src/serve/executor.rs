@@ -1,11 +1,14 @@
 //! Where the server's runs happen: `parallel` worker threads of runbox's own (never the
 //! async runtime's), each taking a run from a bounded queue and carrying it through the one
 //! lifecycle ([`Runs::execute`], that is [`crate::run::run`] with the warm pools),
-//! then sending the result back to the request that waits for it. A run whose request went
-//! away (the client disconnected) before a worker took it is dropped unrun.
+//! then sending the result back to the request that waits for it. Every run carries its
+//! request's [`Cancel`]: a run whose request went away or was cancelled before a worker
+//! took it is dropped unrun, and one already running is killed at once (the order reaches
+//! the lifecycle's wait loop: [`crate::cancel`]).
 
 use super::metrics::Metrics;
 use crate::answer::Runs;
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::files::FileStore;
 use crate::group::{GroupError, GroupRequest, GroupResult};
@@ -17,21 +20,22 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
-/// One run or group to do, and where its result goes.
+/// One run or group to do, where its result goes, and the order that ends it early.
 enum Job {
-    Run(Box<RunOptions>, oneshot::Sender<RunResult>),
+    Run(Box<RunOptions>, oneshot::Sender<RunResult>, Cancel),
     Group(
         Box<GroupRequest>,
         oneshot::Sender<Result<GroupResult, GroupError>>,
+        Cancel,
     ),
 }
 
 impl Job {
-    /// The request that waits for it went away.
+    /// The request that waits for it went away, or cancelled it.
     fn abandoned(&self) -> bool {
         match self {
-            Job::Run(_, reply) => reply.is_closed(),
-            Job::Group(_, reply) => reply.is_closed(),
+            Job::Run(_, reply, cancel) => reply.is_closed() || cancel.fired(),
+            Job::Group(_, reply, cancel) => reply.is_closed() || cancel.fired(),
         }
     }
 }
@@ -91,21 +95,27 @@ impl Executor {
     }
 
     /// Queues a run; its result comes on the receiver. Dropping the receiver before a
-    /// worker takes the run cancels it.
-    pub fn submit(&self, options: RunOptions) -> Result<oneshot::Receiver<RunResult>, Busy> {
+    /// worker takes the run, or giving `cancel` before then, drops it unrun; giving
+    /// `cancel` while it runs kills it.
+    pub fn submit(
+        &self,
+        options: RunOptions,
+        cancel: &Cancel,
+    ) -> Result<oneshot::Receiver<RunResult>, Busy> {
         let (reply, answer) = oneshot::channel();
-        self.queue(Job::Run(Box::new(options), reply))?;
+        self.queue(Job::Run(Box::new(options), reply, cancel.clone()))?;
         Ok(answer)
     }
 
     /// Queues a group (all its members start together, each in its own container); as
-    /// [`Executor::submit`].
+    /// [`Executor::submit`] (`cancel` ends every member).
     pub fn submit_group(
         &self,
         group: GroupRequest,
+        cancel: &Cancel,
     ) -> Result<oneshot::Receiver<Result<GroupResult, GroupError>>, Busy> {
         let (reply, answer) = oneshot::channel();
-        self.queue(Job::Group(Box::new(group), reply))?;
+        self.queue(Job::Group(Box::new(group), reply, cancel.clone()))?;
         Ok(answer)
     }
 
@@ -155,11 +165,11 @@ fn work(
         metrics.busy.inc();
         let runs = Runs::new(config, pools, store);
         match job {
-            Job::Run(options, reply) => {
-                let _ = reply.send(runs.execute(&options));
+            Job::Run(options, reply, cancel) => {
+                let _ = reply.send(runs.execute(&options, Some(&cancel)));
             }
-            Job::Group(group, reply) => {
-                let _ = reply.send(runs.execute_group(&group));
+            Job::Group(group, reply, cancel) => {
+                let _ = reply.send(runs.execute_group(&group, Some(&cancel)));
             }
         }
         metrics.busy.dec();

@@ -20,7 +20,8 @@ pub struct Metrics {
     pub requests: Family<Labels, Counter>,
     /// Runs ended, by go-judge status.
     pub runs: Family<Labels, Counter>,
-    /// Runs whose client went away before they started (not run).
+    /// Runs whose client went away or cancelled them before they started (not run; a
+    /// run cancelled while it ran is killed and counted by its status, Signalled).
     pub cancelled: Counter,
     /// Runs waiting for a worker.
     pub queued: Gauge,
@@ -32,6 +33,10 @@ pub struct Metrics {
     pub containers_created: Gauge,
     /// Requests refused because the queue was full.
     pub rejected: Counter,
+    /// Bytes in the file store.
+    pub store_bytes: Gauge,
+    /// Stored files removed by `--file-timeout`.
+    pub expired: Counter,
     /// CPU time of each run, seconds.
     pub run_time: Histogram,
     /// Peak memory of each run, bytes.
@@ -57,6 +62,8 @@ impl Metrics {
             idle: Gauge::default(),
             containers_created: Gauge::default(),
             rejected: Counter::default(),
+            store_bytes: Gauge::default(),
+            expired: Counter::default(),
             // 10 us to about 42 s.
             run_time: Histogram::new(exponential_buckets(1e-5, 4.0, 12)),
             // 64 KiB to 16 GiB.
@@ -72,7 +79,7 @@ impl Metrics {
         registry.register("runs", "Runs ended, by status", m.runs.clone());
         registry.register(
             "runs_cancelled",
-            "Runs whose client went away before they started",
+            "Runs cancelled before they started (not run)",
             m.cancelled.clone(),
         );
         registry.register(
@@ -95,6 +102,16 @@ impl Metrics {
             "requests_rejected",
             "Requests refused with 503: the queue was full",
             m.rejected.clone(),
+        );
+        registry.register(
+            "file_store_bytes",
+            "Bytes in the file store",
+            m.store_bytes.clone(),
+        );
+        registry.register(
+            "files_expired",
+            "Stored files removed by --file-timeout",
+            m.expired.clone(),
         );
         registry.register(
             "run_cpu_seconds",
