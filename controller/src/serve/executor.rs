@@ -164,13 +164,18 @@ fn work(
         }
         metrics.busy.inc();
         let runs = Runs::new(config, pools, store);
-        match job {
+        let cancel = match job {
             Job::Run(options, reply, cancel) => {
                 let _ = reply.send(runs.execute(&options, Some(&cancel)));
+                cancel
             }
             Job::Group(group, reply, cancel) => {
                 let _ = reply.send(runs.execute_group(&group, Some(&cancel)));
+                cancel
             }
+        };
+        if cancel.fired() {
+            metrics.killed.inc();
         }
         metrics.busy.dec();
     }

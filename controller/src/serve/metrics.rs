@@ -23,6 +23,9 @@ pub struct Metrics {
     /// Runs whose client went away or cancelled them before they started (not run; a
     /// run cancelled while it ran is killed and counted by its status, Signalled).
     pub cancelled: Counter,
+    /// Runs killed while they ran because their request was cancelled (whose answer, for
+    /// a client that went away, goes nowhere).
+    pub killed: Counter,
     /// Runs waiting for a worker.
     pub queued: Gauge,
     /// Runs running now (each in its container).
@@ -57,6 +60,7 @@ impl Metrics {
             requests: Family::default(),
             runs: Family::default(),
             cancelled: Counter::default(),
+            killed: Counter::default(),
             queued: Gauge::default(),
             busy: Gauge::default(),
             idle: Gauge::default(),
@@ -81,6 +85,11 @@ impl Metrics {
             "runs_cancelled",
             "Runs cancelled before they started (not run)",
             m.cancelled.clone(),
+        );
+        registry.register(
+            "runs_killed",
+            "Runs killed while they ran because their request was cancelled",
+            m.killed.clone(),
         );
         registry.register(
             "queue_length",
