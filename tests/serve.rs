@@ -342,6 +342,20 @@ fn zero_means_zero() {
     assert!(short["runTime"].as_u64().unwrap() < 1_000_000_000);
 }
 
+/// The multipart boundary of the uploads here.
+const BOUNDARY: &str = "XyZ";
+
+/// `POST /file` of `content` named `name`, as a form's `file` part; its id.
+fn upload(server: &Server, name: &str, content: &str) -> String {
+    let form = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n{content}\r\n--{BOUNDARY}--\r\n"
+    );
+    let kind = format!("multipart/form-data; boundary={BOUNDARY}");
+    let up = post_with(server, "/file", ("Content-Type", &kind), &form);
+    assert_eq!(up.code, 200, "{}", up.body);
+    up.json().as_str().expect("a JSON string").to_string()
+}
+
 #[test]
 fn files_in_and_out_and_the_store() {
     let dir = TempDir::new("serve-src");
@@ -350,14 +364,7 @@ fn files_in_and_out_and_the_store() {
     let server = Server::start(&["--src-prefix", &dir.join("")]);
     // Upload, then copyIn by id, stdin by content, copyIn by content; copyOut optional and
     // absolute; copyOutCached of a file and of the stdout collector.
-    let boundary = "XyZ";
-    let form = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n\r\nuploaded\r\n--{boundary}--\r\n"
-    );
-    let multipart = format!("multipart/form-data; boundary={boundary}");
-    let up = post_with(&server, "/file", ("Content-Type", &multipart), &form);
-    assert_eq!(up.code, 200, "{}", up.body);
-    let id = up.json().as_str().expect("a JSON string").to_string();
+    let id = upload(&server, "up.txt", "uploaded");
     assert_eq!(id.len(), 8);
     assert_eq!(get(&server, "/file").json()[&id], "up.txt");
     let r = one(
@@ -408,8 +415,11 @@ fn files_in_and_out_and_the_store() {
     let bad = post_with(
         &server,
         "/file",
-        ("Content-Type", &multipart),
-        &format!("--{boundary}--\r\n"),
+        (
+            "Content-Type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        ),
+        &format!("--{BOUNDARY}--\r\n"),
     );
     assert_eq!((bad.code, bad.body.as_str()), (400, ""));
     // src outside the prefixes: 400 with a JSON string; stdin src likewise.
@@ -996,18 +1006,8 @@ fn stored_files_expire_after_the_file_timeout_unless_used() {
     // The timeout from its environment variable, as every flag can be.
     let server =
         Server::start_with_env(&["--file-store", &store], &[("RUNBOX_FILE_TIMEOUT", "1s")]);
-    let upload = |name: &str| {
-        let boundary = "B0uNd";
-        let form = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n{name}\r\n--{boundary}--\r\n"
-        );
-        let kind = format!("multipart/form-data; boundary={boundary}");
-        let up = post_with(&server, "/file", ("Content-Type", &kind), &form);
-        assert_eq!(up.code, 200, "{}", up.body);
-        up.json().as_str().unwrap().to_string()
-    };
-    let untouched = upload("untouched");
-    let touched = upload("touched");
+    let untouched = upload(&server, "untouched", "untouched");
+    let touched = upload(&server, "touched", "touched");
     let stored = Instant::now();
     let on_disk = |id: &str| std::path::Path::new(&store).join(id).exists();
     assert!(on_disk(&untouched) && on_disk(&touched));
