@@ -707,11 +707,11 @@ fn requests_over_a_websocket_with_cancel() {
         }
     };
     // A sleeper takes the one container; a second request waits, and is cancelled.
-    let sleeper = cmd(
-        &["/bin/sleep", "1"],
-        json!({"clockLimit": 5_000_000_000u64}),
-    );
-    send(&mut socket, json!({"requestId": "slow", "cmd": [sleeper]}));
+    let sleeper = ["/bin/sleep", "1.125"];
+    let slow = cmd(&sleeper, json!({"clockLimit": 5_000_000_000u64}));
+    send(&mut socket, json!({"requestId": "slow", "cmd": [slow]}));
+    // Requests start in any order: the second is sent once the first runs.
+    await_processes(&sleeper, 1);
     send(
         &mut socket,
         json!({"requestId": "queued", "cmd": [cmd(&["/bin/echo", "q"], json!({}))]}),
@@ -897,6 +897,48 @@ fn text_frame<S: std::io::Read + std::io::Write>(socket: &mut tungstenite::WebSo
     }
 }
 
+/// Waits (at most 5 s) until `n` host processes run exactly `argv`.
+fn await_processes(argv: &[&str], n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while processes_running(argv).len() < n {
+        assert!(Instant::now() < deadline, "{argv:?} never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Cancels the running request `id` on `socket`, whose runs are the processes `argv`;
+/// its answer, which must come within a second with every run Signalled (exit status 9),
+/// and leave none of them behind.
+fn cancel_on_ws<S: std::io::Read + std::io::Write>(
+    socket: &mut tungstenite::WebSocket<S>,
+    id: &str,
+    argv: &[&str],
+) -> Value {
+    let cancelled = Instant::now();
+    let cancel = json!({"cancelRequestId": id});
+    socket
+        .send(tungstenite::Message::text(cancel.to_string()))
+        .unwrap();
+    let answer = text_frame(socket);
+    assert!(
+        cancelled.elapsed() < Duration::from_secs(1),
+        "answered after {:?}",
+        cancelled.elapsed()
+    );
+    // Answered with its results, as go-judge does: a killed run reads Signalled.
+    assert_eq!(answer["requestId"], id, "{answer}");
+    assert!(answer.get("error").is_none(), "{answer}");
+    for result in answer["results"].as_array().expect("results") {
+        assert_eq!(
+            (result["status"].as_str(), result["exitStatus"].as_u64()),
+            (Some("Signalled"), Some(9)),
+            "{answer}"
+        );
+    }
+    assert_eq!(processes_running(argv), Vec::<String>::new());
+    answer
+}
+
 /// A judge-like run of `sleep SECONDS` with limits far past it.
 fn long_sleeper(seconds: &str) -> Value {
     cmd(
@@ -921,11 +963,7 @@ fn a_client_that_goes_away_kills_its_started_run() {
         impatient.post(&url).send(body.as_bytes()).is_err()
     });
     await_metric(&monitor, "runbox_containers_busy", 1.0);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while processes_running(&sleeper).is_empty() {
-        assert!(Instant::now() < deadline, "the sleeper never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    await_processes(&sleeper, 1);
     assert!(impatient.join().unwrap(), "the client did not give up");
     let gone = Instant::now();
     // The container is free within a second: the next run is served by the same warm
@@ -962,34 +1000,13 @@ fn a_websocket_cancel_kills_a_started_run_and_answers_its_results() {
     let sleeper = ["/bin/sleep", "28.75"];
     let request = json!({"requestId": "slow", "cmd": [long_sleeper(sleeper[1])]});
     socket.send(Message::text(request.to_string())).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while processes_running(&sleeper).is_empty() {
-        assert!(Instant::now() < deadline, "the sleeper never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let cancelled = Instant::now();
-    let cancel = json!({"cancelRequestId": "slow"});
-    socket.send(Message::text(cancel.to_string())).unwrap();
-    let answer_frame = text_frame(&mut socket);
-    assert!(
-        cancelled.elapsed() < Duration::from_secs(1),
-        "answered after {:?}",
-        cancelled.elapsed()
-    );
-    // Answered with its results, as go-judge does: a killed run reads Signalled.
-    assert_eq!(answer_frame["requestId"], "slow");
-    assert!(answer_frame.get("error").is_none(), "{answer_frame}");
+    await_processes(&sleeper, 1);
+    let answer_frame = cancel_on_ws(&mut socket, "slow", &sleeper);
     let result = &answer_frame["results"][0];
-    assert_eq!(
-        (result["status"].as_str(), result["exitStatus"].as_u64()),
-        (Some("Signalled"), Some(9)),
-        "{result}"
-    );
     assert!(
         result["runTime"].as_u64().unwrap() < 10_000_000_000,
         "{result}"
     );
-    assert_eq!(processes_running(&sleeper), Vec::<String>::new());
     // The same warm container serves the next request.
     let next = json!({"requestId": "next", "cmd": [cmd(&["/bin/echo", "again"], json!({}))]});
     socket.send(Message::text(next.to_string())).unwrap();
@@ -1123,4 +1140,29 @@ fn copy_in_makes_symlinks_owned_by_the_program_and_copy_out_never_follows_one() 
         "{}",
         a.body
     );
+}
+
+#[test]
+fn a_websocket_cancel_kills_every_member_of_a_running_group() {
+    use tungstenite::Message;
+    let server = Server::start(&[]);
+    let url = server.url("/ws").replace("http://", "ws://");
+    let (mut socket, _) = tungstenite::connect(url.as_str()).expect("ws upgrade");
+    let sleeper = ["/bin/sleep", "27.25"];
+    let piped = json!([null, null, {"name": "stderr", "max": 1024}]);
+    let member = || {
+        cmd(
+            &["/bin/sh", "-c", "exec /bin/sleep 27.25"],
+            json!({"files": piped, "cpuLimit": 60_000_000_000u64, "clockLimit": 60_000_000_000u64}),
+        )
+    };
+    let request = json!({"requestId": "pair", "cmd": [member(), member()], "pipeMapping": [
+        {"in": {"index": 0, "fd": 1}, "out": {"index": 1, "fd": 0}, "proxy": true,
+         "name": "there", "max": 16},
+        {"in": {"index": 1, "fd": 1}, "out": {"index": 0, "fd": 0}},
+    ]});
+    socket.send(Message::text(request.to_string())).unwrap();
+    await_processes(&sleeper, 2);
+    let answer_frame = cancel_on_ws(&mut socket, "pair", &sleeper);
+    assert_eq!(answer_frame["results"].as_array().unwrap().len(), 2);
 }

@@ -2,11 +2,10 @@
 //! and codes, request logs and metrics. It only carries requests: every run goes to the
 //! [`Executor`]'s threads.
 
-use super::executor::{Busy, Executor};
+use super::executor::{Busy, Cancellation, Executor, Unanswered};
 use super::gojudge::{parse_request, Cmd, CmdResult, PipeIndex, PipeMap, Request};
 use super::metrics::Metrics;
 use super::translate::{self, Plan, Refusal, Settings};
-use crate::cancel::Cancel;
 use crate::files::FileStore;
 use crate::group::{Capture, End, GroupRequest, Pipe};
 use axum::body::Bytes;
@@ -178,7 +177,7 @@ async fn run(State(app): State<Arc<App>>, body: axum::extract::Request) -> Respo
         Ok(request) => request,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let cancel = match Cancel::new() {
+    let cancel = match Cancellation::new() {
         Ok(cancel) => cancel,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, cancel_failed(e)),
     };
@@ -222,7 +221,7 @@ pub fn cancel_failed(e: std::io::Error) -> String {
 pub async fn execute(
     app: &App,
     request: &Request,
-    cancel: &Cancel,
+    cancel: &Cancellation,
 ) -> Result<Vec<CmdResult>, Failed> {
     let cmds = request.cmd.as_deref().unwrap_or(&[]);
     if let (true, Some(pipes)) = (cmds.len() > 1, &request.pipe_mapping) {
@@ -254,7 +253,7 @@ pub async fn execute(
     let mut unrun = 0;
     for waiting in pending {
         results.push(match waiting {
-            Ok((answer, sent, outputs)) => match answer.await {
+            Ok((answer, sent, outputs)) => match answer.answer(cancel).await {
                 Ok(run) => {
                     let mut result = translate::result(&run, &sent, &outputs);
                     translate::cache_collected(&mut result, &outputs, &app.store);
@@ -265,11 +264,13 @@ pub async fn execute(
                     );
                     result
                 }
-                Err(_) if cancel.fired() => {
+                Err(Unanswered::Cancelled) => {
                     unrun += 1;
                     CmdResult::internal_error(CANCELLED)
                 }
-                Err(_) => CmdResult::internal_error("the run's worker ended without a result"),
+                Err(Unanswered::Lost) => {
+                    CmdResult::internal_error("the run's worker ended without a result")
+                }
             },
             Err(answered) => answered,
         });
@@ -287,7 +288,7 @@ async fn execute_group(
     app: &App,
     cmds: &[Cmd],
     pipes: &[PipeMap],
-    cancel: &Cancel,
+    cancel: &Cancellation,
 ) -> Result<Vec<CmdResult>, Failed> {
     let refuse = |why: String| Failed::Refused(Refusal::Server(why));
     let mut piped: Vec<Vec<u64>> = vec![Vec::new(); cmds.len()];
@@ -345,11 +346,11 @@ async fn execute_group(
         .executor
         .submit_group(group, cancel)
         .map_err(Failed::Busy)?;
-    let ended = match answer.await {
+    let ended = match answer.answer(cancel).await {
         Ok(Ok(ended)) => ended,
         Ok(Err(wrong)) => return Err(refuse(wrong.to_string())),
-        Err(_) if cancel.fired() => return Err(Failed::Cancelled),
-        Err(_) => {
+        Err(Unanswered::Cancelled) => return Err(Failed::Cancelled),
+        Err(Unanswered::Lost) => {
             let lost = || CmdResult::internal_error("the group's worker ended without a result");
             return Ok(cmds.iter().map(|_| lost()).collect());
         }
@@ -391,7 +392,7 @@ async fn runbox_run(State(app): State<Arc<App>>, body: axum::extract::Request) -
     };
     let text = String::from_utf8_lossy(&body);
     let (id, parsed) = crate::batch::parse_line(text.trim());
-    let cancel = match Cancel::new() {
+    let cancel = match Cancellation::new() {
         Ok(cancel) => cancel,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, cancel_failed(e)),
     };
@@ -399,7 +400,7 @@ async fn runbox_run(State(app): State<Arc<App>>, body: axum::extract::Request) -
     let guard = cancel.on_drop();
     let result = match parsed {
         Ok(options) => match app.executor.submit(options, &cancel) {
-            Ok(answer) => match answer.await {
+            Ok(answer) => match answer.answer(&cancel).await {
                 Ok(result) => result,
                 Err(_) => crate::result::RunResult::internal_error(
                     "the run's worker ended without a result".into(),

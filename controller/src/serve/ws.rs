@@ -3,16 +3,16 @@
 //! each answered by a text frame `{requestId, results, error?}` in completion order. A
 //! frame that is not JSON closes the connection.
 //!
-//! Cancelling gives the request's [`Cancel`] order, as a client that goes away does: its
-//! runs that have not started are not run, and the running ones are killed at once (the
+//! Cancelling gives the request's [`Cancellation`], as a client that goes away does: its
+//! runs that have not started are withdrawn, and the running ones are killed at once (the
 //! order reaches the lifecycle's wait loop, which gives init its kill order). The request
 //! is then answered as go-judge does: with its results (a killed run is `Signalled`), or,
 //! when none of its runs had started, `error: "request cancelled before execute"`. A
 //! connection that closes cancels everything it asked.
 
+use super::executor::Cancellation;
 use super::gojudge::{parse_any, CmdResult};
 use super::http::{cancel_failed, execute, App, Failed, CANCELLED};
-use crate::cancel::Cancel;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -44,7 +44,7 @@ pub async fn ws(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Respo
 /// closes or sends what is not a request.
 async fn session(app: Arc<App>, mut socket: WebSocket) {
     let (done, mut finished) = mpsc::unbounded_channel::<Answer>();
-    let mut running: HashMap<String, (Cancel, AbortHandle)> = HashMap::new();
+    let mut running: HashMap<String, (Cancellation, AbortHandle)> = HashMap::new();
     loop {
         let answer = tokio::select! {
             frame = socket.recv() => match frame {
@@ -81,7 +81,7 @@ async fn session(app: Arc<App>, mut socket: WebSocket) {
 fn order(
     app: &Arc<App>,
     frame: &[u8],
-    running: &mut HashMap<String, (Cancel, AbortHandle)>,
+    running: &mut HashMap<String, (Cancellation, AbortHandle)>,
     done: &mpsc::UnboundedSender<Answer>,
 ) -> Option<Result<Answer, ()>> {
     let Ok(request) = parse_any(frame) else {
@@ -111,7 +111,7 @@ fn order(
     if request.cmd.as_ref().is_none_or(Vec::is_empty) {
         return refuse(id, "no cmd provided");
     }
-    let cancel = match Cancel::new() {
+    let cancel = match Cancellation::new() {
         Ok(cancel) => cancel,
         Err(e) => return refuse(id, &cancel_failed(e)),
     };
