@@ -20,9 +20,15 @@ struct Server {
 
 impl Server {
     fn start(flags: &[&str]) -> Server {
+        Server::start_with_env(flags, &[])
+    }
+
+    /// [`Server::start`], with these environment variables set (flags given by them).
+    fn start_with_env(flags: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(runbox_tests::runbox_bin())
             .args(["serve", "--http-addr", "127.0.0.1:0"])
             .args(flags)
+            .envs(env.iter().copied())
             .args(match flags.contains(&"--parallel") {
                 true => &[][..],
                 false => &["--parallel", "2"][..],
@@ -336,6 +342,20 @@ fn zero_means_zero() {
     assert!(short["runTime"].as_u64().unwrap() < 1_000_000_000);
 }
 
+/// The multipart boundary of the uploads here.
+const BOUNDARY: &str = "XyZ";
+
+/// `POST /file` of `content` named `name`, as a form's `file` part; its id.
+fn upload(server: &Server, name: &str, content: &str) -> String {
+    let form = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n{content}\r\n--{BOUNDARY}--\r\n"
+    );
+    let kind = format!("multipart/form-data; boundary={BOUNDARY}");
+    let up = post_with(server, "/file", ("Content-Type", &kind), &form);
+    assert_eq!(up.code, 200, "{}", up.body);
+    up.json().as_str().expect("a JSON string").to_string()
+}
+
 #[test]
 fn files_in_and_out_and_the_store() {
     let dir = TempDir::new("serve-src");
@@ -344,14 +364,7 @@ fn files_in_and_out_and_the_store() {
     let server = Server::start(&["--src-prefix", &dir.join("")]);
     // Upload, then copyIn by id, stdin by content, copyIn by content; copyOut optional and
     // absolute; copyOutCached of a file and of the stdout collector.
-    let boundary = "XyZ";
-    let form = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\n\r\nuploaded\r\n--{boundary}--\r\n"
-    );
-    let multipart = format!("multipart/form-data; boundary={boundary}");
-    let up = post_with(&server, "/file", ("Content-Type", &multipart), &form);
-    assert_eq!(up.code, 200, "{}", up.body);
-    let id = up.json().as_str().expect("a JSON string").to_string();
+    let id = upload(&server, "up.txt", "uploaded");
     assert_eq!(id.len(), 8);
     assert_eq!(get(&server, "/file").json()[&id], "up.txt");
     let r = one(
@@ -402,8 +415,11 @@ fn files_in_and_out_and_the_store() {
     let bad = post_with(
         &server,
         "/file",
-        ("Content-Type", &multipart),
-        &format!("--{boundary}--\r\n"),
+        (
+            "Content-Type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        ),
+        &format!("--{BOUNDARY}--\r\n"),
     );
     assert_eq!((bad.code, bad.body.as_str()), (400, ""));
     // src outside the prefixes: 400 with a JSON string; stdin src likewise.
@@ -691,11 +707,11 @@ fn requests_over_a_websocket_with_cancel() {
         }
     };
     // A sleeper takes the one container; a second request waits, and is cancelled.
-    let sleeper = cmd(
-        &["/bin/sleep", "1"],
-        json!({"clockLimit": 5_000_000_000u64}),
-    );
-    send(&mut socket, json!({"requestId": "slow", "cmd": [sleeper]}));
+    let sleeper = ["/bin/sleep", "1.125"];
+    let slow = cmd(&sleeper, json!({"clockLimit": 5_000_000_000u64}));
+    send(&mut socket, json!({"requestId": "slow", "cmd": [slow]}));
+    // Requests start in any order: the second is sent once the first runs.
+    await_processes(&sleeper, 1);
     send(
         &mut socket,
         json!({"requestId": "queued", "cmd": [cmd(&["/bin/echo", "q"], json!({}))]}),
@@ -712,7 +728,8 @@ fn requests_over_a_websocket_with_cancel() {
     send(&mut socket, json!({"cancelRequestId": "queued"}));
     let cancelled = read(&mut socket);
     assert_eq!(cancelled["requestId"], "queued");
-    assert_eq!(cancelled["error"], "request cancelled");
+    assert_eq!(cancelled["error"], "request cancelled before execute");
+    assert_eq!(cancelled["results"], Value::Null);
     let slow = read(&mut socket);
     assert_eq!(slow["requestId"], "slow");
     assert_eq!(slow["results"][0]["status"], "Accepted", "{slow}");
@@ -828,4 +845,324 @@ fn a_manager_reads_two_programs_on_its_fds_3_and_4() {
         (r[1]["status"].as_str(), r[2]["status"].as_str()),
         (Some("Accepted"), Some("Accepted"))
     );
+}
+
+/// The value of the metric line that starts with `name ` in the text of `/metrics`.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Waits (at most 10 s) until `/metrics` at `monitor` says `name` is `value`.
+fn await_metric(monitor: &str, name: &str, value: f64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = answer(agent().get(monitor).call().unwrap()).body;
+        if metric(&text, name) == Some(value) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} is not {value}:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The host processes whose command line is exactly `argv` (a sleeper with an unusual
+/// length, which only the test at hand runs).
+fn processes_running(argv: &[&str]) -> Vec<String> {
+    let wanted: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == wanted))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The next text frame of a WebSocket, as JSON.
+fn text_frame<S: std::io::Read + std::io::Write>(socket: &mut tungstenite::WebSocket<S>) -> Value {
+    loop {
+        match socket.read().expect("a frame") {
+            tungstenite::Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            _ => continue,
+        }
+    }
+}
+
+/// Waits (at most 5 s) until `n` host processes run exactly `argv`.
+fn await_processes(argv: &[&str], n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while processes_running(argv).len() < n {
+        assert!(Instant::now() < deadline, "{argv:?} never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Cancels the running request `id` on `socket`, whose runs are the processes `argv`;
+/// its answer, which must come within a second with every run Signalled (exit status 9),
+/// and leave none of them behind.
+fn cancel_on_ws<S: std::io::Read + std::io::Write>(
+    socket: &mut tungstenite::WebSocket<S>,
+    id: &str,
+    argv: &[&str],
+) -> Value {
+    let cancelled = Instant::now();
+    let cancel = json!({"cancelRequestId": id});
+    socket
+        .send(tungstenite::Message::text(cancel.to_string()))
+        .unwrap();
+    let answer = text_frame(socket);
+    assert!(
+        cancelled.elapsed() < Duration::from_secs(1),
+        "answered after {:?}",
+        cancelled.elapsed()
+    );
+    // Answered with its results, as go-judge does: a killed run reads Signalled.
+    assert_eq!(answer["requestId"], id, "{answer}");
+    assert!(answer.get("error").is_none(), "{answer}");
+    for result in answer["results"].as_array().expect("results") {
+        assert_eq!(
+            (result["status"].as_str(), result["exitStatus"].as_u64()),
+            (Some("Signalled"), Some(9)),
+            "{answer}"
+        );
+    }
+    assert_eq!(processes_running(argv), Vec::<String>::new());
+    answer
+}
+
+/// A judge-like run of `sleep SECONDS` with limits far past it.
+fn long_sleeper(seconds: &str) -> Value {
+    cmd(
+        &["/bin/sleep", seconds],
+        json!({"cpuLimit": 60_000_000_000u64, "clockLimit": 60_000_000_000u64}),
+    )
+}
+
+#[test]
+fn a_client_that_goes_away_kills_its_started_run() {
+    let server = Server::start(&["--parallel", "1", "--monitor-addr", "127.0.0.1:0"]);
+    let monitor = server.monitor.clone().unwrap();
+    let sleeper = ["/bin/sleep", "29.25"];
+    let body = json!({"cmd": [long_sleeper(sleeper[1])]}).to_string();
+    let url = server.url("/run");
+    // The client gives up after its run started, and closes its connection.
+    let impatient = std::thread::spawn(move || {
+        let impatient: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(1)))
+            .build()
+            .into();
+        impatient.post(&url).send(body.as_bytes()).is_err()
+    });
+    await_metric(&monitor, "runbox_containers_busy", 1.0);
+    await_processes(&sleeper, 1);
+    assert!(impatient.join().unwrap(), "the client did not give up");
+    let gone = Instant::now();
+    // The container is free within a second: the next run is served by the same warm
+    // container (none was made since), and nothing of the killed run is left.
+    let r = one(&server, &["/bin/echo", "next"], json!({}));
+    assert_eq!(r["files"]["stdout"], "next\n", "{r}");
+    assert!(
+        gone.elapsed() < Duration::from_secs(2),
+        "the next run waited {:?}",
+        gone.elapsed()
+    );
+    assert_eq!(processes_running(&sleeper), Vec::<String>::new());
+    let text = answer(agent().get(&monitor).call().unwrap()).body;
+    for (name, value) in [
+        // The killed run's answer went nowhere: it is counted as killed, not by status.
+        ("runbox_runs_killed_total", 1.0),
+        ("runbox_runs_total{status=\"Accepted\"}", 1.0),
+        ("runbox_containers_created", 1.0),
+        ("runbox_containers_busy", 0.0),
+        ("runbox_containers_idle", 1.0),
+        ("runbox_runs_cancelled_total", 0.0),
+    ] {
+        assert_eq!(metric(&text, name), Some(value), "{name} in\n{text}");
+    }
+}
+
+#[test]
+fn a_websocket_cancel_kills_a_started_run_and_answers_its_results() {
+    use tungstenite::Message;
+    let server = Server::start(&["--parallel", "1", "--monitor-addr", "127.0.0.1:0"]);
+    let monitor = server.monitor.clone().unwrap();
+    let url = server.url("/ws").replace("http://", "ws://");
+    let (mut socket, _) = tungstenite::connect(url.as_str()).expect("ws upgrade");
+    let sleeper = ["/bin/sleep", "28.75"];
+    let request = json!({"requestId": "slow", "cmd": [long_sleeper(sleeper[1])]});
+    socket.send(Message::text(request.to_string())).unwrap();
+    await_processes(&sleeper, 1);
+    let answer_frame = cancel_on_ws(&mut socket, "slow", &sleeper);
+    let result = &answer_frame["results"][0];
+    assert!(
+        result["runTime"].as_u64().unwrap() < 10_000_000_000,
+        "{result}"
+    );
+    // The same warm container serves the next request.
+    let next = json!({"requestId": "next", "cmd": [cmd(&["/bin/echo", "again"], json!({}))]});
+    socket.send(Message::text(next.to_string())).unwrap();
+    let again = text_frame(&mut socket);
+    assert_eq!(again["results"][0]["files"]["stdout"], "again\n", "{again}");
+    await_metric(&monitor, "runbox_containers_created", 1.0);
+    await_metric(&monitor, "runbox_containers_busy", 0.0);
+}
+
+#[test]
+fn stored_files_expire_after_the_file_timeout_unless_used() {
+    let dir = TempDir::new("serve-expiry");
+    let store = dir.join("store");
+    // The timeout from its environment variable, as every flag can be.
+    let server =
+        Server::start_with_env(&["--file-store", &store], &[("RUNBOX_FILE_TIMEOUT", "1s")]);
+    let untouched = upload(&server, "untouched", "untouched");
+    let touched = upload(&server, "touched", "touched");
+    let stored = Instant::now();
+    let on_disk = |id: &str| std::path::Path::new(&store).join(id).exists();
+    assert!(on_disk(&untouched) && on_disk(&touched));
+    // The touched one is read every 200 ms; the untouched one goes, from the list, from
+    // GET, and from the directory, a second or so after it was stored.
+    let deadline = stored + Duration::from_secs(6);
+    while on_disk(&untouched) || get(&server, &format!("/file/{untouched}")).code != 404 {
+        assert!(Instant::now() < deadline, "{untouched} never expired");
+        let got = get(&server, &format!("/file/{touched}"));
+        assert_eq!((got.code, got.body.as_str()), (200, "touched"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let expired_after = stored.elapsed();
+    assert!(
+        expired_after >= Duration::from_millis(900),
+        "{expired_after:?}"
+    );
+    // Keep using the other one for longer than the timeout: it stays.
+    while stored.elapsed() < expired_after + Duration::from_millis(1500) {
+        assert_eq!(get(&server, &format!("/file/{touched}")).code, 200);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let list = get(&server, "/file").json();
+    assert!(list.get(&untouched).is_none(), "{list}");
+    assert_eq!(list[&touched], "touched");
+    assert!(on_disk(&touched));
+    // An expired id is an unknown one: go-judge's 500 for the whole request.
+    let a = post(
+        &server,
+        "/run",
+        &json!({"cmd": [cmd(&["/bin/true"], json!({"copyIn": {"x": {"fileId": untouched}}}))]})
+            .to_string(),
+    );
+    assert_eq!(a.code, 500, "{}", a.body);
+    assert!(a.json().as_str().unwrap().contains(&untouched));
+    // A run's use of the other one refreshes it too; then, left alone, it goes.
+    let r = one(
+        &server,
+        &["/bin/cat", "t"],
+        json!({"copyIn": {"t": {"fileId": touched}}}),
+    );
+    assert_eq!(r["files"]["stdout"], "touched", "{r}");
+    let used = Instant::now();
+    while on_disk(&touched) {
+        assert!(
+            used.elapsed() < Duration::from_secs(6),
+            "{touched} never expired"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(used.elapsed() >= Duration::from_millis(900));
+}
+
+#[test]
+fn copy_in_makes_symlinks_owned_by_the_program_and_copy_out_never_follows_one() {
+    let server = Server::start(&[]);
+    let r = one(
+        &server,
+        &[
+            "/bin/sh",
+            "-c",
+            "readlink abs; readlink d/rel; cat d/rel; cat abs >/dev/null && echo read; \
+             [ \"$(stat -c %u abs)\" = \"$(id -u)\" ] && [ \"$(stat -c %u d)\" = \"$(id -u)\" ] \
+             && echo owned; [ -h abs ] && [ -h /tmp/t ] && echo links; readlink /tmp/t",
+        ],
+        json!({
+            "copyIn": {
+                "abs": {"symlink": "/w/a.txt"},
+                "d/rel": {"symlink": "../a.txt"},
+                "a.txt": {"content": "through the link\n"},
+                "/tmp/t": {"symlink": "/nonexistent/target"},
+            },
+            "copyOut": ["d/rel", "a.txt"],
+        }),
+    );
+    assert_eq!(
+        r["files"]["stdout"],
+        "/w/a.txt\n../a.txt\nthrough the link\nread\nowned\nlinks\n/nonexistent/target\n",
+        "{r}"
+    );
+    // The copy out of a link answers that it is no regular file, and reads nothing.
+    assert_eq!(r["status"], "File Error", "{r}");
+    let errors = r["fileError"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{r}");
+    assert_eq!(
+        (errors[0]["name"].as_str(), errors[0]["type"].as_str()),
+        (Some("d/rel"), Some("CopyOutNotRegularFile"))
+    );
+    assert!(r["files"].get("d/rel").is_none());
+    assert_eq!(r["files"]["a.txt"], "through the link\n");
+    assert_eq!(get(&server, "/version").json()["symlink"], true);
+    // A file through a link is never written there: the request fails, and nothing ran.
+    let through = one(
+        &server,
+        &["/bin/true"],
+        json!({"copyIn": {"l": {"symlink": "/tmp"}, "l/x": {"content": "x"}}}),
+    );
+    assert_eq!(through["status"], "Internal Error", "{through}");
+    assert!(
+        through["error"].as_str().unwrap().contains("copy_in"),
+        "{through}"
+    );
+    // A target that cannot be one: 400 with a JSON string.
+    let a = post(
+        &server,
+        "/run",
+        &json!({"cmd": [cmd(&["/bin/true"], json!({"copyIn": {"l": {"symlink": ""}}}))]})
+            .to_string(),
+    );
+    assert_eq!(a.code, 400, "{}", a.body);
+    assert!(
+        a.json().as_str().unwrap().contains("no link target"),
+        "{}",
+        a.body
+    );
+}
+
+#[test]
+fn a_websocket_cancel_kills_every_member_of_a_running_group() {
+    use tungstenite::Message;
+    let server = Server::start(&[]);
+    let url = server.url("/ws").replace("http://", "ws://");
+    let (mut socket, _) = tungstenite::connect(url.as_str()).expect("ws upgrade");
+    let sleeper = ["/bin/sleep", "27.25"];
+    let piped = json!([null, null, {"name": "stderr", "max": 1024}]);
+    let member = || {
+        cmd(
+            &["/bin/sh", "-c", "exec /bin/sleep 27.25"],
+            json!({"files": piped, "cpuLimit": 60_000_000_000u64, "clockLimit": 60_000_000_000u64}),
+        )
+    };
+    let request = json!({"requestId": "pair", "cmd": [member(), member()], "pipeMapping": [
+        {"in": {"index": 0, "fd": 1}, "out": {"index": 1, "fd": 0}, "proxy": true,
+         "name": "there", "max": 16},
+        {"in": {"index": 1, "fd": 1}, "out": {"index": 0, "fd": 0}},
+    ]});
+    socket.send(Message::text(request.to_string())).unwrap();
+    await_processes(&sleeper, 2);
+    let answer_frame = cancel_on_ws(&mut socket, "pair", &sleeper);
+    assert_eq!(answer_frame["results"].as_array().unwrap().len(), 2);
 }

@@ -87,6 +87,7 @@ fn library(program: &str) {
             spec: &spec.files,
             collectors: &mut collectors,
             store: Some(&store),
+            cancel: None,
             out: Default::default(),
         };
         let outcome = container

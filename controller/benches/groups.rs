@@ -77,6 +77,7 @@ fn main() {
             Some(&pools),
             OutputDefault::Discard,
             None,
+            None,
         )
         .expect("the group runs");
         for result in &answer.results {

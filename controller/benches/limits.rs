@@ -105,6 +105,7 @@ fn main() {
             baseline,
             oom_before: 0,
             cpu_killed: false,
+            cancelled: false,
             max_rss_kib: 0,
         };
         let (w, tmp) = (root.join("w"), root.join("tmp"));

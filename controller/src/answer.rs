@@ -8,6 +8,7 @@
 //! Redis connection as its one job, with which the runner takes entries from the stream
 //! and writes their results itself.
 
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::Error;
 use crate::files::FileStore;
@@ -52,9 +53,11 @@ impl<'a> Runs<'a> {
     }
 
     /// Runs one group, each member in a warm container; a wrong group starts nothing.
+    /// `cancel`, when given, ends every member at once.
     pub fn execute_group(
         &self,
         group: &crate::group::GroupRequest,
+        cancel: Option<&Cancel>,
     ) -> Result<crate::group::GroupResult, crate::group::GroupError> {
         crate::group::engine::run(
             group,
@@ -62,17 +65,20 @@ impl<'a> Runs<'a> {
             Some(self.pools),
             OutputDefault::Discard,
             Some(self.store),
+            cancel,
         )
     }
 
     /// Runs one parsed request through the one lifecycle; whatever stops it is its result.
-    pub fn execute(&self, options: &RunOptions) -> RunResult {
+    /// `cancel`, when given, ends it early ([`crate::cancel`]).
+    pub fn execute(&self, options: &RunOptions, cancel: Option<&Cancel>) -> RunResult {
         match crate::run::run_with_store(
             options,
             self.config,
             Some(self.pools),
             OutputDefault::Discard,
             Some(self.store),
+            cancel,
         ) {
             Ok(result) => result,
             Err(Refused::Files(e)) => RunResult::internal_error(e.to_string()),

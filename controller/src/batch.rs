@@ -214,8 +214,10 @@ pub fn parse_bytes(line: &[u8]) -> (Option<String>, Result<Request, RequestError
 pub fn answer(runs: Runs<'_>, line: &[u8]) -> String {
     let (id, parsed) = parse_bytes(line);
     let result = match parsed {
-        Ok(Request::Run(options)) => runs.execute(&options),
-        Ok(Request::Group(group)) => return group_line(id.as_deref(), &runs.execute_group(&group)),
+        Ok(Request::Run(options)) => runs.execute(&options, None),
+        Ok(Request::Group(group)) => {
+            return group_line(id.as_deref(), &runs.execute_group(&group, None))
+        }
         Ok(_) => RunResult::internal_error(
             "delete_files and list_files are orders of runbox batch's own file store".into(),
         ),
@@ -387,8 +389,8 @@ pub fn run_batch_with_store(
         failed: Mutex::new(None),
     };
     let work = |runs: Runs<'_>, (id, request): (Option<String>, Request)| match request {
-        Request::Run(options) => out.emit(id.as_deref(), &runs.execute(&options)),
-        Request::Group(group) => out.emit_group(id.as_deref(), &runs.execute_group(&group)),
+        Request::Run(options) => out.emit(id.as_deref(), &runs.execute(&options, None)),
+        Request::Group(group) => out.emit_group(id.as_deref(), &runs.execute_group(&group, None)),
         Request::DeleteFiles(_) | Request::ListFiles => {}
     };
     on_runners(config, parallel, store, work, |jobs| {

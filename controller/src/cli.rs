@@ -226,7 +226,7 @@ fn run_group(file: &std::path::Path, config: &Config, unnamed: OutputDefault, js
         }
         (_, Err(why)) => return usage_error(format!("--group {}: {why}", file.display())),
     };
-    let answer = match crate::group::engine::run(&group, config, None, unnamed, None) {
+    let answer = match crate::group::engine::run(&group, config, None, unnamed, None, None) {
         Ok(answer) => answer,
         Err(why) if why.is_usage() => {
             return usage_error(format!("--group {}: {why}", file.display()))

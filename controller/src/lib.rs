@@ -46,6 +46,8 @@ pub mod answer;
 #[doc(hidden)]
 pub mod batch;
 #[doc(hidden)]
+pub mod cancel;
+#[doc(hidden)]
 pub mod cgroup;
 #[doc(hidden)]
 pub mod cli;

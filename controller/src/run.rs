@@ -18,6 +18,7 @@
 //!    ([`crate::status`]) into a result; the files copied out (and stored) join it;
 //! 5. **deliver** the output spooled for runbox's own stdout and stderr.
 
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::container::Container;
 use crate::error::Error;
@@ -63,19 +64,22 @@ pub fn run(
     pools: Option<&Pools>,
     unnamed: OutputDefault,
 ) -> Result<RunResult, Refused> {
-    run_with_store(options, config, pools, unnamed, None)
+    run_with_store(options, config, pools, unnamed, None, None)
 }
 
 /// [`run`], with a file store for the request's stored files (`{"file": "ID"}` in
-/// `copy_in` and `stdin`) and its `copy_out_cached`; without one, those are refused.
+/// `copy_in` and `stdin`) and its `copy_out_cached` (without one, those are refused), and
+/// the order that ends it early, if one may come ([`crate::cancel`]: a container run is
+/// killed at once, and is `signaled`, `cancelled`).
 pub fn run_with_store(
     options: &RunOptions,
     config: &Config,
     pools: Option<&Pools>,
     unnamed: OutputDefault,
     store: Option<&FileStore>,
+    cancel: Option<&Cancel>,
 ) -> Result<RunResult, Refused> {
-    let prepared = prepare(options, config, unnamed, store)?;
+    let prepared = prepare(options, config, unnamed, store)?.cancelled_by(cancel);
     let pooled = pools.filter(|_| options.mode == Mode::Container);
     let outcome = match options.mode {
         Mode::Ptrace => {
@@ -106,6 +110,8 @@ pub struct Prepared<'s> {
     files: Mutex<FilesState>,
     /// Where stored files come from and `copy_out_cached` files go.
     store: Option<&'s FileStore>,
+    /// The order that ends the run early, if one may come.
+    cancel: Option<Cancel>,
 }
 
 /// A run's files, from their opening to what came out.
@@ -183,6 +189,7 @@ impl Planned {
                 out: FilesOut::default(),
             }),
             store,
+            cancel: None,
         })
     }
 }
@@ -194,6 +201,13 @@ fn plan_room(resolved: &Resolved) -> Result<(Vec<Op>, WireRun), Error> {
 }
 
 impl Prepared<'_> {
+    /// The run, ended early when `cancel` (if any) is given: watched while it runs in a
+    /// container (ptrace mode's runs end by their own limits).
+    pub fn cancelled_by(mut self, cancel: Option<&Cancel>) -> Self {
+        self.cancel = cancel.cloned();
+        self
+    }
+
     /// Steps 3 and 4 of a container or namespace run: runs the program in a container of
     /// `place`, in a fresh room with its files in, with `fds` as its fds 0, 1, 2 and on;
     /// what came out is kept for [`Prepared::finish`].
@@ -216,6 +230,7 @@ impl Prepared<'_> {
             spec: &spec.files,
             collectors,
             store: self.store,
+            cancel: self.cancel.as_ref(),
             out: FilesOut::default(),
         };
         let files_in = Some(&mut files);

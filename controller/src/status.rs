@@ -98,6 +98,9 @@ pub struct Accounting {
     pub oom_killed: bool,
     /// The controller killed the run because its CPU time reached the limit.
     pub cpu_killed: bool,
+    /// The run's cancel order came while it ran (`runbox::cancel`): the controller's kill
+    /// order was for it, unless a limit's came first.
+    pub cancelled: bool,
     /// A file the run wrote (its stdout or stderr file, or one in /w or /tmp) reached the
     /// output limit.
     pub output_full: bool,
@@ -127,7 +130,8 @@ pub struct Accounting {
 ///    limit, which the kernel does not always OOM-kill, is out of memory, not slow);
 /// 4. the CPU enforcer, the wall deadline or SIGXCPU killed it, or its CPU time is over
 ///    the limit even though it exited: time;
-/// 5. a kill order the controller gave for another reason: internal error;
+/// 5. a kill order the controller gave on the run's cancel order: signaled (SIGKILL),
+///    "cancelled"; for another reason: internal error;
 /// 6. SIGXFSZ, or a written file at the output limit, even after a clean exit: output;
 /// 7. it failed with its memory at the limit, or an allocation past it refused: memory;
 /// 8. otherwise the exit itself.
@@ -165,6 +169,9 @@ pub fn decide(finished: &Finished, accounting: &Accounting, limits: &Limits) -> 
         }
         // The controller's order for a collected output past its bound: output, below.
         Some(KillReason::KillOrder) if accounting.output_full => {}
+        Some(KillReason::KillOrder) if accounting.cancelled => {
+            return verdict(Status::Signaled, Some("cancelled"))
+        }
         Some(KillReason::KillOrder) => {
             return verdict(Status::InternalError, Some("killed by the controller"))
         }
@@ -308,6 +315,27 @@ mod tests {
             decide(&unknown, &used(5, 1), &limits()).detail.as_deref(),
             Some("syscall 9999")
         );
+    }
+
+    #[test]
+    fn a_kill_order_given_on_a_cancel_is_signaled_and_a_limit_before_it_stands() {
+        let killed = ended(Exit::Signal(libc::SIGKILL), Some(KillReason::KillOrder));
+        let cancelled = Accounting {
+            cancelled: true,
+            ..used(5, 1)
+        };
+        assert_eq!(
+            decide(&killed, &cancelled, &limits()),
+            verdict(Status::Signaled, Some("cancelled"))
+        );
+        // Without the cancel, the controller's kill is its own failure.
+        assert_eq!(status(killed, used(5, 1)), Status::InternalError);
+        // Killed for its CPU time first: that is the verdict.
+        let timed_out = Accounting {
+            cpu_killed: true,
+            ..cancelled
+        };
+        assert_eq!(status(killed, timed_out), Status::TimeLimitExceeded);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! [`MIN_CHECK`]. A single-threaded busy loop is killed within about a millisecond of its
 //! limit.
 
+use crate::cancel::Cancel;
 use crate::cgroup::{Cgroup, Usage};
 use crate::error::Error;
 use crate::files::collect::Collector;
@@ -14,7 +15,7 @@ use crate::spec::Limits;
 use crate::status::Accounting;
 use crate::sys::socket;
 use runbox_shared::{self as wire, Reply};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -42,23 +43,37 @@ pub struct Waited {
     pub reply: Option<Reply>,
     /// The controller killed the run for its CPU time.
     pub cpu_killed: bool,
+    /// The controller killed the run on its [`Cancel`] order.
+    pub cancelled: bool,
+}
+
+/// What the wait watches beside the socket: the collected outputs it drains, and the
+/// order that ends the run early.
+#[derive(Debug, Default)]
+pub struct Watch<'a> {
+    /// The collectors, drained as the program writes ([`crate::files::collect`]).
+    pub collectors: &'a mut [Collector],
+    /// The order to end the run now ([`crate::cancel`]).
+    pub cancel: Option<&'a Cancel>,
 }
 
 /// Waits for the reply that ends a run on `socket`, killing the run with `kill` when its
-/// CPU time in `cgroup` reaches the limit, or when a collected output passes its bound
-/// (`collectors` are drained as the program writes; see [`crate::files::collect`]).
+/// CPU time in `cgroup` reaches the limit, when a collected output passes its bound, or
+/// when the cancel order of `watch` comes (the poll wakes on it at once).
 pub fn wait_for_reply(
     socket: RawFd,
     buf: &mut [u8],
     cgroup: &Cgroup,
     limits: &Limits,
-    collectors: &mut [Collector],
+    watch: Watch<'_>,
     kill: &mut dyn FnMut() -> Result<(), Error>,
 ) -> Result<Waited, Error> {
+    let Watch { collectors, cancel } = watch;
     let mut output_killed = false;
     // Within the bounds (RunSpec::check) this cannot overflow; checked all the same.
     let give_up = Instant::now().checked_add(limits.wall.saturating_add(GRACE));
     let mut cpu_killed = false;
+    let mut cancelled = false;
     loop {
         let mut timeout = give_up.map_or(Duration::MAX, |at| {
             at.saturating_duration_since(Instant::now())
@@ -66,7 +81,13 @@ pub fn wait_for_reply(
         if timeout.is_zero() {
             return Err(Error::Unresponsive("within the wall limit"));
         }
-        if !cpu_killed {
+        if !cancelled && cancel.is_some_and(Cancel::fired) {
+            if !cpu_killed && !output_killed {
+                kill()?;
+            }
+            cancelled = true;
+        }
+        if !cpu_killed && !cancelled {
             let used = Duration::from_micros(cgroup.cpu_us().map_err(Error::Cgroup)?);
             if used >= limits.time {
                 kill()?;
@@ -76,13 +97,15 @@ pub fn wait_for_reply(
             }
         }
         let mut wait = timeout;
-        if !collectors.is_empty() {
-            // The socket and the collectors' pipes together: what the program wrote is
-            // drained as it comes, and the reply read once the socket has one.
-            let socket_ready = wait_with_collectors(socket, collectors, timeout)?;
+        // Until it comes, the order is watched with the socket (once given, no more).
+        let order = cancel.filter(|_| !cancelled);
+        if !collectors.is_empty() || order.is_some() {
+            // The socket, the order and the collectors' pipes together: what the program
+            // wrote is drained as it comes, and the reply read once the socket has one.
+            let socket_ready = wait_with(socket, order, collectors, timeout)?;
             if !output_killed && collectors.iter().any(Collector::over) {
                 output_killed = true;
-                if !cpu_killed {
+                if !cpu_killed && !cancelled {
                     kill()?;
                 }
             }
@@ -98,21 +121,27 @@ pub fn wait_for_reply(
                 return Ok(Waited {
                     reply: None,
                     cpu_killed,
+                    cancelled,
                 });
             }
             Heard::Reply(reply) => {
                 drain_all(collectors)?;
                 let reply = Some(reply);
-                return Ok(Waited { reply, cpu_killed });
+                return Ok(Waited {
+                    reply,
+                    cpu_killed,
+                    cancelled,
+                });
             }
         }
     }
 }
 
-/// Waits up to `timeout` until `socket` or a collector's pipe is readable, and drains the
-/// collectors that are; true when the socket is readable.
-fn wait_with_collectors(
+/// Waits up to `timeout` until `socket`, the cancel `order` or a collector's pipe is
+/// readable, and drains the collectors that are; true when the socket is readable.
+fn wait_with(
     socket: RawFd,
+    order: Option<&Cancel>,
     collectors: &mut [Collector],
     timeout: Duration,
 ) -> Result<bool, Error> {
@@ -121,12 +150,13 @@ fn wait_with_collectors(
         events: libc::POLLIN,
         revents: 0,
     };
-    let mut fds = vec![pollfd(socket)];
-    // A collector past its bound, or at its end, is polled no more (`-1`: ignored).
+    // Absent, past its bound or at its end: `-1`, which poll ignores.
+    let order = order.map_or(-1, |c| c.ready_fd().as_raw_fd());
+    let mut fds = vec![pollfd(socket), pollfd(order)];
     fds.extend(collectors.iter().map(|c| pollfd(c.poll_fd().unwrap_or(-1))));
     crate::sys::fs::poll(&mut fds, Some(timeout))
         .map_err(|e| Error::io("poll the sandbox and the collected outputs", e))?;
-    for (collector, fd) in collectors.iter_mut().zip(&fds[1..]) {
+    for (collector, fd) in collectors.iter_mut().zip(&fds[2..]) {
         if fd.revents != 0 {
             collector
                 .drain()
@@ -180,6 +210,8 @@ pub struct Figures {
     pub oom_before: u64,
     /// The controller killed the run for its CPU time.
     pub cpu_killed: bool,
+    /// The controller killed the run on its cancel order.
+    pub cancelled: bool,
     /// The program's own peak resident set (wait4), KiB; 0 if unknown.
     pub max_rss_kib: u64,
 }
@@ -195,6 +227,7 @@ pub fn account(figures: Figures, output_full: bool) -> Accounting {
         memory_bytes: charged.max(figures.max_rss_kib * 1024),
         oom_killed: figures.usage.oom_kills > figures.oom_before,
         cpu_killed: figures.cpu_killed,
+        cancelled: figures.cancelled,
         output_full,
         memory_refused: false,
         memory_over: false,

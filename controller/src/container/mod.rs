@@ -47,7 +47,7 @@ use crate::output;
 use crate::sandbox_ids;
 use crate::spec::Limits;
 use crate::status::Outcome;
-use crate::supervise::{account, hear, wait_for_reply, Figures, Heard};
+use crate::supervise::{account, hear, wait_for_reply, Figures, Heard, Watch};
 use crate::sys::{self, process, socket};
 use room::{HostIds, RoomThread};
 use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
@@ -442,7 +442,7 @@ impl Container {
         limits: &Limits,
         files: Option<&mut RunFiles<'_>>,
     ) -> Result<Outcome, Error> {
-        let collectors = match files {
+        let watch = match files {
             Some(files) if !files.spec.is_empty() => {
                 return Err(Error::BadRequest(
                     "copy_in, copy_out and copy_out_cached need a room mounted for the run: \
@@ -450,11 +450,11 @@ impl Container {
                         .into(),
                 ))
             }
-            Some(files) => &mut *files.collectors,
-            None => &mut [],
+            Some(files) => watch_of(files),
+            None => Watch::default(),
         };
         self.start_clean(limits)?;
-        let served = self.serve(run, fds, limits, collectors)?;
+        let served = self.serve(run, fds, limits, watch)?;
         let root = PathBuf::from(format!("/proc/{}/root", self.pid));
         let dirs = [root.join("w"), root.join("tmp")];
         let dirs_full = output::dirs_hold_full_file(&[&dirs[0], &dirs[1]], limits.output);
@@ -503,14 +503,11 @@ impl Container {
             }
             Err((e, true)) => return Err(e),
         };
-        let collectors = match files.as_deref_mut() {
-            Some(files) => &mut *files.collectors,
-            None => &mut [],
-        };
+        let watch = files.as_deref_mut().map_or_else(Watch::default, watch_of);
         // After the put-up, which followed the last room's take-down: its tmpfs are freed.
         let served = self
             .start_clean(limits)
-            .and_then(|()| self.serve(run, fds, limits, collectors));
+            .and_then(|()| self.serve(run, fds, limits, watch));
         // The room goes, whatever happened, without waiting (the next put-up reports a
         // failure); what the run wrote is looked at through the mounts held.
         if thread.take_down(room).is_err() {
@@ -555,7 +552,7 @@ impl Container {
         run: &Run<'_>,
         fds: &[BorrowedFd<'_>],
         limits: &Limits,
-        collectors: &mut [Collector],
+        watch: Watch<'_>,
     ) -> Result<Outcome, Error> {
         let mut run = run.clone();
         // Another uid than init's where the container has two.
@@ -587,12 +584,16 @@ impl Container {
             let datagram = wire::encode(&Request::Kill, &mut buf)?;
             socket::send(socket, datagram).map_err(|e| Error::io("send the kill order to init", e))
         };
+        let Watch { collectors, cancel } = watch;
         let waited = wait_for_reply(
             socket,
             &mut self.buf,
             &self.cgroup,
             limits,
-            collectors,
+            Watch {
+                collectors: &mut *collectors,
+                cancel,
+            },
             &mut kill_order,
         );
         let waited = match waited {
@@ -610,6 +611,7 @@ impl Container {
                     baseline: self.baseline,
                     oom_before: self.oom_seen,
                     cpu_killed: waited.cpu_killed,
+                    cancelled: waited.cancelled,
                     max_rss_kib: finished.max_rss_kib,
                 };
                 // A collected output past its bound: the controller stopped the run for it.
@@ -706,6 +708,14 @@ fn host_ids_of(ids: &Option<[sandbox_ids::Id; 2]>) -> HostIds {
             init: process::effective_uid(),
             program: process::effective_uid(),
         },
+    }
+}
+
+/// What the wait for a run's end watches of its files: the collectors and the cancel order.
+fn watch_of<'w>(files: &'w mut RunFiles<'_>) -> Watch<'w> {
+    Watch {
+        collectors: &mut *files.collectors,
+        cancel: files.cancel,
     }
 }
 

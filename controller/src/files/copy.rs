@@ -5,7 +5,10 @@
 //! mount's root with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 //! RESOLVE_NO_MAGICLINKS)` all the same. Parent directories are made (0755), the file is
 //! created new (`O_EXCL`), filled (in the kernel from a file: [`copy_fd`]), given its mode
-//! and, like the directories made, the program's host uid and gid.
+//! and, like the directories made, the program's host uid and gid. A symbolic link
+//! ([`link_in`]) is made by `symlinkat` in its parent's descriptor, which resolves nothing
+//! but that one new name (an existing one is `EEXIST`), and owned likewise
+//! (`fchownat(AT_SYMLINK_NOFOLLOW)`: the link itself); its target is never looked at.
 //!
 //! **Out**, after the run, through a descriptor of the same mount kept from before it was
 //! attached (the program is dead; the mount is detached but alive while the descriptor
@@ -15,7 +18,7 @@
 
 use super::path::SandboxPath;
 use crate::sys::fs;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -109,6 +112,12 @@ fn explain(e: &io::Error) -> String {
     }
 }
 
+/// The error of the step `step` on `path`, from its OS error.
+fn failed(path: &SandboxPath, step: impl Into<String>) -> impl FnOnce(io::Error) -> CopyInError {
+    let (path, step) = (path.to_string(), step.into());
+    move |source| CopyInError { path, step, source }
+}
+
 fn c(name: &str) -> CString {
     CString::new(name).expect("checked paths hold no NUL")
 }
@@ -122,13 +131,33 @@ pub fn write_in(
     mode: u32,
     owner: u32,
 ) -> Result<(), CopyInError> {
-    let failed = |step: String| {
-        move |source| CopyInError {
-            path: path.to_string(),
-            step,
-            source,
+    let failed = |step: String| failed(path, step);
+    let (here, file) = parents(root, path, owner)?;
+    let at = here.as_ref().map_or(root, |fd| fd.as_fd());
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
+    let out = fs::open_beneath(at, &c(file), flags, 0o600).map_err(failed("create".into()))?;
+    match source {
+        Source::Bytes(bytes) => {
+            fs::write_fully(out.as_raw_fd(), bytes).map_err(failed("write".into()))?
         }
-    };
+        Source::File { fd, size } => {
+            copy_fd(fd, out.as_fd(), size).map_err(failed("copy".into()))?;
+        }
+    }
+    fs::fchown(out.as_fd(), owner, owner).map_err(failed("chown".into()))?;
+    // After the chown, which clears the set-id bits.
+    fs::fchmod(out.as_fd(), mode).map_err(failed("chmod".into()))
+}
+
+/// Makes the parent directories of `path` beneath `root` (0755, owned by `owner`) where
+/// missing, through no link; the innermost one's descriptor (`None`: `root` itself) and the
+/// last name.
+fn parents<'p>(
+    root: BorrowedFd<'_>,
+    path: &'p SandboxPath,
+    owner: u32,
+) -> Result<(Option<OwnedFd>, &'p str), CopyInError> {
+    let failed = |step: String| failed(path, step);
     let names: Vec<&str> = path.names().collect();
     let (file, parents) = names.split_last().expect("a checked path names a file");
     let mut here: Option<OwnedFd> = None;
@@ -144,20 +173,22 @@ pub fn write_in(
         }
         here = Some(dir);
     }
+    Ok((here, file))
+}
+
+/// Makes a symbolic link at `path` beneath `root` (a fresh tmpfs's root) whose content is
+/// `target`, owned by `owner`, making the parent directories it needs; see the module docs.
+pub fn link_in(
+    root: BorrowedFd<'_>,
+    path: &SandboxPath,
+    target: &CStr,
+    owner: u32,
+) -> Result<(), CopyInError> {
+    let (here, name) = parents(root, path, owner)?;
     let at = here.as_ref().map_or(root, |fd| fd.as_fd());
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY;
-    let out = fs::open_beneath(at, &c(file), flags, 0o600).map_err(failed("create".into()))?;
-    match source {
-        Source::Bytes(bytes) => {
-            fs::write_fully(out.as_raw_fd(), bytes).map_err(failed("write".into()))?
-        }
-        Source::File { fd, size } => {
-            copy_fd(fd, out.as_fd(), size).map_err(failed("copy".into()))?;
-        }
-    }
-    fs::fchown(out.as_fd(), owner, owner).map_err(failed("chown".into()))?;
-    // After the chown, which clears the set-id bits.
-    fs::fchmod(out.as_fd(), mode).map_err(failed("chmod".into()))
+    let name = c(name);
+    fs::symlink_at(target, at, &name).map_err(failed(path, "make the symbolic link"))?;
+    fs::lchown_at(at, &name, owner, owner).map_err(failed(path, "chown the symbolic link"))
 }
 
 /// What a copy-out path leads to.

@@ -25,6 +25,7 @@ pub mod copy;
 pub mod path;
 pub mod store;
 
+use crate::cancel::Cancel;
 use crate::given_path;
 use crate::units::Size;
 use collect::{Collector, MAX_COLLECT};
@@ -33,6 +34,7 @@ pub use path::{Area, SandboxPath};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
@@ -72,10 +74,17 @@ pub enum InSource {
     Src(PathBuf),
     /// `{"file": "ID"}`: a file of the store.
     File(String),
+    /// `{"symlink": "TARGET"}`: a symbolic link to `TARGET` (any path; nothing is looked
+    /// at or followed, by runbox or the kernel, as the link is made), made after the
+    /// entries that are files.
+    Symlink(String),
 }
 
+/// The longest symbolic link target: `PATH_MAX` less its NUL.
+pub const MAX_LINK_TARGET: usize = 4095;
+
 /// One file to copy in: where, from what, with what mode (`None`: 0644 for text, the
-/// source's own mode otherwise).
+/// source's own mode otherwise; a symbolic link has none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyIn {
     /// Where in the sandbox.
@@ -86,7 +95,8 @@ pub struct CopyIn {
     pub mode: Option<FileMode>,
 }
 
-/// A request's `copy_in`: `{"PATH": {"content" | "src" | "file": ..., "mode"?: "0755"}}`.
+/// A request's `copy_in`: `{"PATH": {"content" | "src" | "file": ..., "mode"?: "0755"}}`
+/// or `{"PATH": {"symlink": "TARGET"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CopyInList(pub Vec<CopyIn>);
 
@@ -187,7 +197,9 @@ fn quoted(names: &[&str]) -> String {
 /// serde's `unknown_field` wants a `'static` list: the few lists here are fixed.
 fn leak(names: Vec<&'static str>) -> &'static [&'static str] {
     match names.as_slice() {
-        ["content", "src", "file", "mode"] => &["content", "src", "file", "mode"],
+        ["content", "src", "file", "symlink", "mode"] => {
+            &["content", "src", "file", "symlink", "mode"]
+        }
         ["content", "file"] => &["content", "file"],
         ["collect"] => &["collect"],
         _ => &[],
@@ -255,7 +267,9 @@ impl<'de> Deserialize<'de> for CopyInList {
             type Value = CopyInList;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object {\"PATH\": {\"content\" | \"src\" | \"file\": ...}}")
+                f.write_str(
+                    "an object {\"PATH\": {\"content\" | \"src\" | \"file\" | \"symlink\": ...}}",
+                )
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CopyInList, A::Error> {
@@ -290,22 +304,46 @@ impl<'de> Deserialize<'de> for CopyInEntry {
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "{\"content\": \"TEXT\"}, {\"src\": \"/host/path\"} or {\"file\": \"ID\"}",
+                    "{\"content\": \"TEXT\"}, {\"src\": \"/host/path\"}, {\"file\": \"ID\"} \
+                     or {\"symlink\": \"TARGET\"}",
                 )
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CopyInEntry, A::Error> {
-                let (source, value, mode) = one_of(map, &["content", "src", "file"], true)?;
+                let sources = &["content", "src", "file", "symlink"];
+                let (source, value, mode) = one_of(map, sources, true)?;
                 let source = match source {
                     "content" => InSource::Content(value),
                     "src" => InSource::Src(value.into()),
-                    _ => InSource::File(value),
+                    "file" => InSource::File(value),
+                    _ => InSource::Symlink(link_target(value, mode).map_err(de::Error::custom)?),
                 };
                 Ok(CopyInEntry { source, mode })
             }
         }
         d.deserialize_map(Entry)
     }
+}
+
+/// A symbolic link's target as a request gives it: not empty, no NUL, at most
+/// [`MAX_LINK_TARGET`] bytes, and no `mode` beside it.
+fn link_target(target: String, mode: Option<FileMode>) -> Result<String, String> {
+    if mode.is_some() {
+        return Err("symlink: a symbolic link has no mode".into());
+    }
+    check_link_target(&target)?;
+    Ok(target)
+}
+
+/// Whether `target` can be a symbolic link's: not empty, no NUL, at most
+/// [`MAX_LINK_TARGET`] bytes; the error says why not.
+pub fn check_link_target(target: &str) -> Result<(), String> {
+    if target.is_empty() || target.contains('\0') || target.len() > MAX_LINK_TARGET {
+        return Err(format!(
+            "symlink: {target:?} is no link target (1 to {MAX_LINK_TARGET} bytes, no NUL)"
+        ));
+    }
+    Ok(())
 }
 
 impl<'de> Deserialize<'de> for OutName {
@@ -398,8 +436,13 @@ pub enum FilesError {
 #[derive(Debug)]
 enum Opened {
     Text(String),
-    Host { fd: OwnedFd, size: u64 },
+    Host {
+        fd: OwnedFd,
+        size: u64,
+    },
     Stored(StoredFile),
+    /// A symbolic link's target (made, not opened).
+    Link(CString),
 }
 
 /// The inputs of a run, opened.
@@ -421,6 +464,14 @@ pub fn open_inputs(spec: &FileSpec, store: Option<&FileStore>) -> Result<Inputs,
         let field = || format!("copy_in {}", entry.path);
         let (opened, own_mode) = match &entry.source {
             InSource::Content(text) => (Opened::Text(text.clone()), 0o644),
+            InSource::Symlink(target) => {
+                // Checked when read; a request made in code is checked here.
+                let target = CString::new(target.as_str()).map_err(|_| FilesError::Src {
+                    path: entry.path.to_string(),
+                    why: "symlink: a NUL byte in the target".into(),
+                })?;
+                (Opened::Link(target), 0o777)
+            }
             InSource::File(id) => {
                 let store = store.ok_or_else(|| FilesError::NoStore { field: field() })?;
                 let file = store.get(id).map_err(|source| FilesError::Store {
@@ -528,6 +579,9 @@ pub struct RunFiles<'a> {
     pub collectors: &'a mut [Collector],
     /// Where `copy_out_cached` files go.
     pub store: Option<&'a FileStore>,
+    /// The order that ends the run early (a server's client went away), watched with the
+    /// collectors while it runs.
+    pub cancel: Option<&'a Cancel>,
     /// What came out.
     pub out: FilesOut,
 }
@@ -540,13 +594,24 @@ impl RunFiles<'_> {
         mount_of: impl Fn(Area) -> Option<BorrowedFd<'m>>,
         owner: u32,
     ) -> Result<(), FilesError> {
-        for (path, opened, mode) in &self.inputs.files {
+        // The files first, then the links (go-judge's order): no entry's parents are made
+        // through a link, whatever the request's order (a path through one is refused).
+        let (links, files): (Vec<_>, Vec<_>) = self
+            .inputs
+            .files
+            .iter()
+            .partition(|(_, opened, _)| matches!(opened, Opened::Link(_)));
+        for (path, opened, mode) in files.into_iter().chain(links) {
             let root = mount_of(path.area).ok_or_else(|| copy::CopyInError {
                 path: path.to_string(),
                 step: "find the run's own tmpfs".into(),
                 source: std::io::Error::from_raw_os_error(libc::ENOENT),
             })?;
             let source = match opened {
+                Opened::Link(target) => {
+                    copy::link_in(root, path, target, owner)?;
+                    continue;
+                }
                 Opened::Text(text) => Source::Bytes(text.as_bytes()),
                 Opened::Host { fd, size } => Source::File {
                     fd: fd.as_fd(),
@@ -695,6 +760,11 @@ mod tests {
         assert_eq!(r.copy_out[1].name, "maybe");
         assert_eq!(r.stdin, Some(Input::Content("1 2\n".into())));
         assert_eq!(r.stdout, Some(OutputTo::Collect(64 << 10)));
+        let link = parse(r#"{"copy_in":{"l":{"symlink":"../../etc/passwd"}}}"#).unwrap();
+        assert_eq!(
+            (&link.copy_in.0[0].source, link.copy_in.0[0].mode),
+            (&InSource::Symlink("../../etc/passwd".into()), None)
+        );
         let plain = parse(r#"{"stdin":"/in","stdout":"/out"}"#).unwrap();
         assert_eq!(plain.stdin, Some(Input::Path("/in".into())));
         assert_eq!(plain.stdout, Some(OutputTo::Path("/out".into())));
@@ -729,6 +799,16 @@ mod tests {
                 "one of",
             ),
             (r#"{"copy_in":{"a":{}}}"#, "copy_in.a", "needs one of"),
+            (
+                r#"{"copy_in":{"a":{"symlink":"t","mode":"0777"}}}"#,
+                "copy_in.a",
+                "a symbolic link has no mode",
+            ),
+            (
+                r#"{"copy_in":{"a":{"symlink":""}}}"#,
+                "copy_in.a",
+                "is no link target",
+            ),
             (
                 r#"{"copy_in":{"a":{"contents":""}}}"#,
                 "copy_in.a",

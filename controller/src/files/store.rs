@@ -15,6 +15,13 @@
 //!   the directory with no symbolic link followed; files found there at start are listed,
 //!   with no name. Not bounded by runbox: the directory's file system bounds it.
 //!
+//! Either may have a **timeout** ([`FileStore::expiring`], the server's `--file-timeout`):
+//! a file expires that long after its last use (stored, or got: each [`FileStore::get`]
+//! refreshes it), as go-judge's. An expired file is an unknown id at once (`get`,
+//! `delete` and `list` look at its age); [`FileStore::expire`], which whoever holds the
+//! store calls now and then, removes them all (a directory store's files are unlinked).
+//! What was got before stays readable: a [`StoredFile`] holds its own descriptor.
+//!
 //! A stored file reaches a run's tmpfs in the kernel ([`crate::files::copy`]:
 //! `copy_file_range` where the kernel copies between the two file systems, else `sendfile`,
 //! which is what Linux 6.x does from a memfd into the run's own tmpfs),
@@ -22,7 +29,7 @@
 //!
 //! The API (what `runbox batch` and the server use): [`FileStore::add`],
 //! [`FileStore::add_from`], [`FileStore::get`], [`FileStore::delete`],
-//! [`FileStore::list`].
+//! [`FileStore::list`], [`FileStore::expire`].
 
 use crate::sys::fs;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -31,6 +38,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The default bound of a memory store: 256 MiB.
 pub const DEFAULT_BOUND: u64 = 256 << 20;
@@ -131,6 +139,8 @@ struct Entry {
     fd: Option<Arc<OwnedFd>>,
     /// When it was last used (a tick of the store).
     used: u64,
+    /// When it was last used (for the timeout).
+    last: Instant,
 }
 
 #[derive(Debug)]
@@ -153,6 +163,8 @@ struct Inner {
 pub struct FileStore {
     backing: Backing,
     inner: Mutex<Inner>,
+    /// A file expires this long after its last use (`None`: never).
+    timeout: Option<Duration>,
 }
 
 impl FileStore {
@@ -193,7 +205,19 @@ impl FileStore {
         FileStore {
             backing: Backing::Memory { bound },
             inner: Mutex::default(),
+            timeout: None,
         }
+    }
+
+    /// The store, its files expiring `timeout` after their last use (`None`: never; see
+    /// the module docs). Files already there (a directory's) were last used now.
+    pub fn expiring(self, timeout: Option<Duration>) -> FileStore {
+        FileStore { timeout, ..self }
+    }
+
+    /// The timeout of [`FileStore::expiring`].
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// A store in the directory `dir` (created if missing, reached through no symbolic
@@ -214,6 +238,7 @@ impl FileStore {
                 }
             })?;
         let mut inner = Inner::default();
+        let opened = Instant::now();
         let listing = std::fs::read_dir(format!("/proc/self/fd/{}", fd.as_raw_fd()))
             .map_err(io_error(format!("list {shown}")))?;
         for entry in listing.flatten() {
@@ -225,6 +250,7 @@ impl FileStore {
                     size,
                     fd: None,
                     used: 0,
+                    last: opened,
                 };
                 inner.total += size;
                 inner.entries.insert(id, entry);
@@ -236,6 +262,7 @@ impl FileStore {
                 path: dir.to_path_buf(),
             },
             inner: Mutex::new(inner),
+            timeout: None,
         })
     }
 
@@ -316,6 +343,7 @@ impl FileStore {
             size,
             fd,
             used: inner.tick,
+            last: Instant::now(),
         };
         inner.total += size;
         inner.entries.insert(id.clone(), entry);
@@ -337,7 +365,22 @@ impl FileStore {
 
     /// The file of `id`, most recently used now.
     pub fn get(&self, id: &str) -> Result<StoredFile, StoreError> {
+        self.get_at(id, Instant::now())
+    }
+
+    /// True when `entry`, last used at `entry.last`, has expired by `now`.
+    fn expired(&self, entry: &Entry, now: Instant) -> bool {
+        self.timeout
+            .is_some_and(|t| now.saturating_duration_since(entry.last) >= t)
+    }
+
+    /// [`FileStore::get`] at the time `now`.
+    fn get_at(&self, id: &str, now: Instant) -> Result<StoredFile, StoreError> {
         let mut inner = self.lock();
+        if inner.entries.get(id).is_some_and(|e| self.expired(e, now)) {
+            // Gone by its timeout: as unknown as if the sweep had come already.
+            self.remove_expired(&mut inner, id)?;
+        }
         inner.tick += 1;
         let tick = inner.tick;
         let Some(entry) = inner.entries.get_mut(id) else {
@@ -350,6 +393,7 @@ impl FileStore {
             });
         };
         entry.used = tick;
+        entry.last = now;
         let (name, size) = (entry.name.clone(), entry.size);
         let fd = match (&entry.fd, &self.backing) {
             (Some(fd), _) => Arc::clone(fd),
@@ -374,6 +418,12 @@ impl FileStore {
     /// nothing is removed.
     pub fn delete(&self, ids: &[String]) -> Result<(), StoreError> {
         let mut inner = self.lock();
+        let now = Instant::now();
+        for id in ids {
+            if inner.entries.get(id).is_some_and(|e| self.expired(e, now)) {
+                self.remove_expired(&mut inner, id)?;
+            }
+        }
         if let Some(unknown) = ids.iter().find(|id| !inner.entries.contains_key(*id)) {
             return Err(match (inner.evicted_set.contains(unknown), self.bound()) {
                 (true, Some(bound)) => StoreError::Evicted {
@@ -387,26 +437,75 @@ impl FileStore {
         }
         for id in ids {
             if inner.remove(id).is_some() {
-                if let Backing::Dir { dir, path } = &self.backing {
-                    let c = CString::new(id.as_bytes()).expect("ids hold no NUL");
-                    fs::unlink_at(dir.as_fd(), &c, false)
-                        .map_err(io_error(format!("remove {}/{id}", path.display())))?;
-                }
+                self.unlink(id)?;
             }
         }
         Ok(())
     }
 
-    /// Every stored file: id and name, sorted by id.
+    /// A directory store's file of `id` unlinked (a memory store's goes with its last
+    /// descriptor).
+    fn unlink(&self, id: &str) -> Result<(), StoreError> {
+        if let Backing::Dir { dir, path } = &self.backing {
+            let c = CString::new(id.as_bytes()).expect("ids hold no NUL");
+            fs::unlink_at(dir.as_fd(), &c, false)
+                .map_err(io_error(format!("remove {}/{id}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the expired entry `id` (from `inner`, which is locked) and its file.
+    fn remove_expired(&self, inner: &mut Inner, id: &str) -> Result<(), StoreError> {
+        match inner.remove(id) {
+            Some(_) => self.unlink(id),
+            None => Ok(()),
+        }
+    }
+
+    /// Every stored file: id and name, sorted by id (expired ones left out).
     pub fn list(&self) -> Vec<(String, String)> {
         let inner = self.lock();
+        let now = Instant::now();
         let mut all: Vec<(String, String)> = inner
             .entries
             .iter()
+            .filter(|(_, e)| !self.expired(e, now))
             .map(|(id, e)| (id.clone(), e.name.clone()))
             .collect();
         all.sort();
         all
+    }
+
+    /// Removes every file past its timeout (none without one); the ids removed. A file
+    /// that cannot be unlinked is still forgotten, and the first such failure is the
+    /// error, after all were tried.
+    pub fn expire(&self) -> Result<Vec<String>, StoreError> {
+        self.expire_at(Instant::now())
+    }
+
+    /// [`FileStore::expire`] at the time `now`.
+    fn expire_at(&self, now: Instant) -> Result<Vec<String>, StoreError> {
+        if self.timeout.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut inner = self.lock();
+        let mut gone: Vec<String> = inner
+            .entries
+            .iter()
+            .filter(|(_, e)| self.expired(e, now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        gone.sort();
+        let mut failed = None;
+        for id in &gone {
+            if let Err(e) = self.remove_expired(&mut inner, id) {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(gone),
+        }
     }
 }
 
@@ -491,13 +590,81 @@ mod tests {
         assert_eq!(fs::read(again.as_raw_fd(), &mut buf).unwrap(), 5);
     }
 
+    /// A directory for a directory store of this test (none where openat2 is missing).
+    fn fresh_dir(test: &str) -> Option<PathBuf> {
+        let dir = std::env::temp_dir().join(format!("runbox-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        crate::files::openat2_works().then_some(dir)
+    }
+
+    /// With a timeout `t`: a file untouched for `t` is unknown, and the sweep removes it;
+    /// one got meanwhile lives `t` from that get. The times are given, not slept.
+    fn files_expire_after_their_last_use(store: FileStore) -> FileStore {
+        let t = Duration::from_secs(10);
+        let store = store.expiring(Some(t));
+        let start = Instant::now();
+        let untouched = store.add("untouched", b"1").unwrap();
+        let touched = store.add("touched", b"22").unwrap();
+        let held = store.get_at(&untouched, start).unwrap();
+        store.get_at(&touched, start + t * 8 / 10).unwrap();
+        // Past the untouched one's timeout, before the sweep: unknown already.
+        let later = start + t * 15 / 10;
+        assert!(store.expire_at(start + t / 2).unwrap().is_empty());
+        assert_eq!(store.expire_at(later).unwrap(), vec![untouched.clone()]);
+        assert!(matches!(
+            store.get_at(&untouched, later),
+            Err(StoreError::Unknown { .. })
+        ));
+        assert_eq!(
+            store.get_at(&touched, later).unwrap().read_all().unwrap(),
+            b"22"
+        );
+        // The one got before it expired is still readable.
+        assert_eq!(held.read_all().unwrap(), b"1");
+        assert_eq!(store.total(), 2);
+        // Got again at `later`: it goes `t` after that, not before.
+        assert!(store.expire_at(later + t * 9 / 10).unwrap().is_empty());
+        assert_eq!(store.expire_at(later + t).unwrap(), vec![touched.clone()]);
+        assert!(store.list().is_empty() && store.total() == 0);
+        store
+    }
+
+    #[test]
+    fn a_memory_store_with_a_timeout_forgets_what_is_not_used() {
+        files_expire_after_their_last_use(FileStore::in_memory(1 << 20));
+        // Without a timeout nothing expires.
+        let store = FileStore::in_memory(1 << 20);
+        let id = store.add("kept", b"x").unwrap();
+        let far = Instant::now() + Duration::from_secs(365 * 86_400);
+        assert!(store.expire_at(far).unwrap().is_empty());
+        assert!(store.get_at(&id, far).is_ok());
+    }
+
+    #[test]
+    fn a_directory_store_with_a_timeout_removes_the_expired_files() {
+        let Some(dir) = fresh_dir("expiry") else {
+            return; // qemu-user has no openat2 (the emulated kernels and the host do)
+        };
+        files_expire_after_their_last_use(FileStore::in_dir(&dir).unwrap());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "files left");
+        // An expired id is unknown to a delete too, and its file goes.
+        let store = FileStore::in_dir(&dir)
+            .unwrap()
+            .expiring(Some(Duration::ZERO));
+        let id = store.add("x", b"x").unwrap();
+        assert!(matches!(
+            store.delete(std::slice::from_ref(&id)),
+            Err(StoreError::Unknown { .. })
+        ));
+        assert!(!dir.join(&id).exists());
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
     #[test]
     fn a_directory_store_keeps_files_by_id_and_finds_them_again() {
-        if !crate::files::openat2_works() {
+        let Some(dir) = fresh_dir("store") else {
             return; // qemu-user has no openat2 (the emulated kernels and the host do)
-        }
-        let dir = std::env::temp_dir().join(format!("runbox-store-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        };
         let store = FileStore::in_dir(&dir).unwrap();
         let id = store.add("out", b"text").unwrap();
         assert_eq!(std::fs::read(dir.join(&id)).unwrap(), b"text");

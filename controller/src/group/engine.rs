@@ -17,6 +17,7 @@
 
 use super::relay::{self, Relay, Relayed};
 use super::{GroupError, GroupRequest, GroupResult, Source};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::Error;
 use crate::files::FileStore;
@@ -33,12 +34,14 @@ use std::thread::ScopedJoinHandle;
 /// Runs a group of programs connected by pipes, with the profiles of `config`, each in a
 /// warm container of `pools` (without pools, or without root, each in a container made
 /// for it). A group that is wrong, or a member that cannot be made ready, starts nothing.
+/// `cancel`, when given, ends every member at once ([`crate::cancel`]).
 pub fn run(
     group: &GroupRequest,
     config: &Config,
     pools: Option<&Pools>,
     unnamed: OutputDefault,
     store: Option<&FileStore>,
+    cancel: Option<&Cancel>,
 ) -> Result<GroupResult, GroupError> {
     let wiring = group.wire()?;
     let refused = |run| {
@@ -58,7 +61,12 @@ pub fn run(
         .into_iter()
         .zip(&group.group)
         .enumerate()
-        .map(|(run, (planned, member))| planned.open(member, unnamed, store).map_err(refused(run)))
+        .map(|(run, (planned, member))| {
+            planned
+                .open(member, unnamed, store)
+                .map(|member| member.cancelled_by(cancel))
+                .map_err(refused(run))
+        })
         .collect::<Result<Vec<Prepared>, GroupError>>()?;
     let (mut ends, relays) = connect(group)?;
     let members: Vec<Vec<(usize, OwnedFd)>> = wiring

@@ -1,24 +1,30 @@
 //! Where the server's runs happen: `parallel` worker threads of runbox's own (never the
 //! async runtime's), each taking a run from a bounded queue and carrying it through the one
 //! lifecycle ([`Runs::execute`], that is [`crate::run::run`] with the warm pools),
-//! then sending the result back to the request that waits for it. A run whose request went
-//! away (the client disconnected) before a worker took it is dropped unrun.
+//! then sending the result back to the request that waits for it. Every run carries its
+//! request's [`Cancel`]: a run whose request went away or was cancelled before a worker
+//! took it is dropped unrun, and one already running is killed at once (the order reaches
+//! the lifecycle's wait loop: [`crate::cancel`]). A request cancelled while its run waits
+//! in the queue withdraws it there and then ([`Ticket::answer`]): it is answered at once,
+//! and the worker that later takes the job drops it.
 
 use super::metrics::Metrics;
 use crate::answer::Runs;
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::files::FileStore;
 use crate::group::{GroupError, GroupRequest, GroupResult};
 use crate::options::RunOptions;
 use crate::pool::Pools;
 use crate::result::RunResult;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
-/// One run or group to do, and where its result goes.
-enum Job {
+/// What a job is.
+enum Work {
     Run(Box<RunOptions>, oneshot::Sender<RunResult>),
     Group(
         Box<GroupRequest>,
@@ -26,12 +32,96 @@ enum Job {
     ),
 }
 
+/// One run or group to do, where its result goes, the order that ends it early, and
+/// whether a worker took it or its request withdrew it (whoever comes first).
+struct Job {
+    work: Work,
+    cancel: Cancel,
+    claimed: Arc<AtomicBool>,
+}
+
 impl Job {
-    /// The request that waits for it went away.
+    /// The request that waits for it went away, cancelled it or withdrew it; else it is
+    /// the worker's now.
     fn abandoned(&self) -> bool {
-        match self {
-            Job::Run(_, reply) => reply.is_closed(),
-            Job::Group(_, reply) => reply.is_closed(),
+        let gone = match &self.work {
+            Work::Run(_, reply) => reply.is_closed(),
+            Work::Group(_, reply) => reply.is_closed(),
+        };
+        self.claimed.swap(true, Ordering::SeqCst) || gone || self.cancel.fired()
+    }
+}
+
+/// A request's cancel order as the server gives it: its runs' [`Cancel`], and a wake-up
+/// for the request's own task waiting for their answers.
+#[derive(Debug, Clone)]
+pub struct Cancellation {
+    order: Cancel,
+    woken: Arc<Notify>,
+}
+
+impl Cancellation {
+    /// An order not given yet.
+    pub fn new() -> std::io::Result<Cancellation> {
+        Ok(Cancellation {
+            order: Cancel::new()?,
+            woken: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Gives the order: the request's queued runs are withdrawn, its running ones killed.
+    pub fn fire(&self) {
+        self.order.fire();
+        self.woken.notify_one();
+    }
+
+    /// True once the order is given.
+    pub fn fired(&self) -> bool {
+        self.order.fired()
+    }
+
+    /// A guard that gives the order when dropped (a request's future dropped by a client
+    /// that went away), unless disarmed first.
+    pub fn on_drop(&self) -> crate::cancel::OnDrop {
+        self.order.on_drop()
+    }
+}
+
+/// A run or group queued: its answer to come.
+#[derive(Debug)]
+pub struct Ticket<T> {
+    answer: oneshot::Receiver<T>,
+    claimed: Arc<AtomicBool>,
+}
+
+/// Why a ticket brought no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unanswered {
+    /// Cancelled before it started: it never ran.
+    Cancelled,
+    /// The worker ended without one.
+    Lost,
+}
+
+impl<T> Ticket<T> {
+    /// The answer; or, once `cancellation` is given while the job still waits for a
+    /// worker, [`Unanswered::Cancelled`] at once (the job is withdrawn). A job already
+    /// running is killed by the order and answers as it ends.
+    pub async fn answer(mut self, cancellation: &Cancellation) -> Result<T, Unanswered> {
+        loop {
+            if cancellation.fired() && !self.claimed.swap(true, Ordering::SeqCst) {
+                return Err(Unanswered::Cancelled);
+            }
+            tokio::select! {
+                biased;
+                answer = &mut self.answer => {
+                    return answer.map_err(|_| match cancellation.fired() {
+                        true => Unanswered::Cancelled,
+                        false => Unanswered::Lost,
+                    });
+                }
+                () = cancellation.woken.notified(), if !cancellation.fired() => {}
+            }
         }
     }
 }
@@ -91,29 +181,44 @@ impl Executor {
     }
 
     /// Queues a run; its result comes on the receiver. Dropping the receiver before a
-    /// worker takes the run cancels it.
-    pub fn submit(&self, options: RunOptions) -> Result<oneshot::Receiver<RunResult>, Busy> {
+    /// worker takes the run, or giving `cancel` before then, drops it unrun; giving
+    /// `cancel` while it runs kills it.
+    pub fn submit(
+        &self,
+        options: RunOptions,
+        cancellation: &Cancellation,
+    ) -> Result<Ticket<RunResult>, Busy> {
         let (reply, answer) = oneshot::channel();
-        self.queue(Job::Run(Box::new(options), reply))?;
-        Ok(answer)
+        self.queue(Work::Run(Box::new(options), reply), cancellation, answer)
     }
 
     /// Queues a group (all its members start together, each in its own container); as
-    /// [`Executor::submit`].
+    /// [`Executor::submit`] (`cancel` ends every member).
     pub fn submit_group(
         &self,
         group: GroupRequest,
-    ) -> Result<oneshot::Receiver<Result<GroupResult, GroupError>>, Busy> {
+        cancellation: &Cancellation,
+    ) -> Result<Ticket<Result<GroupResult, GroupError>>, Busy> {
         let (reply, answer) = oneshot::channel();
-        self.queue(Job::Group(Box::new(group), reply))?;
-        Ok(answer)
+        self.queue(Work::Group(Box::new(group), reply), cancellation, answer)
     }
 
-    fn queue(&self, job: Job) -> Result<(), Busy> {
+    fn queue<T>(
+        &self,
+        work: Work,
+        cancellation: &Cancellation,
+        answer: oneshot::Receiver<T>,
+    ) -> Result<Ticket<T>, Busy> {
+        let claimed = Arc::new(AtomicBool::new(false));
+        let job = Job {
+            work,
+            cancel: cancellation.order.clone(),
+            claimed: Arc::clone(&claimed),
+        };
         let jobs = self.jobs.as_ref().ok_or(Busy::Stopping)?;
         self.metrics.queued.inc();
         match jobs.try_send(job) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(Ticket { answer, claimed }),
             Err(e) => {
                 self.metrics.queued.dec();
                 match e {
@@ -154,13 +259,17 @@ fn work(
         }
         metrics.busy.inc();
         let runs = Runs::new(config, pools, store);
-        match job {
-            Job::Run(options, reply) => {
-                let _ = reply.send(runs.execute(&options));
+        let Job { work, cancel, .. } = job;
+        match work {
+            Work::Run(options, reply) => {
+                let _ = reply.send(runs.execute(&options, Some(&cancel)));
             }
-            Job::Group(group, reply) => {
-                let _ = reply.send(runs.execute_group(&group));
+            Work::Group(group, reply) => {
+                let _ = reply.send(runs.execute_group(&group, Some(&cancel)));
             }
+        }
+        if cancel.fired() {
+            metrics.killed.inc();
         }
         metrics.busy.dec();
     }

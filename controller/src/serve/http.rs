@@ -2,7 +2,7 @@
 //! and codes, request logs and metrics. It only carries requests: every run goes to the
 //! [`Executor`]'s threads.
 
-use super::executor::{Busy, Executor};
+use super::executor::{Busy, Cancellation, Executor, Unanswered};
 use super::gojudge::{parse_request, Cmd, CmdResult, PipeIndex, PipeMap, Request};
 use super::metrics::Metrics;
 use super::translate::{self, Plan, Refusal, Settings};
@@ -177,8 +177,18 @@ async fn run(State(app): State<Arc<App>>, body: axum::extract::Request) -> Respo
         Ok(request) => request,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    match execute(&app, &request).await {
+    let cancel = match Cancellation::new() {
+        Ok(cancel) => cancel,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, cancel_failed(e)),
+    };
+    // A client that goes away drops this future, and the guard cancels its runs: the
+    // queued ones are not run, the running ones are killed.
+    let guard = cancel.on_drop();
+    let executed = execute(&app, &request, &cancel).await;
+    guard.disarm();
+    match executed {
         Ok(results) => json(StatusCode::OK, &results),
+        Err(Failed::Cancelled) => error(StatusCode::INTERNAL_SERVER_ERROR, CANCELLED),
         Err(Failed::Refused(Refusal::BadRequest(m))) => error(StatusCode::BAD_REQUEST, m),
         Err(Failed::Refused(refusal)) => error(StatusCode::INTERNAL_SERVER_ERROR, refusal),
         Err(Failed::Busy(busy @ Busy::Full(_))) => error(StatusCode::SERVICE_UNAVAILABLE, busy),
@@ -193,15 +203,30 @@ pub enum Failed {
     Refused(Refusal),
     /// No room in the queue.
     Busy(Busy),
+    /// Cancelled before any of its runs started.
+    Cancelled,
+}
+
+/// go-judge's answer to a request cancelled before it ran.
+pub const CANCELLED: &str = "request cancelled before execute";
+
+/// The message for a cancel order that could not be made.
+pub fn cancel_failed(e: std::io::Error) -> String {
+    format!("make the request's cancel order (eventfd): {e}")
 }
 
 /// Runs a request's commands (each in its own warm container, all queued at once) and
-/// gives their results in order.
-pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Failed> {
+/// gives their results in order. `cancel` ends them early: the runs not started are not
+/// run (all of them: [`Failed::Cancelled`]), the running ones are killed (Signalled).
+pub async fn execute(
+    app: &App,
+    request: &Request,
+    cancel: &Cancellation,
+) -> Result<Vec<CmdResult>, Failed> {
     let cmds = request.cmd.as_deref().unwrap_or(&[]);
     if let (true, Some(pipes)) = (cmds.len() > 1, &request.pipe_mapping) {
         if !pipes.is_empty() {
-            return execute_group(app, cmds, pipes).await;
+            return execute_group(app, cmds, pipes, cancel).await;
         }
     }
     let stored = |id: &str| app.store.get(id).is_ok();
@@ -215,16 +240,20 @@ pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Fai
     for plan in plans {
         pending.push(match plan {
             Plan::Run(options, sent, outputs) => {
-                let answer = app.executor.submit(*options).map_err(Failed::Busy)?;
+                let answer = app
+                    .executor
+                    .submit(*options, cancel)
+                    .map_err(Failed::Busy)?;
                 Ok((answer, sent, outputs))
             }
             Plan::Answer(result) => Err(result),
         });
     }
     let mut results = Vec::with_capacity(pending.len());
+    let mut unrun = 0;
     for waiting in pending {
         results.push(match waiting {
-            Ok((answer, sent, outputs)) => match answer.await {
+            Ok((answer, sent, outputs)) => match answer.answer(cancel).await {
                 Ok(run) => {
                     let mut result = translate::result(&run, &sent, &outputs);
                     translate::cache_collected(&mut result, &outputs, &app.store);
@@ -235,12 +264,21 @@ pub async fn execute(app: &App, request: &Request) -> Result<Vec<CmdResult>, Fai
                     );
                     result
                 }
-                Err(_) => CmdResult::internal_error("the run's worker ended without a result"),
+                Err(Unanswered::Cancelled) => {
+                    unrun += 1;
+                    CmdResult::internal_error(CANCELLED)
+                }
+                Err(Unanswered::Lost) => {
+                    CmdResult::internal_error("the run's worker ended without a result")
+                }
             },
             Err(answered) => answered,
         });
     }
-    Ok(results)
+    match unrun == results.len() {
+        true => Err(Failed::Cancelled),
+        false => Ok(results),
+    }
 }
 
 /// An interactive group: the commands started together, each in its own warm container,
@@ -250,6 +288,7 @@ async fn execute_group(
     app: &App,
     cmds: &[Cmd],
     pipes: &[PipeMap],
+    cancel: &Cancellation,
 ) -> Result<Vec<CmdResult>, Failed> {
     let refuse = |why: String| Failed::Refused(Refusal::Server(why));
     let mut piped: Vec<Vec<u64>> = vec![Vec::new(); cmds.len()];
@@ -303,11 +342,15 @@ async fn execute_group(
         group: members,
         pipes: wired.clone(),
     };
-    let answer = app.executor.submit_group(group).map_err(Failed::Busy)?;
-    let ended = match answer.await {
+    let answer = app
+        .executor
+        .submit_group(group, cancel)
+        .map_err(Failed::Busy)?;
+    let ended = match answer.answer(cancel).await {
         Ok(Ok(ended)) => ended,
         Ok(Err(wrong)) => return Err(refuse(wrong.to_string())),
-        Err(_) => {
+        Err(Unanswered::Cancelled) => return Err(Failed::Cancelled),
+        Err(Unanswered::Lost) => {
             let lost = || CmdResult::internal_error("the group's worker ended without a result");
             return Ok(cmds.iter().map(|_| lost()).collect());
         }
@@ -349,9 +392,15 @@ async fn runbox_run(State(app): State<Arc<App>>, body: axum::extract::Request) -
     };
     let text = String::from_utf8_lossy(&body);
     let (id, parsed) = crate::batch::parse_line(text.trim());
+    let cancel = match Cancellation::new() {
+        Ok(cancel) => cancel,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, cancel_failed(e)),
+    };
+    // As for /run: a client that goes away cancels the run.
+    let guard = cancel.on_drop();
     let result = match parsed {
-        Ok(options) => match app.executor.submit(options) {
-            Ok(answer) => match answer.await {
+        Ok(options) => match app.executor.submit(options, &cancel) {
+            Ok(answer) => match answer.answer(&cancel).await {
                 Ok(result) => result,
                 Err(_) => crate::result::RunResult::internal_error(
                     "the run's worker ended without a result".into(),
@@ -361,6 +410,7 @@ async fn runbox_run(State(app): State<Arc<App>>, body: axum::extract::Request) -
         },
         Err(why) => crate::result::RunResult::internal_error(why.to_string()),
     };
+    guard.disarm();
     app.metrics.run(
         result.status.as_str(),
         result.measured.cpu_us,
@@ -442,6 +492,9 @@ pub fn monitor(app: Arc<App>, pools: Arc<crate::pool::Pools>) -> Router {
             let (app, pools) = (Arc::clone(&app), Arc::clone(&pools));
             async move {
                 app.metrics.idle.set(pools.idle_pids().len() as i64);
+                app.metrics
+                    .store_bytes
+                    .set(i64::try_from(app.store.total()).unwrap_or(i64::MAX));
                 app.metrics
                     .containers_created
                     .set(i64::try_from(pools.created()).unwrap_or(i64::MAX));

@@ -20,8 +20,12 @@ pub struct Metrics {
     pub requests: Family<Labels, Counter>,
     /// Runs ended, by go-judge status.
     pub runs: Family<Labels, Counter>,
-    /// Runs whose client went away before they started (not run).
+    /// Runs whose client went away or cancelled them before they started (not run; a
+    /// run cancelled while it ran is killed and counted by its status, Signalled).
     pub cancelled: Counter,
+    /// Runs killed while they ran because their request was cancelled (whose answer, for
+    /// a client that went away, goes nowhere).
+    pub killed: Counter,
     /// Runs waiting for a worker.
     pub queued: Gauge,
     /// Runs running now (each in its container).
@@ -32,6 +36,10 @@ pub struct Metrics {
     pub containers_created: Gauge,
     /// Requests refused because the queue was full.
     pub rejected: Counter,
+    /// Bytes in the file store.
+    pub store_bytes: Gauge,
+    /// Stored files removed by `--file-timeout`.
+    pub expired: Counter,
     /// CPU time of each run, seconds.
     pub run_time: Histogram,
     /// Peak memory of each run, bytes.
@@ -52,11 +60,14 @@ impl Metrics {
             requests: Family::default(),
             runs: Family::default(),
             cancelled: Counter::default(),
+            killed: Counter::default(),
             queued: Gauge::default(),
             busy: Gauge::default(),
             idle: Gauge::default(),
             containers_created: Gauge::default(),
             rejected: Counter::default(),
+            store_bytes: Gauge::default(),
+            expired: Counter::default(),
             // 10 us to about 42 s.
             run_time: Histogram::new(exponential_buckets(1e-5, 4.0, 12)),
             // 64 KiB to 16 GiB.
@@ -64,48 +75,27 @@ impl Metrics {
             registry: Registry::default(),
         };
         let m = &metrics;
-        registry.register(
-            "http_requests",
-            "HTTP requests answered",
-            m.requests.clone(),
-        );
-        registry.register("runs", "Runs ended, by status", m.runs.clone());
-        registry.register(
-            "runs_cancelled",
-            "Runs whose client went away before they started",
-            m.cancelled.clone(),
-        );
-        registry.register(
-            "queue_length",
-            "Runs waiting for a worker",
-            m.queued.clone(),
-        );
-        registry.register(
-            "containers_busy",
-            "Containers running a program",
-            m.busy.clone(),
-        );
-        registry.register("containers_idle", "Warm containers idle", m.idle.clone());
-        registry.register(
-            "containers_created",
-            "Containers made since the start",
-            m.containers_created.clone(),
-        );
-        registry.register(
-            "requests_rejected",
-            "Requests refused with 503: the queue was full",
-            m.rejected.clone(),
-        );
-        registry.register(
-            "run_cpu_seconds",
-            "CPU time of each run",
-            m.run_time.clone(),
-        );
-        registry.register(
-            "run_memory_bytes",
-            "Peak memory of each run",
-            m.run_memory.clone(),
-        );
+        // Each metric: its name, its help, the metric.
+        macro_rules! register {
+            ($($name:literal, $help:literal, $metric:expr;)*) => {
+                $(registry.register($name, $help, $metric.clone());)*
+            };
+        }
+        register! {
+            "http_requests", "HTTP requests answered", m.requests;
+            "runs", "Runs ended, by status", m.runs;
+            "runs_cancelled", "Runs cancelled before they started (not run)", m.cancelled;
+            "runs_killed", "Runs killed while they ran because their request was cancelled", m.killed;
+            "queue_length", "Runs waiting for a worker", m.queued;
+            "containers_busy", "Containers running a program", m.busy;
+            "containers_idle", "Warm containers idle", m.idle;
+            "containers_created", "Containers made since the start", m.containers_created;
+            "requests_rejected", "Requests refused with 503: the queue was full", m.rejected;
+            "file_store_bytes", "Bytes in the file store", m.store_bytes;
+            "files_expired", "Stored files removed by --file-timeout", m.expired;
+            "run_cpu_seconds", "CPU time of each run", m.run_time;
+            "run_memory_bytes", "Peak memory of each run", m.run_memory;
+        }
         Metrics {
             registry,
             ..metrics

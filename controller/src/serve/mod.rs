@@ -14,12 +14,14 @@
 //! - the result goes back to the waiting request, which writes it in go-judge's words
 //!   (statuses, nanoseconds, bytes, left-out empty fields) by go-judge's precedence.
 //!
-//! `GET /ws` carries the same requests over a WebSocket ([`ws`]).
+//! `GET /ws` carries the same requests over a WebSocket ([`ws`]). With `--file-timeout`,
+//! a thread of the server sweeps the file store's expired files ([`expiry`]).
 //! `POST /runbox/run` takes a `runbox batch` line and answers its result line. Metrics
 //! are served at `--monitor-addr`. SIGTERM or SIGINT stops the listeners (no new
 //! connections), lets the requests in flight finish, then the workers, and exits 0.
 
 pub mod executor;
+pub mod expiry;
 pub mod gojudge;
 pub mod http;
 pub mod metrics;
@@ -130,16 +132,12 @@ pub fn serve(args: ServeArgs, config: Config) -> Result<(), ServeError> {
             args.profile
         )));
     }
-    if args.file_timeout.is_some() {
-        return Err(ServeError::Flag(
-            "--file-timeout: the file store has no expiry in this build".into(),
-        ));
-    }
     let store = crate::files::FileStore::open(
         args.file_store.as_deref(),
         args.file_store_max.map(|m| m.get()),
     )
-    .map_err(|e| ServeError::Flag(format!("--file-store: {e}")))?;
+    .map_err(|e| ServeError::Flag(format!("--file-store: {e}")))?
+    .expiring(args.file_timeout.map(|t| t.get()));
     let store = Arc::new(store);
     let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
     let parallel = args.parallel.map_or_else(cpus, |n| n as usize);
@@ -159,6 +157,8 @@ pub fn serve(args: ServeArgs, config: Config) -> Result<(), ServeError> {
     };
     let pools = Arc::new(Pools::new(parallel).map_err(ServeError::Pools)?);
     let metrics = Arc::new(Metrics::new());
+    let expiry = expiry::Sweeper::start(Arc::clone(&store), Arc::clone(&metrics))
+        .map_err(|e| ServeError::Io("start the file store's expiry", e))?;
     let executor = Executor::start(
         parallel,
         args.max_queue,
@@ -196,6 +196,7 @@ pub fn serve(args: ServeArgs, config: Config) -> Result<(), ServeError> {
         Ok(app) => app.executor.finish(),
         Err(_) => tracing::warn!("requests still hold the server at its end"),
     }
+    expiry.stop();
     tracing::info!("stopped");
     Ok(())
 }
@@ -313,7 +314,7 @@ fn features() -> serde_json::Map<String, serde_json::Value> {
         ("pipeProxyZeroCopy", true),
         ("procPeak", false),
         ("stream", false),
-        ("symlink", false),
+        ("symlink", true),
     ] {
         map.insert(name.into(), has.into());
     }

@@ -205,19 +205,24 @@ pub fn plan_member(
         let kind = file
             .copy_in_kind()
             .map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        let source = match kind {
-            FileKind::Src(src) => InSource::Src(allowed_src(src, &settings.src_prefix)?),
-            FileKind::Content(text) => InSource::Content(text.into()),
-            FileKind::FileId(id) => InSource::File(known(id, stored)?),
-            _ => return Err(Refusal::Unsupported(format!("copyIn {path:?}: symlink"))),
+        let (source, mode) = match kind {
+            FileKind::Src(src) => (
+                InSource::Src(allowed_src(src, &settings.src_prefix)?),
+                Some(COPY_IN_MODE),
+            ),
+            FileKind::Content(text) => (InSource::Content(text.into()), Some(COPY_IN_MODE)),
+            FileKind::FileId(id) => (InSource::File(known(id, stored)?), Some(COPY_IN_MODE)),
+            // Made in the run's tmpfs as it is, never followed.
+            FileKind::Symlink(target) => (InSource::Symlink(link_target(path, target)?), None),
+            FileKind::Collector { .. } => {
+                return Err(Refusal::BadRequest(format!(
+                    "copyIn {path:?}: a collector is no file to copy in"
+                )))
+            }
         };
         let path = crate::files::path::parse(path)
             .map_err(|e| Refusal::BadRequest(format!("copyIn {path:?}: {e}")))?;
-        copy_in.push(CopyIn {
-            path,
-            source,
-            mode: Some(COPY_IN_MODE),
-        });
+        copy_in.push(CopyIn { path, source, mode });
     }
     options.copy_in = CopyInList(copy_in);
     let collector = |name: &str| {
@@ -253,6 +258,13 @@ pub fn plan_member(
         )));
     }
     Ok(Plan::Run(Box::new(options), sent, outputs))
+}
+
+/// A copyIn symlink's target, if it can be one (else 400).
+fn link_target(path: &str, target: &str) -> Result<String, Refusal> {
+    crate::files::check_link_target(target)
+        .map_err(|e| Refusal::BadRequest(format!("copyIn {path:?}: {e}")))?;
+    Ok(target.to_string())
 }
 
 /// A copyOut name (`name?`: optional), relative to /w or absolute under /w or /tmp.
@@ -518,8 +530,8 @@ mod tests {
                 "files[2]: one collector",
             ),
             (
-                r#"{"args":["a"],"procLimit":1,"copyIn":{"l":{"symlink":"t"}}}"#,
-                "symlink",
+                r#"{"args":["a"],"procLimit":1,"copyIn":{"l":{"symlink":""}}}"#,
+                "symlink: \"\" is no link target",
             ),
             (
                 r#"{"args":["a"],"procLimit":1,"copyIn":{"../x":{"content":""}}}"#,

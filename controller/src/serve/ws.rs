@@ -3,13 +3,16 @@
 //! each answered by a text frame `{requestId, results, error?}` in completion order. A
 //! frame that is not JSON closes the connection.
 //!
-//! Cancelling drops the request's runs that have not started (as a client that goes away
-//! does) and answers `error: "request cancelled"`; a run already in its container runs on
-//! to its own end or limits (runbox has no kill order for a running run yet) and its result
-//! is dropped.
+//! Cancelling gives the request's [`Cancellation`], as a client that goes away does: its
+//! runs that have not started are withdrawn, and the running ones are killed at once (the
+//! order reaches the lifecycle's wait loop, which gives init its kill order). The request
+//! is then answered as go-judge does: with its results (a killed run is `Signalled`), or,
+//! when none of its runs had started, `error: "request cancelled before execute"`. A
+//! connection that closes cancels everything it asked.
 
+use super::executor::Cancellation;
 use super::gojudge::{parse_any, CmdResult};
-use super::http::{execute, App, Failed};
+use super::http::{cancel_failed, execute, App, Failed, CANCELLED};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -41,7 +44,7 @@ pub async fn ws(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Respo
 /// closes or sends what is not a request.
 async fn session(app: Arc<App>, mut socket: WebSocket) {
     let (done, mut finished) = mpsc::unbounded_channel::<Answer>();
-    let mut running: HashMap<String, AbortHandle> = HashMap::new();
+    let mut running: HashMap<String, (Cancellation, AbortHandle)> = HashMap::new();
     loop {
         let answer = tokio::select! {
             frame = socket.recv() => match frame {
@@ -66,8 +69,9 @@ async fn session(app: Arc<App>, mut socket: WebSocket) {
             break;
         }
     }
-    // The connection is gone: what it asked and has not started is dropped.
-    for (_, task) in running {
+    // The connection is gone: what it asked is cancelled (not run, or killed).
+    for (_, (cancel, task)) in running {
+        cancel.fire();
         task.abort();
     }
 }
@@ -77,7 +81,7 @@ async fn session(app: Arc<App>, mut socket: WebSocket) {
 fn order(
     app: &Arc<App>,
     frame: &[u8],
-    running: &mut HashMap<String, AbortHandle>,
+    running: &mut HashMap<String, (Cancellation, AbortHandle)>,
     done: &mpsc::UnboundedSender<Answer>,
 ) -> Option<Result<Answer, ()>> {
     let Ok(request) = parse_any(frame) else {
@@ -91,13 +95,11 @@ fn order(
         }))
     };
     if let Some(id) = request.cancel_request_id {
-        return match running.remove(&id) {
-            Some(task) => {
-                task.abort();
-                refuse(id, "request cancelled")
-            }
-            None => None,
-        };
+        // The request's own task answers it, once its runs have ended or been dropped.
+        if let Some((cancel, _)) = running.get(&id) {
+            cancel.fire();
+        }
+        return None;
     }
     let id = request.request_id.clone().unwrap_or_default();
     if id.is_empty() {
@@ -109,9 +111,14 @@ fn order(
     if request.cmd.as_ref().is_none_or(Vec::is_empty) {
         return refuse(id, "no cmd provided");
     }
+    let cancel = match Cancellation::new() {
+        Ok(cancel) => cancel,
+        Err(e) => return refuse(id, &cancel_failed(e)),
+    };
     let (app, done, request_id) = (Arc::clone(app), done.clone(), id.clone());
+    let order = cancel.clone();
     let task = tokio::spawn(async move {
-        let answer = match execute(&app, &request).await {
+        let answer = match execute(&app, &request, &order).await {
             Ok(results) => Answer {
                 request_id,
                 results: Some(results),
@@ -127,9 +134,14 @@ fn order(
                 results: None,
                 error: Some(why.to_string()),
             },
+            Err(Failed::Cancelled) => Answer {
+                request_id,
+                results: None,
+                error: Some(CANCELLED.into()),
+            },
         };
         let _ = done.send(answer);
     });
-    running.insert(id, task.abort_handle());
+    running.insert(id, (cancel, task.abort_handle()));
     None
 }

@@ -425,6 +425,54 @@ pub fn open_beneath(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)`: a counter that reads as ready (`POLLIN`)
+/// once anything is written to it, until it is read.
+/// <https://man7.org/linux/man-pages/man2/eventfd.2.html>
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let fd = check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+    // SAFETY: eventfd returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `write(fd, &1u64, 8)` on an eventfd: adds one to its counter (it is then ready). A
+/// counter at its maximum (EAGAIN) is ready already.
+pub fn eventfd_signal(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    match write(fd.as_raw_fd(), &1u64.to_ne_bytes()) {
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// `symlinkat(target, dir, name)`: a symbolic link `name` in `dir` (a single name: nothing
+/// is resolved but `dir` itself) whose content is `target`, which is not looked at.
+/// <https://man7.org/linux/man-pages/man2/symlinkat.2.html>
+pub fn symlink_at(target: Path, dir: std::os::fd::BorrowedFd<'_>, name: Path) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated; dir is a live fd (borrowed).
+    check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) }).map(drop)
+}
+
+/// `fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)`: the entry `name` of `dir` itself
+/// (a symbolic link: the link, never what it points to).
+pub fn lchown_at(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: Path,
+    uid: u32,
+    gid: u32,
+) -> io::Result<()> {
+    // SAFETY: name is NUL-terminated; dir is a live fd (borrowed); ids are integers.
+    check(unsafe {
+        libc::fchownat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
+}
+
 /// `fchown(fd, uid, gid)`.
 pub fn fchown(fd: std::os::fd::BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: fd is a live descriptor (borrowed); ids are integers.
