@@ -315,6 +315,26 @@ fn each_status_from_a_real_program() {
 }
 
 #[test]
+fn address_space_and_data_segment_limits_bound_each_process_at_the_memory_limit() {
+    let server = Server::start(&[]);
+    let script = "try:\n    b = bytearray(100 << 20)\n    print('allowed')\nexcept MemoryError:\n    print('refused')";
+    let python = ["/usr/bin/python3", "-c", script];
+    // Without them the cgroup's limit ends the run; with one, the allocation fails in
+    // the program, which goes on.
+    let plain = one(&server, &python, json!({"memoryLimit": 64u64 << 20}));
+    assert_eq!(plain["status"], "Memory Limit Exceeded", "{plain}");
+    for flag in ["addressSpaceLimit", "dataSegmentLimit", "strictMemoryLimit"] {
+        let bounded = one(
+            &server,
+            &python,
+            json!({"memoryLimit": 64u64 << 20, flag: true}),
+        );
+        assert_eq!(bounded["status"], "Accepted", "{flag}: {bounded}");
+        assert_eq!(bounded["files"]["stdout"], "refused\n", "{flag}: {bounded}");
+    }
+}
+
+#[test]
 fn zero_means_zero() {
     let server = Server::start(&[]);
     let tle = one(&server, &["/bin/true"], json!({"cpuLimit": 0}));

@@ -31,6 +31,14 @@ with_limits! {
         #[serde(default)]
         pub mode: Mode,
         ..limits!(#[arg(long)]),
+        /// Bound each process's address space (RLIMIT_AS) at this size, as go-judge's
+        /// addressSpaceLimit [default: unbounded; --memory bounds the run].
+        #[arg(long, value_name = "SIZE")]
+        pub address_space: Option<crate::spec::Memory>,
+        /// Bound each process's data segment (RLIMIT_DATA: its heap and private writable
+        /// mappings) at this size, as go-judge's dataSegmentLimit [default: unbounded].
+        #[arg(long, value_name = "SIZE")]
+        pub data_segment: Option<crate::spec::Memory>,
         /// File read as stdin (a regular file or /dev/null), or `-`: runbox's own stdin,
         /// read to its end before the run [default: /dev/null]. In a batch also
         /// `{"content": "TEXT"}` or `{"file": "ID"}` (a stored file).
@@ -193,6 +201,8 @@ impl RunOptions {
         }
         let files = self.files(ptrace)?;
         let mut limits = self.limits().resolve(&profile.limits);
+        limits.address_space = self.address_space.map(|size| size.get());
+        limits.data_segment = self.data_segment.map(|size| size.get());
         if ptrace && self.processes.is_none() && profile.limits.processes.is_none() {
             // ptrace mode's default: the program alone, as UOJ's.
             limits.processes = 1;

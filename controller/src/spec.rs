@@ -73,6 +73,12 @@ pub struct Limits {
     pub output: u64,
     /// Processes and threads at once (the cgroup's pids.max), PID 1 not counted.
     pub processes: u64,
+    /// Address space of each process, bytes (RLIMIT_AS), if bounded: go-judge's
+    /// `addressSpaceLimit`.
+    pub address_space: Option<u64>,
+    /// Data segment of each process, bytes (RLIMIT_DATA: the heap and private writable
+    /// mappings), if bounded: go-judge's `dataSegmentLimit`.
+    pub data_segment: Option<u64>,
 }
 
 impl Default for Limits {
@@ -84,6 +90,8 @@ impl Default for Limits {
             stack: 256 << 20,
             output: 64 << 20,
             processes: 64,
+            address_space: None,
+            data_segment: None,
         }
     }
 }
@@ -243,6 +251,8 @@ impl LimitChoices {
                 .processes
                 .or(fallback.processes)
                 .map_or(defaults.processes, Count::get),
+            address_space: None,
+            data_segment: None,
         }
     }
 }
@@ -258,6 +268,12 @@ impl Limits {
         Stack::new(self.stack).map_err(named("stack"))?;
         Output::new(self.output).map_err(named("output"))?;
         Processes::new(self.processes).map_err(named("processes"))?;
+        if let Some(bytes) = self.address_space {
+            Memory::new(bytes).map_err(named("address_space"))?;
+        }
+        if let Some(bytes) = self.data_segment {
+            Memory::new(bytes).map_err(named("data_segment"))?;
+        }
         Ok(())
     }
 
@@ -274,14 +290,20 @@ impl Limits {
             soft,
             hard,
         };
-        heapless::Vec::from_iter([
-            // The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.
-            limit(Resource::Cpu, cpu_seconds, cpu_seconds.saturating_add(1)),
-            limit(Resource::Fsize, self.output, self.output),
-            limit(Resource::Stack, self.stack, self.stack),
-            limit(Resource::Core, 0, 0),
-            limit(Resource::Nofile, OPEN_FILES, OPEN_FILES),
-        ])
+        let bounded = |resource, bytes: Option<u64>| bytes.map(|b| limit(resource, b, b));
+        heapless::Vec::from_iter(
+            [
+                // The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.
+                limit(Resource::Cpu, cpu_seconds, cpu_seconds.saturating_add(1)),
+                limit(Resource::Fsize, self.output, self.output),
+                limit(Resource::Stack, self.stack, self.stack),
+                limit(Resource::Core, 0, 0),
+                limit(Resource::Nofile, OPEN_FILES, OPEN_FILES),
+            ]
+            .into_iter()
+            .chain(bounded(Resource::As, self.address_space))
+            .chain(bounded(Resource::Data, self.data_segment)),
+        )
     }
 }
 
@@ -451,6 +473,39 @@ mod tests {
     }
 
     #[test]
+    fn an_address_space_or_data_segment_bound_is_an_rlimit_only_when_asked() {
+        let resources = |limits: &Limits| -> Vec<Resource> {
+            limits.rlimits().iter().map(|l| l.resource).collect()
+        };
+        let plain = Limits::default();
+        assert!(!resources(&plain).contains(&Resource::As));
+        assert!(!resources(&plain).contains(&Resource::Data));
+        let bounded = Limits {
+            address_space: Some(64 << 20),
+            data_segment: Some(32 << 20),
+            ..Limits::default()
+        };
+        let rlimits = bounded.rlimits();
+        let of = |r| {
+            rlimits
+                .iter()
+                .find(|l| l.resource == r)
+                .map(|l| (l.soft, l.hard))
+        };
+        assert_eq!(of(Resource::As), Some((64 << 20, 64 << 20)));
+        assert_eq!(of(Resource::Data), Some((32 << 20, 32 << 20)));
+        let tiny = Limits {
+            address_space: Some(4096),
+            ..Limits::default()
+        };
+        assert!(tiny
+            .check()
+            .unwrap_err()
+            .to_string()
+            .starts_with("address_space:"));
+    }
+
+    #[test]
     fn impossible_limits_are_named() {
         let ok = Limits {
             time: Duration::from_millis(1),
@@ -511,6 +566,8 @@ mod tests {
             stack: MAX_STACK,
             output: MAX_OUTPUT,
             processes: MAX_PROCESSES,
+            address_space: Some(MAX_MEMORY),
+            data_segment: Some(MAX_MEMORY),
         };
         assert_eq!(most.check(), Ok(()));
         let least = Limits {
@@ -520,6 +577,8 @@ mod tests {
             stack: MIN_STACK,
             output: 0,
             processes: 1,
+            address_space: Some(MIN_MEMORY),
+            data_segment: Some(MIN_MEMORY),
         };
         assert_eq!(least.check(), Ok(()));
         let us = Duration::from_micros(1);

@@ -304,7 +304,7 @@ fn go_arch() -> &'static str {
 fn features() -> serde_json::Map<String, serde_json::Value> {
     let mut map = serde_json::Map::new();
     for (name, has) in [
-        ("addressSpaceLimit", false),
+        ("addressSpaceLimit", true),
         ("copyOutOptional", true),
         ("copyOutTruncate", false),
         // runbox never follows a link the program could have planted.

@@ -144,6 +144,14 @@ pub fn plan_member(
         output: Some(Output::clamped(settings.output_limit)),
         processes: Some(Processes::clamped(cmd.proc_limit.unwrap_or(0))),
         copy_out_max: Some(Output::clamped(copy_out_max)),
+        // go-judge's rlimits: memoryLimit + 16 KiB, as the memory above.
+        address_space: cmd
+            .address_space_limit
+            .unwrap_or(false)
+            .then(|| Memory::clamped(memory)),
+        data_segment: (cmd.data_segment_limit.unwrap_or(false)
+            || cmd.strict_memory_limit.unwrap_or(false))
+        .then(|| Memory::clamped(memory)),
         ..RunOptions::default()
     };
     let mut outputs = Outputs::default();
