@@ -502,14 +502,14 @@ fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
         "r".into(),
     ];
     // Warm up (the first run sweeps and caches), then count.
-    runbox::ptrace::run(&spec, None, stdio).unwrap();
+    runbox::ptrace::run(&spec, None, stdio, None).unwrap();
     let (fds_before, threads_before) = (fds(), threads());
     for i in 0..200 {
         let (which, expect) = match i % 2 {
             0 => (&spec, "ok"),
             _ => (&denied, "file_access_denied"),
         };
-        let outcome = runbox::ptrace::run(which, None, stdio).unwrap();
+        let outcome = runbox::ptrace::run(which, None, stdio, None).unwrap();
         let result = runbox::RunResult::from_outcome(&outcome, &which.limits, &which.argv[0]);
         assert_eq!(result.status.as_str(), expect, "run {i}: {result:?}");
     }
@@ -522,7 +522,7 @@ fn many_runs_in_one_process_leave_no_fd_thread_or_directory() {
         .get("default")
         .unwrap()
         .filter(false);
-    assert!(runbox::ptrace::run(&unchecked, None, stdio).is_err());
+    assert!(runbox::ptrace::run(&unchecked, None, stdio, None).is_err());
 }
 
 #[test]

@@ -1011,6 +1011,37 @@ fn a_client_that_goes_away_kills_its_started_run() {
 }
 
 #[test]
+fn a_client_that_goes_away_kills_its_started_ptrace_run_too() {
+    let server = Server::start(&["--parallel", "1", "--monitor-addr", "127.0.0.1:0"]);
+    let monitor = server.monitor.clone().unwrap();
+    let sleeper = ["/bin/sleep", "28.75"];
+    // runbox's own endpoint takes a batch line: ptrace mode, traced on the host.
+    let body = json!({"id": "p", "mode": "ptrace", "profile": "none", "argv": sleeper,
+                      "time": "60s", "wall": "60s", "allow_read": ["/usr/", "/etc/", "/proc/"]})
+    .to_string();
+    let url = server.url("/runbox/run");
+    let impatient = std::thread::spawn(move || {
+        let impatient: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(1)))
+            .build()
+            .into();
+        impatient.post(&url).send(body.as_bytes()).is_err()
+    });
+    await_processes(&sleeper, 1);
+    assert!(impatient.join().unwrap(), "the client did not give up");
+    let gone = Instant::now();
+    while !processes_running(&sleeper).is_empty() {
+        assert!(
+            gone.elapsed() < Duration::from_secs(2),
+            "the traced sleeper outlived its client by {:?}",
+            gone.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    await_metric(&monitor, "runbox_runs_killed_total", 1.0);
+}
+
+#[test]
 fn a_websocket_cancel_kills_a_started_run_and_answers_its_results() {
     use tungstenite::Message;
     let server = Server::start(&["--parallel", "1", "--monitor-addr", "127.0.0.1:0"]);

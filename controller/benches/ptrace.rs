@@ -54,7 +54,7 @@ fn main() {
     };
     let traced_run = |spec: &RunSpec| {
         let started = Instant::now();
-        let outcome = runbox::ptrace::run(spec, None, stdio).expect("ptrace run");
+        let outcome = runbox::ptrace::run(spec, None, stdio, None).expect("ptrace run");
         let result = runbox::RunResult::from_outcome(&outcome, &spec.limits, &spec.argv[0]);
         assert_eq!(result.status, Status::Ok, "{result:?}");
         micros(started)

@@ -69,8 +69,9 @@ pub fn run(
 
 /// [`run`], with a file store for the request's stored files (`{"file": "ID"}` in
 /// `copy_in` and `stdin`) and its `copy_out_cached` (without one, those are refused), and
-/// the order that ends it early, if one may come ([`crate::cancel`]: a container run is
-/// killed at once, and is `signaled`, `cancelled`).
+/// the order that ends it early, if one may come ([`crate::cancel`]: a running run is
+/// killed, a container's at once, a ptrace run's within 20 ms, and is `signaled`,
+/// `cancelled`).
 pub fn run_with_store(
     options: &RunOptions,
     config: &Config,
@@ -84,7 +85,12 @@ pub fn run_with_store(
     let outcome = match options.mode {
         Mode::Ptrace => {
             let spec = &prepared.resolved.spec;
-            crate::ptrace::run(spec, options.dir.as_deref(), prepared.stdio.borrow())
+            crate::ptrace::run(
+                spec,
+                options.dir.as_deref(),
+                prepared.stdio.borrow(),
+                prepared.cancel.as_ref(),
+            )
         }
         Mode::Container | Mode::Namespace => {
             let place = pooled.map_or(Place::Own, Place::Pools);

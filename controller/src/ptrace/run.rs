@@ -7,6 +7,7 @@ use super::program::{find_program, lexically_normal, search_path};
 use super::tracer::{self, Rules, Traced};
 use super::watchdog::{Killed, Watch};
 use super::workdir::WorkDir;
+use crate::cancel::Cancel;
 use crate::cgroup::{Cgroup, Usage};
 use crate::error::Error;
 use crate::file_policy::fileset::Access;
@@ -24,11 +25,13 @@ use std::time::Instant;
 
 /// Runs `spec` traced on the host, in `work_dir` (writable by the program) or, without one,
 /// in a fresh empty directory that is removed afterwards. `spec.seccomp` must be a
-/// ptrace-mode filter (`Profile::filter(true)`); `spec.cwd` is not used.
+/// ptrace-mode filter (`Profile::filter(true)`); `spec.cwd` is not used. A `cancel` given
+/// while it runs kills it (`signaled`, `cancelled`).
 pub fn run(
     spec: &RunSpec,
     work_dir: Option<&Path>,
     stdio: [BorrowedFd<'_>; 3],
+    cancel: Option<&Cancel>,
 ) -> Result<Outcome, Error> {
     if !spec.seccomp.traced {
         return Err(Error::BadRequest(
@@ -107,7 +110,7 @@ pub fn run(
             (cgroup, traced)
         });
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-        watch.keep(spec.limits.time, spec.limits.wall, started, cpus);
+        watch.keep(spec.limits.time, spec.limits.wall, started, cpus, cancel);
         tracing.join()
     })
     .map_err(|_| Error::Protocol("the tracer panicked".into()))?;
@@ -145,6 +148,7 @@ pub fn run(
             arch: crate::seccomp::arch::Arch::native().audit(),
         }),
         (None, Some(Killed::Wall)) => Some(KillReason::WallLimit),
+        (None, Some(Killed::Cancelled)) => Some(KillReason::KillOrder),
         _ => None,
     };
     let finished = Finished {
@@ -259,6 +263,7 @@ fn account(
     let failed = finished.exit != Exit::Code(0);
     let accounting = Accounting {
         cpu_killed: killed == Some(Killed::Cpu),
+        cancelled: killed == Some(Killed::Cancelled),
         output_full,
         file_denied: traced.denied.clone(),
         ..Accounting::default()

@@ -4,6 +4,7 @@
 //! does, [`crate::supervise::next_check`]), looks, and kills every process of the run
 //! through pidfds, which cannot hit a process that merely reused a pid.
 
+use crate::cancel::Cancel;
 use crate::supervise::next_check;
 use crate::sys::ptrace;
 use std::collections::HashMap;
@@ -20,6 +21,8 @@ pub enum Killed {
     Wall,
     /// The tracer ended it (a denied file, a forbidden call, or the main program's exit).
     Tracer,
+    /// Its cancel order came ([`crate::cancel`]).
+    Cancelled,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +44,9 @@ pub const WAKE_SIGNAL: libc::c_int = libc::SIGURG;
 
 /// How often a killed run's tracer is woken until it is done.
 const WAKE_EVERY: Duration = Duration::from_millis(20);
+
+/// How often a run that may be cancelled looks at its cancel order.
+const CANCEL_EVERY: Duration = Duration::from_millis(20);
 
 /// What the tracer and the watchdog share.
 #[derive(Debug, Default)]
@@ -98,9 +104,17 @@ impl Watch {
         self.wake.notify_all();
     }
 
-    /// Runs until [`Watch::finish`]: kills the run when its CPU time reaches `time` or
-    /// `wall` has passed since `started`.
-    pub fn keep(&self, time: Duration, wall: Duration, started: Instant, cpus: u64) {
+    /// Runs until [`Watch::finish`]: kills the run when its CPU time reaches `time`, when
+    /// `wall` has passed since `started`, or (looked at every [`CANCEL_EVERY`]) when
+    /// `cancel` is given.
+    pub fn keep(
+        &self,
+        time: Duration,
+        wall: Duration,
+        started: Instant,
+        cpus: u64,
+        cancel: Option<&Cancel>,
+    ) {
         // Within the bounds (RunSpec::check) this cannot overflow; a deadline past what an
         // Instant holds never comes.
         let deadline = started.checked_add(wall);
@@ -114,9 +128,14 @@ impl Watch {
                     kill(&mut state, Killed::Wall);
                 } else if cpu >= time {
                     kill(&mut state, Killed::Cpu);
+                } else if cancel.is_some_and(Cancel::fired) {
+                    kill(&mut state, Killed::Cancelled);
                 } else {
                     let left = deadline.map_or(Duration::MAX, |at| at - now);
                     sleep = next_check(time, cpu, cpus).min(left);
+                    if cancel.is_some() {
+                        sleep = sleep.min(CANCEL_EVERY);
+                    }
                 }
             }
             if state.killed.is_some() {
