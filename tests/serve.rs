@@ -967,6 +967,18 @@ fn long_sleeper(seconds: &str) -> Value {
     )
 }
 
+/// A client that posts `body` to `url` and gives up after a second, closing its
+/// connection; true if it did give up.
+fn give_up_after_a_second(url: String, body: String) -> std::thread::JoinHandle<bool> {
+    std::thread::spawn(move || {
+        let impatient: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(1)))
+            .build()
+            .into();
+        impatient.post(&url).send(body.as_bytes()).is_err()
+    })
+}
+
 #[test]
 fn a_client_that_goes_away_kills_its_started_run() {
     let server = Server::start(&["--parallel", "1", "--monitor-addr", "127.0.0.1:0"]);
@@ -975,13 +987,7 @@ fn a_client_that_goes_away_kills_its_started_run() {
     let body = json!({"cmd": [long_sleeper(sleeper[1])]}).to_string();
     let url = server.url("/run");
     // The client gives up after its run started, and closes its connection.
-    let impatient = std::thread::spawn(move || {
-        let impatient: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(1)))
-            .build()
-            .into();
-        impatient.post(&url).send(body.as_bytes()).is_err()
-    });
+    let impatient = give_up_after_a_second(url, body);
     await_metric(&monitor, "runbox_containers_busy", 1.0);
     await_processes(&sleeper, 1);
     assert!(impatient.join().unwrap(), "the client did not give up");
@@ -1020,13 +1026,7 @@ fn a_client_that_goes_away_kills_its_started_ptrace_run_too() {
                       "time": "60s", "wall": "60s", "allow_read": ["/usr/", "/etc/", "/proc/"]})
     .to_string();
     let url = server.url("/runbox/run");
-    let impatient = std::thread::spawn(move || {
-        let impatient: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(1)))
-            .build()
-            .into();
-        impatient.post(&url).send(body.as_bytes()).is_err()
-    });
+    let impatient = give_up_after_a_second(url, body);
     await_processes(&sleeper, 1);
     assert!(impatient.join().unwrap(), "the client did not give up");
     let gone = Instant::now();
