@@ -116,9 +116,16 @@ pub fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| error("read", path, e))
 }
 
-/// Writes a cgroup file once.
+/// Writes a cgroup file once. The file must exist: cgroupfs makes every file itself, and a
+/// missing one (a controller not enabled in the parent) is an error, never a file made here.
 pub fn write(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).map_err(|e| error(format!("write {value:?} to"), path, e))
+    use std::io::Write;
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(value.as_bytes()))
+        .map_err(|e| error(format!("write {value:?} to"), path, e))
 }
 
 /// Opens a cgroup directory (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`: std opens close-on-exec).
@@ -135,6 +142,18 @@ pub fn open_dir(path: &Path) -> Result<std::os::fd::OwnedFd> {
 /// Creates a cgroup directory (and its missing parents: they are runbox's).
 pub fn mkdir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| error("mkdir", path, e))
+}
+
+/// Creates one cgroup directory in a parent that must exist (a missing parent is an error,
+/// `NotFound`, never made again here: it would lack what was enabled in the one removed).
+pub fn mkdir_in(path: &Path) -> Result<()> {
+    std::fs::create_dir(path).map_err(|e| error("mkdir", path, e))
+}
+
+/// True when `e` says a file or directory is not there: `ENOENT`, or `ENODEV` (cgroupfs's
+/// answer for a file of a cgroup removed as it was looked up).
+pub fn is_vanished(e: &CgroupError) -> bool {
+    e.source.kind() == io::ErrorKind::NotFound || e.source.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// Removes a cgroup directory, retrying while its last processes are still being torn down.

@@ -190,9 +190,7 @@ impl Cgroup {
                 pids,
             } => v1::V1Group::create([cpuacct.as_path(), memory.as_path(), pids.as_path()], &name)
                 .map(Cgroup::V1),
-            Layout::V2 { dir } => v2::prepare_parent(dir)
-                .and_then(|()| v2::V2Group::create(dir, &name))
-                .map(Cgroup::V2),
+            Layout::V2 { dir } => v2::V2Group::create_in(dir, &name).map(Cgroup::V2),
         };
         made.map_err(CreateError::Make)
     }
