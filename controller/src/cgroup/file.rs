@@ -163,10 +163,11 @@ pub fn rmdir(path: &Path) -> Result<()> {
         match std::fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            // Up to about 3 s: the kernel frees a dead pid namespace's last tasks
-            // asynchronously, slowest on an emulated CPU (a guest under TCG once needed
-            // more than the 200 ms this used to wait, and left the cgroup).
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 3000 => {
+            // Up to about 200 ms: the kernel frees a dead pid namespace's last tasks
+            // asynchronously. (A rootless pool in the emulated guest once left a cgroup
+            // even with 3 s here: not a wait, but a creation racing the parent's removal;
+            // see v2::V2Group::create_in.)
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }

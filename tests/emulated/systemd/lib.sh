@@ -18,11 +18,18 @@ export RUNBOX_TEST_SLOWDOWN=10
 # The pool's long test: 100 runs through one container here, 1000 on the host.
 export RUNBOX_TEST_POOL_RUNS=100
 
-# tests LABEL BINARY [ARGS...]: runs a cargo test binary and adds its counts.
+# Seconds since the guest's boot.
+uptime_s() {
+    cut -d. -f1 /proc/uptime
+}
+
+# tests LABEL BINARY [ARGS...]: runs a cargo test binary and adds its counts. Each test's
+# line carries the second (since boot) it ended at, for sizing the run.
 tests() {
     local label=$1 out line p f
     shift
-    out=$("$@" 2>&1)
+    out=$("$@" 2>&1 | while IFS= read -r l; do echo "$(uptime_s) $l"; done)
+    echo "$out" | grep -E '^[0-9]+ test .* \.\.\. ' | sed "s/^/time: $label: /"
     line=$(echo "$out" | grep '^test result:' | tail -1)
     p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed;.*/\1/p')
     f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed;.*/\1/p')
@@ -75,6 +82,9 @@ measure() {
             sed "s/^/measure: $who: spin 300 ms (own us, then the result): /"
         echo
     done
+    /share/runbox run --json --time 20s -- "$probe" spin-each threads 2 300 | tr '\n' ' ' |
+        sed "s/^/measure: $who: 2 threads of 300 ms (own us, then the result): /"
+    echo
     local id mib
     for id in big:64 small:8 big2:32; do
         mib=${id#*:}
