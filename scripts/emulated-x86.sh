@@ -146,7 +146,7 @@ cp "$guest"/*.sh "$share/"
 echo "emulated-x86: booting $(basename "$kernel_dir") under qemu-system-x86_64 (TCG)"
 log="$work/console.log"
 started=$SECONDS
-timeout 1200 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 3072 \
+timeout 900 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 3072 \
     -nographic -no-reboot -nic none \
     -kernel "$kernel_dir/vmlinux" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet systemd.show_status=false tsc=reliable transparent_hugepage=always" \
