@@ -304,7 +304,8 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     /// Removes the cgroup, and runbox's parent directories if no other cgroup is left in them
-    /// (another controller's would keep them: rmdir fails on a non-empty cgroup). Its owner
+    /// (another controller's would keep them: rmdir fails on a non-empty cgroup; a creation
+    /// that this removal overtakes tries again, [`v2::V2Group::create_in`]). Its owner
     /// has killed and reaped its processes first (a container's init is reaped only once
     /// every process of its pid namespace is gone).
     fn drop(&mut self) {
