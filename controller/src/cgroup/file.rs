@@ -139,9 +139,15 @@ pub fn open_dir(path: &Path) -> Result<std::os::fd::OwnedFd> {
         .map_err(|e| error("open", path, e))
 }
 
-/// Creates a cgroup directory (and its missing parents: they are runbox's).
+/// Creates a cgroup directory (and its missing parents: they are runbox's). A directory
+/// found made and then gone (`create_dir_all`'s EEXIST: another runbox removed it between
+/// its mkdir and its look) counts as made and removed since: the caller's next step finds
+/// it missing ([`is_vanished`]).
 pub fn mkdir(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|e| error("mkdir", path, e))
+    match std::fs::create_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        made => made.map_err(|e| error("mkdir", path, e)),
+    }
 }
 
 /// Creates one cgroup directory in a parent that must exist (a missing parent is an error,
