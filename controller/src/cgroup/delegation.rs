@@ -166,7 +166,7 @@ pub fn take_over(mount: &Path, own: &str, named: Option<&str>) -> Result<PathBuf
     for path in &claim.enable {
         // runbox's parent may be removed meanwhile by another runbox's last cgroup
         // ([`super::Cgroup`]'s drop): made again, as a creation does.
-        v2::again_while_vanished(v2::CREATE_ATTEMPTS, || v2::prepare_parent(&dir(path)))?;
+        file::again_while_vanished(file::CREATE_ATTEMPTS, || v2::prepare_parent(&dir(path)))?;
     }
     Ok(dir(&claim.parent))
 }

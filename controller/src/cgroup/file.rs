@@ -182,6 +182,24 @@ pub fn rmdir(path: &Path) -> Result<()> {
     }
 }
 
+/// How many times a creation of a cgroup tries ([`again_while_vanished`]).
+pub const CREATE_ATTEMPTS: u32 = 20;
+
+/// Runs `make` again while it fails because a directory or file is not there
+/// ([`is_vanished`]: another runbox removed the parent, or removed it and made it
+/// again without the controllers),
+/// at most `attempts` times in all; any other error, or the last, is returned. Pure (of
+/// itself).
+pub fn again_while_vanished<T>(attempts: u32, mut make: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut tried = 1;
+    loop {
+        match make() {
+            Err(e) if is_vanished(&e) && tried < attempts => tried += 1,
+            done => return done,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

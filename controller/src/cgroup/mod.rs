@@ -188,8 +188,12 @@ impl Cgroup {
                 cpuacct,
                 memory,
                 pids,
-            } => v1::V1Group::create([cpuacct.as_path(), memory.as_path(), pids.as_path()], &name)
-                .map(Cgroup::V1),
+            } => file::again_while_vanished(file::CREATE_ATTEMPTS, || {
+                // The parents as a v2 creation retries them: another runbox's drop may
+                // remove one between create_dir_all's steps.
+                v1::V1Group::create([cpuacct.as_path(), memory.as_path(), pids.as_path()], &name)
+            })
+            .map(Cgroup::V1),
             Layout::V2 { dir } => v2::V2Group::create_in(dir, &name).map(Cgroup::V2),
         };
         made.map_err(CreateError::Make)

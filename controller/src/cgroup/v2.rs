@@ -69,30 +69,12 @@ pub struct V2Group {
     unreset: std::cell::Cell<Option<Unreset>>,
 }
 
-/// How many times [`V2Group::create_in`] tries.
-pub const CREATE_ATTEMPTS: u32 = 20;
-
-/// Runs `make` again while it fails because a directory or file is not there
-/// ([`file::is_vanished`]: another runbox removed the parent, or removed it and made it
-/// again without the controllers),
-/// at most `attempts` times in all; any other error, or the last, is returned. Pure (of
-/// itself).
-pub fn again_while_vanished<T>(attempts: u32, mut make: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut tried = 1;
-    loop {
-        match make() {
-            Err(e) if file::is_vanished(&e) && tried < attempts => tried += 1,
-            done => return done,
-        }
-    }
-}
-
 impl V2Group {
     /// Prepares `parent` ([`prepare_parent`]) and creates `parent/name` in it. The parent is
     /// shared: the drop of another process's (or thread's) last cgroup removes it, and that
-    /// can fall between the two steps; then both are made again ([`again_while_vanished`]).
+    /// can fall between the two steps; then both are made again ([`file::again_while_vanished`]).
     pub fn create_in(parent: &Path, name: &str) -> Result<V2Group> {
-        again_while_vanished(CREATE_ATTEMPTS, || {
+        file::again_while_vanished(file::CREATE_ATTEMPTS, || {
             prepare_parent(parent)?;
             V2Group::create(parent, name)
         })
@@ -426,7 +408,7 @@ mod tests {
             ..gone()
         };
         let mut calls = 0;
-        let made = again_while_vanished(5, || {
+        let made = file::again_while_vanished(5, || {
             calls += 1;
             match calls {
                 1 => Err(gone()),
@@ -437,7 +419,7 @@ mod tests {
         assert_eq!(made.unwrap(), 3);
         // Another error ends it at once.
         calls = 0;
-        let refused = again_while_vanished(5, || -> Result<()> {
+        let refused = file::again_while_vanished(5, || -> Result<()> {
             calls += 1;
             Err(file::CgroupError {
                 source: std::io::Error::from_raw_os_error(libc::EACCES),
@@ -448,7 +430,7 @@ mod tests {
         assert_eq!(calls, 1);
         // And a parent that never comes back, after the attempts.
         calls = 0;
-        let never = again_while_vanished(5, || -> Result<()> {
+        let never = file::again_while_vanished(5, || -> Result<()> {
             calls += 1;
             Err(gone())
         });
