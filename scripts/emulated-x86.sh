@@ -146,13 +146,13 @@ cp "$guest"/*.sh "$share/"
 echo "emulated-x86: booting $(basename "$kernel_dir") under qemu-system-x86_64 (TCG)"
 log="$work/console.log"
 started=$SECONDS
-timeout 1200 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 3072 \
+timeout 900 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 3072 \
     -nographic -no-reboot -nic none \
     -kernel "$kernel_dir/vmlinux" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet systemd.show_status=false tsc=reliable transparent_hugepage=always" \
     -virtfs "local,path=$share,mount_tag=tests,security_model=none,readonly=on" \
     </dev/null >"$log" 2>&1 || true
-tr -d '\r' <"$log" | grep -E '^(guest|PASS|FAIL|    |root: |user: |measure: )' || true
+tr -d '\r' <"$log" | grep -E '^(guest|PASS|FAIL|    |root: |user: |measure: |time: )' || true
 summary=$(tr -d '\r' <"$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1 || true)
 echo "emulated-x86: ${summary:-no summary (see $log)} in $((SECONDS - started)) s"
 [[ $summary =~ ^[1-9][0-9]*\ passed,\ 0\ failed$ ]]

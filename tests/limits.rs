@@ -63,7 +63,16 @@ each_mode! {
             (300..=300 + tolerance(40, 150)).contains(&time),
             "{mode}: time {time} ms for a 300 ms limit"
         );
-        assert!(num(&ran, "wall_ms") >= 300, "{mode}");
+        // One thread's CPU time cannot outgrow its wall time: stopped by its CPU time, not
+        // earlier. The time reported is the cgroup's, which also holds init's own work
+        // around the program (its fork, the kill, the reaping) outside the wall time, from
+        // fork to reaping: natively under a millisecond, in the emulated guest 15-30 ms a
+        // run (measured: its "spin 300" figures).
+        let wall = num(&ran, "wall_ms");
+        assert!(
+            wall + tolerance(0, 60) >= 300,
+            "{mode}: stopped at wall {wall} ms, time {time} ms"
+        );
         assert_nothing_left(mode);
     }
 }
@@ -71,6 +80,10 @@ each_mode! {
 each_mode! {
     fn cpu_time_counts_every_thread_and_every_child(mode) {
         let _serial = one_at_a_time();
+        // Not in the emulated guest: its CPUs are threads of an emulator on a shared host,
+        // and two busy guest threads may take turns (measured: 613 ms of CPU in 577 ms of
+        // wall). The sums of every thread and child, below, prove the counting there.
+        let native = runbox_tests::slowdown() == 1;
         for args in [&["spin-forever", "2"][..], &["spin-children", "2"]] {
             // Two busy threads reach 600 ms of CPU in about 300 ms; one thread's CPU time
             // could never outgrow the wall time like this. Where the host's CPUs are busy
@@ -90,7 +103,7 @@ each_mode! {
                     (600..=600 + tolerance(80, 200)).contains(&time),
                     "{mode} {args:?}: time {time}"
                 );
-                if wall * 10 < time * 9 {
+                if !native || wall * 10 < time * 9 {
                     break;
                 }
                 let host_free = host_runs_two_threads_at_once();
@@ -105,6 +118,32 @@ each_mode! {
             );
             assert_nothing_left(mode);
         }
+    }
+}
+
+each_mode! {
+    fn cpu_time_is_the_sum_of_every_thread_and_every_child(mode) {
+        let _serial = one_at_a_time();
+        for kind in ["threads", "children"] {
+            // Two threads (or children) that each burn 200 ms by their own clock and end,
+            // whether or not they run at once: counting one of them would report half.
+            let ran = probe(mode, &["--time", &budget(2000)], &["spin-each", kind, "2", "200"]);
+            assert_eq!(ran.status(), "ok", "{mode} {kind}: {ran:?}");
+            let own_ms = ran.out().trim().parse::<u64>().unwrap() / 1000;
+            assert!(own_ms >= 400, "{mode} {kind}: the probe burnt {own_ms} ms");
+            let time = num(&ran, "time_ms");
+            // Above the program's own count: init's own work (its fork, the reaping) and
+            // what the kernel charges outside the program's clocks. Natively a few ms; in
+            // the emulated guest on a loaded host far more, with children most (measured:
+            // 948 ms reported for 791, where the children's 2 x 200 ms by their own clocks
+            // became 791 ms in their rusage, their exits included).
+            assert!(
+                (own_ms.saturating_sub(tolerance(20, 100))..=own_ms + tolerance(20, 300))
+                    .contains(&time),
+                "{mode} {kind}: reported {time} ms for the {own_ms} ms the program measured"
+            );
+        }
+        assert_nothing_left(mode);
     }
 }
 

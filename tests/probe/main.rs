@@ -8,6 +8,9 @@
 //! - `spin MS`: burns MS milliseconds of CPU by its own CPU clock, prints what it measured;
 //! - `spin-forever [THREADS]`: busy loops in THREADS threads (default 1), forever;
 //! - `spin-children N`: forks N children that busy loop forever, and waits;
+//! - `spin-each threads|children N MS`: N threads (the main one among them), or N children,
+//!   each burn MS milliseconds of CPU by its own clock and end; then prints the CPU time of
+//!   them all, microseconds, as the process measured it (its own, or its children's);
 //! - `sleep`, `pause`, `read`: blocks in nanosleep, pause(2) or a read of a pipe of its own;
 //! - `touch MIB`: allocates and touches exactly MIB MiB, prints `touched`;
 //! - `recurse`: recurses until the stack overflows;
@@ -52,14 +55,45 @@
 use std::io::Write;
 use std::time::Duration;
 
-fn cpu_clock() -> Duration {
+/// The clock `id` (a CPU-time clock) now.
+fn clock(id: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: ts is a live timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(id, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The process's own CPU time, every thread's.
+fn cpu_clock() -> Duration {
+    clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// The calling thread's own CPU time.
+fn thread_clock() -> Duration {
+    clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// Busy loops until the calling thread has burnt `target` of CPU.
+fn spin_thread_for(target: Duration) {
+    let mut x = 0u64;
+    while thread_clock() < target {
+        for _ in 0..1000 {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    }
+}
+
+/// The CPU time of the ended and waited-for children, microseconds.
+fn children_cpu_us() -> u128 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: usage is a live rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let us = |t: libc::timeval| t.tv_sec as u128 * 1_000_000 + t.tv_usec as u128;
+    us(usage.ru_utime) + us(usage.ru_stime)
 }
 
 fn spin_forever() -> ! {
@@ -162,6 +196,32 @@ fn main() {
             }
             // SAFETY: waits for any child; the children never end.
             unsafe { libc::wait(std::ptr::null_mut()) };
+        }
+        Some("spin-each") => {
+            let (n, target) = (number(&argv, 3), Duration::from_millis(number(&argv, 4)));
+            match argv.get(2).map(String::as_str) {
+                Some("threads") => {
+                    let others: Vec<_> = (1..n)
+                        .map(|_| std::thread::spawn(move || spin_thread_for(target)))
+                        .collect();
+                    spin_thread_for(target);
+                    others.into_iter().for_each(|t| t.join().unwrap());
+                    println!("{}", cpu_clock().as_micros());
+                }
+                _ => {
+                    for _ in 0..n {
+                        // SAFETY: the child only loops and exits.
+                        if unsafe { libc::fork() } == 0 {
+                            spin_thread_for(target);
+                            // SAFETY: ends the child at once, as a forked child should.
+                            unsafe { libc::_exit(0) };
+                        }
+                    }
+                    // SAFETY: waits for any child, until there is none left.
+                    while unsafe { libc::wait(std::ptr::null_mut()) } > 0 {}
+                    println!("{}", cpu_clock().as_micros() + children_cpu_us());
+                }
+            }
         }
         Some("sleep") => std::thread::sleep(Duration::from_secs(3600)),
         Some("pause") => {

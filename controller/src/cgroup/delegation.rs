@@ -164,7 +164,9 @@ pub fn take_over(mount: &Path, own: &str, named: Option<&str>) -> Result<PathBuf
         )?;
     }
     for path in &claim.enable {
-        v2::prepare_parent(&dir(path))?;
+        // runbox's parent may be removed meanwhile by another runbox's last cgroup
+        // ([`super::Cgroup`]'s drop): made again, as a creation does.
+        file::again_while_vanished(file::CREATE_ATTEMPTS, || v2::prepare_parent(&dir(path)))?;
     }
     Ok(dir(&claim.parent))
 }

@@ -116,9 +116,16 @@ pub fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| error("read", path, e))
 }
 
-/// Writes a cgroup file once.
+/// Writes a cgroup file once. The file must exist: cgroupfs makes every file itself, and a
+/// missing one (a controller not enabled in the parent) is an error, never a file made here.
 pub fn write(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).map_err(|e| error(format!("write {value:?} to"), path, e))
+    use std::io::Write;
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(value.as_bytes()))
+        .map_err(|e| error(format!("write {value:?} to"), path, e))
 }
 
 /// Opens a cgroup directory (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`: std opens close-on-exec).
@@ -132,9 +139,27 @@ pub fn open_dir(path: &Path) -> Result<std::os::fd::OwnedFd> {
         .map_err(|e| error("open", path, e))
 }
 
-/// Creates a cgroup directory (and its missing parents: they are runbox's).
+/// Creates a cgroup directory (and its missing parents: they are runbox's). A directory
+/// found made and then gone (`create_dir_all`'s EEXIST: another runbox removed it between
+/// its mkdir and its look) counts as made and removed since: the caller's next step finds
+/// it missing ([`is_vanished`]).
 pub fn mkdir(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|e| error("mkdir", path, e))
+    match std::fs::create_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        made => made.map_err(|e| error("mkdir", path, e)),
+    }
+}
+
+/// Creates one cgroup directory in a parent that must exist (a missing parent is an error,
+/// `NotFound`, never made again here: it would lack what was enabled in the one removed).
+pub fn mkdir_in(path: &Path) -> Result<()> {
+    std::fs::create_dir(path).map_err(|e| error("mkdir", path, e))
+}
+
+/// True when `e` says a file or directory is not there: `ENOENT`, or `ENODEV` (cgroupfs's
+/// answer for a file of a cgroup removed as it was looked up).
+pub fn is_vanished(e: &CgroupError) -> bool {
+    e.source.kind() == io::ErrorKind::NotFound || e.source.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// Removes a cgroup directory, retrying while its last processes are still being torn down.
@@ -144,14 +169,33 @@ pub fn rmdir(path: &Path) -> Result<()> {
         match std::fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            // Up to about 3 s: the kernel frees a dead pid namespace's last tasks
-            // asynchronously, slowest on an emulated CPU (a guest under TCG once needed
-            // more than the 200 ms this used to wait, and left the cgroup).
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 3000 => {
+            // Up to about 200 ms: the kernel frees a dead pid namespace's last tasks
+            // asynchronously. (A rootless pool in the emulated guest once left a cgroup
+            // even with 3 s here: not a wait, but a creation racing the parent's removal;
+            // see v2::V2Group::create_in.)
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
             Err(e) => return Err(error("rmdir", path, e)),
+        }
+    }
+}
+
+/// How many times a creation of a cgroup tries ([`again_while_vanished`]).
+pub const CREATE_ATTEMPTS: u32 = 20;
+
+/// Runs `make` again while it fails because a directory or file is not there
+/// ([`is_vanished`]: another runbox removed the parent, or removed it and made it
+/// again without the controllers),
+/// at most `attempts` times in all; any other error, or the last, is returned. Pure (of
+/// itself).
+pub fn again_while_vanished<T>(attempts: u32, mut make: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut tried = 1;
+    loop {
+        match make() {
+            Err(e) if is_vanished(&e) && tried < attempts => tried += 1,
+            done => return done,
         }
     }
 }

@@ -188,11 +188,13 @@ impl Cgroup {
                 cpuacct,
                 memory,
                 pids,
-            } => v1::V1Group::create([cpuacct.as_path(), memory.as_path(), pids.as_path()], &name)
-                .map(Cgroup::V1),
-            Layout::V2 { dir } => v2::prepare_parent(dir)
-                .and_then(|()| v2::V2Group::create(dir, &name))
-                .map(Cgroup::V2),
+            } => file::again_while_vanished(file::CREATE_ATTEMPTS, || {
+                // The parents as a v2 creation retries them: another runbox's drop may
+                // remove one between create_dir_all's steps.
+                v1::V1Group::create([cpuacct.as_path(), memory.as_path(), pids.as_path()], &name)
+            })
+            .map(Cgroup::V1),
+            Layout::V2 { dir } => v2::V2Group::create_in(dir, &name).map(Cgroup::V2),
         };
         made.map_err(CreateError::Make)
     }
@@ -306,7 +308,8 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     /// Removes the cgroup, and runbox's parent directories if no other cgroup is left in them
-    /// (another controller's would keep them: rmdir fails on a non-empty cgroup). Its owner
+    /// (another controller's would keep them: rmdir fails on a non-empty cgroup; a creation
+    /// that this removal overtakes tries again, [`v2::V2Group::create_in`]). Its owner
     /// has killed and reaped its processes first (a container's init is reaped only once
     /// every process of its pid namespace is gone).
     fn drop(&mut self) {

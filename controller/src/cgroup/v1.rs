@@ -20,11 +20,21 @@ pub struct V1Group {
 
 impl V1Group {
     /// Creates `<parent>/<name>` in each hierarchy, `parents` being (cpuacct, memory, pids).
+    /// A failure removes what was made. (A parent removed meanwhile by another runbox's
+    /// drop is made again: a v1 cgroup needs nothing enabled in its parent.)
     pub fn create(parents: [&Path; 3], name: &str) -> Result<V1Group> {
         let dirs = parents.map(|p| p.join(name));
-        for dir in &dirs {
-            file::mkdir(dir)?;
-        }
+        let made = dirs.iter().try_for_each(|dir| file::mkdir(dir));
+        made.and_then(|()| V1Group::open(dirs.clone()))
+            .inspect_err(|_| {
+                for dir in &dirs {
+                    let _ = file::rmdir(dir);
+                }
+            })
+    }
+
+    /// Sets up and opens the files of the new cgroup `dirs`.
+    fn open(dirs: [PathBuf; 3]) -> Result<V1Group> {
         let [cpuacct, memory, pids] = [&dirs[0], &dirs[1], &dirs[2]];
         let memsw_limit = CgFile::open(memory, "memory.memsw.limit_in_bytes", true).ok();
         if memsw_limit.is_none() {

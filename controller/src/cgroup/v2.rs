@@ -70,10 +70,30 @@ pub struct V2Group {
 }
 
 impl V2Group {
-    /// Creates `parent/name` (the parent prepared with [`prepare_parent`]).
+    /// Prepares `parent` ([`prepare_parent`]) and creates `parent/name` in it. The parent is
+    /// shared: the drop of another process's (or thread's) last cgroup removes it, and that
+    /// can fall between the two steps; then both are made again ([`file::again_while_vanished`]).
+    pub fn create_in(parent: &Path, name: &str) -> Result<V2Group> {
+        file::again_while_vanished(file::CREATE_ATTEMPTS, || {
+            prepare_parent(parent)?;
+            V2Group::create(parent, name)
+        })
+    }
+
+    /// Creates `parent/name` (the parent prepared with [`prepare_parent`]; a missing parent
+    /// is an error, not made again). A failure after the directory was made removes it.
     pub fn create(parent: &Path, name: &str) -> Result<V2Group> {
         let dir = parent.join(name);
-        file::mkdir(&dir)?;
+        file::mkdir_in(&dir)?;
+        V2Group::open(dir.clone()).inspect_err(|_| {
+            // A new cgroup without processes: rmdir removes it with the files the kernel
+            // made in it.
+            let _ = file::rmdir(&dir);
+        })
+    }
+
+    /// Sets up and opens the files of the new cgroup `dir`.
+    fn open(dir: PathBuf) -> Result<V2Group> {
         file::write(&dir.join("memory.swap.max"), "0")?;
         // Writable from 6.12; before, read-only (root may open it for writing, and then
         // the write fails, which reset() finds).
@@ -258,8 +278,10 @@ mod tests {
             fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap(),
             "+memory +pids +cpu"
         );
+        // The kernel makes the files with the directory: here the test makes both, and
+        // opens them as create() does after its mkdir.
         populate(&parent.join("c-1"));
-        let group = V2Group::create(&parent, "c-1").unwrap();
+        let group = V2Group::open(parent.join("c-1")).unwrap();
         assert_eq!(
             fs::read_to_string(parent.join("c-1/memory.swap.max")).unwrap(),
             "0"
@@ -348,10 +370,71 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_file() {
+    fn a_failed_creation_names_the_file_and_leaves_no_directory() {
+        // A parent without the memory controller enabled: its children have no memory files.
         let parent = fake_parent("missing");
-        let err = V2Group::create(&parent, "c-2").unwrap_err().to_string();
-        assert!(err.contains("c-2/cpu.stat"), "{err}");
+        let err = V2Group::create(&parent, "c-2").unwrap_err();
+        assert!(file::is_vanished(&err), "{err}");
+        assert!(err.to_string().contains("c-2/memory.swap.max"), "{err}");
+        assert!(!parent.join("c-2").exists(), "the failed cgroup was left");
         fs::remove_dir_all(parent).unwrap();
+    }
+
+    #[test]
+    fn a_run_cgroup_is_never_made_in_a_parent_that_vanished() {
+        // Another runbox's last cgroup went, and its drop removed the shared parent after
+        // this one prepared it: made again, it would lack the controllers just enabled.
+        let parent = fake_parent("vanished");
+        prepare_parent(&parent).unwrap();
+        fs::remove_dir_all(&parent).unwrap();
+        let err = V2Group::create(&parent, "c-3").unwrap_err();
+        assert!(file::is_vanished(&err), "{err}");
+        assert!(
+            !parent.exists(),
+            "the parent was made again, without its controllers"
+        );
+    }
+
+    #[test]
+    fn a_creation_is_tried_again_only_while_something_vanished() {
+        let gone = || file::CgroupError {
+            what: "mkdir".into(),
+            path: "/sys/fs/cgroup/runbox/c-1-0".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        // cgroupfs's answer for a file of a cgroup removed while it was looked up.
+        let removed = || file::CgroupError {
+            source: std::io::Error::from_raw_os_error(libc::ENODEV),
+            ..gone()
+        };
+        let mut calls = 0;
+        let made = file::again_while_vanished(5, || {
+            calls += 1;
+            match calls {
+                1 => Err(gone()),
+                2 => Err(removed()),
+                _ => Ok(calls),
+            }
+        });
+        assert_eq!(made.unwrap(), 3);
+        // Another error ends it at once.
+        calls = 0;
+        let refused = file::again_while_vanished(5, || -> Result<()> {
+            calls += 1;
+            Err(file::CgroupError {
+                source: std::io::Error::from_raw_os_error(libc::EACCES),
+                ..gone()
+            })
+        });
+        assert!(refused.is_err());
+        assert_eq!(calls, 1);
+        // And a parent that never comes back, after the attempts.
+        calls = 0;
+        let never = file::again_while_vanished(5, || -> Result<()> {
+            calls += 1;
+            Err(gone())
+        });
+        assert!(file::is_vanished(&never.unwrap_err()));
+        assert_eq!(calls, 5);
     }
 }

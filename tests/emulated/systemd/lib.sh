@@ -18,11 +18,19 @@ export RUNBOX_TEST_SLOWDOWN=10
 # The pool's long test: 100 runs through one container here, 1000 on the host.
 export RUNBOX_TEST_POOL_RUNS=100
 
-# tests LABEL BINARY [ARGS...]: runs a cargo test binary and adds its counts.
+# Seconds since the guest's boot.
+uptime_s() {
+    cut -d. -f1 /proc/uptime
+}
+
+# tests LABEL BINARY [ARGS...]: runs a cargo test binary and adds its counts. Each test's
+# line carries the second (since boot) it ended at, for sizing the run.
 tests() {
     local label=$1 out line p f
     shift
-    out=$("$@" 2>&1)
+    out=$("$@" 2>&1 | while IFS= read -r l; do echo "$(uptime_s) $l"; done)
+    echo "$out" | grep -E '^[0-9]+ test .* \.\.\. ' | sed "s/^/time: $label: /"
+    out=$(echo "$out" | sed 's/^[0-9]* //')
     line=$(echo "$out" | grep '^test result:' | tail -1)
     p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed;.*/\1/p')
     f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed;.*/\1/p')
@@ -70,11 +78,14 @@ check() {
 # /usr/local/bin (run.sh put it there), which the default root binds.
 measure() {
     local who=$1 probe=/usr/local/bin/runbox-probe
-    for _ in 1 2 3 4 5; do
+    for _ in 1 2 3; do
         /share/runbox run --json --time 20s -- "$probe" spin 300 | tr '\n' ' ' |
             sed "s/^/measure: $who: spin 300 ms (own us, then the result): /"
         echo
     done
+    /share/runbox run --json --time 20s -- "$probe" spin-each threads 2 300 | tr '\n' ' ' |
+        sed "s/^/measure: $who: 2 threads of 300 ms (own us, then the result): /"
+    echo
     local id mib
     for id in big:64 small:8 big2:32; do
         mib=${id#*:}

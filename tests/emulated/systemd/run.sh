@@ -14,6 +14,7 @@ install -m 755 $S/runbox-probe /usr/local/bin/runbox-probe
 echo "guest: $(uname -srm), $(nproc) CPUs, systemd $(systemctl --version | awk 'NR == 1 { print $2 }')"
 echo "guest: root's tests run in $(cut -d: -f3 /proc/self/cgroup)"
 echo "guest: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "guest: tests start at $(uptime_s) s since boot"
 
 # Through `runbox run`, which these tests drive, namespace mode takes container mode's
 # path (a container made for the run): the mode-by-mode cases run in container mode only
@@ -38,6 +39,7 @@ left=$(find /sys/fs/cgroup -name 'c-*' -type d | wc -l)
 check "root: no cgroup of a run left" '^0$' '' echo "$left"
 measure root
 
+echo "guest: the non-root set starts at $(uptime_s) s since boot"
 # The non-root set: as `judge`, in a scope of the user manager with Delegate=yes. Its
 # lines pass through as they come; its last one is "counts PASSED FAILED".
 uid=$(id -u judge)
@@ -54,5 +56,6 @@ else
     echo "FAIL user: no counts from user.sh"
 fi
 
+echo "guest: tests end at $(uptime_s) s since boot"
 echo "$passed passed, $failed failed"
 systemctl poweroff --no-block
