@@ -53,7 +53,7 @@ use room::{HostIds, RoomThread};
 use runbox_shared::{self as wire, Failure, Reply, Request, Run, MAX_MESSAGE};
 use setup::Names;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -477,22 +477,14 @@ impl Container {
         }
         let ids = self.host_ids();
         let prepared = thread.prepare(room, ids)?;
-        // The roots of /w and /tmp, held to look at what the run wrote once it is over.
-        let looked_at = [Path::new("/w"), Path::new("/tmp")]
-            .iter()
-            .filter_map(|dir| prepared.mount_of(dir))
-            .map(|fd| fd.try_clone_to_owned())
-            .collect::<Result<Vec<OwnedFd>, _>>()
-            .map_err(|e| Error::io("keep the room's mounts", e))?;
-        let mut kept = KeptMounts::default();
+        // The roots of /w and /tmp, held to read what the run wrote once it is over.
+        let mount_of = |area: Area| prepared.mount_of(Path::new(area.dir()));
+        let kept =
+            KeptMounts::keep(mount_of).map_err(|e| Error::io("keep the room's mounts", e))?;
         if let Some(files) = files.as_deref() {
-            let mount_of = |area: Area| prepared.mount_of(Path::new(area.dir()));
             files
                 .fill(mount_of, ids.program)
                 .map_err(|e| Error::BadRequest(e.to_string()))?;
-            kept = files
-                .keep_mounts(mount_of)
-                .map_err(|e| Error::io("keep the room's mounts for copy_out", e))?;
         }
         let room = match thread.put_up(prepared) {
             Ok(room) => room,
@@ -513,8 +505,7 @@ impl Container {
         if thread.take_down(room).is_err() {
             self.unclean = true;
         }
-        let looked_at: Vec<BorrowedFd<'_>> = looked_at.iter().map(AsFd::as_fd).collect();
-        let dirs_full = output::trees_hold_full_file(&looked_at, limits.output);
+        let dirs_full = output::trees_hold_full_file(&kept.roots(), limits.output);
         let outcome = with_full_outputs(served?, limits, fds, dirs_full);
         if let Some(files) = files {
             files

@@ -560,11 +560,34 @@ impl FilesOut {
 }
 
 /// The descriptors of a room's `/w` and `/tmp` mounts, kept from before they were
-/// attached, for the copies out.
+/// attached, for what is read after the run (the copies out, the look for full files): a
+/// detached mount lives while a descriptor holds it.
 #[derive(Debug, Default)]
 pub struct KeptMounts {
     work: Option<OwnedFd>,
     tmp: Option<OwnedFd>,
+}
+
+impl KeptMounts {
+    /// Keeps the mounts `mount_of` gives for `/w` and `/tmp`.
+    pub fn keep<'m>(
+        mount_of: impl Fn(Area) -> Option<BorrowedFd<'m>>,
+    ) -> std::io::Result<KeptMounts> {
+        let keep = |area| mount_of(area).map(|fd| fd.try_clone_to_owned()).transpose();
+        Ok(KeptMounts {
+            work: keep(Area::Work)?,
+            tmp: keep(Area::Tmp)?,
+        })
+    }
+
+    /// The kept mounts' roots.
+    pub fn roots(&self) -> Vec<BorrowedFd<'_>> {
+        [&self.work, &self.tmp]
+            .into_iter()
+            .flatten()
+            .map(AsFd::as_fd)
+            .collect()
+    }
 }
 
 /// A run's files, as a container carries them out: what to write in, the collectors to
@@ -625,28 +648,6 @@ impl RunFiles<'_> {
             copy::write_in(root, path, source, *mode, owner)?;
         }
         Ok(())
-    }
-
-    /// Keeps the mounts the copies out read from, if there are any to make.
-    pub fn keep_mounts<'m>(
-        &self,
-        mount_of: impl Fn(Area) -> Option<BorrowedFd<'m>>,
-    ) -> std::io::Result<KeptMounts> {
-        let wanted = |area| {
-            self.spec
-                .copy_out
-                .iter()
-                .chain(&self.spec.copy_out_cached)
-                .any(|out| out.path.area == area)
-        };
-        let keep = |area| match (wanted(area), mount_of(area)) {
-            (true, Some(fd)) => fd.try_clone_to_owned().map(Some),
-            _ => Ok(None),
-        };
-        Ok(KeptMounts {
-            work: keep(Area::Work)?,
-            tmp: keep(Area::Tmp)?,
-        })
     }
 
     /// After the run: the collectors' captures, and the copies out from `kept`.
