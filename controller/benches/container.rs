@@ -81,10 +81,11 @@ fn main() {
     let wire = spec.to_wire().unwrap();
     let room = config.room().expect("the room");
     let mut container = Container::create(&config).expect("a container (run as root)");
-    let mut warm_run = |seccomp: &runbox::seccomp::Filter| {
+    let warm_run = |container: &mut Container, seccomp: &runbox::seccomp::Filter| {
         let mut run = wire.run();
         run.seccomp = &seccomp.bytes;
         run.seccomp_listener = seccomp.listener;
+        run.seccomp_ahead = seccomp.ahead;
         let started = Instant::now();
         let outcome = container
             .run(&room, &run, &stdio, &spec.limits)
@@ -130,7 +131,7 @@ fn main() {
         .collect();
     row("clone CLONE_NEWNS + tmpfs + pivot_root", pivot);
     let in_container: Vec<u64> = (0..N / 3)
-        .map(|_| warm_run(&runbox::seccomp::Filter::default()))
+        .map(|_| warm_run(&mut container, &runbox::seccomp::Filter::default()))
         .collect();
     row(
         "run of a static true in a pre-forked container",
@@ -138,29 +139,50 @@ fn main() {
     );
 
     // 2. The headline, interleaved: as runs go by default, with the default profile's
-    // filter, and without any filter.
+    // filter, and without any filter, each in a warm container of its own (a container's
+    // next program is forked and filtered ahead for the filter of its last run); and both
+    // in turn in one container, where every run's process is forked and filtered for it.
     header("2. the headline: static true, interleaved");
     let default_filter = runbox::seccomp::default_filter();
     let no_filter = runbox::seccomp::Filter::default();
+    let mut bare_container = Container::create(&config).expect("a container");
+    let mut both_container = Container::create(&config).expect("a container");
     let (mut floor, mut warm, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut turns_default, mut turns_bare) = (Vec::new(), Vec::new());
     for _ in 0..N {
         let t = Instant::now();
         fork_exec_wait(std::slice::from_ref(&host_true));
         floor.push(micros(t));
-        warm.push(warm_run(&default_filter));
-        bare.push(warm_run(&no_filter));
+        warm.push(warm_run(&mut container, &default_filter));
+        bare.push(warm_run(&mut bare_container, &no_filter));
+        turns_default.push(warm_run(&mut both_container, &default_filter));
+        turns_bare.push(warm_run(&mut both_container, &no_filter));
     }
+    drop((bare_container, both_container));
     let floor = row("fork + execve + wait4 on the host (the floor)", floor);
     let warm = row("request -> result, warm, default profile", warm);
     let bare = row("request -> result, warm, no filter", bare);
+    let turns_default = row(
+        "... default profile, in turn with no filter in one container",
+        turns_default,
+    );
+    let turns_bare = row(
+        "... no filter, in turn with the default profile in one container",
+        turns_bare,
+    );
     let ratio = |m: u64| m as f64 / floor as f64;
     println!(
-        "ratio of medians: {:.2} with the default profile, {:.2} without a filter (target <= 1.25)",
+        "ratio of medians: {:.2} with the default profile, {:.2} without a filter (target <= 1.25); \
+         filters in turn, each run forked for its own: {:.2} and {:.2}",
         ratio(warm),
-        ratio(bare)
+        ratio(bare),
+        ratio(turns_default),
+        ratio(turns_bare)
     );
 
-    // 6. seccomp filters (run here, while the container is warm).
+    // 6. seccomp filters (run here, while the container is warm). In turn in one container,
+    // each run's process is forked for it and installs its filter on the run's path: this
+    // is what a filter costs a run that cannot take the process forked ahead.
     header(
         "6. a seccomp filter per run, every profile (static true in a warm container, interleaved)",
     );
@@ -168,6 +190,7 @@ fn main() {
         bytes,
         listener: false,
         traced: false,
+        ahead: true,
     };
     let mut filters: Vec<(String, runbox::seccomp::Filter)> = vec![
         ("no filter".into(), raw(vec![])),
@@ -186,7 +209,7 @@ fn main() {
     let mut samples = vec![Vec::new(); filters.len()];
     for _ in 0..N {
         for (i, (_, compiled)) in filters.iter().enumerate() {
-            samples[i].push(warm_run(compiled));
+            samples[i].push(warm_run(&mut container, compiled));
         }
     }
     let medians: Vec<u64> = filters

@@ -412,6 +412,7 @@ impl WireRun {
             rlimits: self.rlimits.clone(),
             seccomp: &self.seccomp.bytes,
             seccomp_listener: self.seccomp.listener,
+            seccomp_ahead: self.seccomp.ahead,
             fds: heapless::Vec::from_slice(&[0, 1, 2]).expect("three fit"),
             wall_limit_us: self.wall_limit_us,
             // The container that sends it says (it knows whether it has two ids).

@@ -12,13 +12,16 @@
 //! - **init** (this file), unprivileged PID 1, not dumpable so that nothing in the container
 //!   can ptrace it or read its memory. It blocks every signal and hears of its children
 //!   through a signalfd. It serves one request at a time, forever:
-//!   receive a [`Request::Run`] with its stdio fds -> fork -> reply `Started` -> wait for the
-//!   program with the wall-clock deadline, reaping every orphan and listening for a kill order
-//!   -> `wait4` rusage -> kill and reap every other process of the container -> reply
-//!   `Finished` (or `Failed`, if the child could not exec);
+//!   receive a [`Request::Run`] with its stdio fds -> fork (or hand it to the process forked
+//!   ahead for it, [`next_program`]) -> reply `Started` -> wait for the program with the
+//!   wall-clock deadline, reaping every orphan and listening for a kill order -> `wait4`
+//!   rusage -> kill and reap every other process of the container -> reply `Finished` (or
+//!   `Failed`, if the child could not exec) -> a new IPC namespace; on [`Request::Ahead`],
+//!   fork the next run's process;
 //! - **the child** ([`child`]), between fork and execve: a session of its own (setsid),
-//!   stdio in place, every other fd closed, chdir, rlimits, no_new_privs, seccomp last,
-//!   execve. It only makes raw syscalls:
+//!   the program's ids, stdio in place, every other fd closed, chdir, rlimits,
+//!   no_new_privs, seccomp last, execve; or, forked ahead, the filter first and the
+//!   request's part after it. It only makes raw syscalls:
 //!   no allocation, no locks, no panics. A failure is written to a page shared with init.
 //!
 //! When the controller's end of the socket closes, init exits, and the kernel kills whatever
@@ -34,6 +37,7 @@
 
 mod child;
 mod handover;
+mod next_program;
 mod supervise;
 mod sys;
 
@@ -58,6 +62,8 @@ struct Ready {
     /// start, then one made after each run (off the next request's path), which the next
     /// program inherits. An error is the next run's failure.
     fresh_ipc: sys::Result<()>,
+    /// The next run's process, forked ahead of its request.
+    ahead: next_program::Ahead,
 }
 
 fn start() -> sys::Result<Ready> {
@@ -74,6 +80,7 @@ fn start() -> sys::Result<Ready> {
         signals,
         record_page,
         fresh_ipc: Ok(()),
+        ahead: next_program::Ahead::new(),
     })
 }
 
@@ -95,13 +102,17 @@ fn serve(mut ready: Ready) -> ! {
         };
         match decoded {
             Ok(Request::Run(run)) => {
-                let outcome = supervise::run(&run, fds, &ready);
+                let outcome = supervise::run(&run, &datagram[..received.len], fds, &mut ready);
                 reply(&outcome);
                 // Every process of that run is gone: SysV shared memory, semaphores, message
                 // queues and POSIX queues it made go with its namespace, and the next program
                 // starts in a new, empty one.
                 ready.fresh_ipc = sys::unshare_ipc();
+                ready.ahead.remember(&run);
             }
+            // In the namespace the next program would get; it reports its failure.
+            Ok(Request::Ahead) if ready.fresh_ipc.is_ok() => ready.ahead.fork(ready.record_page),
+            Ok(Request::Ahead) => {}
             // A kill order with nothing running: nothing to do.
             Ok(Request::Kill) => {}
             Err(error) => reply(&Reply::Malformed(error)),

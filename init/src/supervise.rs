@@ -5,8 +5,9 @@ use crate::handover::Handover;
 use crate::{child, sys, Ready, SOCKET};
 use runbox_shared::{self as wire, Exit, Failure, Finished, KillReason, Reply, Request, Run, Step};
 
-/// Runs one program and returns the reply that ends the run.
-pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
+/// Runs one program (the request `run`, decoded from `datagram`) and returns the reply
+/// that ends the run.
+pub fn run(run: &Run<'_>, datagram: &[u8], fds: &[i32], ready: &mut Ready) -> Reply {
     if let Err(errno) = ready.fresh_ipc {
         return Reply::Failed(Failure {
             step: Step::NewIpcNamespace,
@@ -14,19 +15,25 @@ pub fn run(run: &Run<'_>, fds: &[i32], ready: &Ready) -> Reply {
             index: 0,
         });
     }
-    ready.record_page.put_failure(None);
     let handover = Handover::at(ready.record_page);
-    handover.reset();
-    let start = sys::monotonic_us();
-    let pid = match sys::fork() {
-        Ok(0) => child::exec(run, fds, ready.record_page),
-        Ok(pid) => pid,
-        Err(errno) => {
-            return Reply::Failed(Failure {
-                step: Step::Fork,
-                errno,
-                index: 0,
-            })
+    let mut start = sys::monotonic_us();
+    let pid = match ready.ahead.hand_over(run, datagram, fds) {
+        Some(pid) => pid,
+        None => {
+            ready.record_page.put_failure(None);
+            handover.reset();
+            start = sys::monotonic_us();
+            match sys::fork() {
+                Ok(0) => child::exec(run, fds, ready.record_page),
+                Ok(pid) => pid,
+                Err(errno) => {
+                    return Reply::Failed(Failure {
+                        step: Step::Fork,
+                        errno,
+                        index: 0,
+                    })
+                }
+            }
         }
     };
     crate::reply(&Reply::Started { pid });

@@ -195,6 +195,65 @@ pub fn send(fd: i32, buf: &[u8]) -> Result<usize> {
     })
 }
 
+/// `sendmsg(fd, {buf, SCM_RIGHTS fds}, MSG_NOSIGNAL)`: one datagram with at most
+/// `MAX_FDS` descriptors.
+pub fn send_with_fds(fd: i32, buf: &[u8], fds: &[i32]) -> Result<usize> {
+    #[repr(C, align(8))]
+    struct Control([u8; CONTROL_LEN]);
+    let fds = &fds[..fds.len().min(runbox_shared::MAX_FDS)];
+    let mut control = Control([0; CONTROL_LEN]);
+    let header = CmsgHdr {
+        len: size_of::<CmsgHdr>() + fds.len() * 4,
+        level: SOL_SOCKET,
+        kind: SCM_RIGHTS,
+    };
+    // SAFETY: control is 8-aligned and longer than one header; the header is plain data.
+    unsafe { core::ptr::write(control.0.as_mut_ptr() as *mut CmsgHdr, header) };
+    for (i, fd) in fds.iter().enumerate() {
+        let at = size_of::<CmsgHdr>() + i * 4;
+        control.0[at..at + 4].copy_from_slice(&fd.to_ne_bytes());
+    }
+    let mut iov = Iovec {
+        base: buf.as_ptr() as *mut u8,
+        len: buf.len(),
+    };
+    let msg = MsgHdr {
+        name: core::ptr::null_mut(),
+        namelen: 0,
+        iov: &mut iov,
+        iovlen: 1,
+        control: control.0.as_mut_ptr(),
+        // CMSG_SPACE of the fds sent (no header with none).
+        controllen: match fds.len() {
+            0 => 0,
+            n => size_of::<CmsgHdr>() + (n * 4).next_multiple_of(size_of::<usize>()),
+        },
+        flags: 0,
+    };
+    // SAFETY: msg, iov, buf and control are live for the call; the kernel only reads them
+    // (iov's base is never written through by sendmsg).
+    check(unsafe { syscall!(Sysno::sendmsg, fd, &msg as *const MsgHdr, MSG_NOSIGNAL) })
+}
+
+/// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)`.
+pub fn socketpair() -> Result<[i32; 2]> {
+    const AF_UNIX: usize = 1;
+    const SOCK_SEQPACKET: usize = 5;
+    const SOCK_CLOEXEC: usize = 0o2_000_000;
+    let mut pair = [-1i32; 2];
+    // SAFETY: pair is a live array of two ints, which the kernel fills.
+    check(unsafe {
+        syscall!(
+            Sysno::socketpair,
+            AF_UNIX,
+            SOCK_SEQPACKET | SOCK_CLOEXEC,
+            0,
+            pair.as_mut_ptr()
+        )
+    })?;
+    Ok(pair)
+}
+
 /// `close(fd)`; the result is of no use to init.
 pub fn close(fd: i32) {
     // SAFETY: closing a descriptor touches no memory of ours.

@@ -19,6 +19,8 @@
 //!            <-- Reply::Started { pid }        the program was forked
 //! [Request::Kill -->]                          optional kill order while it runs
 //!            <-- Reply::Finished | Reply::Failed
+//! [Request::Ahead -->]                         the run's accounting is read: init may
+//!                                              fork and filter the next program now
 //! (next Request::Run ...)
 //! ```
 //!
@@ -44,7 +46,7 @@ mod step;
 pub use step::Step;
 
 /// The protocol version, the first byte of every datagram.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// The largest datagram either side sends or accepts, version byte included.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// The most arguments a program may be given, `argv[0]` included.
@@ -79,7 +81,33 @@ pub enum Request<'a> {
     Run(#[serde(borrow)] Run<'a>),
     /// Kill the program that is running now (and everything else in the container).
     Kill,
+    /// The last run is over and its accounting read: init may fork the next run's process
+    /// now and take it as far as it can go before a request (a session of its own, the
+    /// program's uid, no capabilities, the last run's filter), so that the next
+    /// [`Request::Run`] with the same filter only hands it its fds and arguments. Sent
+    /// after the controller has read the cgroup's counters, which that process's birth
+    /// would otherwise charge to the run just ended. No reply.
+    Ahead,
 }
+
+/// The calls init's forked child makes after it has installed a filter ahead of its
+/// request ([`Request::Ahead`]): receive the request and its fds, put them in place, close
+/// the rest, change directory, set the limits, execute, and on failure report and exit. A
+/// filter may be installed ahead ([`Run::seccomp_ahead`]) only if it allows every one of
+/// them unconditionally; the controller checks this by name for its architecture.
+pub const CALLS_AFTER_AHEAD_FILTER: &[&str] = &[
+    "recvmsg",
+    "fcntl",
+    "dup3",
+    "close_range",
+    "close",
+    "chdir",
+    "prlimit64",
+    "futex",
+    "execve",
+    "exit",
+    "exit_group",
+];
 
 /// One program to run.
 ///
@@ -107,10 +135,15 @@ pub struct Run<'a> {
     /// filter notifies ends the run, and init reports which it was. The filter must allow
     /// `futex` and `execve`, which the hand-over of the listener uses.
     pub seccomp_listener: bool,
+    /// `seccomp` allows every call of [`CALLS_AFTER_AHEAD_FILTER`] unconditionally, and has
+    /// no listener: init may install it in a process forked ahead of the next request with
+    /// the same filter ([`Request::Ahead`]). An empty `seccomp` is always installable ahead.
+    pub seccomp_ahead: bool,
     /// The program's fds, from 0 on: entry `i` is the index of the passed fd that becomes
     /// its fd `i`. At least three (stdin, stdout, stderr); fds past the last are closed.
     pub fds: Vec<u8, MAX_FDS>,
-    /// Wall-clock limit in microseconds from the fork; 0 for none. Init kills the program and
+    /// Wall-clock limit in microseconds from init's start of the run (its fork, or its
+    /// hand-over to a process forked ahead); 0 for none. Init kills the program and
     /// everything else in the container when it passes.
     pub wall_limit_us: u64,
     /// Start the program as [`PROGRAM_ID`], another uid than init's (a container with two
@@ -197,7 +230,7 @@ pub struct Finished {
     pub sys_us: u64,
     /// Peak resident set size in KiB (`wait4` rusage `ru_maxrss`).
     pub max_rss_kib: u64,
-    /// Wall-clock time in microseconds from the fork to the exit.
+    /// Wall-clock time in microseconds from init's start of the run to the exit.
     pub wall_us: u64,
     /// Set when init killed the run, and why.
     pub killed: Option<KillReason>,

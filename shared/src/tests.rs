@@ -24,6 +24,7 @@ fn sample_run() -> Run<'static> {
         rlimits,
         seccomp: &[0x06, 0, 0, 0, 0, 0, 0xff, 0x7f],
         seccomp_listener: true,
+        seccomp_ahead: false,
         fds: Vec::from_slice(&[0, 1, 2]).unwrap(),
         wall_limit_us: 3_000_000,
         program_ids: true,
@@ -69,7 +70,7 @@ fn every_reply() -> [Reply; 8] {
 #[test]
 fn every_request_round_trips() {
     let mut buf = [0u8; MAX_MESSAGE];
-    for request in [Request::Run(sample_run()), Request::Kill] {
+    for request in [Request::Run(sample_run()), Request::Kill, Request::Ahead] {
         let datagram = encode(&request, &mut buf).unwrap();
         assert_eq!(datagram[0], VERSION);
         assert_eq!(decode_request(datagram, 3), Ok(request));

@@ -454,7 +454,8 @@ impl Container {
             None => Watch::default(),
         };
         self.start_clean(limits)?;
-        let served = self.serve(run, fds, limits, watch)?;
+        // Its one run: no next one to fork ahead for.
+        let served = self.serve(run, fds, limits, watch, false)?;
         let root = PathBuf::from(format!("/proc/{}/root", self.pid));
         let dirs = [root.join("w"), root.join("tmp")];
         let dirs_full = output::dirs_hold_full_file(&[&dirs[0], &dirs[1]], limits.output);
@@ -499,7 +500,7 @@ impl Container {
         // After the put-up, which followed the last room's take-down: its tmpfs are freed.
         let served = self
             .start_clean(limits)
-            .and_then(|()| self.serve(run, fds, limits, watch));
+            .and_then(|()| self.serve(run, fds, limits, watch, true));
         // The room goes, whatever happened, without waiting (the next put-up reports a
         // failure); what the run wrote is looked at through the mounts held.
         if thread.take_down(room).is_err() {
@@ -537,13 +538,15 @@ impl Container {
         self.cgroup.reset().map_err(Error::Cgroup)
     }
 
-    /// Sends the run to init and waits for its end.
+    /// Sends the run to init and waits for its end; `ahead`: then tells init that it may
+    /// fork the next run's process.
     fn serve(
         &mut self,
         run: &Run<'_>,
         fds: &[BorrowedFd<'_>],
         limits: &Limits,
         watch: Watch<'_>,
+        ahead: bool,
     ) -> Result<Outcome, Error> {
         let mut run = run.clone();
         // Another uid than init's where the container has two.
@@ -597,6 +600,14 @@ impl Container {
         match waited.reply {
             Some(Reply::Finished(finished)) => {
                 let usage = self.cgroup.usage().map_err(Error::Cgroup)?;
+                // Read: init may fork the next run's process now, which this run's counters
+                // must not see. Not heard, it only makes the next run fork its own; a gone
+                // init is the next run's error.
+                let mut buf = [0u8; 8];
+                match wire::encode(&Request::Ahead, &mut buf) {
+                    Ok(datagram) if ahead => drop(socket::send(self.socket.as_raw_fd(), datagram)),
+                    _ => {}
+                }
                 let figures = Figures {
                     usage,
                     baseline: self.baseline,

@@ -37,6 +37,13 @@ impl Arch {
         return Arch::Arm;
     }
 
+    /// The architecture whose `AUDIT_ARCH_*` is `audit`.
+    pub fn of_audit(audit: u32) -> Option<Arch> {
+        [Arch::X86_64, Arch::Aarch64, Arch::Arm]
+            .into_iter()
+            .find(|arch| arch.audit() == audit)
+    }
+
     /// `AUDIT_ARCH_*`, what `seccomp_data.arch` holds for it.
     pub const fn audit(self) -> u32 {
         const AUDIT_ARCH_64BIT: u32 = 0x8000_0000;

@@ -154,6 +154,16 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// True if call `nr` is allowed whatever its arguments (and no foreign ABI's).
+    pub fn allows_always(&self, nr: u32) -> bool {
+        let foreign = self.foreign_from.is_some_and(|from| nr >= from);
+        !foreign
+            && match self.rules.get(&nr) {
+                None => self.default == Action::Allow,
+                Some(rule) => *rule == Rule::Always(Action::Allow),
+            }
+    }
+
     /// True if some call goes to the listener.
     pub fn notifies(&self) -> bool {
         let notify = |r: &Rule| r.actions().any(|a| a == Action::Notify);

@@ -21,17 +21,36 @@ pub struct Filter {
     /// Such a filter is useless without a tracer, and any other filter lets file calls
     /// through unchecked: each mode refuses the other's.
     pub traced: bool,
+    /// It allows, unconditionally, every call init's child makes after a filter installed
+    /// ahead of its request (`runbox_shared::CALLS_AFTER_AHEAD_FILTER`), and has no
+    /// listener: a container may install it in the next run's process before the request
+    /// comes. A filter that refuses any of them is installed for its run, last, as ever.
+    pub ahead: bool,
 }
 
 impl Filter {
     /// Compiles `policy`; `traced` marks ptrace mode's.
     pub fn compile(policy: &bpf::Policy, traced: bool) -> Filter {
+        let listener = policy.notifies();
         Filter {
-            listener: policy.notifies(),
+            listener,
             bytes: bpf::encode(&bpf::compile(policy)),
             traced,
+            ahead: !listener && !traced && allows_calls_after_ahead(policy),
         }
     }
+}
+
+/// True when `policy` allows every call of `CALLS_AFTER_AHEAD_FILTER` whatever its
+/// arguments (a call its architecture lacks is never made there).
+fn allows_calls_after_ahead(policy: &bpf::Policy) -> bool {
+    let Some(arch) = arch::Arch::of_audit(policy.arch) else {
+        return false;
+    };
+    runbox_shared::CALLS_AFTER_AHEAD_FILTER
+        .iter()
+        .filter_map(|name| arch.number(name))
+        .all(|nr| policy.allows_always(nr))
 }
 
 /// The built-in `default` profile's filter, with the walls (the default of `RunSpec::new`,

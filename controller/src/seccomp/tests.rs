@@ -274,3 +274,56 @@ fn notifying_policies_allow_the_listener_hand_over() {
         }
     }
 }
+
+/// A filter goes ahead of its request (init installs it in the next run's process before
+/// the request comes) only if it allows, whatever their arguments, every call made after
+/// it there; on every architecture.
+#[test]
+fn a_filter_goes_ahead_only_if_it_allows_every_call_made_after_it() {
+    use super::{profile::add_walls, Filter};
+    for arch in ARCHES {
+        let walled = |name: &str| {
+            let mut policy = builtin(name, arch).unwrap();
+            add_walls(&mut policy, arch);
+            policy
+        };
+        let default = walled("default");
+        assert!(Filter::compile(&default, false).ahead, "{arch:?}: default");
+        // strict notifies (a listener), and refuses chdir, dup3, recvmsg.
+        assert!(!Filter::compile(&walled("strict"), false).ahead, "{arch:?}");
+        // ptrace mode's filters are installed by their own path.
+        assert!(!Filter::compile(&default, true).ahead, "{arch:?}: traced");
+        for name in runbox_shared::CALLS_AFTER_AHEAD_FILTER {
+            let Some(nr) = arch.number(name) else {
+                continue;
+            };
+            for rule in [
+                Rule::Always(Action::Errno(1)),
+                Rule::Always(Action::KillProcess),
+                Rule::Arg {
+                    arg: 0,
+                    values: vec![3],
+                    when_equal: Action::Errno(1),
+                    otherwise: Action::Allow,
+                },
+            ] {
+                let mut refusing = default.clone();
+                refusing.rules.insert(nr, rule.clone());
+                let filter = Filter::compile(&refusing, false);
+                assert!(!filter.ahead, "{arch:?}: {name} under {rule:?}");
+            }
+        }
+        // A policy that refuses everything else still goes ahead.
+        let mut only_those = Policy {
+            default: Action::Errno(1),
+            ..default.clone()
+        };
+        only_those.rules.clear();
+        for name in runbox_shared::CALLS_AFTER_AHEAD_FILTER {
+            if let Some(nr) = arch.number(name) {
+                only_those.rules.insert(nr, Rule::Always(Action::Allow));
+            }
+        }
+        assert!(Filter::compile(&only_those, false).ahead, "{arch:?}");
+    }
+}
