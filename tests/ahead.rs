@@ -63,6 +63,7 @@ echo "stdin $(cat)"
 echo "stack $(awk '/^Max stack size/ { print $4 }' /proc/$$/limits)"
 echo "fsize $(awk '/^Max file size/ { print $4 }' /proc/$$/limits)"
 echo "env $RUNBOX_TEST_VALUE"
+echo "fds $(/probe fds | tr '\n' ' ')"
 grep -E '^(Seccomp|NoNewPrivs|CapBnd|CapEff|SigBlk):' /proc/$$/status | tr -d '\t' | tr ':' ' '
 "#;
 
@@ -118,6 +119,8 @@ fn a_request_handed_to_the_process_forked_ahead_becomes_its_own_program() {
     assert_eq!(value(&lines, "cwd"), "/tmp");
     assert_eq!(value(&lines, "stdin"), "from the second request");
     assert_eq!(value(&lines, "env"), "second");
+    // Nothing of init's or of the hand-over's socket: fds 0, 1 and 2 only.
+    assert_eq!(value(&lines, "fds"), "0 1 2 ", "{lines}");
     // The program's id, a session it leads, no capability, no signal blocked, the filter.
     assert_eq!(value(&lines, "uid"), runbox_shared::PROGRAM_ID.to_string());
     let session = value(&lines, "session");

@@ -75,7 +75,6 @@ fn start() -> sys::Result<Ready> {
     sys::set_cloexec(SOCKET)?;
     sys::umask(0o022);
     let record_page = sys::shared_page()?;
-    reply(&Reply::Ready);
     Ok(Ready {
         signals,
         record_page,
@@ -86,6 +85,9 @@ fn start() -> sys::Result<Ready> {
 
 fn serve(mut ready: Ready) -> ! {
     let mut datagram = [0u8; MAX_MESSAGE];
+    // Ready once every buffer is in place: the controller takes init's memory charge now as
+    // the container's baseline, which pages init touched later would not be in.
+    reply(&Reply::Ready);
     loop {
         let received = match sys::recv_with_fds(SOCKET, &mut datagram) {
             // SOCK_SEQPACKET reads 0 both for an empty datagram and at the peer's close.
