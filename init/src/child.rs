@@ -29,9 +29,10 @@ pub fn exec_when_asked(
     socket: i32,
     filter: &[u8],
     program_ids: bool,
+    datagram: &mut [u8; MAX_MESSAGE],
     record_page: sys::SharedPage,
 ) -> ! {
-    let Err(failure) = wait_and_exec(socket, filter, program_ids);
+    let Err(failure) = wait_and_exec(socket, filter, program_ids, datagram);
     exit_failed(failure, record_page)
 }
 
@@ -78,8 +79,15 @@ fn prepare_and_exec(
 
 /// [`exec_when_asked`]'s steps. After the filter it makes only the calls of
 /// `runbox_shared::CALLS_AFTER_AHEAD_FILTER`, which the controller has checked `filter`
-/// allows.
-fn wait_and_exec(socket: i32, filter: &[u8], program_ids: bool) -> Result<Infallible, Failure> {
+/// allows. The request lands in `datagram`, init's own receive buffer in this process's
+/// copy of its memory: only the pages it takes are copied, where a fresh buffer on the
+/// stack would be 16 new pages, zeroed, every run.
+fn wait_and_exec(
+    socket: i32,
+    filter: &[u8],
+    program_ids: bool,
+    datagram: &mut [u8; MAX_MESSAGE],
+) -> Result<Infallible, Failure> {
     // Nothing of init's but the request's socket, at fd 3 (where init's own was).
     sys::dup_to(socket, crate::SOCKET).map_err(|e| fail(Step::CloseFds, e, 0))?;
     sys::set_cloexec(crate::SOCKET).map_err(|e| fail(Step::CloseFds, e, 0))?;
@@ -89,9 +97,8 @@ fn wait_and_exec(socket: i32, filter: &[u8], program_ids: bool) -> Result<Infall
     if !filter.is_empty() {
         sys::seccomp_filter(filter, 0).map_err(|e| fail(Step::Seccomp, e, 0))?;
     }
-    let mut datagram = [0u8; MAX_MESSAGE];
     let received = loop {
-        match sys::recv_with_fds(crate::SOCKET, &mut datagram) {
+        match sys::recv_with_fds(crate::SOCKET, datagram) {
             Err(sys::EINTR) => continue,
             // Init let this process go without a request.
             Ok(r) if r.len == 0 => sys::exit(0),

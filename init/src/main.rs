@@ -97,30 +97,40 @@ fn serve(mut ready: Ready) -> ! {
             Err(_) => sys::exit(1),
         };
         let fds = &received.fds[..received.nfds];
-        let decoded = if received.truncated {
-            Err(wire::WireError::TooLarge)
-        } else {
-            wire::decode_request(&datagram[..received.len], fds.len())
-        };
-        match decoded {
-            Ok(Request::Run(run)) => {
-                let outcome = supervise::run(&run, &datagram[..received.len], fds, &mut ready);
-                reply(&outcome);
-                // Every process of that run is gone: SysV shared memory, semaphores, message
-                // queues and POSIX queues it made go with its namespace, and the next program
-                // starts in a new, empty one.
-                ready.fresh_ipc = sys::unshare_ipc();
-                ready.ahead.remember(&run);
+        // A block of its own: the decoded request borrows the buffer, which the process
+        // forked ahead takes over after it.
+        let fork_ahead = {
+            let decoded = if received.truncated {
+                Err(wire::WireError::TooLarge)
+            } else {
+                wire::decode_request(&datagram[..received.len], fds.len())
+            };
+            match decoded {
+                Ok(Request::Run(run)) => {
+                    let outcome = supervise::run(&run, &datagram[..received.len], fds, &mut ready);
+                    reply(&outcome);
+                    // Every process of that run is gone: SysV shared memory, semaphores,
+                    // message queues and POSIX queues it made go with its namespace, and the
+                    // next program starts in a new, empty one.
+                    ready.fresh_ipc = sys::unshare_ipc();
+                    ready.ahead.remember(&run);
+                    false
+                }
+                // In the namespace the next program would get; it reports its failure.
+                Ok(Request::Ahead) => ready.fresh_ipc.is_ok(),
+                // A kill order with nothing running: nothing to do.
+                Ok(Request::Kill) => false,
+                Err(error) => {
+                    reply(&Reply::Malformed(error));
+                    false
+                }
             }
-            // In the namespace the next program would get; it reports its failure.
-            Ok(Request::Ahead) if ready.fresh_ipc.is_ok() => ready.ahead.fork(ready.record_page),
-            Ok(Request::Ahead) => {}
-            // A kill order with nothing running: nothing to do.
-            Ok(Request::Kill) => {}
-            Err(error) => reply(&Reply::Malformed(error)),
-        }
+        };
         for &fd in fds {
             sys::close(fd);
+        }
+        if fork_ahead {
+            ready.ahead.fork(ready.record_page, &mut datagram);
         }
     }
 }

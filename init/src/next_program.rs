@@ -57,9 +57,10 @@ impl Ahead {
     }
 
     /// Forks the next run's process, with the failure record of `record_page` emptied for
-    /// it, unless one waits already or the last run's filter may not go ahead. A failure
-    /// here only means the next request gets a process forked for it.
-    pub fn fork(&mut self, record_page: sys::SharedPage) {
+    /// it, unless one waits already or the last run's filter may not go ahead; it receives
+    /// its request into its copy of `datagram` (init's receive buffer). A failure here only
+    /// means the next request gets a process forked for it.
+    pub fn fork(&mut self, record_page: sys::SharedPage, datagram: &mut [u8; MAX_MESSAGE]) {
         if !self.usable || self.waiting.is_some() {
             return;
         }
@@ -71,7 +72,7 @@ impl Ahead {
             Ok(0) => {
                 sys::close(mine);
                 let filter = &self.filter[..self.len];
-                child::exec_when_asked(theirs, filter, self.program_ids, record_page)
+                child::exec_when_asked(theirs, filter, self.program_ids, datagram, record_page)
             }
             Ok(pid) => {
                 sys::close(theirs);
