@@ -319,19 +319,19 @@ fn a_read_only_bind_is_read_only_nosuid_and_nodev_all_the_way_down() {
     let tree = dir.0.join("tree");
     std::fs::create_dir_all(tree.join("sub")).unwrap();
     std::fs::set_permissions(&tree, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    // A mount of our own under the bound tree: the bind takes it along, read-only too.
-    let mounted = std::process::Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1m",
-            "runbox-test",
-            &tree.join("sub").display().to_string(),
-        ])
-        .status()
-        .unwrap();
-    assert!(mounted.success());
+    // The tree is a shared mount, as every mount is under systemd (which makes `/` shared):
+    // a bind of its own, made shared. A mount of our own under it: the bind takes it along,
+    // read-only too, and the run's take-down must leave ours mounted (a room's clone of a
+    // shared mount would be its peer, and the take-down's unmount would propagate here).
+    let sh = |command: &str| {
+        let done = std::process::Command::new("sh")
+            .args(["-c", command, "sh", &tree.display().to_string()])
+            .status()
+            .unwrap();
+        assert!(done.success(), "{command}");
+    };
+    sh("mount --bind \"$1\" \"$1\" && mount --make-shared \"$1\"");
+    sh("mount -t tmpfs -o size=1m runbox-test \"$1/sub\"");
     let script = "for d in /data /data/sub /rw; do grep \" $d \" /proc/self/mountinfo | cut -d' ' -f6; done; \
                   touch /data/x /data/sub/x 2>&1; touch /rw/x && echo rw-writable";
     let ro = format!("{}:/data", tree.display());
@@ -340,11 +340,13 @@ fn a_read_only_bind_is_read_only_nosuid_and_nodev_all_the_way_down() {
         &dir,
         &[json!({"argv": ["sh", "-c", script], "bind": [ro, rw]})],
     );
-    let unmounted = std::process::Command::new("umount")
-        .arg(tree.join("sub"))
-        .status()
-        .unwrap();
-    assert!(unmounted.success());
+    let sub = format!(" {} ", tree.join("sub").display());
+    let still = runbox_tests::host_mounts().contains(&sub);
+    sh("umount \"$1/sub\"; umount \"$1\"");
+    assert!(
+        still,
+        "the run's take-down unmounted the host's mount under its bind"
+    );
     assert_eq!(ran[0].0["status"], "ok", "{ran:?}");
     let out = &ran[0].1;
     let options: Vec<&str> = out.lines().take(3).collect();
