@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The emulated x86_64 run: pure cgroup v2 under systemd, as most judge hosts are. Boots
 # Debian's own amd64 kernel under qemu-system-x86_64 (TCG) with a minimal Debian 12 rootfs
-# (systemd 252, cgroup2 only, nsdelegate), and runs there, on a 9p share, the integration
-# test binaries of container mode, every limit and verdict, and the pool, built on the
-# host: as root inside a `Delegate=yes` service, then as a non-root user inside
-# `systemd-run --user --scope -p Delegate=yes`; the checks of tests/emulated/systemd (the
-# documented error from a non-delegated scope, runbox alone in a delegated scope,
-# RUNBOX_CGROUP_PARENT); and the figures of the report. TCG is many times slower than a
+# (systemd 252, cgroup2 only, nsdelegate, every mount shared; python3 for the fresh room's
+# hostile programs), and runs there, on a 9p share, the integration test binaries of
+# container mode, every limit and verdict, the pool and the fresh room, built on the host:
+# as root inside a `Delegate=yes` service, then (but the fresh room's, which need root) as
+# a non-root user inside `systemd-run --user --scope -p Delegate=yes`; the checks of
+# tests/emulated/systemd (the documented error from a non-delegated scope, runbox alone in
+# a delegated scope, RUNBOX_CGROUP_PARENT); and the figures of the report. TCG is many times slower than a
 # native CPU: the guest sets RUNBOX_TEST_SLOWDOWN (the CPU budgets of runs whose time is
-# not under test grow, timing checks take the bounds measured there) and
-# RUNBOX_TEST_POOL_RUNS (fewer pool runs). The guest prints "N passed, N failed"; this
+# not under test grow, timing checks take the bounds measured there),
+# RUNBOX_TEST_POOL_RUNS (fewer pool runs) and RUNBOX_TEST_CACHE_FILE (a file of the share,
+# the one filesystem there with a page cache). The guest prints "N passed, N failed"; this
 # script checks that line.
 #
 #   scripts/emulated-x86.sh [--no-build]     (--no-build: take the test binaries as built)
@@ -79,20 +81,26 @@ if [ ! -e "$kernel_dir/vmlinux" ]; then
 fi
 
 # The rootfs: Debian 12 minbase with systemd (kmod, or the boot is `degraded`; dbus and
-# libpam-systemd for logind and the user manager), built once.
-if [ ! -e "$work/rootfs.tar" ]; then
-    echo "emulated-x86: building the Debian 12 rootfs with mmdebstrap" >&2
+# libpam-systemd for logind and the user manager) and python3 (the fresh-room tests' hostile
+# programs: ctypes, resource and mmap are in its libpython3.11-stdlib, not in
+# python3-minimal), built once. Its tar is named by a hash of the package list, so that a
+# cached rootfs of another list is rebuilt, not reused.
+packages=systemd-sysv,udev,kmod,dbus,libpam-systemd,python3
+rootfs="$work/rootfs-$(echo "$packages" | sha256sum | cut -c1-16).tar"
+if [ ! -e "$rootfs" ]; then
+    echo "emulated-x86: building the Debian 12 rootfs with mmdebstrap ($packages)" >&2
+    rm -f "$work"/rootfs.tar "$work"/rootfs-*.tar "$work"/rootfs-*.tar.new
     # --format: the name ends in .new, from which mmdebstrap would guess a directory.
-    mmdebstrap --quiet --format=tar --variant=minbase --include=systemd-sysv,udev,kmod,dbus,libpam-systemd \
+    mmdebstrap --quiet --format=tar --variant=minbase --include="$packages" \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-        --dpkgopt='path-exclude=/usr/share/locale/*' bookworm "$work/rootfs.tar.new"
-    mv "$work/rootfs.tar.new" "$work/rootfs.tar"
+        --dpkgopt='path-exclude=/usr/share/locale/*' bookworm "$rootfs.new"
+    mv "$rootfs.new" "$rootfs"
 fi
 
 # The initramfs: the rootfs, the modules, the guest's units and /init. Rebuilt when any of
 # its inputs changes (the guest's scripts are on the share, not in it).
 guest=tests/emulated/systemd
-stamp=$( (sha256sum "$work/rootfs.tar" "$kernel_dir"/modules/* "$guest"/init "$guest"/*.service \
+stamp=$( (sha256sum "$rootfs" "$kernel_dir"/modules/* "$guest"/init "$guest"/*.service \
     "$guest"/*.target "$0" | sha256sum) | cut -c1-16)
 initrd="$work/initrd-$stamp.cpio"
 if [ ! -e "$initrd" ]; then
@@ -100,7 +108,7 @@ if [ ! -e "$initrd" ]; then
     root="$work/root"
     rm -rf "$root"
     mkdir -p "$root"
-    tar -xf "$work/rootfs.tar" -C "$root"
+    tar -xf "$rootfs" -C "$root"
     mkdir -p "$root/modules" "$root/share"
     cp "$kernel_dir"/modules/*.ko "$root/modules/"
     printf '%s\n' "${modules[@]}" >"$root/modules/order"
@@ -111,7 +119,8 @@ if [ ! -e "$initrd" ]; then
     # The serial line is the tests' output, not a login prompt.
     ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
     ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
-    echo "tests /share 9p trans=virtio,version=9p2000.L,ro,nofail 0 0" >>"$root/etc/fstab"
+    # cache=loose: the share's files have a page cache, that of RUNBOX_TEST_CACHE_FILE (lib.sh).
+    echo "tests /share 9p trans=virtio,version=9p2000.L,ro,nofail,cache=loose,msize=262144 0 0" >>"$root/etc/fstab"
     echo runbox-guest >"$root/etc/hostname"
     # The non-root user, with a user manager from boot on (lingering) and subordinate ids.
     chroot "$root" useradd --uid 1000 --create-home --shell /bin/bash judge
@@ -133,7 +142,7 @@ mkdir -p "$share/deps"
 for bin in runbox runbox-probe runbox-bigstatic; do
     cp -l "target/debug/$bin" "$share/$bin" 2>/dev/null || cp "target/debug/$bin" "$share/$bin"
 done
-for test in container limits pool; do
+for test in container limits pool fresh_room; do
     exe=$(find target/debug/deps -maxdepth 1 -type f -executable -name "$test-*" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2)
     [ -n "$exe" ] || {
         echo "emulated-x86: no test binary $test in target/debug/deps" >&2
@@ -142,6 +151,9 @@ for test in container limits pool; do
     cp -l "$exe" "$share/deps/$test" 2>/dev/null || cp "$exe" "$share/deps/$test"
 done
 cp "$guest"/*.sh "$share/"
+# The fresh room's cache test reads this (RUNBOX_TEST_CACHE_FILE): 300 MiB on a filesystem
+# with a page cache, which the guest's tmpfs has not. Sparse: nothing on the host's disk.
+truncate -s 300M "$share/cache-file"
 
 echo "emulated-x86: booting $(basename "$kernel_dir") under qemu-system-x86_64 (TCG)"
 log="$work/console.log"

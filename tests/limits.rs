@@ -66,11 +66,14 @@ each_mode! {
         // One thread's CPU time cannot outgrow its wall time: stopped by its CPU time, not
         // earlier. The time reported is the cgroup's, which also holds init's own work
         // around the program (its fork, the kill, the reaping) outside the wall time, from
-        // fork to reaping: natively under a millisecond, in the emulated guest 15-30 ms a
-        // run (measured: its "spin 300" figures).
+        // fork to reaping: natively under a millisecond. In the emulated guest a host that
+        // preempts qemu's thread while init runs there charges init the whole pause, so the
+        // gap grows with the host's load (measured: in 10 runs on a quiet host, the wall at
+        // least the time; in 30 beside three busy loops on the host, up to 37 ms under it,
+        // 274 ms for 311; once with other sessions' builds, 126 ms, 203 ms for 329).
         let wall = num(&ran, "wall_ms");
         assert!(
-            wall + tolerance(0, 60) >= 300,
+            wall + tolerance(0, 120) >= 300,
             "{mode}: stopped at wall {wall} ms, time {time} ms"
         );
         assert_nothing_left(mode);

@@ -89,6 +89,8 @@ pub const ATTR_NODEV: u64 = 0x04;
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+/// `MS_PRIVATE` as `mount_attr.propagation` takes it (a `u64` on every architecture).
+const PROPAGATION_PRIVATE: u64 = 1 << 18;
 
 /// A detached, recursive copy of the mount tree at `source`, with no symbolic link followed
 /// anywhere on its path: `openat2(source, O_PATH, RESOLVE_NO_SYMLINKS |
@@ -125,11 +127,17 @@ fn open_tree(at: BorrowedFd<'_>, extra: libc::c_uint) -> io::Result<OwnedFd> {
 }
 
 /// Sets and clears mount attributes ([`ATTR_RDONLY`]...) on the mount `tree` is the root
-/// of, and on every mount under it: `mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
-/// {set, clear})`. <https://man7.org/linux/man-pages/man2/mount_setattr.2.html>
+/// of, and on every mount under it, and makes each of them private: `mount_setattr(tree,
+/// "", AT_EMPTY_PATH | AT_RECURSIVE, {set, clear, MS_PRIVATE})`.
+/// <https://man7.org/linux/man-pages/man2/mount_setattr.2.html>
+///
+/// Private, because `tree` is a clone ([`clone_tree`]) and the clone of a shared mount is
+/// its peer (as every mount is under systemd, which makes `/` shared): an unmount under a
+/// room's bind would propagate to the host, so that a run's take-down unmounted the judge's
+/// own mounts under a bound path, and a host's mount would appear in a live room.
 pub fn set_attributes(tree: BorrowedFd<'_>, set: u64, clear: u64) -> io::Result<()> {
     // struct mount_attr: attr_set, attr_clr, propagation, userns_fd.
-    let attr: [u64; 4] = [set, clear, 0, 0];
+    let attr: [u64; 4] = [set, clear, PROPAGATION_PRIVATE, 0];
     let flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
     // SAFETY: tree is a live fd, the path an empty NUL-terminated string and attr a live
     // mount_attr of the size given.

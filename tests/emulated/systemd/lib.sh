@@ -17,6 +17,9 @@ into_leaf() {
 export RUNBOX_TEST_SLOWDOWN=10
 # The pool's long test: 100 runs through one container here, 1000 on the host.
 export RUNBOX_TEST_POOL_RUNS=100
+# The fresh room's cache test: a file whose page cache the reading run leaves charged to its
+# container (every filesystem of the guest but the share is a tmpfs, whose pages are not).
+export RUNBOX_TEST_CACHE_FILE=/share/cache-file
 
 # Seconds since the guest's boot.
 uptime_s() {

@@ -1,10 +1,10 @@
 #!/bin/bash
 # The emulated x86_64 run's driver (scripts/emulated-x86.sh), as root in runbox-guest.service
 # (Delegate=yes): the integration test binaries built on the host (container mode, every
-# limit and verdict, the pool), a few checks of how runbox finds its cgroup under systemd,
-# the measurements for the report, then the test binaries again as the non-root user
-# `judge` in a delegated user scope (user.sh). Prints one "N passed, N failed" line, which
-# the host script checks, and powers off.
+# limit and verdict, the pool, the fresh room), a few checks of how runbox finds its cgroup
+# under systemd, the measurements for the report, then the test binaries again (but the
+# fresh room's) as the non-root user `judge` in a delegated user scope (user.sh). Prints
+# one "N passed, N failed" line, which the host script checks, and powers off.
 exec 2>&1
 S=/share
 # shellcheck source=tests/emulated/systemd/lib.sh
@@ -22,6 +22,8 @@ echo "guest: tests start at $(uptime_s) s since boot"
 tests "root: container" "$S/deps/container" --skip ::namespace
 tests "root: pool" "$S/deps/pool"
 tests "root: limits" "$S/deps/limits" --skip ::namespace
+# The fresh room: hostile runs through one warm container (python3 is in the rootfs).
+tests "root: fresh room" "$S/deps/fresh_room"
 
 R="$S/runbox run --json"
 ok='"status":"ok"'

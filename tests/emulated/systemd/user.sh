@@ -17,5 +17,11 @@ tests "user: pool" "$S/deps/pool"
 # guest within the suite's time (they take about a minute here).
 tests "user: limits" "$S/deps/limits" --skip ::namespace --skip blocked_programs_meet_the_wall_limit \
     --skip floods_stop_at_the_output_limit --skip a_small_stack_overflows_as_a_signal
+# Not the fresh room (tests/fresh_room.rs): without root each container serves one run and
+# has its room built in (README, Without root), and its tests are of a warm container's
+# rooms, run after run in one container: that the next run sees nothing of the last, that
+# PID 1 refuses a program's prlimit and setpriority (init is the program's own uid here),
+# and a mount of the test's own on the host, a take-over of a pool's container's mount
+# namespace and a moved sandbox id range, which need root.
 measure user
 echo "counts $passed $failed"
