@@ -142,7 +142,7 @@ mkdir -p "$share/deps"
 for bin in runbox runbox-probe runbox-bigstatic; do
     cp -l "target/debug/$bin" "$share/$bin" 2>/dev/null || cp "target/debug/$bin" "$share/$bin"
 done
-for test in container limits pool fresh_room; do
+for test in container limits pool fresh_room ahead; do
     exe=$(find target/debug/deps -maxdepth 1 -type f -executable -name "$test-*" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2)
     [ -n "$exe" ] || {
         echo "emulated-x86: no test binary $test in target/debug/deps" >&2

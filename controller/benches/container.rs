@@ -142,43 +142,58 @@ fn main() {
     // filter, and without any filter, each in a warm container of its own (a container's
     // next program is forked and filtered ahead for the filter of its last run); and both
     // in turn in one container, where every run's process is forked and filtered for it.
+    // Twice: back to back, where what a run leaves to do after its answer (the room's
+    // take-down, the next program's fork) falls into the next figure taken; and each after
+    // a pause, as a request comes to an idle container.
     header("2. the headline: static true, interleaved");
     let default_filter = runbox::seccomp::default_filter();
     let no_filter = runbox::seccomp::Filter::default();
     let mut bare_container = Container::create(&config).expect("a container");
     let mut both_container = Container::create(&config).expect("a container");
-    let (mut floor, mut warm, mut bare) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut turns_default, mut turns_bare) = (Vec::new(), Vec::new());
-    for _ in 0..N {
-        let t = Instant::now();
-        fork_exec_wait(std::slice::from_ref(&host_true));
-        floor.push(micros(t));
-        warm.push(warm_run(&mut container, &default_filter));
-        bare.push(warm_run(&mut bare_container, &no_filter));
-        turns_default.push(warm_run(&mut both_container, &default_filter));
-        turns_bare.push(warm_run(&mut both_container, &no_filter));
+    for pause in [Duration::ZERO, Duration::from_millis(2)] {
+        let settle = || std::thread::sleep(pause);
+        let (mut floor, mut warm, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut turns_default, mut turns_bare) = (Vec::new(), Vec::new());
+        for _ in 0..N {
+            settle();
+            let t = Instant::now();
+            fork_exec_wait(std::slice::from_ref(&host_true));
+            floor.push(micros(t));
+            settle();
+            warm.push(warm_run(&mut container, &default_filter));
+            settle();
+            bare.push(warm_run(&mut bare_container, &no_filter));
+            settle();
+            turns_default.push(warm_run(&mut both_container, &default_filter));
+            settle();
+            turns_bare.push(warm_run(&mut both_container, &no_filter));
+        }
+        match pause.is_zero() {
+            true => println!("back to back:"),
+            false => println!("each after a pause of {} ms:", pause.as_millis()),
+        }
+        let floor = row("fork + execve + wait4 on the host (the floor)", floor);
+        let warm = row("request -> result, warm, default profile", warm);
+        let bare = row("request -> result, warm, no filter", bare);
+        let turns_default = row(
+            "... default profile, in turn with no filter in one container",
+            turns_default,
+        );
+        let turns_bare = row(
+            "... no filter, in turn with the default profile in one container",
+            turns_bare,
+        );
+        let ratio = |m: u64| m as f64 / floor as f64;
+        println!(
+            "ratio of medians: {:.2} with the default profile, {:.2} without a filter (target <= 1.25); \
+             filters in turn, each run forked for its own: {:.2} and {:.2}",
+            ratio(warm),
+            ratio(bare),
+            ratio(turns_default),
+            ratio(turns_bare)
+        );
     }
     drop((bare_container, both_container));
-    let floor = row("fork + execve + wait4 on the host (the floor)", floor);
-    let warm = row("request -> result, warm, default profile", warm);
-    let bare = row("request -> result, warm, no filter", bare);
-    let turns_default = row(
-        "... default profile, in turn with no filter in one container",
-        turns_default,
-    );
-    let turns_bare = row(
-        "... no filter, in turn with the default profile in one container",
-        turns_bare,
-    );
-    let ratio = |m: u64| m as f64 / floor as f64;
-    println!(
-        "ratio of medians: {:.2} with the default profile, {:.2} without a filter (target <= 1.25); \
-         filters in turn, each run forked for its own: {:.2} and {:.2}",
-        ratio(warm),
-        ratio(bare),
-        ratio(turns_default),
-        ratio(turns_bare)
-    );
 
     // 6. seccomp filters (run here, while the container is warm). In turn in one container,
     // each run's process is forked for it and installs its filter on the run's path: this

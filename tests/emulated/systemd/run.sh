@@ -24,6 +24,7 @@ tests "root: pool" "$S/deps/pool"
 tests "root: limits" "$S/deps/limits" --skip ::namespace
 # The fresh room: hostile runs through one warm container (python3 is in the rootfs).
 tests "root: fresh room" "$S/deps/fresh_room"
+tests "root: the next program forked ahead" "$S/deps/ahead"
 
 R="$S/runbox run --json"
 ok='"status":"ok"'
