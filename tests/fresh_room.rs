@@ -4,7 +4,7 @@
 //!
 //! Each test runs alone (`one_at_a_time`): several check the whole host for what is left.
 
-use runbox_tests::{assert_nothing_left, batch, budget, one_at_a_time, TempDir};
+use runbox_tests::{assert_nothing_left, batch, budget, one_at_a_time, probe_bind, TempDir, PROBE};
 use serde_json::{json, Value};
 
 /// Runs `requests` in order through one warm container; each request's stdout goes to a
@@ -211,6 +211,33 @@ fn ipc_objects_files_modes_and_xattrs_do_not_reach_the_next_run() {
         ran[0].1
     );
     assert_nothing_left("after the runs that left IPC objects");
+}
+
+#[test]
+fn shared_memory_a_run_left_is_not_charged_to_the_next() {
+    let _serial = one_at_a_time();
+    let dir = TempDir::new("room-shm-left");
+    // 150 MiB of SysV shared memory, touched and left (not removed): it goes with the run's
+    // IPC namespace, which the kernel frees a few milliseconds after the run has ended,
+    // from a work queue: while the next run starts, it may still be charged.
+    let leave = "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.shmat.restype = ctypes.c_void_p\n\
+                 at = libc.shmat(libc.shmget(0, 150 << 20, 0o1600), None, 0)\n\
+                 ctypes.memset(at, 1, 150 << 20)";
+    let leave =
+        json!({"argv": ["/usr/bin/python3", "-c", leave], "memory": "256M", "time": budget(2000)});
+    // After it, a run of a small program under a limit below what was left (64M: were the
+    // 150 MiB still charged, the limit could not even be set), and one under a limit above.
+    let small = |memory: &str| json!({"argv": [PROBE, "touch", "1"], "bind": [probe_bind()], "memory": memory});
+    let ran = in_one_container(&dir, &[leave.clone(), small("64M"), leave, small("256M")]);
+    for (i, (result, out)) in ran.iter().enumerate() {
+        assert_eq!(result["status"], "ok", "{ran:?}");
+        if i % 2 == 1 {
+            assert_eq!(out, "touched\n");
+            // Charged its own only: a MiB and the probe, not the last run's 150 MiB.
+            let kib = result["memory_kib"].as_u64().unwrap();
+            assert!(kib < 16 << 10, "run {i} charged {kib} KiB: {ran:?}");
+        }
+    }
 }
 
 #[test]

@@ -55,7 +55,7 @@ use setup::Names;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where each set-up child mounts its new root, in its own mount namespace (so one fixed,
 /// empty directory serves every container at once). Root-owned, never written.
@@ -200,6 +200,12 @@ enum Rooms {
 const RECLAIM_SHARE: u64 = 32;
 /// See [`RECLAIM_SHARE`].
 const MIN_RECLAIM: u64 = 1 << 20;
+/// How long a run waits, at most, for what the last run left that the kernel frees on its
+/// own after a while (the last run's IPC namespace: within about 15 ms here), and how
+/// often it looks.
+const FREEING_WAIT: Duration = Duration::from_millis(200);
+/// See [`FREEING_WAIT`].
+const FREEING_POLL: Duration = Duration::from_millis(1);
 
 /// A set-up child just cloned, told to go.
 struct Spawned {
@@ -520,10 +526,33 @@ impl Container {
     /// (past [`RECLAIM_SHARE`] of the limit), the limits are set on init's own charge, and
     /// the counters reset.
     fn start_clean(&mut self, limits: &Limits) -> Result<(), Error> {
-        let current = self.cgroup.memory_current().map_err(Error::Cgroup)?;
-        let left = current.saturating_sub(self.baseline);
-        if left > (limits.memory / RECLAIM_SHARE).max(MIN_RECLAIM) {
-            self.cgroup.reclaim(left).map_err(Error::Cgroup)?;
+        let bound = (limits.memory / RECLAIM_SHARE).max(MIN_RECLAIM);
+        let left = |cgroup: &Cgroup| {
+            let current = cgroup.memory_current().map_err(Error::Cgroup)?;
+            Ok::<u64, Error>(current.saturating_sub(self.baseline))
+        };
+        let first = left(&self.cgroup)?;
+        if first > bound {
+            self.cgroup.reclaim(first).map_err(Error::Cgroup)?;
+            // What reclaim cannot take back though nothing holds it any more: the last
+            // run's IPC namespace (its SysV shared memory, semaphores and queues), which
+            // the kernel frees from a work queue after an RCU grace period, milliseconds
+            // after init left it. Waited for, a bounded while: still there after it, it
+            // would be this run's (in its figures, against its limit, which could not even
+            // be set below it), so the container is retired and the run goes elsewhere.
+            let until = Instant::now() + FREEING_WAIT;
+            let mut still = left(&self.cgroup)?;
+            while still > bound && Instant::now() < until {
+                std::thread::sleep(FREEING_POLL);
+                still = left(&self.cgroup)?;
+            }
+            if still > bound {
+                self.unclean = true;
+                return Err(Error::ContainerGone(format!(
+                    "{} KiB an earlier run left are still charged to the container",
+                    still / 1024
+                )));
+            }
         }
         let wanted = (
             limits.memory.saturating_add(self.baseline),
