@@ -44,6 +44,16 @@ fn container() -> (Container, Vec<Op>) {
     (container, room)
 }
 
+/// A run of `argv` with the default profile and limits, its CPU and wall time
+/// [`slowdown`] times the default (a shell script of several programs takes a while under
+/// emulation).
+fn run_spec(argv: Vec<String>) -> RunSpec {
+    let mut spec = RunSpec::new(argv);
+    spec.limits.time *= slowdown();
+    spec.limits.wall *= slowdown();
+    spec
+}
+
 /// Runs `spec` with `stdin` as its input; returns how it ended and what it printed.
 fn run(container: &mut (Container, Vec<Op>), spec: &RunSpec, stdin: &str) -> (Outcome, String) {
     let dir = TempDir::new("ahead");
@@ -101,13 +111,13 @@ fn finished(outcome: &Outcome) -> &runbox_shared::Finished {
 fn a_request_handed_to_the_process_forked_ahead_becomes_its_own_program() {
     let mut container = container();
     // The first run: the default profile, other limits than the second's.
-    let first = RunSpec::new(vec!["/bin/true".into()]);
+    let first = run_spec(vec!["/bin/true".into()]);
     assert!(first.seccomp.ahead, "the default profile goes ahead");
     let (outcome, _) = run(&mut container, &first, "");
     assert_eq!(finished(&outcome).exit, Exit::Code(0));
     std::thread::sleep(idle());
 
-    let mut second = RunSpec::new(vec!["/bin/sh".into(), "-c".into(), STARTS_WITH.into()]);
+    let mut second = run_spec(vec!["/bin/sh".into(), "-c".into(), STARTS_WITH.into()]);
     second.limits.stack = 3 << 20;
     second.limits.output = 5 << 20;
     second.cwd = "/tmp".into();
@@ -164,7 +174,7 @@ fn getppid_with(container: &mut (Container, Vec<Op>), filter: &Arc<Filter>) -> (
         "{PROBE} syscall {} && {STARTS_WITH}",
         Arch::native().number("getppid").unwrap()
     );
-    let mut spec = RunSpec::new(vec!["/bin/sh".into(), "-c".into(), script]);
+    let mut spec = run_spec(vec!["/bin/sh".into(), "-c".into(), script]);
     spec.seccomp = Arc::clone(filter);
     let (outcome, lines) = run(container, &spec, "");
     assert_eq!(finished(&outcome).exit, Exit::Code(0), "{lines}");
@@ -216,7 +226,7 @@ fn a_failure_of_the_process_forked_ahead_is_its_runs_failure() {
         ahead: true,
         ..honest
     });
-    let mut spec = RunSpec::new(vec!["/bin/true".into()]);
+    let mut spec = run_spec(vec!["/bin/true".into()]);
     spec.seccomp = Arc::clone(&lying);
     let (outcome, _) = run(&mut container, &spec, "");
     assert_eq!(finished(&outcome).exit, Exit::Code(0));
@@ -229,6 +239,6 @@ fn a_failure_of_the_process_forked_ahead_is_its_runs_failure() {
         other => panic!("the forked-ahead process's failure was not reported: {other:?}"),
     }
     // The container goes on serving.
-    let (outcome, _) = run(&mut container, &RunSpec::new(vec!["/bin/true".into()]), "");
+    let (outcome, _) = run(&mut container, &run_spec(vec!["/bin/true".into()]), "");
     assert_eq!(finished(&outcome).exit, Exit::Code(0));
 }
