@@ -132,10 +132,7 @@ fn a_request_handed_to_the_process_forked_ahead_becomes_its_own_program() {
     );
     // Its wall time runs from the request, not from its birth.
     let wall_ms = ended.wall_us / 1000;
-    assert!(
-        wall_ms * 2 < idle().as_millis() as u64,
-        "{wall_ms} ms: {lines}"
-    );
+    assert!(wall_ms < idle().as_millis() as u64, "{wall_ms} ms: {lines}");
     // The second request's own everything.
     assert_eq!(value(&lines, "stack"), (3u64 << 20).to_string(), "{lines}");
     assert_eq!(value(&lines, "fsize"), (5u64 << 20).to_string(), "{lines}");
