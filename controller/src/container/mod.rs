@@ -632,10 +632,11 @@ impl Container {
                 // Read: init may fork the next run's process now, which this run's counters
                 // must not see. Not heard, it only makes the next run fork its own; a gone
                 // init is the next run's error.
-                let mut buf = [0u8; 8];
-                match wire::encode(&Request::Ahead, &mut buf) {
-                    Ok(datagram) if ahead => drop(socket::send(self.socket.as_raw_fd(), datagram)),
-                    _ => {}
+                if ahead {
+                    let mut buf = [0u8; 8];
+                    if let Ok(datagram) = wire::encode(&Request::Ahead, &mut buf) {
+                        let _ = socket::send(self.socket.as_raw_fd(), datagram);
+                    }
                 }
                 let figures = Figures {
                     usage,
